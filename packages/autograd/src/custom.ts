@@ -1,5 +1,5 @@
 import { ValueError, type Tensor } from '@hyperconn/tensor';
-import { record, Variable } from './variable';
+import { record, Variable } from './variable.js';
 
 export interface CustomOpDefinition {
   /** The op's name, shown in errors and in `node.op`. */

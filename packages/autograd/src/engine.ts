@@ -1,6 +1,6 @@
 import { fmtShape, full, shapesEqual, ShapeError, Tensor, ValueError, HyperconnError } from '@hyperconn/tensor';
-import { add, cast, sumToShape } from './ops';
-import { Variable, withRecording } from './variable';
+import { add, cast, sumToShape } from './ops.js';
+import { Variable, withRecording } from './variable.js';
 
 /** Backpropagating through a graph whose saved values were released by an earlier backward. */
 export class FreedGraphError extends HyperconnError {}

@@ -1,6 +1,6 @@
 import { fmtShape, IndexError, ShapeError, Tensor, zeros } from '@hyperconn/tensor';
-import { gradients } from './engine';
-import { isGradEnabled, Variable, withRecording } from './variable';
+import { gradients } from './engine.js';
+import { isGradEnabled, Variable, withRecording } from './variable.js';
 
 /** A function of variables returning a variable (a single-element one for `grad`). */
 export type DifferentiableFn = (...args: Variable[]) => Variable;

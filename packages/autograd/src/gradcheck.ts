@@ -1,7 +1,7 @@
 import { DTypeError, HyperconnError, Random, Tensor, ValueError, fmtShape, zeros } from '@hyperconn/tensor';
-import { gradients } from './engine';
-import { concat, flatten } from './ops';
-import { Variable, withRecording } from './variable';
+import { gradients } from './engine.js';
+import { concat, flatten } from './ops.js';
+import { Variable, withRecording } from './variable.js';
 
 export interface GradcheckOptions {
   /** Check derivatives up to this order (2 = also the gradient of the gradient). Default 1. */

@@ -21,8 +21,8 @@ import {
   type NestedArray,
   type Random,
 } from '@hyperconn/tensor';
-import * as ops from './ops';
-import { param, Variable } from './variable';
+import * as ops from './ops.js';
+import { param, Variable } from './variable.js';
 
 /** What a module owns: parameters (Variables), buffers (Tensors) and child modules. */
 export type Member = Variable | Tensor | Module;

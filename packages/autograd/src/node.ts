@@ -4,8 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '@hyperconn/tensor';
-import type { LoadStateDictOptions, LoadStateDictResult, Module } from './nn';
-import { decodeSafetensors, encodeSafetensors, type Safetensors } from './safetensors';
+import type { LoadStateDictOptions, LoadStateDictResult, Module } from './nn.js';
+import { decodeSafetensors, encodeSafetensors, type Safetensors } from './safetensors.js';
 
 /** Writes `tensors` (and optional string metadata) to a safetensors file at `path`. */
 export function saveTensors(

@@ -10,7 +10,7 @@
  */
 import * as T from '@hyperconn/tensor';
 import { fmtShape, Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
-import { isGradEnabled, record, Variable } from './variable';
+import { isGradEnabled, record, Variable } from './variable.js';
 
 /** An op argument: a variable, a tensor (taken as a constant) or a number. */
 export type Input = Variable | Tensor | number;

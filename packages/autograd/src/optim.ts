@@ -4,7 +4,7 @@
  * modules that hold the parameters see them without being rebuilt.
  */
 import { DTypeError, fmtShape, mul as mulTensor, shapesEqual, ShapeError, Tensor, ValueError, zeros, type TypedArray } from '@hyperconn/tensor';
-import { Variable } from './variable';
+import { Variable } from './variable.js';
 
 /** Hyper-parameters every optimiser has; each group may override any hyper-parameter. */
 export interface BaseHyperParams {

@@ -1,8 +1,8 @@
 import { Tensor, tensor, type DType, type NestedArray, type SliceSpec, type TypedArray } from '@hyperconn/tensor';
 // A cycle by design: the methods below call the ops, and the ops build Variables. Neither
 // module touches the other at load time, so the cycle is safe.
-import * as ops from './ops';
-import { backward as runBackward, type BackwardOptions } from './engine';
+import * as ops from './ops.js';
+import { backward as runBackward, type BackwardOptions } from './engine.js';
 
 /**
  * A vector-Jacobian product: given the gradient `g` of the output, the gradients of the inputs

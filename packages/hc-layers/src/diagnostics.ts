@@ -23,7 +23,7 @@ import {
   type Tensor,
 } from '@hyperconn/tensor';
 import type { nn } from '@hyperconn/autograd';
-import type { TokenMaps } from './hyper-connection';
+import type { TokenMaps } from './hyper-connection.js';
 
 /** One layer's H_res, each quantity computed per token and averaged over the tokens. */
 export interface LayerDiagnostics {

@@ -1,11 +1,11 @@
 /** Choosing a hyper-connection variant by name. */
 import { ValueError } from '@hyperconn/tensor';
-import { VARIANTS, type HyperConnection, type HyperConnectionOptions, type Variant } from './hyper-connection';
-import { HCLayer } from './variants/hc';
-import { MHCLayer } from './variants/mhc';
-import { MHCLiteLayer } from './variants/mhc-lite';
-import { ResidualLayer } from './variants/residual';
-import { SHCLayer, SHCPowerLayer } from './variants/shc';
+import { VARIANTS, type HyperConnection, type HyperConnectionOptions, type Variant } from './hyper-connection.js';
+import { HCLayer } from './variants/hc.js';
+import { MHCLayer } from './variants/mhc.js';
+import { MHCLiteLayer } from './variants/mhc-lite.js';
+import { ResidualLayer } from './variants/residual.js';
+import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
 
 /**
  * A new layer of `variant` (spec/hc-family.md). For n = 1 (and for 'residual' whatever n) this

@@ -6,10 +6,10 @@
  */
 import { fmtShape, ShapeError, ValueError, type DType, type NestedArray, type Random, type Tensor } from '@hyperconn/tensor';
 import { add, matmul, nn, noGrad, reshape, transpose, type Variable } from '@hyperconn/autograd';
-import { parameterCount } from './diagnostics';
-import { createHyperConnection } from './factory';
-import type { HyperConnection, HyperConnectionOptions, Variant } from './hyper-connection';
-import { expandStreams, reduceStreams } from './streams';
+import { parameterCount } from './diagnostics.js';
+import { createHyperConnection } from './factory.js';
+import type { HyperConnection, HyperConnectionOptions, Variant } from './hyper-connection.js';
+import { expandStreams, reduceStreams } from './streams.js';
 
 /** The hyper-connection options a model passes to every one of its layers (`eps` also sets the model's own RMSNorms). */
 export type ModelConnectionOptions = Omit<HyperConnectionOptions, 'n' | 'dim' | 'layerIndex' | 'dtype'>;

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
 import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
-import type { HyperConnection, Variant } from './hyper-connection';
+import type { HyperConnection, Variant } from './hyper-connection.js';
 
 /**
  * The checks, each on the per-token maps `H_res` `[n,n]`, `H_pre`, `H_post` `[n]` a layer reports:

@@ -39,9 +39,9 @@ import {
   type DType,
 } from '@hyperconn/tensor';
 import { noGrad } from '@hyperconn/autograd';
-import type { CheckResult, Manifold, Tolerance } from './manifold';
-import { sinkhorn } from './sinkhorn';
-import { batchIndex } from './util';
+import type { CheckResult, Manifold, Tolerance } from './manifold.js';
+import { sinkhorn } from './sinkhorn.js';
+import { batchIndex } from './util.js';
 
 export interface BirkhoffOptions {
   /** 'fisher' (default): ⟨ξ,η⟩_X = Σ ξη/X; 'euclidean': the Frobenius product. */

@@ -7,7 +7,7 @@
  */
 import { Tensor, ValueError, fmtShape, zeros } from '@hyperconn/tensor';
 import { Variable, noGrad, optim } from '@hyperconn/autograd';
-import type { Manifold, Tolerance } from './manifold';
+import type { Manifold, Tolerance } from './manifold.js';
 
 const { checkedGrad, checkNonNegative, updateInPlace } = optim;
 

@@ -21,8 +21,8 @@ import {
   type Random,
 } from '@hyperconn/tensor';
 import { Variable, div as vdiv, matmul as vmatmul, matrixNorm, maximum, mul as vmul, squeeze, sum as vsum, unsqueeze } from '@hyperconn/autograd';
-import type { CheckResult, Manifold, Tolerance } from './manifold';
-import { batchIndex, checkMatrixInput, frobenius, perMatrix, requireFinite, requireMatrixShape, unitFrobenius } from './util';
+import type { CheckResult, Manifold, Tolerance } from './manifold.js';
+import { batchIndex, checkMatrixInput, frobenius, perMatrix, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
 
 /** The top singular value σ [...] and the rank-one matrix u₁v₁ᵀ [...,m,n] of each matrix of `x`. */
 interface TopSingular {
@@ -222,7 +222,7 @@ export class SpectralSphere implements Manifold {
  * from call to call (training step to step) so that one iteration per step suffices.
  */
 export class SpectralNormState {
-  /** [...,m]: the latest estimate of the top left singular vector of each matrix (a plain Tensor, never part of a graph); null before the first call. */
+  /** `[..., m]`: the latest estimate of the top left singular vector of each matrix (a plain Tensor, never part of a graph); null before the first call. */
   u: Tensor | null = null;
 }
 

@@ -23,8 +23,8 @@ import {
   type DType,
   type Random,
 } from '@hyperconn/tensor';
-import type { CheckResult, Manifold, Tolerance } from './manifold';
-import { batchIndex, checkMatrixInput, frobenius, requireFinite, requireMatrixShape, unitFrobenius } from './util';
+import type { CheckResult, Manifold, Tolerance } from './manifold.js';
+import { batchIndex, checkMatrixInput, frobenius, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
 
 /** The retraction `Stiefel.retract` uses; see `Stiefel` for the formulas. */
 export type StiefelRetraction = 'qr' | 'polar' | 'cayley' | 'exp';

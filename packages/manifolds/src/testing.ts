@@ -13,8 +13,8 @@
 import fc from 'fast-check';
 import { Random, ShapeError, Tensor, ValueError, epsOf, fmtShape, svd, type DType } from '@hyperconn/tensor';
 import { Variable } from '@hyperconn/autograd';
-import type { Manifold, Tolerance } from './manifold';
-import { batchIndex } from './util';
+import type { Manifold, Tolerance } from './manifold.js';
+import { batchIndex } from './util.js';
 
 /** A seed for `Random`: any safe integer gives its own stream. */
 const seedArb: fc.Arbitrary<number> = fc.nat();

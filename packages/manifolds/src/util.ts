@@ -3,7 +3,7 @@
  * package index).
  */
 import { ShapeError, ValueError, div, fmtShape, mul, sqrt, sum, type Tensor } from '@hyperconn/tensor';
-import type { CheckResult } from './manifold';
+import type { CheckResult } from './manifold.js';
 
 /**
  * "[i, j]" for flat index `flat` of a batch of shape `batch` (row-major; "[]" without batch

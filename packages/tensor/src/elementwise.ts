@@ -17,11 +17,11 @@
  * where, clamp, …), and on transposed/broadcast views these loops were 1.4–1.8× faster at 4×4,
  * about even at 16²–256² (0.5–1.4×, noisy) and 1.6–1.7× faster at 1024² (tiling).
  */
-import { allocate, promoteTypes, type DType, type TypedArray } from './dtype';
-import { ValueError } from './errors';
-import { forEachRow, isCContiguous } from './iter';
-import { broadcastShapes, contiguousStrides, shapesEqual, sizeOf, type Shape } from './shape';
-import { Tensor } from './tensor';
+import { allocate, promoteTypes, type DType, type TypedArray } from './dtype.js';
+import { ValueError } from './errors.js';
+import { forEachRow, isCContiguous } from './iter.js';
+import { broadcastShapes, contiguousStrides, shapesEqual, sizeOf, type Shape } from './shape.js';
+import { Tensor } from './tensor.js';
 
 /** `lo`/`hi` are the bounds of `clamp`; the other unary loops ignore them. */
 type UnaryLoop = (n: number, out: TypedArray, po: number, x: TypedArray, px: number, sx: number, lo: number, hi: number) => void;

@@ -3,11 +3,11 @@
  * states. Results are fresh contiguous tensors except `split`, `diagonal` and `flip`, which
  * return views of their input.
  */
-import { allocate, promoteTypes, type DType, type TypedArray } from './dtype';
-import { IndexError, ShapeError, ValueError, fmtShape } from './errors';
-import { advance } from './iter';
-import { normalizeAxes, normalizeAxis, sizeOf, type Shape } from './shape';
-import { Tensor, type SliceSpec } from './tensor';
+import { allocate, promoteTypes, type DType, type TypedArray } from './dtype.js';
+import { IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { advance } from './iter.js';
+import { normalizeAxes, normalizeAxis, sizeOf, type Shape } from './shape.js';
+import { Tensor, type SliceSpec } from './tensor.js';
 
 /** Splits a shape around `axis` into C-order block sizes: [outer, length, inner]. */
 function blocks(shape: Shape, axis: number): [number, number, number] {

@@ -2,8 +2,8 @@
  * Strided loops shared by the kernels. They walk an n-d view in C order with an odometer,
  * running the innermost axis as a tight loop so the common cases stay fast.
  */
-import type { TypedArray } from './dtype';
-import { sizeOf, type Shape } from './shape';
+import type { TypedArray } from './dtype.js';
+import { sizeOf, type Shape } from './shape.js';
 
 /** Copies the strided view (shape, strides, offset) of `src` into `dst` in C order. */
 export function copyStrided(

@@ -9,11 +9,11 @@
  * Decompositions and solvers reject non-finite input with a LinAlgError naming the op and the
  * batch index; `trace` and `matrixNorm` propagate NaN/±∞ instead, like reductions do.
  */
-import { allocate, epsOf, promoteTypes, type DType } from './dtype';
-import { LinAlgError, ShapeError, ValueError, fmtShape } from './errors';
-import { advance } from './iter';
-import { broadcastShapes, shapesEqual, sizeOf } from './shape';
-import { Tensor } from './tensor';
+import { allocate, epsOf, promoteTypes, type DType } from './dtype.js';
+import { LinAlgError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { advance } from './iter.js';
+import { broadcastShapes, shapesEqual, sizeOf } from './shape.js';
+import { Tensor } from './tensor.js';
 
 const EPS = epsOf('float64');
 /** Jacobi methods converge quadratically in a handful of sweeps; this bound only guards against a bug. */
@@ -939,7 +939,7 @@ export function trace(a: Tensor): Tensor {
 
 /** The left singular vector estimate a caller keeps between `powerIteration` calls. */
 export interface PowerIterationState {
-  /** [...,m]: one unit vector per matrix of the batch; overwritten in place by each call. */
+  /** `[..., m]`: one unit vector per matrix of the batch; overwritten in place by each call. */
   u: Tensor;
 }
 
@@ -953,7 +953,7 @@ export interface PowerIterationOptions {
 }
 
 export interface PowerIterationResult {
-  /** [...]: the estimated largest singular value. */
+  /** `[...]`: the estimated largest singular value. */
   sigma: Tensor;
   /** [...,m] and [...,n]: the estimated top left and right singular vectors (unit norm). */
   u: Tensor;

@@ -11,10 +11,10 @@
  * broadcast batch axes cost no copy, and no kernel allocates per matrix of a batch.
  * The kernels accept Float64Array and Float32Array alike and sum in float64.
  */
-import { allocate, promoteTypes, type TypedArray } from './dtype';
-import { ShapeError, fmtShape } from './errors';
-import { sizeOf } from './shape';
-import { Tensor } from './tensor';
+import { allocate, promoteTypes, type TypedArray } from './dtype.js';
+import { ShapeError, fmtShape } from './errors.js';
+import { sizeOf } from './shape.js';
+import { Tensor } from './tensor.js';
 
 /**
  * The matrix product with NumPy's `matmul` semantics.

@@ -6,11 +6,11 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
-import { allocate, DEFAULT_DTYPE, type DType } from './dtype';
-import { ValueError } from './errors';
-import { qr } from './linalg';
-import { checkShape, sizeOf } from './shape';
-import { Tensor, type DTypeOptions } from './tensor';
+import { allocate, DEFAULT_DTYPE, type DType } from './dtype.js';
+import { ValueError } from './errors.js';
+import { qr } from './linalg.js';
+import { checkShape, sizeOf } from './shape.js';
+import { Tensor, type DTypeOptions } from './tensor.js';
 
 const MASK64 = (1n << 64n) - 1n;
 

@@ -11,11 +11,11 @@
  * batch reduction of autograd) streams whole rows into the output. Each op has its own pair of
  * loops, so nothing is called per element. Float32 inputs accumulate in float64 and round once.
  */
-import { allocate, type DType, type TypedArray } from './dtype';
-import { ValueError, fmtShape } from './errors';
-import { forEachRow } from './iter';
-import { contiguousStrides, normalizeAxes, normalizeAxis, sizeOf } from './shape';
-import { Tensor } from './tensor';
+import { allocate, type DType, type TypedArray } from './dtype.js';
+import { ValueError, fmtShape } from './errors.js';
+import { forEachRow } from './iter.js';
+import { contiguousStrides, normalizeAxes, normalizeAxis, sizeOf } from './shape.js';
+import { Tensor } from './tensor.js';
 
 /**
  * `n` input elements from `px` in steps of `sx`, into the accumulator at `pa` (one element for a

@@ -1,4 +1,4 @@
-import { IndexError, ShapeError, ValueError, fmtShape } from './errors';
+import { IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
 
 export type Shape = readonly number[];
 

@@ -1,8 +1,8 @@
 import ndarray from 'ndarray';
-import { allocate, DEFAULT_DTYPE, dtypeOf, type DType, type TypedArray } from './dtype';
-import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from './errors';
-import { copyStrided, isCContiguous, writeStrided } from './iter';
-import { checkShape, contiguousStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape';
+import { allocate, DEFAULT_DTYPE, dtypeOf, type DType, type TypedArray } from './dtype.js';
+import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { copyStrided, isCContiguous, writeStrided } from './iter.js';
+import { checkShape, contiguousStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 
 export type NestedArray = number | NestedArray[];
 export interface DTypeOptions {

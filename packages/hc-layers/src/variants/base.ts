@@ -19,7 +19,7 @@ import {
   unsqueeze,
   Variable,
 } from '@hyperconn/autograd';
-import type { Branch, HyperConnection, HyperConnectionOptions, SplitResult, TokenMaps, Variant } from '../hyper-connection';
+import type { Branch, HyperConnection, HyperConnectionOptions, SplitResult, TokenMaps, Variant } from '../hyper-connection.js';
 
 /** The per-token maps as differentiable variables, shaped as in `TokenMaps`. */
 export interface MapVariables {

@@ -13,8 +13,8 @@
  * streams the layer is exactly the pre-norm residual x + F(x) on every stream.
  */
 import { type Variable, add, expand, mul, nn, reshape, squeeze, tanh, transpose } from '@hyperconn/autograd';
-import type { HyperConnectionOptions } from '../hyper-connection';
-import { commonOptions, HyperConnectionBase, project, type MapVariables } from './base';
+import type { HyperConnectionOptions } from '../hyper-connection.js';
+import { commonOptions, HyperConnectionBase, project, type MapVariables } from './base.js';
 
 export class HCLayer extends HyperConnectionBase {
   readonly variant = 'hc' as const;

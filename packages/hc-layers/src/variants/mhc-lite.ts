@@ -12,8 +12,8 @@
 import { type Variable, add, mul, nn, softmax } from '@hyperconn/autograd';
 import { ValueError } from '@hyperconn/tensor';
 import { permutationMixture } from '@hyperconn/manifolds';
-import type { HyperConnectionOptions } from '../hyper-connection';
-import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base';
+import type { HyperConnectionOptions } from '../hyper-connection.js';
+import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
 
 function factorial(n: number): number {
   let f = 1;

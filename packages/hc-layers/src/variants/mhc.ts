@@ -12,8 +12,8 @@
  */
 import { type Variable, add, mul, nn, reshape } from '@hyperconn/autograd';
 import { sinkhorn } from '@hyperconn/manifolds';
-import type { HyperConnectionOptions } from '../hyper-connection';
-import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base';
+import type { HyperConnectionOptions } from '../hyper-connection.js';
+import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
 
 export class MHCLayer extends HyperConnectionBase {
   readonly variant = 'mhc' as const;

@@ -5,8 +5,8 @@
  */
 import { ones } from '@hyperconn/tensor';
 import { expand, type Variable } from '@hyperconn/autograd';
-import type { HyperConnectionOptions } from '../hyper-connection';
-import { commonOptions, HyperConnectionBase, type MapVariables } from './base';
+import type { HyperConnectionOptions } from '../hyper-connection.js';
+import { commonOptions, HyperConnectionBase, type MapVariables } from './base.js';
 
 export class ResidualLayer extends HyperConnectionBase {
   readonly variant = 'residual' as const;

@@ -35,8 +35,8 @@ import {
   where,
 } from '@hyperconn/autograd';
 import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
-import type { HyperConnectionOptions } from '../hyper-connection';
-import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base';
+import type { HyperConnectionOptions } from '../hyper-connection.js';
+import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
 
 /** J + U_z E U_zᵀ for E [..., m, m] → [..., n, n], n = m + 1. */
 function onSphere(e: Variable, helmert: Tensor, mean: Tensor): Variable {
@@ -201,7 +201,7 @@ function boundPerMatrix(a: Variable, squarings: number): Variable {
 export class SHCPowerLayer extends SphereLayerBase {
   readonly variant = 'shcPower' as const;
   readonly powerIters: number;
-  /** [m²]: the static part of vec(Ẽ). */
+  /** `[m²]`: the static part of vec(Ẽ). */
   readonly c: Variable;
 
   constructor(options: HyperConnectionOptions) {
