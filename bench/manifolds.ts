@@ -33,7 +33,7 @@ function lossOf(h: Variable, upstream: Tensor): Variable {
   return sum(mul(h, upstream));
 }
 
-/** The Cayley/sHC residual matrix from z [T, (n−1)²] split as [z_U (k) | z_V (k) | z_S (m)], as in spec/hc-family.md. */
+/** The Cayley/sHC residual matrix from z [T, (n−1)²] split as [z_U (k) | z_V (k) | z_S (m)], as in docs/spec/hc-family.md. */
 function shcMatrix(z: Variable, n: number): Variable {
   const m = n - 1;
   const k = (m * (m - 1)) / 2;

@@ -46,3 +46,19 @@ for (let step = 0; step <= 200; step++) {
   if (step % 50 === 0) console.log(`step ${String(step).padStart(3)}  loss ${loss.item().toExponential(3)}`);
 }
 console.log('learned w', w.value.toArray(), ' true', truth.toArray());
+
+// The tour checks what it showed, and says ok only if every result holds.
+const qrResidual = norm(sub(matmul(q, r), m)).item();
+const rotationError = norm(sub(expm(skew), tensor([[0, -1], [1, 0]]))).item();
+const sigmaGap = Math.abs(s.get(0) - matrixNorm(m, 2).item());
+const fitError = norm(sub(w.value, truth)).item();
+const checks: [string, boolean][] = [
+  ['‖QR − A‖ ≤ 1e-12', qrResidual <= 1e-12],
+  ['expm(skew) = 90° rotation to 1e-12', rotationError <= 1e-12],
+  ['σ₁ = ‖A‖₂ to 1e-12', sigmaGap <= 1e-12],
+  ['gradcheck order 2', report.ok],
+  ['least squares recovers w to 1e-6', fitError <= 1e-6],
+];
+const failed = checks.filter(([, ok]) => !ok).map(([name]) => name);
+if (failed.length > 0) throw new Error(`tour: failed ${failed.join(', ')}`);
+console.log(`ok: QR residual ${qrResidual.toExponential(1)}, expm rotation, σ₁ = ‖A‖₂, gradcheck order 2, fit error ${fitError.toExponential(1)}`);

@@ -171,7 +171,7 @@ describe('the demo report on a tiny configuration', () => {
     expect(rows.get('residual')!.mixLoss).toBe(1);
     // doubly stochastic matrices have no negative entries
     for (const v of ['mhc', 'mhcLite'] as const) expect(rows.get(v)!.mixNegative).toBe(0);
-    // parameters per module, spec/hc-family.md: mHC 100C + 27 and sHC 72C + 24 at n = 4
+    // parameters per module, docs/spec/hc-family.md: mHC 100C + 27 and sHC 72C + 24 at n = 4
     const C = tinyConfig().training.dim;
     expect(rows.get('mhc')!.params).toBe(100 * C + 27);
     expect(rows.get('shc')!.params).toBe(72 * C + 24);

@@ -3,7 +3,7 @@
  * would run it, and must exit 0 and print its `ok:` line. The examples check their own key
  * results (closed forms, exact SVDs, brute-force optima, doubly stochastic sums to 1e-12) and
  * throw before printing `ok:` if one is violated, so a pass here means those checks held.
- * (examples/tour.ts and the README snippets are documentation only and not run here.)
+ * (The README's snippets are documentation and not run here.)
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ function runExample(file: string, timeoutMs: number): string {
 // Each example takes a few seconds (the transformer ~10 s alone); the timeouts leave room for a
 // loaded 2-core machine. The pattern pins the part of the `ok:` line that carries the result.
 const examples: { file: string; ok: RegExp; timeoutMs: number }[] = [
+  { file: 'tour.ts', ok: /^ok: QR residual .*gradcheck order 2, fit error [\d.e+-]+$/m, timeoutMs: 30_000 },
   { file: 'autograd-basics.ts', ok: /^ok: backward, grad and grad-of-grad match closed forms .*gradcheck order 2 passed$/m, timeoutMs: 30_000 },
   { file: 'sinkhorn-birkhoff.ts', ok: /^ok: sinkhorn rows exact.*doubly stochastic within 1e-12; cost [\d.]+ → [\d.]+ \(optimum [\d.]+\)$/m, timeoutMs: 30_000 },
   { file: 'orthogonal-spectral.ts', ok: /^ok: \|σ̂ − σ\|\/σ = .*reached the polar factor/m, timeoutMs: 30_000 },

@@ -1,6 +1,7 @@
 import { ValueError, type Tensor } from '@hyperconn/tensor';
 import { record, Variable } from './variable.js';
 
+/** The two halves of a custom op, given to `customOp`. */
 export interface CustomOpDefinition {
   /** The op's name, shown in errors and in `node.op`. */
   name: string;

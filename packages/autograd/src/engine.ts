@@ -5,6 +5,7 @@ import { Variable, withRecording } from './variable.js';
 /** Backpropagating through a graph whose saved values were released by an earlier backward. */
 export class FreedGraphError extends HyperconnError {}
 
+/** Options of `backward` and `gradients`. */
 export interface BackwardOptions {
   /** Keep the graph (and its saved values) for another backward. Default: `createGraph`. */
   retainGraph?: boolean;

@@ -4,7 +4,8 @@ import { isGradEnabled, Variable, withRecording } from './variable.js';
 
 /** A function of variables returning a variable (a single-element one for `grad`). */
 export type DifferentiableFn = (...args: Variable[]) => Variable;
-type Arg = Variable | Tensor;
+/** An argument of the transformed function: a tensor is wrapped in a Variable (a constant unless differentiated). */
+export type Arg = Variable | Tensor;
 
 /**
  * Wraps the arguments: those in `argnums` become variables that require grad. An argument
@@ -65,7 +66,14 @@ export function valueAndGrad(
  * cotangent (shaped like the value) to one gradient per primal. The graph is kept, so the
  * function may be called many times.
  */
-export function vjp(f: DifferentiableFn, ...primals: Arg[]): { value: Variable; vjp: (cotangent: Arg | number) => Variable[] } {
+export function vjp(
+  f: DifferentiableFn,
+  ...primals: Arg[]
+): {
+  value: Variable;
+  /** Cotangent (a number fills the value's shape) → one gradient per primal; a tensor's shape must match exactly (ShapeError). */
+  vjp: (cotangent: Arg | number) => Variable[];
+} {
   const { vars, createGraph } = prepare(primals, primals.map((_, i) => i));
   const value = withRecording(true, () => f(...vars));
   return {

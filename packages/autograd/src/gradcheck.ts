@@ -3,6 +3,7 @@ import { gradients } from './engine.js';
 import { concat, flatten } from './ops.js';
 import { Variable, withRecording } from './variable.js';
 
+/** Options of `gradcheck`. */
 export interface GradcheckOptions {
   /** Check derivatives up to this order (2 = also the gradient of the gradient). Default 1. */
   order?: number;
@@ -10,6 +11,7 @@ export interface GradcheckOptions {
   eps?: number;
   /** Accept |analytic − numeric| ≤ atol + rtol·|numeric|. Defaults 1e-6 and 1e-5. */
   atol?: number;
+  /** Relative tolerance (see `atol`). Default 1e-5. */
   rtol?: number;
   /** Seed of the random directions and cotangents. Default 0. */
   seed?: number;
@@ -17,22 +19,27 @@ export interface GradcheckOptions {
   raise?: boolean;
 }
 
+/** The outcome of `gradcheck`: on failure, the worst element and a message naming it. */
 export interface GradcheckReport {
+  /** True when every checked order passed. */
   ok: boolean;
   /** The derivative order that failed (or the highest checked). */
   order: number;
   /** The worst element relative to the tolerance. */
   worst: { check: 'jacobian' | 'direction'; input: number; index: number; output: number; analytic: number; numeric: number } | null;
+  /** A readable summary: `gradcheck: order k ok`, or the failing element with both values. */
   message: string;
 }
 
+/** Thrown by `gradcheck` on failure (unless `raise: false`); `report` holds the details. */
 export class GradcheckError extends HyperconnError {
   constructor(readonly report: GradcheckReport) {
     super(report.message);
   }
 }
 
-type Fn = (...xs: Variable[]) => Variable;
+/** The function `gradcheck` checks: variables in, one variable (of any shape) out. */
+export type Fn = (...xs: Variable[]) => Variable;
 
 function evaluate(f: Fn, xs: readonly Tensor[]): Float64Array {
   const y = f(...xs.map((x) => new Variable(x)));

@@ -30,11 +30,13 @@ export type Member = Variable | Tensor | Module;
 const isMember = (x: unknown): x is Member => x instanceof Variable || x instanceof Tensor || x instanceof Module;
 const joinName = (prefix: string, name: string): string => (prefix === '' ? name : `${prefix}.${name}`);
 
+/** Options of `Module.loadStateDict` (and of `loadModule` in the Node entry). */
 export interface LoadStateDictOptions {
   /** Require the dict's keys to match the module's exactly. Default true. */
   strict?: boolean;
 }
 
+/** The keys `loadStateDict` skipped; both lists are empty after a strict load. */
 export interface LoadStateDictResult {
   /** Names of the module's parameters and buffers the dict lacks (empty when strict). */
   missingKeys: string[];
@@ -191,9 +193,11 @@ export class Module {
 
 /** A module mapping one variable to one variable: what `Sequential` chains. */
 export interface Layer extends Module {
+  /** The layer applied to `x` (a tensor is taken as a constant input). */
   forward(x: Variable | Tensor): Variable;
 }
 
+/** Options shared by the layers' constructors. */
 export interface LayerOptions {
   /** The dtype of the parameters. Default float64. */
   dtype?: DType;
@@ -292,6 +296,7 @@ export class RMSNorm extends Module implements Layer {
     this.weight = param(ones([dim], { dtype: options.dtype ?? 'float64' }));
   }
 
+  /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('RMSNorm', x, this.dim);
     const rms = ops.sqrt(ops.add(ops.mean(ops.square(x), -1, true), this.eps));
@@ -318,6 +323,7 @@ export class LayerNorm extends Module implements Layer {
     this.bias = param(zeros([dim], { dtype }));
   }
 
+  /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('LayerNorm', x, this.dim);
     const centered = ops.sub(x, ops.mean(x, -1, true));
@@ -342,6 +348,7 @@ export class Dropout extends Module implements Layer {
     if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: p must lie in [0, 1], got ${p}`);
   }
 
+  /** Same shape as `x`, with a fresh mask (of x's dtype) per call in training; `x` itself in evaluation or when p = 0. */
   forward(x: Variable | Tensor): Variable {
     if (!this.training || this.p === 0) return asVariable(x);
     const keep = 1 - this.p;
@@ -353,21 +360,28 @@ export class Dropout extends Module implements Layer {
 
 /** Exact GELU, x·Φ(x). */
 export class GELU extends Module implements Layer {
+  /** Element-wise; any shape. */
   forward(x: Variable | Tensor): Variable {
     return ops.gelu(x);
   }
 }
+/** max(x, 0), with gradient 0 at 0. */
 export class ReLU extends Module implements Layer {
+  /** Element-wise; any shape. */
   forward(x: Variable | Tensor): Variable {
     return ops.relu(x);
   }
 }
+/** The hyperbolic tangent as a layer. */
 export class Tanh extends Module implements Layer {
+  /** Element-wise; any shape. */
   forward(x: Variable | Tensor): Variable {
     return ops.tanh(x);
   }
 }
+/** The logistic function 1/(1 + e⁻ˣ) as a layer. */
 export class Sigmoid extends Module implements Layer {
+  /** Element-wise; any shape. */
   forward(x: Variable | Tensor): Variable {
     return ops.sigmoid(x);
   }
@@ -386,6 +400,7 @@ export class Sequential extends Module implements Layer {
     return this.layers.map((layer, i) => [String(i), layer]);
   }
 
+  /** `x` through every layer in order (`x` itself when there are none). */
   forward(x: Variable | Tensor): Variable {
     let y = asVariable(x);
     for (const layer of this.layers) y = layer.forward(y);
@@ -405,6 +420,7 @@ export class MLP extends Module implements Layer {
     this.fc2 = new Linear(hidden, dim, rng, options);
   }
 
+  /** `[..., dim]` → `[..., dim]`; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     return this.fc2.forward(this.act.forward(this.fc1.forward(x)));
   }
@@ -435,6 +451,7 @@ export class CausalSelfAttention extends Module implements Layer {
     this.proj = new Linear(dim, dim, rng, options);
   }
 
+  /** `[batch, seq, dim]` → `[batch, seq, dim]`; ShapeError for any other shape. */
   forward(x: Variable | Tensor): Variable {
     if (x.shape.length !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`CausalSelfAttention: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.dim}]`);

@@ -57,10 +57,14 @@ const detached = (x: Operand): Tensor | number => valueOf(x);
 // ---------------------------------------------------------------------------------------------
 // Element-wise, binary (broadcasting)
 
+/** a + b with NumPy broadcasting; mixed dtypes give float64, a number takes the other operand's dtype. ValueError if both are numbers. */
 export const add = (a: Input, b: Input): Variable => binary('add', a, b, T.add, (g) => g, (g) => g);
+/** a − b, broadcasting as `add`. */
 export const sub = (a: Input, b: Input): Variable => binary('sub', a, b, T.sub, (g) => g, (g) => neg(g));
+/** a · b element-wise, broadcasting as `add`. */
 export const mul = (a: Input, b: Input): Variable =>
   binary('mul', a, b, T.mul, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
+/** a / b, broadcasting as `add` (IEEE: x/0 = ±∞, 0/0 = NaN). */
 export const div = (a: Input, b: Input): Variable =>
   binary('div', a, b, T.div, (g, _a, b) => div(g, b), (g, _a, b, y) => neg(div(mul(g, y), b)));
 /** d/da = b·a^(b−1); d/db = y·log a, taken as 0 where a = 0 (the limit for b > 0). */
@@ -89,6 +93,7 @@ export const maximum = (a: Input, b: Input): Variable =>
     (g, a, b) => mul(g, constant(tieMask(detached(a), detached(b)))),
     (g, a, b) => mul(g, constant(tieMask(detached(b), detached(a)))),
   );
+/** The element-wise smaller of a and b (NaN if either is), broadcasting as `add`. Ties send half the gradient to each side (as PyTorch). */
 export const minimum = (a: Input, b: Input): Variable =>
   binary(
     'minimum',
@@ -121,19 +126,28 @@ export function where(cond: Tensor | Variable, a: Input, b: Input): Variable {
 // ---------------------------------------------------------------------------------------------
 // Element-wise, unary
 
+/** −x; gradient −g. */
 export const neg = (x: Variable | Tensor): Variable => unary('neg', x, T.neg, (g) => neg(g));
+/** eˣ; the gradient reuses the output, g·eˣ. */
 export const exp = (x: Variable | Tensor): Variable => unary('exp', x, T.exp, (g, _x, y) => mul(g, y));
+/** Natural log (−∞ at 0, NaN below); gradient g/x. */
 export const log = (x: Variable | Tensor): Variable => unary('log', x, T.log, (g, x) => div(g, x));
+/** log(1 + x), accurate for tiny x; gradient g/(1 + x). */
 export const log1p = (x: Variable | Tensor): Variable => unary('log1p', x, T.log1p, (g, x) => div(g, add(x, 1)));
+/** eˣ − 1, accurate for tiny x; gradient g·eˣ. */
 export const expm1 = (x: Variable | Tensor): Variable => unary('expm1', x, T.expm1, (g, _x, y) => mul(g, add(y, 1)));
 /** The gradient at 0 is +∞ (the true one-sided derivative). */
 export const sqrt = (x: Variable | Tensor): Variable => unary('sqrt', x, T.sqrt, (g, _x, y) => div(g, mul(y, 2)));
+/** x²; gradient 2x·g. */
 export const square = (x: Variable | Tensor): Variable => unary('square', x, T.square, (g, x) => mul(g, mul(x, 2)));
+/** 1/x (±∞ at ±0); gradient −g/x². */
 export const reciprocal = (x: Variable | Tensor): Variable =>
   unary('reciprocal', x, T.reciprocal, (g, _x, y) => neg(mul(g, square(y))));
 /** Subgradient 0 at 0. */
 export const abs = (x: Variable | Tensor): Variable => unary('abs', x, T.abs, (g, x) => mul(g, constant(T.sign(x.value))));
+/** tanh x; gradient g·(1 − y²) from the output y. */
 export const tanh = (x: Variable | Tensor): Variable => unary('tanh', x, T.tanh, (g, _x, y) => mul(g, sub(1, square(y))));
+/** The logistic 1/(1 + e⁻ˣ), never NaN for infinite x; gradient g·y(1 − y) from the output y. */
 export const sigmoid = (x: Variable | Tensor): Variable =>
   unary('sigmoid', x, T.sigmoid, (g, _x, y) => mul(g, mul(y, sub(1, y))));
 /** Gradient 0 at 0. */
@@ -145,10 +159,14 @@ export const gelu = (x: Variable | Tensor): Variable =>
     const pdf = mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return mul(g, add(cdf, mul(x, pdf)));
   });
+/** The error function (erf(±∞) = ±1); gradient g·2e^(−x²)/√π. */
 export const erf = (x: Variable | Tensor): Variable =>
   unary('erf', x, T.erf, (g, x) => mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))));
+/** sin x; gradient g·cos x. */
 export const sin = (x: Variable | Tensor): Variable => unary('sin', x, T.sin, (g, x) => mul(g, cos(x)));
+/** cos x; gradient −g·sin x. */
 export const cos = (x: Variable | Tensor): Variable => unary('cos', x, T.cos, (g, x) => neg(mul(g, sin(x))));
+/** log(1 + eˣ) without overflow; gradient g·sigmoid(x). */
 export const softplus = (x: Variable | Tensor): Variable => unary('softplus', x, T.softplus, (g, x) => mul(g, sigmoid(x)));
 /** The gradient passes where min ≤ x ≤ max (inclusive, as PyTorch). */
 export function clamp(x: Variable | Tensor, min?: number, max?: number): Variable {
@@ -185,9 +203,11 @@ function reducedCount(shape: readonly number[], axes: number | readonly number[]
   return T.normalizeAxes('mean', axes, shape.length).reduce((n, a) => n * shape[a]!, 1);
 }
 
+/** Σ over `axes` (undefined = all, negative count from the end); `keepDims` keeps them as size 1. Over zero elements, 0. */
 export function sum(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
   return unary('sum', x, (t) => T.sum(t, axes, keepDims), (g, x) => expandReduced(g, x.shape, axes, keepDims));
 }
+/** The arithmetic mean over `axes` (as `sum`). Throws a ValueError over zero elements. */
 export function mean(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
   return unary('mean', x, (t) => T.mean(t, axes, keepDims), (g, x) => div(expandReduced(g, x.shape, axes, keepDims), reducedCount(x.shape, axes)));
 }
@@ -236,6 +256,7 @@ function productOfOthers(x: Tensor, axes: number | readonly number[] | undefined
 export function max(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
   return unary('max', x, (t) => T.max(t, axes, keepDims), (g, x, y) => extremumRule(g, x, y, axes, keepDims));
 }
+/** The smallest element over `axes` (as `sum`); ValueError over an empty axis. Ties share the gradient equally. */
 export function min(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
   return unary('min', x, (t) => T.min(t, axes, keepDims), (g, x, y) => extremumRule(g, x, y, axes, keepDims));
 }
@@ -261,6 +282,10 @@ export function norm(x: Variable | Tensor, axes?: number | readonly number[], ke
 }
 
 // Composite reductions: differentiable through the ops above.
+/**
+ * Σ (x − mean)² / (N − correction) over `axes`: correction 0 (default) is the population variance, 1 the sample variance.
+ * Throws a ValueError when N − correction ≤ 0.
+ */
 export function variance(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false, correction = 0): Variable {
   const xv = asVariable(x);
   const n = reducedCount(xv.shape, axes);
@@ -268,10 +293,12 @@ export function variance(x: Variable | Tensor, axes?: number | readonly number[]
   const centered = sub(xv, mean(xv, axes, true));
   return div(sum(square(centered), axes, keepDims), n - correction);
 }
+/** x − logsumexp(x) along `axis` (default the last): finite for any finite x, however large. */
 export function logSoftmax(x: Variable | Tensor, axis = -1): Variable {
   const xv = asVariable(x);
   return sub(xv, logsumexp(xv, axis, true));
 }
+/** exp(logSoftmax(x)) along `axis` (default the last): sums to 1 along it. A slice of only −∞ gives NaN. */
 export function softmax(x: Variable | Tensor, axis = -1): Variable {
   return exp(logSoftmax(x, axis));
 }
@@ -279,9 +306,11 @@ export function softmax(x: Variable | Tensor, axis = -1): Variable {
 // ---------------------------------------------------------------------------------------------
 // Shapes and views
 
+/** The same elements in C order in a new shape (one entry may be -1); ShapeError if the sizes differ. */
 export function reshape(x: Variable | Tensor, shape: readonly number[]): Variable {
   return unary('reshape', x, (t) => t.reshape(shape), (g, x) => reshape(g, x.shape));
 }
+/** Reorders the axes: output axis i is input axis `axes[i]` (negative count from the end). */
 export function permute(x: Variable | Tensor, axes: readonly number[]): Variable {
   const xv = asVariable(x);
   const y = xv.value.permute(axes);
@@ -305,14 +334,17 @@ export function transpose(x: Variable | Tensor, axis0 = -2, axis1 = -1): Variabl
 export function expand(x: Variable | Tensor, shape: readonly number[]): Variable {
   return unary('expand', x, (t) => t.expand(shape), (g) => g);
 }
+/** Drops size-1 axes: all of them, or the listed ones (ShapeError if one is not size 1). */
 export function squeeze(x: Variable | Tensor, axes?: number | readonly number[]): Variable {
   const xv = asVariable(x);
   return reshape(xv, xv.value.squeeze(axes).shape);
 }
+/** Inserts a size-1 axis at `axis`, numbered in the output (negative counts from the end). */
 export function unsqueeze(x: Variable | Tensor, axis: number): Variable {
   const xv = asVariable(x);
   return reshape(xv, xv.value.unsqueeze(axis).shape);
 }
+/** All elements along one axis, `[size]`, in C order. */
 export function flatten(x: Variable | Tensor): Variable {
   return reshape(x, [-1]);
 }
@@ -328,6 +360,10 @@ export function sumToShape(x: Variable, shape: readonly number[]): Variable {
   }
   return reshape(sum(x, axes, true), shape);
 }
+/**
+ * NumPy-style basic slicing, one tensor `SliceSpec` per leading axis (a number drops its axis); missing trailing specs keep
+ * their axes. The gradient is g written into zeros of x's shape (`embedSlice`).
+ */
 export function slice(x: Variable | Tensor, ...specs: SliceSpec[]): Variable {
   return unary('slice', x, (t) => t.slice(...specs), (g, x) => embedSlice(g, x.shape, specs));
 }
@@ -344,6 +380,7 @@ export function embedSlice(g: Variable | Tensor, shape: readonly number[], specs
     (gg) => slice(gg, ...specs),
   );
 }
+/** Joins along an existing `axis`: same rank, equal sizes on the other axes; dtypes promote. ValueError for an empty list. */
 export function concat(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   if (xs.length === 0) throw new ValueError('concat: needs at least one tensor');
   const vs = xs.map(asVariable);
@@ -359,11 +396,16 @@ export function concat(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   });
   return y;
 }
+/** Joins same-shape inputs along a new `axis` (numbered in the output). ValueError for an empty list. */
 export function stack(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   if (xs.length === 0) throw new ValueError('stack: needs at least one tensor');
   const ax = T.normalizeAxis('stack', axis, xs[0]!.shape.length + 1);
   return concat(xs.map((x) => unsqueeze(x, ax)), ax);
 }
+/**
+ * Cuts x along `axis`: a number asks for that many equal sections (it must divide the length), an array gives the section
+ * lengths. Each piece is a `slice` of x, so gradients flow back into x.
+ */
 export function split(x: Variable | Tensor, sizesOrSections: number | readonly number[], axis = 0): Variable[] {
   const xv = asVariable(x);
   const ax = T.normalizeAxis('split', axis, xv.ndim);
@@ -376,9 +418,14 @@ export function split(x: Variable | Tensor, sizesOrSections: number | readonly n
     return slice(xv, ...specs);
   });
 }
+/** Reverses the order of elements along `axes` (default: all). */
 export function flip(x: Variable | Tensor, axes?: number | readonly number[]): Variable {
   return unary('flip', x, (t) => T.flip(t, axes), (g) => flip(g, axes));
 }
+/**
+ * Picks the entries `indices` along `axis` (repeats allowed, negative count from the end): x's shape with that axis of
+ * length `indices.length`. Gradients of repeated entries add up (`indexAdd`).
+ */
 export function indexSelect(x: Variable | Tensor, axis: number, indices: readonly number[] | Tensor): Variable {
   return unary('indexSelect', x, (t) => T.indexSelect(t, axis, indices), (g, x) =>
     indexAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, indices, g),
@@ -390,6 +437,10 @@ export function indexAdd(base: Variable | Tensor, axis: number, indices: readonl
   const s = asVariable(src);
   return record('indexAdd', T.indexAdd(b.value, axis, indices, s.value), [b, s], (g) => [g, indexSelect(g, axis, indices)]);
 }
+/**
+ * As torch.gather, `out[…, i, …] = x[…, index[…, i, …], …]` along `axis`: `index` (a constant) has x's rank and is no
+ * longer than x on the other axes; the output has its shape. Gradient by `scatterAdd`.
+ */
 export function gather(x: Variable | Tensor, axis: number, index: Tensor): Variable {
   return unary('gather', x, (t) => T.gather(t, axis, index), (g, x) => scatterAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, index, g));
 }
@@ -409,12 +460,15 @@ export function diagonal(x: Variable | Tensor): Variable {
     return mul(unsqueeze(g, n <= m ? -1 : -2), band);
   });
 }
+/** Square matrices with x's last axis on the diagonal, zeros elsewhere: `[..., k]` → `[..., k, k]`. */
 export function diagEmbed(x: Variable | Tensor): Variable {
   return unary('diagEmbed', x, T.diagEmbed, (g) => diagonal(g));
 }
+/** The lower triangle of the last two axes: keeps (i, j) with j ≤ i + k, zeroes the rest. */
 export function tril(x: Variable | Tensor, k = 0): Variable {
   return unary('tril', x, (t) => T.tril(t, k), (g) => tril(g, k));
 }
+/** The upper triangle of the last two axes: keeps (i, j) with j ≥ i + k, zeroes the rest. */
 export function triu(x: Variable | Tensor, k = 0): Variable {
   return unary('triu', x, (t) => T.triu(t, k), (g) => triu(g, k));
 }
@@ -422,6 +476,10 @@ export function triu(x: Variable | Tensor, k = 0): Variable {
 // ---------------------------------------------------------------------------------------------
 // Matrix product (NumPy semantics: 1-d operands are promoted and the added axis removed)
 
+/**
+ * `a @ b` over the last two axes, batch axes broadcast; a 1-d `a` is a row, a 1-d `b` a column, and the added axis is
+ * removed. Mixed dtypes give float64. ShapeError for 0-d operands or mismatched inner sizes.
+ */
 export function matmul(a: Variable | Tensor, b: Variable | Tensor): Variable {
   const av = asVariable(a);
   const bv = asVariable(b);
@@ -727,21 +785,34 @@ export function trace(a: Variable | Tensor): Variable {
 // ---------------------------------------------------------------------------------------------
 // Ops without a gradient: their results are constants (they are piecewise constant).
 
+/** The names of the ops below, whose results are constants (no graph, `requiresGrad` false): they are piecewise constant. */
 export const NON_DIFFERENTIABLE = ['sign', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'argmax', 'argmin'] as const;
 
+/** −1, 0 or 1 by the sign of x, as a constant. */
 export const sign = (x: Variable | Tensor): Variable => constant(T.sign(asVariable(x).value));
+/** 1 where a = b, else 0 (NaN equals nothing), broadcasting as `add`; a constant. */
 export const eq = (a: Input, b: Input): Variable => compare(T.eq, a, b);
+/** 1 where a ≠ b (or either is NaN), else 0, broadcasting as `add`; a constant. */
 export const ne = (a: Input, b: Input): Variable => compare(T.ne, a, b);
+/** 1 where a < b, else 0, broadcasting as `add`; a constant. */
 export const lt = (a: Input, b: Input): Variable => compare(T.lt, a, b);
+/** 1 where a ≤ b, else 0, broadcasting as `add`; a constant. */
 export const le = (a: Input, b: Input): Variable => compare(T.le, a, b);
+/** 1 where a > b, else 0, broadcasting as `add`; a constant. */
 export const gt = (a: Input, b: Input): Variable => compare(T.gt, a, b);
+/** 1 where a ≥ b, else 0, broadcasting as `add`; a constant. */
 export const ge = (a: Input, b: Input): Variable => compare(T.ge, a, b);
 function compare(fn: (a: Tensor | number, b: Tensor | number) => Tensor, a: Input, b: Input): Variable {
   const av = lift(a);
   const bv = lift(b);
   return constant(fn(valueOf(av), valueOf(bv)));
 }
+/**
+ * Index of the largest element along `axis` (of the flattened x when undefined) as a float64 constant; ties and NaN: the
+ * first wins. ValueError over an empty axis.
+ */
 export const argmax = (x: Variable | Tensor, axis?: number, keepDims = false): Variable =>
   constant(T.argmax(asVariable(x).value, axis, keepDims));
+/** Index of the smallest element along `axis`, otherwise as `argmax`. */
 export const argmin = (x: Variable | Tensor, axis?: number, keepDims = false): Variable =>
   constant(T.argmin(asVariable(x).value, axis, keepDims));

@@ -197,12 +197,14 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
 // ---------------------------------------------------------------------------------------------
 // SGD
 
+/** SGD's hyper-parameters. Defaults: lr 1e-3, momentum 0, dampening 0, nesterov false, weightDecay 0. */
 export interface SGDHyperParams extends BaseHyperParams {
   momentum: number;
   dampening: number;
   nesterov: boolean;
 }
-type SGDState = { momentumBuffer: Tensor };
+/** SGD's per-parameter state: the momentum buffer, shaped like the parameter (kept only when momentum ≠ 0). */
+export type SGDState = { momentumBuffer: Tensor };
 
 /**
  * Stochastic gradient descent with PyTorch's semantics: d = g + wd·p; with momentum,
@@ -256,11 +258,13 @@ export class SGD extends Optimizer<SGDHyperParams, SGDState> {
 // ---------------------------------------------------------------------------------------------
 // Adam and AdamW
 
+/** Adam's and AdamW's hyper-parameters. Defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8; weightDecay 0 (Adam) or 0.01 (AdamW). */
 export interface AdamHyperParams extends BaseHyperParams {
   betas: readonly [number, number];
   eps: number;
 }
-type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor };
+/** Adam's and AdamW's per-parameter state: the step count and the first and second moment estimates, shaped like the parameter. */
+export type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor };
 
 const ADAM_DEFAULTS = { lr: 1e-3, betas: [0.9, 0.999] as const, eps: 1e-8 };
 const ADAM_STATE_KEYS = ['step', 'expAvg', 'expAvgSq'] as const;
@@ -372,6 +376,7 @@ export function clipGradNorm(params: Iterable<Variable>, maxNorm: number): numbe
 // ---------------------------------------------------------------------------------------------
 // Learning-rate schedules: pure functions from a step (0, 1, …) to a multiplier of the base lr.
 
+/** A step (0, 1, …) ↦ a multiplier of the base lr; `LRScheduler` throws a ValueError unless it is finite and ≥ 0. */
 export type Schedule = (step: number) => number;
 
 function checkSteps(op: string, name: string, n: number): void {
@@ -432,15 +437,21 @@ export class LRScheduler {
     return this.current;
   }
 
+  /** Advances one step: every group's lr becomes its base lr times `schedule(lastStep)`. */
   step(): void {
     this.current += 1;
     this.apply();
   }
 
+  /** The current step and the groups' base learning rates (a copy). */
   stateDict(): { step: number; baseLrs: number[] } {
     return { step: this.current, baseLrs: [...this.baseLrs] };
   }
 
+  /**
+   * Restores a `stateDict` and applies its step's lr at once. ValueError if the step is not a
+   * non-negative integer or the number of base learning rates differs from the groups'.
+   */
   loadStateDict(dict: { step: number; baseLrs: readonly number[] }): void {
     checkSteps('LRScheduler.loadStateDict', 'step', dict.step);
     if (dict.baseLrs.length !== this.optimizer.paramGroups.length) {

@@ -42,8 +42,11 @@ export function withRecording<T>(on: boolean, fn: () => T): T {
   }
 }
 
+/** Options of a new Variable. */
 export interface VariableOptions {
+  /** Make it a leaf that receives `.grad` from `backward()`. Default false. */
   requiresGrad?: boolean;
+  /** A label for the user; the engine does not use it. */
   name?: string;
 }
 
@@ -84,12 +87,15 @@ export class Variable {
     return this.node === null;
   }
 
+  /** The single element; ShapeError unless the value has exactly one element. */
   item(): number {
     return this.value.item();
   }
+  /** The value as nested arrays (a number when 0-d). */
   toArray(): NestedArray {
     return this.value.toArray();
   }
+  /** The tensor's text with `op=…` (computed) or `requiresGrad` (leaf) added before the closing parenthesis. */
   toString(): string {
     const flags = this.node ? `, op=${this.node.op}` : this.requiresGrad ? ', requiresGrad' : '';
     return this.value.toString().replace(/\)$/, `${flags})`);
@@ -111,33 +117,61 @@ export class Variable {
   }
 
   // Method forms of the common ops (see ops.ts for the rules).
+  /** `this + b`, broadcasting (see `add`). */
   add(b: ops.Input): Variable { return ops.add(this, b); }
+  /** `this − b`, broadcasting (see `sub`). */
   sub(b: ops.Input): Variable { return ops.sub(this, b); }
+  /** `this · b` element-wise, broadcasting (see `mul`). */
   mul(b: ops.Input): Variable { return ops.mul(this, b); }
+  /** `this / b`, broadcasting (see `div`). */
   div(b: ops.Input): Variable { return ops.div(this, b); }
+  /** `this ** b`, broadcasting (see `pow`). */
   pow(b: ops.Input): Variable { return ops.pow(this, b); }
+  /** −this (see `neg`). */
   neg(): Variable { return ops.neg(this); }
+  /** eˣ element-wise (see `exp`). */
   exp(): Variable { return ops.exp(this); }
+  /** Natural log element-wise (see `log`). */
   log(): Variable { return ops.log(this); }
+  /** √x element-wise; the gradient at 0 is +∞ (see `sqrt`). */
   sqrt(): Variable { return ops.sqrt(this); }
+  /** x² element-wise (see `square`). */
   square(): Variable { return ops.square(this); }
+  /** |x| element-wise; subgradient 0 at 0 (see `abs`). */
   abs(): Variable { return ops.abs(this); }
+  /** tanh element-wise (see `tanh`). */
   tanh(): Variable { return ops.tanh(this); }
+  /** 1/(1 + e⁻ˣ) element-wise (see `sigmoid`). */
   sigmoid(): Variable { return ops.sigmoid(this); }
+  /** max(x, 0) element-wise; gradient 0 at 0 (see `relu`). */
   relu(): Variable { return ops.relu(this); }
+  /** Σ over `axes` (default all); see `sum`. */
   sum(axes?: number | readonly number[], keepDims = false): Variable { return ops.sum(this, axes, keepDims); }
+  /** The mean over `axes` (default all); ValueError over zero elements. See `mean`. */
   mean(axes?: number | readonly number[], keepDims = false): Variable { return ops.mean(this, axes, keepDims); }
+  /** The maximum over `axes` (default all); ties share the gradient. See `max`. */
   max(axes?: number | readonly number[], keepDims = false): Variable { return ops.max(this, axes, keepDims); }
+  /** The minimum over `axes` (default all); ties share the gradient. See `min`. */
   min(axes?: number | readonly number[], keepDims = false): Variable { return ops.min(this, axes, keepDims); }
+  /** The matrix product `this @ b` with NumPy semantics for 1-d operands (see `matmul`). */
   matmul(b: Variable | Tensor): Variable { return ops.matmul(this, b); }
+  /** Same elements in C order, new shape (one entry may be -1). See `reshape`. */
   reshape(shape: readonly number[]): Variable { return ops.reshape(this, shape); }
+  /** Output axis i is input axis `axes[i]` (see `permute`). */
   permute(axes: readonly number[]): Variable { return ops.permute(this, axes); }
+  /** Swaps two axes, by default the last two (see `transpose`). */
   transpose(axis0 = -2, axis1 = -1): Variable { return ops.transpose(this, axis0, axis1); }
+  /** The transpose of the last two axes. */
   get mT(): Variable { return ops.transpose(this, -2, -1); }
+  /** Broadcasts to `shape` (see `expand`). */
   expand(shape: readonly number[]): Variable { return ops.expand(this, shape); }
+  /** Drops size-1 axes: all, or the listed ones (ShapeError if one is not size 1). */
   squeeze(axes?: number | readonly number[]): Variable { return ops.squeeze(this, axes); }
+  /** Inserts a size-1 axis at `axis` (numbered in the output). */
   unsqueeze(axis: number): Variable { return ops.unsqueeze(this, axis); }
+  /** All elements along one axis, in C order. */
   flatten(): Variable { return ops.flatten(this); }
+  /** NumPy-style basic slicing, one `SliceSpec` per leading axis (see `slice`). */
   slice(...specs: SliceSpec[]): Variable { return ops.slice(this, ...specs); }
 }
 

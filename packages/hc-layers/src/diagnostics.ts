@@ -1,5 +1,5 @@
 /**
- * The diagnostics of spec/hc-family.md, computed from the per-token maps a layer reports
+ * The diagnostics of docs/spec/hc-family.md, computed from the per-token maps a layer reports
  * (`lastMaps` or `maps(x)`), never from the graph: reading them cannot change a result.
  * Orientation: rows of H_res index output streams, so row sums are the forward gain.
  */

@@ -8,7 +8,7 @@ import { ResidualLayer } from './variants/residual.js';
 import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
 
 /**
- * A new layer of `variant` (spec/hc-family.md). For n = 1 (and for 'residual' whatever n) this
+ * A new layer of `variant` (docs/spec/hc-family.md). For n = 1 (and for 'residual' whatever n) this
  * is the plain residual x + F(x) with one stream, as the reference implementations do: the
  * gates of mHC/sHC would otherwise rescale x and F. 'mhcLite' with n > maxN (default 8) is a
  * ValueError that names n! and suggests 'shc'.

@@ -2,7 +2,7 @@
  * The one interface every residual variant implements, and the stream helpers.
  *
  * State layout: `[batch, seq, n, C]`, streams as an explicit axis; row i of a token's n×C
- * block is stream i. Orientation (spec/hc-family.md): `H_res` multiplies from the left and its
+ * block is stream i. Orientation (docs/spec/hc-family.md): `H_res` multiplies from the left and its
  * rows index OUTPUT streams, so its row sums are the forward gain:
  *
  *     X' = H_res · X + H_postᵀ · F(H_pre · X)
@@ -13,12 +13,16 @@ import { nn, type Variable } from '@hyperconn/autograd';
 /** The variants, chosen by name in `createHyperConnection`. */
 export type Variant = 'residual' | 'hc' | 'mhc' | 'mhcLite' | 'shc' | 'shcPower';
 
+/** Every variant name, in a fixed order; `createHyperConnection` rejects any other. */
 export const VARIANTS: readonly Variant[] = ['residual', 'hc', 'mhc', 'mhcLite', 'shc', 'shcPower'];
 
 /** A branch F: R^C → R^C applied to `[batch, seq, C]`, a plain function or a module with `forward`. */
 export type Branch<A extends unknown[] = unknown[]> =
   | ((x: Variable, ...args: A) => Variable)
-  | { forward(x: Variable, ...args: A): Variable };
+  | {
+      /** F(x): `[batch, seq, C]` in, `[batch, seq, C]` out; `args` are the extra arguments of `forward`. */
+      forward(x: Variable, ...args: A): Variable;
+    };
 
 /** The per-token matrices of one forward pass (float64/32 tensors, not part of any graph). */
 export interface TokenMaps {
@@ -30,6 +34,10 @@ export interface TokenMaps {
   hPost: Tensor;
 }
 
+/**
+ * Options of every variant's constructor and of `createHyperConnection`; options named after a
+ * variant apply to that variant only. A bad value is a ValueError (a DTypeError for `dtype`).
+ */
 export interface HyperConnectionOptions {
   /** Number of streams (expansion rate). Default 4. */
   n?: number;
@@ -39,6 +47,7 @@ export interface HyperConnectionOptions {
   layerIndex: number;
   /** RMSNorm epsilon. Default 1e-6. */
   eps?: number;
+  /** Dtype of the parameters; inputs must have it too. Default float64. */
   dtype?: 'float64' | 'float32';
   /** mHC: Sinkhorn iterations. Default 20. */
   sinkhornIters?: number;

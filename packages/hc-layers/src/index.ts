@@ -7,5 +7,6 @@ export { HCLayer } from './variants/hc.js';
 export { MHCLayer } from './variants/mhc.js';
 export { MHCLiteLayer } from './variants/mhc-lite.js';
 export { SHCLayer, SHCPowerLayer, spectralNormBound } from './variants/shc.js';
+export type { MapVariables } from './variants/base.js';
 export * from './models.js';
 export * from './text.js';

@@ -58,6 +58,7 @@ export class PreNormBranch<L extends nn.Layer = nn.Layer> extends nn.Module impl
     this.norm = new nn.RMSNorm(dim, options);
   }
 
+  /** `layer.forward(RMSNorm(x))` for x `[..., dim]`. */
   forward(x: Variable | Tensor): Variable {
     return this.layer.forward(this.norm.forward(x));
   }
@@ -100,6 +101,10 @@ function parameterGroups(model: nn.Module, connections: readonly HyperConnection
   return { decay, noDecay };
 }
 
+/**
+ * Options of `DeepResidualMLP`: the shared model options (variant, n, dim, depth, rng, dtype and
+ * the hyper-connection options) plus the sizes below, which must be positive integers (ValueError).
+ */
 export interface DeepResidualMLPOptions extends CommonModelOptions {
   /** Width of each branch's hidden layer. */
   hidden: number;
@@ -153,6 +158,10 @@ export class DeepResidualMLP extends nn.Module {
     return this.blocks.map((b) => b.connection);
   }
 
+  /**
+   * `[batch, inputDim]` → `[batch, outputDim]`, or `[batch, seq, inputDim]` → `[batch, seq, outputDim]`;
+   * any other rank is a ShapeError.
+   */
   forward(x: Variable | Tensor): Variable {
     if (x.shape.length !== 2 && x.shape.length !== 3) {
       throw new ShapeError(`DeepResidualMLP: input of shape ${fmtShape(x.shape)} must be [batch, ${this.input.inFeatures}] or [batch, seq, ${this.input.inFeatures}]`);
@@ -165,6 +174,7 @@ export class DeepResidualMLP extends nn.Module {
     return x.shape.length === 2 ? reshape(y, [x.shape[0]!, y.shape[2]!]) : y;
   }
 
+  /** Parameter counts: the total (a tied parameter once), that of the hyper-connections, and the rest. */
   parameterCounts(): ModelParameterCounts {
     return parameterCounts(this, this.hyperConnections);
   }
@@ -175,6 +185,10 @@ export class DeepResidualMLP extends nn.Module {
   }
 }
 
+/**
+ * Options of `TinyTransformer`: the shared model options plus the sizes below; every size must be a
+ * positive integer (ValueError), and `dim` a multiple of `heads`.
+ */
 export interface TinyTransformerOptions extends CommonModelOptions {
   vocabSize: number;
   heads: number;
@@ -197,11 +211,16 @@ export class TransformerBlock extends nn.Module {
     super();
   }
 
+  /**
+   * X' for X `[batch, seq, n, C]`: the attention branch through its hyper-connection, then the MLP
+   * branch through its own.
+   */
   forward(x: Variable): Variable {
     return this.mlpConnection.forward(this.attnConnection.forward(x, this.attn), this.mlp);
   }
 }
 
+/** Options of `TinyTransformer.generate`. */
 export interface GenerateOptions {
   /** Softmax temperature; 0 picks the most likely token. Default 1. */
   temperature?: number;
@@ -306,6 +325,7 @@ export class TinyTransformer extends nn.Module {
     return out;
   }
 
+  /** Parameter counts: the total (a tied parameter once), that of the hyper-connections, and the rest. */
   parameterCounts(): ModelParameterCounts {
     return parameterCounts(this, this.hyperConnections);
   }

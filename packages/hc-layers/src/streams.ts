@@ -1,6 +1,6 @@
 /**
  * Stream expansion at the input of a hyper-connection network and reduction at its output
- * (spec/hc-family.md): `X_0 = repeat(embedding, n)`, output = sum over streams.
+ * (docs/spec/hc-family.md): `X_0 = repeat(embedding, n)`, output = sum over streams.
  */
 import { fmtShape, ShapeError, ValueError, type Tensor } from '@hyperconn/tensor';
 import { expand, sum, unsqueeze, Variable } from '@hyperconn/autograd';

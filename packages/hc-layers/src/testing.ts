@@ -42,6 +42,7 @@ export const DEFAULT_INVARIANTS: Readonly<Record<Variant, readonly LayerInvarian
   shcPower: [...GENERAL, 'bypass', 'gates', 'spectralSphere'],
 };
 
+/** Options of `checkLayerInvariants` and `expectLayerInvariants`; all optional. */
 export interface LayerInvariantOptions {
   /** Which checks to run. Default `DEFAULT_INVARIANTS[layer.variant]`. */
   invariants?: readonly LayerInvariant[];
@@ -73,6 +74,7 @@ export interface LayerInvariantOptions {
   dtype?: DType;
 }
 
+/** One invariant's outcome over all cases: `ok` when its worst violation is within `tolerance`. */
 export interface InvariantResult {
   name: LayerInvariant;
   ok: boolean;
@@ -86,6 +88,10 @@ export interface InvariantResult {
   cases: number;
 }
 
+/**
+ * What `checkLayerInvariants` returns: one result per checked invariant, in the order they were
+ * asked for; `ok` when every one holds.
+ */
 export interface LayerInvariantReport {
   ok: boolean;
   variant: Variant;

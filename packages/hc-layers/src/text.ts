@@ -65,6 +65,10 @@ export class CharTokenizer {
   }
 }
 
+/**
+ * Options of `sampleBatch`: `batchSize` and `seqLen` must be positive integers (ValueError);
+ * `rng` draws the window offsets.
+ */
 export interface BatchOptions {
   batchSize: number;
   /** Window length: the model sees `seqLen` tokens and predicts the `seqLen` next ones. */

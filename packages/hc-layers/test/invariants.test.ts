@@ -1,5 +1,5 @@
 /**
- * The invariants of spec/hc-family.md (numbered as there), as properties over random
+ * The invariants of docs/spec/hc-family.md (numbered as there), as properties over random
  * parameters and states, each against an independent reference: closed forms, loops, exact SVD.
  * Invariant 10 (gradients) is in gradients.test.ts.
  */

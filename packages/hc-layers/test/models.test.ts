@@ -128,7 +128,7 @@ describe('causality', () => {
   });
 });
 
-/** Parameters of one hyper-connection module at n streams of size C, from spec/hc-family.md. */
+/** Parameters of one hyper-connection module at n streams of size C, from docs/spec/hc-family.md. */
 function specParameterCount(variant: Variant, n: number, c: number): number {
   const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1));
   const m = n - 1;

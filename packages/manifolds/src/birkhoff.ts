@@ -43,6 +43,10 @@ import type { CheckResult, Manifold, Tolerance } from './manifold.js';
 import { sinkhorn } from './sinkhorn.js';
 import { batchIndex } from './util.js';
 
+/**
+ * Options of `Birkhoff`: `sinkhornIters` must be a positive integer and `minEntry` lie in
+ * (0, 1/n); anything else is a ValueError.
+ */
 export interface BirkhoffOptions {
   /** 'fisher' (default): ⟨ξ,η⟩_X = Σ ξη/X; 'euclidean': the Frobenius product. */
   metric?: 'fisher' | 'euclidean';

@@ -39,7 +39,12 @@ export interface Manifold {
   transport(x: Tensor, y: Tensor, v: Tensor): Tensor;
   /** The metric; the result has the batch shape. */
   inner(x: Tensor, u: Tensor, v: Tensor): Tensor;
+  /** The norm of tangent v at x in the metric, √inner(x, v, v); the result has the batch shape. */
   norm(x: Tensor, v: Tensor): Tensor;
+  /**
+   * A random point per entry of `batchShape` (default `[]`: one point), shape
+   * `[...batchShape, ...shape]`, float64 unless `options.dtype` is given; reproducible from `rng`.
+   */
   randomPoint(rng: Random, batchShape?: readonly number[], options?: { dtype?: DType }): Tensor;
   /** A random tangent vector at x of unit norm in the metric. */
   randomTangent(x: Tensor, rng: Random): Tensor;

@@ -108,7 +108,7 @@ export function orthogonalQR(a: Variable | Tensor): Variable {
 }
 
 /**
- * The Helmert basis U_z [n, n−1] of 1^⊥ ⊂ Rⁿ (spec/hc-family.md): column i−1, for i = 1..n−1,
+ * The Helmert basis U_z [n, n−1] of 1^⊥ ⊂ Rⁿ (docs/spec/hc-family.md): column i−1, for i = 1..n−1,
  * holds 1/√(i(i+1)) in rows 0..i−1, −i/√(i(i+1)) in row i and 0 below. Its columns are
  * orthonormal and orthogonal to 1: U_zᵀU_z = I, U_zᵀ1 = 0, U_zU_zᵀ = I − 11ᵀ/n. n = 1 gives the
  * empty [1, 0] matrix; n < 1 is a ValueError.

@@ -42,7 +42,11 @@ function retractInPlace(p: ManifoldParameter, step: Float64Array, carried: reado
 // Riemannian SGD
 
 type SGDHyperParams = optim.SGDHyperParams;
-type RiemannianSGDState = { momentumBuffer: Tensor };
+/**
+ * Per-parameter state of `RiemannianSGD`, kept only when momentum ≠ 0: the momentum buffer (the
+ * parameter's shape and dtype; for a ManifoldParameter, tangent at its current value).
+ */
+export type RiemannianSGDState = { momentumBuffer: Tensor };
 
 /**
  * Riemannian SGD (Bonnabel 2013; geoopt's RiemannianSGD) with PyTorch's momentum semantics.
@@ -120,11 +124,20 @@ export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGD
 // ---------------------------------------------------------------------------------------------
 // Riemannian Adam
 
+/**
+ * One `RiemannianAdam` group's settings: autograd's Adam ones plus `amsgrad`. Defaults: betas
+ * `[0.9, 0.999]`, eps 1e-8, weightDecay 0, amsgrad false; `lr` has none.
+ */
 export interface RiemannianAdamHyperParams extends optim.AdamHyperParams {
   /** Use the running maximum of the second moment (Reddi et al. 2018). */
   amsgrad: boolean;
 }
-type RiemannianAdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor; maxExpAvgSq: Tensor };
+/**
+ * Per-parameter state of `RiemannianAdam`: the step count and three tensors of the parameter's
+ * shape and dtype. For a ManifoldParameter, `expAvg` is tangent at its current value and
+ * `expAvgSq`, `maxExpAvgSq` hold one value per matrix, repeated over its entries.
+ */
+export type RiemannianAdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor; maxExpAvgSq: Tensor };
 
 /**
  * Riemannian Adam (Bécigneul & Ganea, ICLR 2019; geoopt's RiemannianAdam), per parameter:

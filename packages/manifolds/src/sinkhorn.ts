@@ -7,6 +7,7 @@
 import { ShapeError, Tensor, ValueError, fmtShape, sum as tensorSum, type DType } from '@hyperconn/tensor';
 import { div, exp, logsumexp, matmul, reshape, sub, sum, Variable } from '@hyperconn/autograd';
 
+/** Options of `sinkhorn`: `iters` must be a positive integer and `tol` ≥ 0 (ValueError otherwise). */
 export interface SinkhornOptions {
   /** Number of (column, row) normalisation pairs; with `tol`, the most that are run. Default 20. */
   iters?: number;
@@ -16,6 +17,10 @@ export interface SinkhornOptions {
   logDomain?: boolean;
 }
 
+/**
+ * The output of `sinkhorn`: the scaled matrix (differentiable with respect to the logits) and
+ * its remaining column error.
+ */
 export interface SinkhornResult {
   /** The scaled matrix [..., n, n]: entries > 0, rows sum to 1 (to rounding), columns to within `marginalError`. */
   matrix: Variable;

@@ -54,6 +54,7 @@ function powerTop(x: Tensor): TopSingular {
   return { sigma, uv: mul(u.unsqueeze(-1), v.unsqueeze(-2)) };
 }
 
+/** How `SpectralSphere` computes σ_max and the top singular pair (see `exact`). */
 export interface SpectralSphereOptions {
   /**
    * σ_max and the top singular pair by exact Jacobi SVD (default, true) or by cold-start power
@@ -226,6 +227,10 @@ export class SpectralNormState {
   u: Tensor | null = null;
 }
 
+/**
+ * Options of `spectralNormalize`. `iters` and `tol` apply to power iteration only (ignored with
+ * `exact: true`); a bad `iters`, `tol` or `eps` is a ValueError.
+ */
 export interface SpectralNormalizeOptions {
   /** Power iterations: default 1 when the state holds a vector (warm start), 20 otherwise (cold start). */
   iters?: number;

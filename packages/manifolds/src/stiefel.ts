@@ -30,6 +30,7 @@ import { batchIndex, checkMatrixInput, frobenius, requireFinite, requireMatrixSh
 export type StiefelRetraction = 'qr' | 'polar' | 'cayley' | 'exp';
 const RETRACTIONS: readonly StiefelRetraction[] = ['qr', 'polar', 'cayley', 'exp'];
 
+/** Options of `Stiefel` and `Orthogonal`; an unknown retraction is a ValueError. */
 export interface StiefelOptions {
   /** Default 'qr'. */
   retraction?: StiefelRetraction;
@@ -79,6 +80,7 @@ export class Stiefel implements Manifold {
     this.retraction = retraction;
   }
 
+  /** For subclasses: throws a ShapeError naming `op` and `what` unless x has shape `[..., n, p]`. */
   protected requireShape(op: string, what: string, x: Tensor): void {
     requireMatrixShape(`${this.name}.${op}`, what, x, this.shape);
   }

@@ -38,6 +38,7 @@ export function matrixArb(shape: readonly number[], options: { min?: number; max
     .map((values) => new Tensor(dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values), [...shape]));
 }
 
+/** Options of `pointArb` and `pointAndTangentArb`: the batch shape and dtype (default float64) of the points. */
 export interface PointOptions {
   /** Leading batch axes (default none: one point). */
   batchShape?: readonly number[];
@@ -77,6 +78,10 @@ export function birkhoffVertexArb(n: number, options: { dtype?: DType } = {}): f
   });
 }
 
+/**
+ * A value of `repeatedSingularValuesArb`: the matrix (in the requested dtype) and the
+ * singular values it was built from (float64, before the cast).
+ */
 export interface RepeatedSingularValues {
   /** Q diag(s) Rᵀ with Q, R Haar-random orthogonal n×n matrices. */
   matrix: Tensor;

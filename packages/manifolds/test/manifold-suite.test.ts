@@ -1,5 +1,5 @@
 /**
- * The one property suite every manifold passes (spec/manifolds.md, "Generic checks"),
+ * The one property suite every manifold passes (docs/spec/manifolds.md, "Generic checks"),
  * parametrised over Birkhoff (n = 2..5, both metrics), the spectral sphere (square, tall, wide),
  * Stiefel (tall, every retraction) and the orthogonal group, in float64 and float32. Points,
  * tangents and ambient matrices come from the testing entry's arbitraries; membership is checked

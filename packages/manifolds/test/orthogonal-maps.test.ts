@@ -1,7 +1,7 @@
 /**
  * skewFromVector, cayley, expmSkew, orthogonalQR and helmertBasis: values against naive loops
  * and closed forms written here (a Taylor series for expm, the reversed-order Cayley product,
- * hand-computed Helmert columns), the invariants of spec/hc-family.md (Cayley: UᵀU = I,
+ * hand-computed Helmert columns), the invariants of docs/spec/hc-family.md (Cayley: UᵀU = I,
  * det U = +1, A = 0 ⇒ U = I; Helmert: U_zᵀU_z = I, U_zᵀ1 = 0, U_zU_zᵀ = I − J), gradchecks of
  * order 1 and 2 in float64, and the errors.
  */

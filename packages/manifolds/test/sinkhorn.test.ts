@@ -1,6 +1,6 @@
 /**
  * sinkhorn, permutations and permutationMixture: values against naive reference loops written
- * here, the invariants of spec/manifolds.md and spec/hc-family.md, a convergence bound derived
+ * here, the invariants of docs/spec/manifolds.md and docs/spec/hc-family.md, a convergence bound derived
  * below (and the measured rate), gradchecks to second order, and the errors.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * SpectralSphere and spectralNormalize: σ_max against an exact SVD computed here, the
- * invariants of spec/manifolds.md (tangent condition, retraction at 0 and its slope test,
+ * invariants of docs/spec/manifolds.md (tangent condition, retraction at 0 and its slope test,
  * scale and orthogonal invariance, orthogonal and doubly stochastic matrices on 𝒮), the power
  * iteration's warm start against the tensor package's powerIteration, gradients against
  * gradcheck and the closed form, and the errors. The generic manifold properties (idempotence,

@@ -1,7 +1,9 @@
 /** The two float dtypes. float64 is the default and the reference for every test. */
 export type DType = 'float64' | 'float32';
+/** The storage of a tensor: a Float64Array for float64, a Float32Array for float32. */
 export type TypedArray = Float64Array | Float32Array;
 
+/** The dtype a constructor uses when its options give none: float64. */
 export const DEFAULT_DTYPE: DType = 'float64';
 
 // Small arrays are carved out of shared 16 KiB slabs. V8 keeps typed arrays of up to 64 bytes
@@ -26,6 +28,7 @@ export function allocate(dtype: DType, length: number): TypedArray {
   return view;
 }
 
+/** The dtype of a storage array: float64 for a Float64Array, float32 otherwise. */
 export function dtypeOf(data: TypedArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }

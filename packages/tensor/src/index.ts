@@ -8,3 +8,4 @@ export * from './linalg.js';
 export * from './elementwise.js';
 export * from './random.js';
 export * from './reduce.js';
+export * from './views.js';

@@ -853,6 +853,10 @@ export function expm(a: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Norms, trace, power iteration
 
+/**
+ * The `ord` of `matrixNorm`: 'fro' (Frobenius), 1 (largest column sum of |a|), 'inf'
+ * (largest row sum), 2 (largest singular value) or 'nuc' (sum of singular values).
+ */
 export type MatrixNormOrder = 'fro' | 1 | 'inf' | 2 | 'nuc';
 
 /** sqrt(Σ x²) without overflow or underflow; NaN if any entry is NaN, else ∞ if any is infinite. */
@@ -943,6 +947,7 @@ export interface PowerIterationState {
   u: Tensor;
 }
 
+/** Options of `powerIteration`. Without `tol` every call runs all `iters` iterations. */
 export interface PowerIterationOptions {
   /** Maximum number of iterations (an integer ≥ 1); default 20. */
   iters?: number;
@@ -952,6 +957,10 @@ export interface PowerIterationOptions {
   state?: PowerIterationState;
 }
 
+/**
+ * The output of `powerIteration` for `a` `[..., m, n]`: new tensors in the dtype of `a`
+ * (`u` is a copy, not `state.u`).
+ */
 export interface PowerIterationResult {
   /** `[...]`: the estimated largest singular value. */
   sigma: Tensor;

@@ -1,13 +1,16 @@
 import { IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
 
+/** A tensor shape: one size per axis, outermost first (`[]` for a 0-d tensor). Not validated here. */
 export type Shape = readonly number[];
 
+/** The number of elements of a tensor of this shape: the product of the sizes (1 for `[]`). */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** The C-order (row-major) strides of `shape`, counted in elements: the last axis has stride 1. */
 export function contiguousStrides(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -18,6 +21,10 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/**
+ * A mutable copy of `shape`; throws a ValueError naming `op` if an entry is not a
+ * non-negative integer.
+ */
 export function checkShape(op: string, shape: Shape): number[] {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ValueError(`${op}: shape entries must be non-negative integers, got ${fmtShape(shape)}`);
@@ -25,6 +32,7 @@ export function checkShape(op: string, shape: Shape): number[] {
   return [...shape];
 }
 
+/** True when both shapes have the same rank and the same size on every axis (no broadcasting). */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

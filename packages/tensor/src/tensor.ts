@@ -4,7 +4,12 @@ import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from './erro
 import { copyStrided, isCContiguous, writeStrided } from './iter.js';
 import { checkShape, contiguousStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 
+/** A number or rectangular nested arrays of numbers, as accepted by `tensor()` (depth = rank). */
 export type NestedArray = number | NestedArray[];
+/**
+ * The dtype of a new tensor. Without it, constructors use float64 and the `*Like` ones the
+ * dtype of their input.
+ */
 export interface DTypeOptions {
   dtype?: DType;
 }
@@ -314,6 +319,7 @@ export class Tensor {
     return new Tensor(this.data, shape, strides, this.offset);
   }
 
+  /** NumPy-like text with shape and dtype, as `formatTensor`. */
   toString(): string {
     return formatTensor(this);
   }
@@ -375,6 +381,7 @@ export function tensor(values: NestedArray | TypedArray, options: DTypeOptions &
   return new Tensor(data, shape);
 }
 
+/** A 0-d tensor (shape `[]`) holding `value`; float64 unless `options.dtype` is given. */
 export function scalar(value: number, options: DTypeOptions = {}): Tensor {
   return full([], value, options);
 }
@@ -388,26 +395,44 @@ function filled(op: string, shape: readonly number[], value: number, options: DT
   return new Tensor(data, s);
 }
 
+/**
+ * A new contiguous tensor of `shape` with every element `value` (float64 unless
+ * `options.dtype` is given). A shape entry that is not a non-negative integer is a ValueError.
+ */
 export function full(shape: readonly number[], value: number, options: DTypeOptions = {}): Tensor {
   return filled('full', shape, value, options);
 }
 
+/** A new contiguous tensor of `shape` filled with 0 (float64 unless `options.dtype` is given). */
 export function zeros(shape: readonly number[], options: DTypeOptions = {}): Tensor {
   return filled('zeros', shape, 0, options);
 }
 
+/** A new contiguous tensor of `shape` filled with 1 (float64 unless `options.dtype` is given). */
 export function ones(shape: readonly number[], options: DTypeOptions = {}): Tensor {
   return filled('ones', shape, 1, options);
 }
 
+/**
+ * A new contiguous zero tensor with the shape of `t`, in the dtype of `t` unless
+ * `options.dtype` is given (the strides of `t` are not kept).
+ */
 export function zerosLike(t: Tensor, options: DTypeOptions = {}): Tensor {
   return full(t.shape, 0, { dtype: options.dtype ?? t.dtype });
 }
 
+/**
+ * A new contiguous tensor of ones with the shape of `t`, in the dtype of `t` unless
+ * `options.dtype` is given.
+ */
 export function onesLike(t: Tensor, options: DTypeOptions = {}): Tensor {
   return full(t.shape, 1, { dtype: options.dtype ?? t.dtype });
 }
 
+/**
+ * A new contiguous tensor with the shape of `t` and every element `value`, in the dtype of
+ * `t` unless `options.dtype` is given.
+ */
 export function fullLike(t: Tensor, value: number, options: DTypeOptions = {}): Tensor {
   return full(t.shape, value, { dtype: options.dtype ?? t.dtype });
 }

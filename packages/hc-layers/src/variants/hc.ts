@@ -1,6 +1,6 @@
 /**
  * HC, Hyper-Connections (arXiv 2409.19606), static and dynamic, in this project's orientation
- * (spec/hc-family.md): H_pre = A_m(X), H_res = A_r(X)ᵀ, H_post = B(X), where
+ * (docs/spec/hc-family.md): H_pre = A_m(X), H_res = A_r(X)ᵀ, H_post = B(X), where
  *
  *     X̄ = RMSNorm(X) per stream (gain of length C)
  *     A_m(X) = s_α·tanh(X̄ W_m) + A_m,  A_r(X) = s_α·tanh(X̄ W_r) + A_r,  B(X) = s_β·tanh(X̄ W_β) + B
@@ -16,6 +16,11 @@ import { type Variable, add, expand, mul, nn, reshape, squeeze, tanh, transpose 
 import type { HyperConnectionOptions } from '../hyper-connection.js';
 import { commonOptions, HyperConnectionBase, project, type MapVariables } from './base.js';
 
+/**
+ * The 'hc' variant, Hyper-Connections (arXiv 2409.19606): static learned H_pre, H_res, H_post plus,
+ * with `dynamic` (default), input-dependent tanh terms. H_res is unconstrained, so products over
+ * depth can grow. At init, with equal streams, it is the pre-norm residual on every stream.
+ */
 export class HCLayer extends HyperConnectionBase {
   readonly variant = 'hc' as const;
   readonly dynamic: boolean;

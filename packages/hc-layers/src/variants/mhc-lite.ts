@@ -21,6 +21,11 @@ function factorial(n: number): number {
   return f;
 }
 
+/**
+ * The 'mhcLite' variant (arXiv 2601.05732): H_res a softmax-weighted mixture of the n! permutation
+ * matrices, exactly doubly stochastic; gates as in `MHCLayer`. The cost is factorial in n: n > `maxN`
+ * (default 8) is a ValueError.
+ */
 export class MHCLiteLayer extends HyperConnectionBase {
   readonly variant = 'mhcLite' as const;
   readonly maxN: number;

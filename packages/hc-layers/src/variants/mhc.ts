@@ -1,5 +1,5 @@
 /**
- * mHC (arXiv 2512.24880): H_res on the Birkhoff polytope by Sinkhorn–Knopp (spec/hc-family.md).
+ * mHC (arXiv 2512.24880): H_res on the Birkhoff polytope by Sinkhorn–Knopp (docs/spec/hc-family.md).
  *
  *     v = RMSNorm(vec(X))                      (length nC, gain init 1)
  *     H_pre  = σ(α_pre·(v φ_pre) + b_pre),  H_post = 2σ(α_post·(v φ_post) + b_post)
@@ -15,6 +15,11 @@ import { sinkhorn } from '@hyperconn/manifolds';
 import type { HyperConnectionOptions } from '../hyper-connection.js';
 import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
 
+/**
+ * The 'mhc' variant (arXiv 2512.24880): gates H_pre ∈ (0,1)ⁿ, H_post ∈ (0,2)ⁿ and H_res doubly
+ * stochastic by `sinkhornIters` (default 20) log-domain Sinkhorn iterations: rows exact, columns
+ * within Sinkhorn's error. H_res starts close to I.
+ */
 export class MHCLayer extends HyperConnectionBase {
   readonly variant = 'mhc' as const;
   readonly sinkhornIters: number;

@@ -8,6 +8,10 @@ import { expand, type Variable } from '@hyperconn/autograd';
 import type { HyperConnectionOptions } from '../hyper-connection.js';
 import { commonOptions, HyperConnectionBase, type MapVariables } from './base.js';
 
+/**
+ * The 'residual' variant: X' = X + F(X) exactly, with one stream (input `[batch, seq, 1, C]`),
+ * every map equal to `[1]` and no parameters.
+ */
 export class ResidualLayer extends HyperConnectionBase {
   readonly variant = 'residual' as const;
 

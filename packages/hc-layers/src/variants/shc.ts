@@ -1,6 +1,6 @@
 /**
  * sHC (arXiv 2603.20896, as its reference code `litgpt/hyper_conn/shc.py`): H_res on the
- * spectral sphere through the Helmert basis U_z of 1^⊥ (spec/hc-family.md). With m = n − 1:
+ * spectral sphere through the Helmert basis U_z of 1^⊥ (docs/spec/hc-family.md). With m = n − 1:
  *
  *     H_res = J + U_z E U_zᵀ,   J = 11ᵀ/n,   E ∈ R^{m×m} per token
  *
@@ -185,7 +185,7 @@ function boundPerMatrix(a: Variable, squarings: number): Variable {
 }
 
 /**
- * sHC with the normalisation route (the extension in spec/hc-family.md):
+ * sHC with the normalisation route (the extension in docs/spec/hc-family.md):
  *
  *     Ẽ = mat(v W_res + c) ∈ R^{m×m},   E = Ẽ / max(1, σ̂(Ẽ)),   H_res = J + U_z E U_zᵀ
  *
