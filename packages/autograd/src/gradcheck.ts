@@ -1,5 +1,6 @@
 import { DTypeError, HyperconnError, Random, Tensor, ValueError, fmtShape, zeros } from '@hyperconn/tensor';
 import { gradients } from './engine.js';
+import type { DifferentiableFn } from './functional.js';
 import { concat, flatten } from './ops.js';
 import { Variable, withRecording } from './variable.js';
 
@@ -39,7 +40,7 @@ export class GradcheckError extends HyperconnError {
 }
 
 /** The function `gradcheck` checks: variables in, one variable (of any shape) out. */
-export type Fn = (...xs: Variable[]) => Variable;
+type Fn = DifferentiableFn;
 
 function evaluate(f: Fn, xs: readonly Tensor[]): Float64Array {
   const y = f(...xs.map((x) => new Variable(x)));
@@ -147,7 +148,7 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
  * the gradient of the gradient (f's vjp with a random cotangent, differentiated again), and so
  * on. Float64 only: float32 differences are too coarse to say anything.
  */
-export function gradcheck(f: Fn, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
+export function gradcheck(f: DifferentiableFn, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
   const opts = { eps: options.eps ?? 1e-6, atol: options.atol ?? 1e-6, rtol: options.rtol ?? 1e-5, seed: options.seed ?? 0 };
   const order = options.order ?? 1;
   if (!Number.isInteger(order) || order < 1) throw new ValueError(`gradcheck: order must be a positive integer, got ${order}`);

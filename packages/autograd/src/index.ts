@@ -2,7 +2,7 @@ export { Variable, variable, param, noGrad, isGradEnabled, type VariableOptions,
 export { backward, gradients, FreedGraphError, type BackwardOptions } from './engine.js';
 export * from './ops.js';
 export { grad, valueAndGrad, vjp, type Arg, type DifferentiableFn } from './functional.js';
-export { gradcheck, GradcheckError, type Fn, type GradcheckOptions, type GradcheckReport } from './gradcheck.js';
+export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from './gradcheck.js';
 export { customOp, type CustomOpDefinition } from './custom.js';
 /**
  * Neural-network building blocks: `Module` (parameters found by reflection on its fields, PyTorch

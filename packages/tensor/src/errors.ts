@@ -18,6 +18,16 @@ export class ValueError extends HyperconnError {}
 export class IndexError extends HyperconnError {}
 /** A linear-algebra failure: singular matrix, no convergence, non-finite input. */
 export class LinAlgError extends HyperconnError {}
+/**
+ * A NaN or ±∞ where only finite numbers are meaningful (an optimiser's gradient, a parameter):
+ * a `ValueError` that says which tensor and where.
+ */
+export class NonFiniteError extends ValueError {}
+/**
+ * A tensor larger than `MAX_ELEMENTS` elements was asked for; refused before anything is
+ * allocated, with the op and the shape in the message.
+ */
+export class AllocationError extends ValueError {}
 
 /** `[2,3]` — the compact shape format used in every error message. */
 export function fmtShape(shape: readonly number[]): string {
