@@ -3,10 +3,12 @@
 // comment, a broken {@link}, or a public type that is referenced but not exported fails the run.
 // `--check` stops after the validation (what CI runs).
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const packages = ['tensor', 'autograd', 'manifolds', 'hc-layers'];
-const typedoc = (args, cwd) => execFileSync('npx', ['typedoc', ...args], { cwd, stdio: 'inherit' });
-let failed = [];
+const typedocBin = fileURLToPath(new URL('../node_modules/.bin/typedoc', import.meta.url));
+const typedoc = (args, cwd) => execFileSync(typedocBin, args, { cwd, stdio: 'inherit' });
+const failed = [];
 for (const name of packages) {
   try {
     typedoc(['--emit', 'none'], `packages/${name}`);
