@@ -6,7 +6,7 @@
  * that says where.
  */
 import { describe, expect, it } from 'vitest';
-import { eye, full, type Tensor } from '@hyperconn/tensor';
+import { eye, full, Random, type Tensor } from '@hyperconn/tensor';
 import {
   add,
   concat,
@@ -27,7 +27,7 @@ import {
   exp,
   logsumexp,
 } from '@hyperconn/autograd';
-import { createHyperConnection, VARIANTS, type Branch, type HyperConnection, type SplitResult, type TokenMaps, type Variant } from '../src/index';
+import { createHyperConnection, MHCLayer, VARIANTS, type Branch, type HyperConnection, type SplitResult, type TokenMaps, type Variant } from '../src/index';
 import {
   checkLayerInvariants,
   DEFAULT_INVARIANTS,
@@ -211,6 +211,20 @@ describe('broken layers fail with a useful report', () => {
     expect(result(claimed, 'doublyStochastic').detail).toMatch(/column \d of H_res sums to .*Sinkhorn bound for t = 200/);
     // and exact double stochasticity (no Sinkhorn) is stricter still
     expect(result(checkLayerInvariants(layer, { sinkhornIters: null, perturbation: 0 }), 'doublyStochastic').ok).toBe(false);
+  });
+
+  it("the Sinkhorn tolerance defaults to the layer's own sinkhornIters", () => {
+    // Logits of spread ~2 (b_res = 0, α_res = 1, random φ_res): two Sinkhorn steps leave column
+    // errors far above the bound for 20 steps, and within the bound for 2.
+    const layer = () => {
+      const l = new MHCLayer({ n: 4, dim: 3, layerIndex: 0, sinkhornIters: 2 });
+      l.bRes.value.assign(0);
+      l.alphaRes.value.assign(1);
+      l.phiRes.value.assign(new Random(3).normal(l.phiRes.shape, { std: 0.3 }));
+      return l;
+    };
+    expect(result(checkLayerInvariants(layer, { perturbation: 0 }), 'doublyStochastic').ok).toBe(true);
+    expect(result(checkLayerInvariants(layer, { perturbation: 0, sinkhornIters: 20 }), 'doublyStochastic').ok).toBe(false);
   });
 
   it('bypass cannot pass vacuously: a layer whose H_res never leaves I fails with an explanation', () => {
