@@ -9,3 +9,4 @@ export * from './elementwise.js';
 export * from './random.js';
 export * from './reduce.js';
 export * from './views.js';
+export * from './interop.js';
