@@ -3,7 +3,7 @@
  * storage, with its shape, strides and offset, so ndarray-ops, ndarray-linear-algebra, image
  * loaders and the like hand their arrays to hyperconn without a copy where that is possible.
  */
-import type { NdArray } from 'ndarray';
+import type ndarray from 'ndarray';
 import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { Tensor } from './tensor.js';
 
@@ -32,7 +32,7 @@ function isIntegerList(v: unknown): v is readonly number[] {
  * Throws ShapeError for a malformed shape/stride/offset or one that addresses elements outside
  * the storage, and DTypeError for BigInt or non-numeric storage.
  */
-export function fromNdarray(array: NdArray<ArrayLike<number>> | NdArray<number[]>, options: FromNdarrayOptions = {}): Tensor {
+export function fromNdarray(array: ndarray.NdArray<ndarray.Data<number>>, options: FromNdarrayOptions = {}): Tensor {
   const a = array as unknown as { data?: unknown; shape?: unknown; stride?: unknown; offset?: unknown } | null;
   if (a === null || typeof a !== 'object') throw new ValueError(`fromNdarray: expected an ndarray, got ${a === null ? 'null' : typeof a}`);
   const { data, shape, stride, offset } = a;
