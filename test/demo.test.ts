@@ -13,44 +13,8 @@ import { findSpikes } from '../examples/demo/experiments/training';
 import { TARGET_MIX } from '../examples/demo/experiments/mixing';
 import { runDemo, type DemoOutput } from '../examples/demo/run';
 import { formatNumber } from '../examples/demo/summary';
-import { divergingColor, escapeXml, formatTick, lineChart } from '../examples/demo/svg';
-
-/**
- * A small XML well-formedness check for the SVG we write: elements with quoted attributes (each
- * name once), balanced and properly nested tags, a single root `<svg>` carrying the SVG
- * namespace, and text without stray `<` or unknown entities. Returns '' or the first problem.
- */
-function svgProblem(text: string): string {
-  const tag = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[A-Za-z_:][\w:.-]*="[^"<]*")*)\s*(\/?)>/g;
-  const textOk = (s: string): boolean => !/[<>]/.test(s) && !/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(s);
-  const stack: string[] = [];
-  let roots = 0;
-  let last = 0;
-  for (let m = tag.exec(text); m !== null; m = tag.exec(text)) {
-    const between = text.slice(last, m.index);
-    if (!textOk(between)) return `bad text before offset ${m.index}: ${JSON.stringify(between.slice(0, 40))}`;
-    last = tag.lastIndex;
-    const [, closing, name, attrs, selfClosing] = m as unknown as [string, string, string, string, string];
-    if (closing === '/') {
-      if (attrs.trim() !== '' || selfClosing === '/') return `malformed closing tag </${name}>`;
-      const open = stack.pop();
-      if (open !== name) return `</${name}> closes <${open ?? 'nothing'}>`;
-      continue;
-    }
-    const names = [...attrs.matchAll(/([A-Za-z_:][\w:.-]*)="/g)].map((a) => a[1]!);
-    if (new Set(names).size !== names.length) return `<${name}> repeats an attribute`;
-    if (stack.length === 0) {
-      roots++;
-      if (roots > 1) return 'more than one root element';
-      if (name !== 'svg') return `root element is <${name}>, not <svg>`;
-      if (!attrs.includes('xmlns="http://www.w3.org/2000/svg"')) return 'root <svg> lacks xmlns="http://www.w3.org/2000/svg"';
-    }
-    if (selfClosing !== '/') stack.push(name);
-  }
-  if (!textOk(text.slice(last))) return 'bad text after the last tag';
-  if (stack.length > 0) return `unclosed <${stack.at(-1)}>`;
-  return roots === 1 ? '' : 'no root element';
-}
+import { escapeXml, lineChart } from '../examples/charts';
+import { svgProblem } from './support/svg';
 
 const EXPECTED_FIGURES = [
   'fig1-depth-forward-gain.svg',
@@ -188,20 +152,11 @@ describe('report helpers', () => {
     expect(findSpikes(spiky)).toEqual([15]);
   });
 
-  it('maps the diverging scale to white at 0, red for positive and blue for negative', () => {
-    expect(divergingColor(0, 1)).toBe('#ffffff');
-    expect(divergingColor(1, 1)).toBe('#b2182b');
-    expect(divergingColor(-1, 1)).toBe('#2166ac');
-    expect(divergingColor(5, 1)).toBe(divergingColor(1, 1)); // clamped
-  });
-
-  it('formats numbers for tables and ticks', () => {
+  it('formats numbers for tables', () => {
     expect(formatNumber(null)).toBe('n/a');
     expect(formatNumber(1627)).toBe('1627');
     expect(formatNumber(0.123456)).toBe('0.123');
     expect(formatNumber(3.2e-8)).toBe('3.20e-8');
-    expect(formatTick(1e6)).toBe('1e6');
-    expect(formatTick(0.5)).toBe('0.5');
   });
 
   it('uses a target mix that is orthogonal, mean-preserving and needs negative entries', () => {

@@ -7,7 +7,7 @@ import type { IdentityResult } from './experiments/identity';
 import { BIRKHOFF_OPTIMUM, TARGET_MIX, type MixingResult } from './experiments/mixing';
 import type { TrainingResult } from './experiments/training';
 import { VARIANT_COLOR, VARIANT_LABEL } from './labels';
-import { barChart, boxChart, heatmapGrid, lineChart, type Series } from './svg';
+import { barChart, boxChart, heatmapGrid, lineChart, type Series } from '../charts';
 
 export interface Figure {
   file: string;
@@ -28,6 +28,7 @@ export function depthFigures(depth: readonly DepthResult[]): Figure[] {
     svg: lineChart({
       title,
       xLabel: 'depth d (number of layers in the product)',
+      xInteger: true,
       yLabel,
       logY: true,
       series: depth.map((d) => series(d.variant, d.composite.map((c) => [c.depth, pick(c)] as const))),
@@ -121,13 +122,14 @@ export function costFigures(cells: readonly CostCell[], variants: readonly Varia
   return [
     {
       file: 'fig4-parameters.svg',
-      svg: lineChart({ title: `Parameters per hyper-connection module (C = ${dim})`, xLabel: 'streams n', yLabel: 'parameters (log)', logY: true, markers: true, series: line((c) => c.params) }),
+      svg: lineChart({ title: `Parameters per hyper-connection module (C = ${dim})`, xLabel: 'streams n', xInteger: true, yLabel: 'parameters (log)', logY: true, markers: true, series: line((c) => c.params) }),
     },
     {
       file: 'fig4-time.svg',
       svg: lineChart({
         title: `Forward + backward time of one module (${tokens} tokens, C = ${dim})`,
         xLabel: 'streams n',
+        xInteger: true,
         yLabel: 'milliseconds (log)',
         logY: true,
         markers: true,

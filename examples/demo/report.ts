@@ -11,7 +11,7 @@ import { meanOverLayers } from './experiments/identity';
 import { SPIKE_FACTOR, SPIKE_WINDOW, type TrainingResult } from './experiments/training';
 import type { Figure } from './figures';
 import { VARIANT_LABEL } from './labels';
-import { escapeXml } from './svg';
+import { escapeXml } from '../charts';
 import { formatNumber, summaryCells, type ExperimentResults, type Summary } from './summary';
 
 export type Block =

@@ -3,7 +3,8 @@
  * draws what it reports. Changing any control starts a fresh run from the seed; Start/Pause
  * continue the same run, so a paused run resumes exactly where it stopped.
  */
-import { barChart, drawLoss, heatmap, legend, lineChart } from './charts';
+import { barChart, colorLegend, heatmap, lineChart, sharedLimit } from '../../charts';
+import { drawLoss } from './charts';
 import type { FromWorker, ToWorker } from './protocol';
 import { PLAYGROUND_VARIANTS, type PlaygroundVariant, type RunConfig, type Snapshot, type Task } from './trainer';
 
@@ -98,7 +99,8 @@ function draw(): void {
 }
 
 function drawSnapshot(s: Snapshot): void {
-  const scale = Math.max(1, ...s.hRes.flat(2).map(Math.abs));
+  // one colour scale for all layers: at least ±1, the identity's diagonal
+  const limit = Math.max(1, sharedLimit(s.hRes.flat(2)));
   const n = s.hRes[0]?.length ?? 1;
   const cell = Math.max(8, Math.min(28, Math.floor(112 / n)));
   view.heatmaps.replaceChildren(
@@ -107,21 +109,36 @@ function drawSnapshot(s: Snapshot): void {
       const caption = document.createElement('figcaption');
       // the transformer's connections alternate attention and MLP branches (see TinyTransformer)
       caption.textContent = shownTask === 'transformer' ? `block ${Math.floor(k / 2) + 1} ${k % 2 === 0 ? 'attn' : 'MLP'}` : `layer ${k + 1}`;
-      figure.append(heatmap(h, scale, cell), caption);
+      figure.innerHTML = heatmap(h, { limit, cell, tooltip: (i, j, v) => `H[${i}][${j}] = ${v.toFixed(4)}`, attrs: { 'data-testid': 'heatmap', 'aria-label': `H_res of ${caption.textContent}` } });
+      figure.append(caption);
       return figure;
     }),
   );
-  view.legend.replaceChildren(legend(scale));
-  view.composite.replaceChildren(
-    lineChart(
-      [
-        { values: s.compositeForwardGain, colour: '#b2182b', label: 'forward gain' },
-        { values: s.compositeBackwardGain, colour: '#2166ac', label: 'backward gain', dash: '6 4' },
-      ],
-      { width: 540, height: 220, logY: true, xLabel: 'depth d (layers in the product)' },
-    ),
-  );
-  view.identity.replaceChildren(barChart(s.identityDistance, { width: 1100, height: 160, xLabel: 'layer', colour: '#4d9221' }));
+  view.legend.innerHTML = colorLegend(limit);
+  const depths = (values: readonly number[]): [number, number][] => values.map((v, i) => [i + 1, v]);
+  view.composite.innerHTML = lineChart({
+    xLabel: 'depth d (layers in the product)',
+    series: [
+      { name: 'forward gain', color: '#b2182b', points: depths(s.compositeForwardGain) },
+      { name: 'backward gain', color: '#2166ac', points: depths(s.compositeBackwardGain), dashed: true },
+    ],
+    logY: true,
+    markers: true,
+    referenceY: [{ y: 1, label: 'gain 1' }],
+    legend: 'top',
+    xTicks: 12,
+    xInteger: true,
+    width: 540,
+    height: 220,
+  });
+  view.identity.innerHTML = barChart({
+    xLabel: 'layer',
+    bars: s.identityDistance.map((v, i) => ({ name: String(i + 1), color: '#4d9221', value: v, tooltip: `layer ${i + 1}: ${v.toFixed(4)}` })),
+    valueLabels: false,
+    yTicks: 3,
+    width: 1100,
+    height: 160,
+  });
 }
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
