@@ -1,4 +1,4 @@
-import { fmtShape, full, shapesEqual, ShapeError, Tensor, ValueError, HyperconnError } from '@hyperconn/tensor';
+import { argumentError, fmtShape, full, shapesEqual, ShapeError, Tensor, ValueError, HyperconnError } from '@hyperconn/tensor';
 import { add, cast, sumToShape } from './ops.js';
 import { Variable, withRecording } from './variable.js';
 
@@ -47,6 +47,7 @@ function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): 
     return new Variable(full(root.shape, 1, { dtype: root.dtype }));
   }
   if (typeof seed === 'number') return new Variable(full(root.shape, seed, { dtype: root.dtype }));
+  if (!(seed instanceof Variable) && !(seed instanceof Tensor)) throw argumentError('backward', 'seed', 'a Variable, a Tensor or a number', seed);
   const s = seed instanceof Variable ? seed : new Variable(seed);
   if (!shapesEqual(s.shape, root.shape)) {
     throw new ShapeError(`backward: seed of shape ${fmtShape(s.shape)} does not match the output's shape ${fmtShape(root.shape)}`);
@@ -59,6 +60,8 @@ function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): 
  * gradients are reduced to each input's shape here, once, so no op's rule has to.
  */
 function runBackward(root: Variable, seed: Variable | Tensor | number | undefined, options: BackwardOptions): Map<Variable, Variable> {
+  if (!(root instanceof Variable)) throw argumentError('backward', 'output', 'a Variable', root);
+  options ??= {};
   if (!root.requiresGrad) {
     throw new ValueError('backward: the output does not require grad (no input of its graph has requiresGrad, or it was computed under noGrad)');
   }
@@ -106,7 +109,7 @@ function runBackward(root: Variable, seed: Variable | Tensor | number | undefine
  */
 export function backward(root: Variable, seed?: Variable | Tensor | number, options: BackwardOptions = {}): void {
   const grads = runBackward(root, seed, options);
-  const createGraph = options.createGraph ?? false;
+  const createGraph = options?.createGraph ?? false;
   withRecording(createGraph, () => {
     for (const [v, g] of grads) {
       if (!v.isLeaf || !v.requiresGrad) continue;
@@ -125,6 +128,12 @@ export function gradients(
   inputs: readonly Variable[],
   options: BackwardOptions & { seed?: Variable | Tensor | number } = {},
 ): Variable[] {
+  if (!(output instanceof Variable)) throw argumentError('gradients', 'output', 'a Variable', output);
+  if (!Array.isArray(inputs)) throw argumentError('gradients', 'inputs', 'an array of Variables', inputs);
+  inputs.forEach((x, i) => {
+    if (!(x instanceof Variable)) throw argumentError('gradients', `inputs[${i}]`, 'a Variable', x);
+  });
+  options ??= {};
   const grads = runBackward(output, options.seed, options);
   return inputs.map((x) => grads.get(x) ?? new Variable(full(x.shape, 0, { dtype: x.dtype })));
 }

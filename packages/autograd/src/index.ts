@@ -15,3 +15,13 @@ export * as nn from './nn.js';
  */
 export * as optim from './optim.js';
 export { encodeSafetensors, decodeSafetensors, type Safetensors } from './safetensors.js';
+export {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  type CheckpointState,
+  type CheckpointObjects,
+  type CheckpointOptimizer,
+  type CheckpointScheduler,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+} from './checkpoint.js';

@@ -5,10 +5,13 @@
  * state dict saved by PyTorch as safetensors loads when the module trees match.
  */
 import {
+  abs as absTensor,
   div as divTensor,
   DTypeError,
+  dtypeOption,
   fmtShape,
   IndexError,
+  max as maxTensor,
   ones,
   shapesEqual,
   ShapeError,
@@ -22,7 +25,7 @@ import {
   type Random,
 } from '@hyperconn/tensor';
 import * as ops from './ops.js';
-import { param, Variable } from './variable.js';
+import { asVariable as checkedInput, param, Variable } from './variable.js';
 
 /** What a module owns: parameters (Variables), buffers (Tensors) and child modules. */
 export type Member = Variable | Tensor | Module;
@@ -208,6 +211,7 @@ function checkCount(op: string, name: string, n: number): void {
 }
 
 function checkLastAxis(op: string, x: Variable | Tensor, expected: number): void {
+  checkedInput(op, x); // a typed error for a non-tensor input, before x.shape is read
   const d = x.shape.length === 0 ? undefined : x.shape[x.shape.length - 1];
   if (d !== expected) {
     throw new ShapeError(`${op}: input of shape ${fmtShape(x.shape)} must end in an axis of size ${expected}`);
@@ -228,7 +232,8 @@ export class Linear extends Module implements Layer {
     super();
     checkCount('Linear', 'inFeatures', inFeatures);
     checkCount('Linear', 'outFeatures', outFeatures);
-    const dtype = options.dtype ?? 'float64';
+    const dtype = dtypeOption('Linear', options);
+    options ??= {};
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = param(rng.uniform([outFeatures, inFeatures], { low: -bound, high: bound, dtype }));
     this.bias = (options.bias ?? true) ? param(rng.uniform([outFeatures], { low: -bound, high: bound, dtype })) : null;
@@ -269,7 +274,7 @@ export class Embedding extends Module {
     super();
     checkCount('Embedding', 'numEmbeddings', numEmbeddings);
     checkCount('Embedding', 'embeddingDim', embeddingDim);
-    this.weight = param(rng.normal([numEmbeddings, embeddingDim], { dtype: options.dtype ?? 'float64' }));
+    this.weight = param(rng.normal([numEmbeddings, embeddingDim], { dtype: dtypeOption('Embedding', options) }));
   }
 
   /** Integer ids of any shape [...] → vectors [..., dim]. */
@@ -280,7 +285,57 @@ export class Embedding extends Module {
   }
 }
 
-/** `x / √(mean(x², last axis) + eps) · weight`, weight starting at 1. */
+/** The largest finite number of a dtype. */
+const largestOf = (dtype: DType): number => (dtype === 'float64' ? Number.MAX_VALUE : 3.4028234663852886e38);
+
+/**
+ * Per row of `d` (its last axis, kept as size 1), as constants of d's dtype: the scale
+ * c = max(max|d|, √eps) (1 where both are 0) and eps/c². `eps` is one number or one per row.
+ */
+function rowScales(d: Tensor, eps: number | Float64Array): { c: Tensor; epsOverC2: Tensor } {
+  const maxAbs = maxTensor(absTensor(d), -1, true);
+  const m = maxAbs.toTypedArray();
+  const largest = largestOf(d.dtype);
+  const c = new Float64Array(m.length);
+  const epsOverC2 = new Float64Array(m.length);
+  for (let r = 0; r < m.length; r++) {
+    const root = Math.sqrt(typeof eps === 'number' ? eps : eps[r]!);
+    // c as stored in d's dtype, so that eps/c² goes with the c that d is divided by (a huge eps
+    // in float32 is clamped: the output then rounds to 0 either way)
+    let cr = Math.min(d.dtype === 'float32' ? Math.fround(Math.max(m[r]!, root)) : Math.max(m[r]!, root), largest);
+    if (!(m[r]! < Infinity)) cr = NaN; // a row holding ±∞ or NaN: NaN throughout, not [NaN, 0]
+    else if (cr === 0) cr = 1; // eps = 0 and a zero row: 0/0 below, NaN
+    c[r] = cr;
+    epsOverC2[r] = (root / cr) ** 2;
+  }
+  return { c: tensor(c, { shape: maxAbs.shape, dtype: d.dtype }), epsOverC2: tensor(epsOverC2, { shape: maxAbs.shape, dtype: d.dtype }) };
+}
+
+/**
+ * d / √(mean(d², last axis) + eps) per row, never squaring an unscaled entry: with c the
+ * row's `rowScales` (a constant) it is computed as w / √(mean(w²) + eps/c²), w = d/c — the same
+ * function of d for every c > 0, so gradients of every order are exact. |w| ≤ 1 and eps/c² ≤ 1
+ * with max|w| = 1 or eps/c² = 1, so nothing overflows and the root is ≥ 1/√dim: 1e±300 rows
+ * are exact, and rows far below √eps give d/√eps as they should (eps/d² itself would overflow).
+ * IEEE values: a zero row with eps = 0 is 0/0, NaN (output and gradient); a row holding ±∞ or
+ * NaN gives NaN throughout.
+ */
+function normalizeRows(d: Variable, eps: number | Float64Array): Variable {
+  const { c, epsOverC2 } = rowScales(d.value, eps);
+  const w = ops.div(d, c);
+  return ops.div(w, ops.sqrt(ops.add(ops.mean(ops.square(w), -1, true), epsOverC2)));
+}
+
+function checkEps(op: string, eps: number): number {
+  if (!(eps >= 0 && eps < Infinity)) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
+  return eps;
+}
+
+/**
+ * `x / √(mean(x², last axis) + eps) · weight`, weight starting at 1. Scale-safe (`normalizeRows`):
+ * right for rows from 1e-300 to 1e300 (float32: 1e-38 to 1e38) in value and gradient. A zero
+ * row gives 0, or NaN when eps = 0; a row holding ±∞ or NaN gives NaN.
+ */
 export class RMSNorm extends Module implements Layer {
   readonly weight: Variable;
   readonly eps: number;
@@ -291,20 +346,22 @@ export class RMSNorm extends Module implements Layer {
   ) {
     super();
     checkCount('RMSNorm', 'dim', dim);
-    this.eps = options.eps ?? 1e-6;
-    if (!(this.eps >= 0)) throw new ValueError(`RMSNorm: eps must be ≥ 0, got ${this.eps}`);
-    this.weight = param(ones([dim], { dtype: options.dtype ?? 'float64' }));
+    this.eps = checkEps('RMSNorm', options.eps ?? 1e-6);
+    this.weight = param(ones([dim], { dtype: dtypeOption('RMSNorm', options) }));
   }
 
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('RMSNorm', x, this.dim);
-    const rms = ops.sqrt(ops.add(ops.mean(ops.square(x), -1, true), this.eps));
-    return ops.mul(ops.div(x, rms), this.weight);
+    return ops.mul(normalizeRows(asVariable(x), this.eps), this.weight);
   }
 }
 
-/** `(x − mean) / √(var + eps) · weight + bias` over the last axis (biased variance, as PyTorch). */
+/**
+ * `(x − mean) / √(var + eps) · weight + bias` over the last axis (biased variance, as PyTorch).
+ * Scale-safe as RMSNorm (`normalizeRows` of the centred row). A constant row gives `bias`, or
+ * NaN when eps = 0; a row holding ±∞ or NaN gives NaN.
+ */
 export class LayerNorm extends Module implements Layer {
   readonly weight: Variable;
   readonly bias: Variable;
@@ -316,9 +373,8 @@ export class LayerNorm extends Module implements Layer {
   ) {
     super();
     checkCount('LayerNorm', 'dim', dim);
-    this.eps = options.eps ?? 1e-5;
-    if (!(this.eps >= 0)) throw new ValueError(`LayerNorm: eps must be ≥ 0, got ${this.eps}`);
-    const dtype = options.dtype ?? 'float64';
+    this.eps = checkEps('LayerNorm', options.eps ?? 1e-5);
+    const dtype = dtypeOption('LayerNorm', options);
     this.weight = param(ones([dim], { dtype }));
     this.bias = param(zeros([dim], { dtype }));
   }
@@ -326,9 +382,20 @@ export class LayerNorm extends Module implements Layer {
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('LayerNorm', x, this.dim);
-    const centered = ops.sub(x, ops.mean(x, -1, true));
-    const std = ops.sqrt(ops.add(ops.mean(ops.square(centered), -1, true), this.eps));
-    return ops.add(ops.mul(ops.div(centered, std), this.weight), this.bias);
+    let xs = asVariable(x);
+    let eps: number | Float64Array = this.eps;
+    // x − mean can overflow only in rows past half the largest float: halve those (exact, a
+    // power of two; eps goes with the square of the scale)
+    const half = largestOf(xs.dtype) / 2;
+    const m = maxTensor(absTensor(xs.value), -1, true);
+    const p = m.toTypedArray().map((v) => (v > half ? 0.5 : 1));
+    if (p.some((v) => v !== 1)) {
+      xs = ops.mul(xs, tensor(Float64Array.from(p), { shape: m.shape, dtype: xs.dtype }));
+      eps = Float64Array.from(p, (v) => this.eps * v * v);
+    }
+    // Σ(x/n), not Σx/n: the sum of x itself could overflow
+    const centered = ops.sub(xs, ops.sum(ops.div(xs, this.dim), -1, true));
+    return ops.add(ops.mul(normalizeRows(centered, eps), this.weight), this.bias);
   }
 }
 
@@ -348,7 +415,10 @@ export class Dropout extends Module implements Layer {
     if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: p must lie in [0, 1], got ${p}`);
   }
 
-  /** Same shape as `x`, with a fresh mask (of x's dtype) per call in training; `x` itself in evaluation or when p = 0. */
+  /**
+   * Same shape as `x`, with a fresh mask (of x's dtype) per call in training; in evaluation or
+   * when p = 0, `x` unchanged (a tensor wrapped as a Variable).
+   */
   forward(x: Variable | Tensor): Variable {
     if (!this.training || this.p === 0) return asVariable(x);
     const keep = 1 - this.p;
@@ -400,7 +470,7 @@ export class Sequential extends Module implements Layer {
     return this.layers.map((layer, i) => [String(i), layer]);
   }
 
-  /** `x` through every layer in order (`x` itself when there are none). */
+  /** `x` through every layer in order; with no layers, `x` unchanged (a tensor wrapped as a Variable). */
   forward(x: Variable | Tensor): Variable {
     let y = asVariable(x);
     for (const layer of this.layers) y = layer.forward(y);
@@ -416,6 +486,7 @@ export class MLP extends Module implements Layer {
 
   constructor(dim: number, hidden: number, rng: Random, options: LayerOptions & { bias?: boolean } = {}) {
     super();
+    dtypeOption('MLP', options); // checked here so that a bad dtype names MLP, not Linear
     this.fc1 = new Linear(dim, hidden, rng, options);
     this.fc2 = new Linear(hidden, dim, rng, options);
   }
@@ -445,6 +516,7 @@ export class CausalSelfAttention extends Module implements Layer {
     super();
     checkCount('CausalSelfAttention', 'dim', dim);
     checkCount('CausalSelfAttention', 'heads', heads);
+    dtypeOption('CausalSelfAttention', options);
     if (dim % heads !== 0) throw new ValueError(`CausalSelfAttention: dim ${dim} is not divisible by heads ${heads}`);
     this.headDim = dim / heads;
     this.qkv = new Linear(dim, 3 * dim, rng, options);
@@ -453,6 +525,7 @@ export class CausalSelfAttention extends Module implements Layer {
 
   /** `[batch, seq, dim]` → `[batch, seq, dim]`; ShapeError for any other shape. */
   forward(x: Variable | Tensor): Variable {
+    checkedInput('CausalSelfAttention', x);
     if (x.shape.length !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`CausalSelfAttention: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.dim}]`);
     }
@@ -492,8 +565,11 @@ function reduce(op: string, losses: Variable, reduction: Reduction): Variable {
 
 /**
  * The negative log-likelihood of integer class `targets` under `logits` [..., classes]:
- * −log softmax(logits)[target], computed as logSoftmax + gather, so it stays finite for any
- * finite logits. `targets` has the logits' shape without the class axis.
+ * −log softmax(logits)[target], computed as logSoftmax + gather, so it is right for any finite
+ * logits however large (±1e300: the max-shifted `ops.logSoftmax`). `targets` has the logits'
+ * shape without the class axis; every target must be a class index (there is no ignore index:
+ * −100 or any other out-of-range or non-integer target is an IndexError). IEEE values: a −∞
+ * logit at the target gives +∞; a row of only −∞, or holding +∞ or NaN, gives NaN.
  */
 export function crossEntropy(
   logits: Variable | Tensor,

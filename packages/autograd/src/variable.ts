@@ -1,4 +1,4 @@
-import { Tensor, tensor, type DType, type NestedArray, type SliceSpec, type TypedArray } from '@hyperconn/tensor';
+import { argumentError, dtypeOption, Tensor, tensor, type DType, type NestedArray, type SliceSpec, type TypedArray } from '@hyperconn/tensor';
 // A cycle by design: the methods below call the ops, and the ops build Variables. Neither
 // module touches the other at load time, so the cycle is safe.
 import * as ops from './ops.js';
@@ -65,9 +65,10 @@ export class Variable {
   name: string | undefined;
 
   constructor(value: Tensor, options: VariableOptions = {}) {
+    if (!(value instanceof Tensor)) throw argumentError('Variable', 'value', 'a Tensor', value);
     this.value = value;
-    this.requiresGrad = options.requiresGrad ?? false;
-    this.name = options.name;
+    this.requiresGrad = options?.requiresGrad ?? false;
+    this.name = options?.name;
   }
 
   get shape(): readonly number[] {
@@ -95,7 +96,10 @@ export class Variable {
   toArray(): NestedArray {
     return this.value.toArray();
   }
-  /** The tensor's text with `op=…` (computed) or `requiresGrad` (leaf) added before the closing parenthesis. */
+  /**
+   * The tensor's text with `op=…` (computed) or `requiresGrad` (leaf) added before the closing
+   * parenthesis.
+   */
   toString(): string {
     const flags = this.node ? `, op=${this.node.op}` : this.requiresGrad ? ', requiresGrad' : '';
     return this.value.toString().replace(/\)$/, `${flags})`);
@@ -180,13 +184,33 @@ export function variable(
   values: Tensor | NestedArray | TypedArray,
   options: VariableOptions & { dtype?: DType; shape?: readonly number[] } = {},
 ): Variable {
-  const t = values instanceof Tensor ? (options.dtype ? values.astype(options.dtype) : values) : tensor(values, options);
+  dtypeOption('variable', options); // checked here so that a bad dtype names variable, not tensor
+  const t = values instanceof Tensor ? values.astype(options?.dtype ?? values.dtype) : tensor(values, options);
   return new Variable(t, options);
 }
 
 /** A leaf that requires grad (a trainable parameter or an input to differentiate). */
 export function param(values: Tensor | NestedArray | TypedArray, options: { dtype?: DType; name?: string } = {}): Variable {
   return variable(values, { ...options, requiresGrad: true });
+}
+
+/**
+ * An op's tensor-like argument as a Variable (a Tensor becomes a constant). Anything else is a
+ * ValueError naming the op and the argument: the one check of the autograd ops' arguments, so
+ * that `add(x, '1')` or `exp(null)` never reach a kernel as a bare TypeError.
+ */
+export function asVariable(op: string, x: unknown, name = 'x'): Variable {
+  if (x instanceof Variable) return x;
+  if (x instanceof Tensor) return new Variable(x);
+  throw argumentError(op, name, 'a Variable or a Tensor', x);
+}
+
+/** As `asVariable`, for the operands of binary ops, where a number stays a number. */
+export function asOperand(op: string, x: unknown, name: string): Variable | number {
+  if (typeof x === 'number') return x;
+  if (x instanceof Variable) return x;
+  if (x instanceof Tensor) return new Variable(x);
+  throw argumentError(op, name, 'a Variable, a Tensor or a number', x);
 }
 
 /**

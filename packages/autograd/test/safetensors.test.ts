@@ -110,6 +110,64 @@ describe('decodeSafetensors', () => {
       expect(() => decodeSafetensors(bytes)).toThrow(message);
     });
   }
+
+  it('reads an ArrayBuffer as well as a Uint8Array, and refuses anything else with a ValueError', () => {
+    const bytes = encodeSafetensors({ x: tensor([1, 2]) });
+    expect(decodeSafetensors(bytes.slice().buffer).tensors.get('x')!.toArray()).toEqual([1, 2]);
+    for (const bad of [null, undefined, 'bytes', [1, 2, 3], new Float64Array(2), new DataView(new ArrayBuffer(8)), {}]) {
+      expect(() => decodeSafetensors(bad as never)).toThrow(ValueError);
+      expect(() => decodeSafetensors(bad as never)).toThrow(/^decodeSafetensors: bytes must be a Uint8Array or an ArrayBuffer, got /);
+    }
+  });
+
+  it('refuses a repeated name (JSON.parse would keep the last silently), at the top level or inside an entry', () => {
+    const a = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+    expect(() => decodeSafetensors(file(`{"w":${a},"w":${a}}`, [0, 0, 0, 0]))).toThrow(/^decodeSafetensors: tensor name 'w' appears more than once in the header$/);
+    expect(() => decodeSafetensors(file(`{"w":${a}, "v" :{}, "\\u0077" : ${a}}`, [0, 0, 0, 0]))).toThrow(/tensor name 'w' appears more than once/);
+    expect(() => decodeSafetensors(file(`{"w":{"dtype":"F32","shape":[1],"dtype":"F64","data_offsets":[0,4]}}`, [0, 0, 0, 0]))).toThrow(
+      /^decodeSafetensors: key 'dtype' appears more than once in the header entry of tensor 'w'$/,
+    );
+    expect(() => decodeSafetensors(file('{"__metadata__":{"a":"1","a":"2"}}'))).toThrow(/key 'a' appears more than once in the header entry of __metadata__/);
+    expect(() => decodeSafetensors(file('{"__metadata__":{},"__metadata__":{}}'))).toThrow(/__metadata__ appears more than once/);
+    // the same key in different objects, and key-like strings inside values, are fine
+    const ok = decodeSafetensors(file(`{"__metadata__":{"dtype":"x: \\"w\\":"},"w":${a}}`, [0, 0, 0x80, 0x3f]));
+    expect([ok.metadata, ok.tensors.get('w')!.toArray()]).toEqual([{ dtype: 'x: "w":' }, [1]]);
+  });
+
+  it('quotes the right count when the header length exceeds the file or the format limit', () => {
+    const tooLong = file('{}');
+    new DataView(tooLong.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
+    expect(() => decodeSafetensors(tooLong)).toThrow(/^decodeSafetensors: header length 18446744073709551615 exceeds the 2 bytes after the length field/);
+    // within the file but above the format's 100 MB header limit: the limit is quoted, not the file size
+    const big = new Uint8Array(8 + 100_000_001);
+    new DataView(big.buffer).setBigUint64(0, 100_000_001n, true);
+    expect(() => decodeSafetensors(big)).toThrow(/^decodeSafetensors: header length 100000001 exceeds the 100000000-byte limit of the format$/);
+  });
+
+  it('names what is wrong in entries: dtype not a string, shape not integers, a first tensor not at 0', () => {
+    const data = new Array(8).fill(0);
+    expect(() => decodeSafetensors(file({ a: { dtype: 32, shape: [2], data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a' has dtype 32; only F32 and F64/);
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a': shape \[1.5\] is not a list/);
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a': shape "2" is not a list/);
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, '8'] } }, data))).toThrow(/tensor 'a': data_offsets \[0,"8"\]/);
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data))).toThrow(/tensor 'a' starts at byte 4 of the data, but the data starts at 0/);
+    expect(() => decodeSafetensors(file({ a: 7 }))).toThrow(/tensor 'a': its header entry is not an object/);
+    expect(() => decodeSafetensors(file('null'))).toThrow(/^decodeSafetensors: the header is null, not a JSON object$/);
+    expect(() => decodeSafetensors(file('"w"'))).toThrow(/the header is a string, not a JSON object/);
+  });
+
+  it("keeps a tensor or a metadata key named '__proto__' as a key", () => {
+    const back = decodeSafetensors(encodeSafetensors(new Map([['__proto__', tensor([5])]]), JSON.parse('{"__proto__":"m"}') as Record<string, string>));
+    expect([...back.tensors.keys()]).toEqual(['__proto__']);
+    expect(Object.keys(back.metadata)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(back.metadata)).toBe(Object.prototype);
+  });
+
+  it('the encoder refuses non-record tensors and metadata with ValueErrors', () => {
+    expect(() => encodeSafetensors(null as never)).toThrow(/^encodeSafetensors: tensors must be a Map or a record of Tensors, got null/);
+    expect(() => encodeSafetensors({ a: tensor([1]) }, null as never)).toThrow(/^encodeSafetensors: metadata must be a record of strings, got null/);
+    expect(() => encodeSafetensors(new Map([[3 as never, tensor([1])]]))).toThrow(/^encodeSafetensors: tensor names must be strings, got number/);
+  });
 });
 
 describe('round trips', () => {

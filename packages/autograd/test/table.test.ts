@@ -34,8 +34,8 @@ const COMPOSITES: Readonly<Record<string, string>> = {
   stack: 'unsqueezes and a concat',
   split: 'slices',
   variance: 'mean, sub, square, sum, div',
-  logSoftmax: 'logsumexp and sub',
-  softmax: 'logSoftmax and exp',
+  logSoftmax: 'sub (of the detached max), logsumexp and sub',
+  softmax: "logSoftmax's ops and exp",
 };
 
 const exportedFunctions = Object.entries(ops)

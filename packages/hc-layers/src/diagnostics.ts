@@ -20,7 +20,8 @@ import {
   full,
   lt,
   neg,
-  type Tensor,
+  Tensor,
+  ValueError,
 } from '@hyperconn/tensor';
 import type { nn } from '@hyperconn/autograd';
 import type { TokenMaps } from './hyper-connection.js';
@@ -67,6 +68,20 @@ function squareSize(op: string, h: Tensor): number {
   return n!;
 }
 
+/**
+ * The one input check of the diagnostics: `h` (named `what`) is a Tensor of finite values.
+ * NaN or ±∞ in H_res has no meaningful gain or σ_max (and would fail inside the SVD): a
+ * ValueError naming the op and the first bad entry.
+ */
+function checkFiniteMaps(op: string, what: string, h: unknown): Tensor {
+  if (!(h instanceof Tensor)) throw new ValueError(`${op}: ${what} must be a Tensor [..., n, n], got ${h === null ? 'null' : typeof h}`);
+  const flat = h.toTypedArray();
+  for (let i = 0; i < flat.length; i++) {
+    if (!Number.isFinite(flat[i]!)) throw new ValueError(`${op}: ${what} has the non-finite value ${flat[i]} at flat index ${i} of shape ${fmtShape(h.shape)}`);
+  }
+  return h;
+}
+
 /** The mean over tokens of a per-token quantity [...] (one number). */
 const average = (perToken: Tensor): number => mean(perToken).item();
 
@@ -83,10 +98,14 @@ function gains(h: Tensor): { forwardGain: number; backwardGain: number; sigmaMax
 
 /**
  * The per-layer diagnostics of `maps.hRes` [B, T, n, n] (any leading axes work), each averaged
- * over the tokens. The maps are read in float64 whatever their dtype.
+ * over the tokens. The maps are read in float64 whatever their dtype. Not a TokenMaps, or H_res
+ * not a Tensor or holding NaN/±∞, is a ValueError; not square, a ShapeError.
  */
 export function layerDiagnostics(maps: TokenMaps): LayerDiagnostics {
-  const h = maps.hRes.astype('float64');
+  if (typeof maps !== 'object' || maps === null) {
+    throw new ValueError(`layerDiagnostics: maps must be TokenMaps such as a layer's lastMaps or maps(x), got ${maps === null ? 'null' : typeof maps}`);
+  }
+  const h = checkFiniteMaps('layerDiagnostics', 'maps.hRes', maps.hRes).astype('float64');
   const n = squareSize('layerDiagnostics', h);
   const identity = eye(n, n);
   const offDiagonal = sub(1, identity);
@@ -106,22 +125,32 @@ export function layerDiagnostics(maps: TokenMaps): LayerDiagnostics {
  * The composite maps over depth: for H_res of layers 1..L (each [B, T, n, n], same shape; the
  * first layer first), the running products P_d = H_d ··· H_1 per token (the residual stream
  * after d layers is P_d·X_0 plus branch terms), with their gains, σ_max and homogenisation
- * ‖P_d − J‖_F, averaged over tokens. One entry per depth d = 1..L.
+ * ‖P_d − J‖_F, averaged over tokens. One entry per depth d = 1..L. Not an array of Tensors, a
+ * NaN/±∞ entry, or a product that overflows float64 (possible for HC over depth) is a ValueError
+ * naming the layer or depth; mismatched shapes are a ShapeError.
  */
 export function compositeDiagnostics(mapsPerLayer: readonly Tensor[]): CompositeDiagnostics[] {
-  if (mapsPerLayer.length === 0) return [];
-  const first = mapsPerLayer[0]!;
+  const op = 'compositeDiagnostics';
+  if (!Array.isArray(mapsPerLayer)) {
+    throw new ValueError(`${op}: mapsPerLayer must be an array of H_res tensors (one per layer), got ${mapsPerLayer === null ? 'null' : typeof mapsPerLayer}`);
+  }
+  const layers: readonly Tensor[] = mapsPerLayer;
+  layers.forEach((h, d) => checkFiniteMaps(op, `H_res of layer ${d}`, h));
+  if (layers.length === 0) return [];
+  const first = layers[0]!;
   const n = squareSize('compositeDiagnostics', first);
   const uniform = full([n, n], 1 / n);
   const out: CompositeDiagnostics[] = [];
   let product: Tensor | null = null;
-  mapsPerLayer.forEach((layer, d) => {
+  layers.forEach((layer, d) => {
     if (layer.ndim !== first.ndim || layer.shape.some((s, i) => s !== first.shape[i])) {
       throw new ShapeError(`compositeDiagnostics: layer ${d} has H_res of shape ${fmtShape(layer.shape)}, layer 0 ${fmtShape(first.shape)}; all must match`);
     }
     const h = layer.astype('float64');
-    product = product === null ? h : matmul(h, product);
-    out.push({ depth: d + 1, ...gains(product), homogenisation: average(matrixNorm(sub(product, uniform), 'fro')) });
+    // unconstrained maps (HC) can overflow float64 over depth: say where rather than fail in the SVD
+    const p = checkFiniteMaps(op, `the product of layers 0..${d} (its entries overflow float64)`, product === null ? h : matmul(h, product));
+    product = p;
+    out.push({ depth: d + 1, ...gains(p), homogenisation: average(matrixNorm(sub(p, uniform), 'fro')) });
   });
   return out;
 }

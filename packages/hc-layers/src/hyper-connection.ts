@@ -77,10 +77,15 @@ export interface HyperConnection extends nn.Module {
   readonly variant: Variant;
   readonly n: number;
   readonly dim: number;
-  /** X' for X `[batch, seq, n, C]`; extra arguments are passed through to the branch. */
-  forward<A extends unknown[]>(x: Variable, branch: Branch<A>, ...args: A): Variable;
-  /** The same update in two halves, for callers that run the branch themselves. */
-  split(x: Variable): SplitResult;
+  /**
+   * X' for X `[batch, seq, n, C]` (a Tensor is taken as a constant input); extra arguments are
+   * passed through to the branch. The branch must return a Variable `[batch, seq, C]` of the
+   * layer's dtype: another shape is a ShapeError, another dtype a DTypeError (no silent
+   * promotion), a Tensor or anything else a ValueError.
+   */
+  forward<A extends unknown[]>(x: Variable | Tensor, branch: Branch<A>, ...args: A): Variable;
+  /** The same update in two halves, for callers that run the branch themselves (same checks). */
+  split(x: Variable | Tensor): SplitResult;
   /** The per-token H matrices for X (computed without recording a graph). */
   maps(x: Variable | Tensor): TokenMaps;
   /** The maps of the most recent forward/split (null before the first call). */

@@ -4,7 +4,7 @@
  * language modelling). Both expand the input into n streams, run every branch through its own
  * hyper-connection, sum the streams and finish with RMSNorm and a linear head.
  */
-import { fmtShape, ShapeError, ValueError, type DType, type NestedArray, type Random, type Tensor } from '@hyperconn/tensor';
+import { dtypeOption, fmtShape, ShapeError, ValueError, type DType, type NestedArray, type Random, type Tensor } from '@hyperconn/tensor';
 import { add, matmul, nn, noGrad, reshape, transpose, type Variable } from '@hyperconn/autograd';
 import { parameterCount } from './diagnostics.js';
 import { createHyperConnection } from './factory.js';
@@ -141,7 +141,7 @@ export class DeepResidualMLP extends nn.Module {
     const op = 'DeepResidualMLP';
     for (const key of ['dim', 'depth', 'hidden', 'inputDim', 'outputDim'] as const) checkPositive(op, key, options[key]);
     const { dim, rng } = options;
-    const dtype = options.dtype ?? 'float64';
+    const dtype = dtypeOption(op, options);
     this.variant = options.variant;
     this.n = streamCount(op, options.variant, options.n);
     this.input = new nn.Linear(options.inputDim, dim, rng, { dtype });
@@ -248,7 +248,7 @@ export class TinyTransformer extends nn.Module {
     const op = 'TinyTransformer';
     for (const key of ['vocabSize', 'dim', 'heads', 'depth', 'seqLen'] as const) checkPositive(op, key, options[key]);
     const { dim, rng } = options;
-    const dtype = options.dtype ?? 'float64';
+    const dtype = dtypeOption(op, options);
     const hidden = options.hidden ?? 4 * dim;
     checkPositive(op, 'hidden', hidden);
     this.variant = options.variant;

@@ -7,7 +7,7 @@
  * throws a `LayerInvariantError` carrying it. fast-check is a peer dependency.
  */
 import fc from 'fast-check';
-import { HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
+import { dtypeOption, HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
 import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
 import type { HyperConnection, Variant } from './hyper-connection.js';
 
@@ -199,7 +199,7 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
   const perturbation = options.perturbation ?? 0.5;
   const ownIters = (probe as { sinkhornIters?: unknown }).sinkhornIters;
   const sinkhornIters = options.sinkhornIters !== undefined ? options.sinkhornIters : typeof ownIters === 'number' ? ownIters : variant === 'mhc' ? 20 : null;
-  const dtype = options.dtype ?? probe.parameters()[0]?.dtype ?? 'float64';
+  const dtype = dtypeOption('checkLayerInvariants', options, probe.parameters()[0]?.dtype ?? 'float64');
   const tol = 64 * n * EPS[dtype] * (options.toleranceScale ?? 1);
   const wanted = new Set(invariants);
 

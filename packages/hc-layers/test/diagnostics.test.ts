@@ -1,7 +1,7 @@
 /** Diagnostics against loops over the same matrices, closed forms, and an eigen-based σ_max. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { eigh, full, Random, ShapeError, tensor, zeros, type Tensor } from '@hyperconn/tensor';
+import { eigh, eye, full, mul, Random, ShapeError, tensor, ValueError, zeros, type Tensor } from '@hyperconn/tensor';
 import { nn, variable } from '@hyperconn/autograd';
 import { compositeDiagnostics, createHyperConnection, layerDiagnostics, parameterCount, type TokenMaps } from '../src/index';
 import { matrices, randomLayer, randomState, roundingTol, tanhBranch } from './layer-helpers';
@@ -109,6 +109,18 @@ describe('layerDiagnostics', () => {
     expect(() => layerDiagnostics(mapsOf(zeros([1, 2, 3, 4])))).toThrow(ShapeError);
     expect(() => layerDiagnostics(mapsOf(zeros([1, 2, 3, 4])))).toThrow(/layerDiagnostics: H_res must be/);
   });
+
+  it('refuses what is not maps, and NaN or ±∞ in H_res, with ValueErrors naming the op', () => {
+    for (const bad of [null, undefined, 3, 'maps']) expect(() => layerDiagnostics(bad as never)).toThrow(/^layerDiagnostics: maps must be TokenMaps/);
+    expect(() => layerDiagnostics({} as never)).toThrow(/^layerDiagnostics: maps\.hRes must be a Tensor/);
+    const h = eye(3).reshape([1, 1, 3, 3]).clone();
+    h.set([0, 0, 1, 2], NaN);
+    expect(() => layerDiagnostics(mapsOf(h))).toThrow(ValueError);
+    expect(() => layerDiagnostics(mapsOf(h))).toThrow(/^layerDiagnostics: maps\.hRes has the non-finite value NaN at flat index 5 of shape \[1,1,3,3\]/);
+    expect(() => compositeDiagnostics(null as never)).toThrow(/^compositeDiagnostics: mapsPerLayer must be an array/);
+    expect(() => compositeDiagnostics([eye(3), 'x' as never])).toThrow(/^compositeDiagnostics: H_res of layer 1 must be a Tensor/);
+    expect(() => compositeDiagnostics([eye(3), h.reshape([3, 3])])).toThrow(/^compositeDiagnostics: H_res of layer 1 has the non-finite value NaN/);
+  });
 });
 
 describe('compositeDiagnostics', () => {
@@ -151,6 +163,10 @@ describe('compositeDiagnostics', () => {
     expect(compositeDiagnostics([h1, h2])[1]!.forwardGain).toBe(0);
     expect(compositeDiagnostics([h2, h1])[1]!.forwardGain).toBe(2);
     expect(compositeDiagnostics([])).toEqual([]);
+    // unconstrained maps overflow over depth: a ValueError naming the depth, not a failing SVD
+    const big = mul(eye(3), 1e200).reshape([1, 1, 3, 3]);
+    expect(() => compositeDiagnostics([big, big])).toThrow(/^compositeDiagnostics: the product of layers 0\.\.1 \(its entries overflow float64\) has the non-finite value Infinity/);
+    expect(compositeDiagnostics([big])[0]!.sigmaMax).toBeCloseTo(1e200, -190);
     expect(() => compositeDiagnostics([h1, zeros([1, 2, 3, 3])])).toThrow(/layer 1 has H_res of shape \[1,2,3,3\]/);
   });
 });

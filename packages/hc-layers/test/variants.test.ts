@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { diagEmbed, DTypeError, matmul, matrixNorm, Random, ShapeError, tensor, ValueError, zeros } from '@hyperconn/tensor';
+import { diagEmbed, DTypeError, full, matmul, matrixNorm, Random, ShapeError, tensor, ValueError, zeros } from '@hyperconn/tensor';
 import { gradients, mul, param, sum, variable, type Variable } from '@hyperconn/autograd';
 import { expectClose } from '../../../test/support/assert';
 import {
@@ -52,6 +52,10 @@ describe('createHyperConnection', () => {
     expect(() => createHyperConnection('mhc', { dim: 2, layerIndex: 0, sinkhornIters: 0 })).toThrow(/sinkhornIters/);
     expect(() => createHyperConnection('shc', { dim: 2, layerIndex: 0, eps: -1 })).toThrow(/eps/);
     expect(() => createHyperConnection('shcPower', { dim: 2, layerIndex: 0, powerIters: 1.5 })).toThrow(/powerIters/);
+    expect(() => createHyperConnection('hc', null as never)).toThrow(/^createHyperConnection: options must be an object/);
+    expect(() => new MHCLayer(undefined as never)).toThrow(/^MHCLayer: options must be an object/);
+    expect(() => new HCLayer({ dim: 2, layerIndex: 0, dynamic: 'no' as never })).toThrow(/^HCLayer: dynamic must be true or false, got a string/);
+    expect(() => new HCLayer({ dim: 2, layerIndex: 0, tanh: 1 as never })).toThrow(/^HCLayer: tanh must be true or false/);
   });
 });
 
@@ -118,6 +122,44 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
     expect(() => layer.forward(variable(zeros([1, 2, 3, 4])), () => variable(zeros([1, 2, 5])))).toThrow(/branch output has shape \[1,2,5\], expected \[1,2,4\]/);
   });
 
+  it('takes a Tensor as a constant input in forward, split and maps alike; anything else is a ValueError', () => {
+    for (const variant of VARIANTS) {
+      const layer = randomLayer(variant, { n: variant === 'residual' ? 1 : 3, dim: 2, layerIndex: 1 }, 2, 0.3);
+      const x = randomState(new Random(3), [1, 2, layer.n, 2], 1);
+      const branch = (u: Variable): Variable => mul(u, 0.5);
+      const viaTensor = layer.forward(x, branch);
+      expect(viaTensor.requiresGrad).toBe(layer.parameters().length > 0);
+      expect(viaTensor.value.toArray()).toEqual(layer.forward(variable(x), branch).value.toArray());
+      const { branchInput, merge } = layer.split(x);
+      expect(merge(branch(branchInput)).value.toArray()).toEqual(viaTensor.value.toArray());
+      expect(layer.maps(x).hRes.toArray()).toEqual(layer.lastMaps!.hRes.toArray());
+      for (const bad of [null, undefined, [[[[1, 2]]]], 3]) {
+        for (const call of [() => layer.forward(bad as never, branch), () => layer.split(bad as never), () => layer.maps(bad as never)]) {
+          expect(call).toThrow(ValueError);
+          expect(call).toThrow(new RegExp(`^${layer.constructor.name}: input must be a Variable or a Tensor`));
+        }
+      }
+    }
+  });
+
+  it('refuses a branch that is not callable, returns a Tensor, or returns another dtype', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const other = dtype === 'float32' ? 'float64' : 'float32';
+      const layer = createHyperConnection('mhc', { n: 2, dim: 3, layerIndex: 0, dtype });
+      const x = full([1, 2, 2, 3], 1, { dtype });
+      expect(() => layer.forward(x, (u) => variable(u.value.astype(other)))).toThrow(DTypeError);
+      expect(() => layer.forward(x, (u) => variable(u.value.astype(other)))).toThrow(
+        new RegExp(`^MHCLayer: the branch returned ${other} but the layer is ${dtype}`),
+      );
+      expect(() => layer.split(x).merge(variable(zeros([1, 2, 3], { dtype: other })))).toThrow(DTypeError);
+    }
+    const layer = createHyperConnection('hc', { n: 2, dim: 3, layerIndex: 0 });
+    const x = full([1, 2, 2, 3], 1);
+    expect(() => layer.forward(x, (u) => u.value as never)).toThrow(/^HCLayer: the branch must return a Variable, got a Tensor \(wrap it with variable\(\)/);
+    expect(() => layer.forward(x, null as never)).toThrow(/^HCLayer: the branch must be a function or a module with a forward method, got null/);
+    expect(() => layer.forward(x, {} as never)).toThrow(/^HCLayer: the branch must be a function or a module/);
+  });
+
   it('never passes NaN on: non-finite input or maps are ValueErrors naming the layer', () => {
     for (const variant of ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'] as const) {
       const x = zeros([1, 2, 3, 2]);
@@ -125,13 +167,13 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       const layer = createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 });
       expect(() => layer.forward(variable(x), (u) => u)).toThrow(/input of shape \[1,2,3,2\] has the non-finite value NaN at flat index 11/);
       expect(() => layer.maps(x)).toThrow(ValueError);
-      // eps = 0 and an all-zero token: RMSNorm is 0/0 (Sinkhorn, Cayley and the permutation
-      // mixture report it under their own names first)
+      // eps = 0 and an all-zero token: RMSNorm is 0/0, reported by every variant under its own
+      // name with the token and the fix (before Sinkhorn, Cayley or the permutation mixture see it)
       const exact = randomLayer(variant, { n: 3, dim: 2, layerIndex: 0, eps: 0 }, 1, 0.5);
       const zero = variable(zeros([1, 2, 3, 2]));
       expect(() => exact.forward(zero, (u) => u)).toThrow(ValueError);
       expect(() => exact.forward(zero, (u) => u)).toThrow(
-        variant === 'hc' || variant === 'shcPower' ? /token \(batch 0, position 0\) has the non-finite value NaN although the input is finite/ : /must be finite/,
+        new RegExp(`^${exact.constructor.name}: .*token \\(batch 0, position 0\\) has the non-finite value NaN although the input is finite .*use eps > 0`),
       );
       // with the default eps the zero state is fine
       expect(createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 }).maps(zeros([1, 2, 3, 2])).hRes.toTypedArray().every(Number.isFinite)).toBe(true);

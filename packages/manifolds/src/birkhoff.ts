@@ -36,6 +36,9 @@ import {
   div,
   mul,
   maximum,
+  abs as absTensor,
+  max as maxTensor,
+  dtypeOption,
   type DType,
 } from '@hyperconn/tensor';
 import { noGrad } from '@hyperconn/autograd';
@@ -443,14 +446,20 @@ export class Birkhoff implements Manifold {
     return sum(this.metric === 'fisher' ? div(uv, maximum(x, this.minEntry)) : uv, [-2, -1]);
   }
 
+  /** √⟨v, v⟩_X, with v divided by its largest |entry| per matrix first so that no square overflows or underflows. */
   norm(x: Tensor, v: Tensor): Tensor {
-    return sqrt(this.inner(x, v, v));
+    const largest = maxTensor(absTensor(v), [-2, -1], true);
+    // 0, ∞ and NaN maxima divide by 1: the norm is then 0, ∞ or NaN as it should be
+    const scale = new Tensor(largest.toTypedArray().map((m) => (m > 0 && m < Infinity ? m : 1)), [...largest.shape]);
+    const unit = div(v, scale);
+    return mul(sqrt(this.inner(x, unit, unit)), scale.squeeze([-2, -1]));
   }
 
   /** Sinkhorn scaling of standard normal logits (an interior point), computed in float64 and cast. */
   randomPoint(rng: Random, batchShape: readonly number[] = [], options: { dtype?: DType } = {}): Tensor {
+    const dtype = dtypeOption('Birkhoff.randomPoint', options); // before drawing, so a bad dtype costs no draws
     const shape = [...batchShape, this.n, this.n];
-    return toTensor(scaleToBirkhoff(rng.normal(shape), this.n, this.sinkhornIters), shape, options.dtype ?? 'float64');
+    return toTensor(scaleToBirkhoff(rng.normal(shape), this.n, this.sinkhornIters), shape, dtype);
   }
 
   /** The tangent projection of a standard normal matrix, scaled to unit norm; the zero vector when n = 1 (dim 0). */

@@ -3,7 +3,7 @@
  * matrices from free vectors, then Cayley, the matrix exponential or QR; and the Helmert basis
  * of 1^⊥ that sHC uses. Built from @hyperconn/autograd ops, so gradients of any order work.
  */
-import { LinAlgError, ShapeError, Tensor, ValueError, allocate, eye, fmtShape, type DType } from '@hyperconn/tensor';
+import { LinAlgError, ShapeError, Tensor, ValueError, allocate, dtypeOption, eye, fmtShape, type DType } from '@hyperconn/tensor';
 import { Variable, add, expm, matmul, qr, reshape, solve, sub } from '@hyperconn/autograd';
 
 const asVariable = (x: Variable | Tensor): Variable => (x instanceof Variable ? x : new Variable(x));
@@ -97,7 +97,10 @@ export function expmSkew(a: Variable | Tensor): Variable {
 /**
  * Q of the QR decomposition A = QR of `a` [..., m, n] with diag(R) ≥ 0 (Q [..., m, min(m, n)] with
  * orthonormal columns), through the differentiable `qr`. The sign fix makes Q a smooth function
- * of A where A has full rank; the gradient at a rank-deficient A is a LinAlgError.
+ * of A where A has full rank; the gradient at a rank-deficient A is a LinAlgError (from `qr`'s
+ * gradient, message starting `qr:`). Rank is judged relative to A's scale, as `qr` does: some
+ * |R_jj| ≤ max(m,n)·eps(dtype)·max|R_ij| (leading k×k block) counts as rank-deficient, so a
+ * numerically rank-deficient A is refused too, and a well-conditioned A at any scale is not.
  * Non-finite A: ValueError.
  */
 export function orthogonalQR(a: Variable | Tensor): Variable {
@@ -116,7 +119,7 @@ export function orthogonalQR(a: Variable | Tensor): Variable {
 export function helmertBasis(n: number, options: { dtype?: DType } = {}): Tensor {
   if (!Number.isInteger(n) || n < 1) throw new ValueError(`helmertBasis: n must be a positive integer, got ${n}`);
   const cols = n - 1;
-  const data = allocate(options.dtype ?? 'float64', n * cols);
+  const data = allocate(dtypeOption('helmertBasis', options), n * cols);
   for (let i = 1; i <= cols; i++) {
     const scale = Math.sqrt(i * (i + 1));
     for (let row = 0; row < i; row++) data[row * cols + i - 1] = 1 / scale;

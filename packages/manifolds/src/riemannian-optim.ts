@@ -3,13 +3,18 @@
  * `ManifoldParameter` lives on a manifold; the optimisers turn its Euclidean gradient into the
  * Riemannian one, step with the manifold's retraction and carry momentum with its transport.
  * Plain Variables in the same optimiser get the Euclidean update of autograd's SGD/Adam,
- * bit for bit. Group handling, `zeroGrad` and the state dict come from autograd's `Optimizer`.
+ * bit for bit. Group handling, `zeroGrad`, the state dict and the all-or-nothing `step()` (every
+ * check first, the `nonFinite` policy, nothing written unless the whole step succeeded, also
+ * when a retraction throws) come from autograd's `Optimizer`.
  */
-import { Tensor, ValueError, fmtShape, zeros } from '@hyperconn/tensor';
+import { Tensor, ValueError, allocate, fmtShape, type TypedArray } from '@hyperconn/tensor';
 import { Variable, noGrad, optim } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
 
-const { checkedGrad, checkNonNegative, updateInPlace } = optim;
+const { checkAdamHyperParams, checkSGDHyperParams, readValues, writeValues } = optim;
+type StepEntry<H> = optim.StepEntry<H>;
+/** `Optimizer.requireFiniteUpdate` for one parameter: what the step would write, and its values. */
+type FiniteCheck = (what: string, values: ArrayLike<number>) => void;
 
 /**
  * A trainable Variable (requiresGrad) whose value lies on `manifold`: RiemannianSGD and
@@ -28,14 +33,18 @@ export class ManifoldParameter extends Variable {
 }
 
 /**
- * One Riemannian step of a ManifoldParameter: y = R_x(step) written into p.value, and each
- * tangent `carried` state tensor (momentum) replaced by its transport from x to y.
+ * One Riemannian step of a ManifoldParameter, prepared: y = R_x(step), and each tangent
+ * `carried` state tensor (momentum: new storage owned by the step) replaced by its transport
+ * from x to y. p.value is untouched, so a retraction that throws changes nothing; returns the
+ * write of y into p.value, for the commit.
  */
-function retractInPlace(p: ManifoldParameter, step: Float64Array, carried: readonly Tensor[]): void {
-  const x = p.value.clone();
+function prepareRetraction(p: ManifoldParameter, step: Float64Array, carried: readonly Tensor[], check: FiniteCheck): () => void {
+  check('the Riemannian step', step);
+  const x = p.value;
   const y = p.manifold.retract(x, new Tensor(step, [...p.shape]).astype(p.dtype));
+  check('the value', y.toTypedArray());
   for (const t of carried) t.assign(p.manifold.transport(x, y, t));
-  p.value.assign(y);
+  return () => p.value.assign(y);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -61,63 +70,63 @@ export type RiemannianSGDState = { momentumBuffer: Tensor };
  * `lr` has no default: a good step size depends on the manifold's scale.
  */
 export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGDState> {
-  constructor(params: optim.ParamsArg<SGDHyperParams>, options: Partial<SGDHyperParams> & { lr: number }) {
+  constructor(params: optim.ParamsArg<SGDHyperParams>, options: Partial<SGDHyperParams> & optim.OptimizerOptions & { lr: number }) {
     super('RiemannianSGD', params, { lr: options.lr, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, options, ['momentumBuffer']);
   }
 
   protected checkHyperParams(group: SGDHyperParams, g: number): void {
-    checkNonNegative('RiemannianSGD', `momentum (group ${g})`, group.momentum);
-    if (!(group.dampening >= 0 && group.dampening <= 1)) throw new ValueError(`RiemannianSGD: dampening (group ${g}) must lie in [0, 1], got ${group.dampening}`);
-    if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
-      throw new ValueError(
-        `RiemannianSGD: Nesterov momentum (group ${g}) needs momentum > 0 and dampening 0, got momentum ${group.momentum}, dampening ${group.dampening}`,
-      );
-    }
+    checkSGDHyperParams('RiemannianSGD', group, g);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) if (p.grad !== null) this.update(p, group);
-      }
+  protected prepareStep(entries: readonly StepEntry<SGDHyperParams>[]): () => void {
+    return noGrad(() => {
+      const writes = entries.map((entry) => this.prepareUpdate(entry));
+      return () => writes.forEach((write) => write());
     });
   }
 
-  private update(p: Variable, { lr, weightDecay, momentum, dampening, nesterov }: SGDHyperParams): void {
-    const g = checkedGrad('RiemannianSGD', p);
-    let buffer: Tensor | null = null;
-    let first = false;
-    if (momentum !== 0) {
-      let s = this.state.get(p);
-      first = s === undefined;
-      if (s === undefined) {
-        s = { momentumBuffer: zeros(p.shape, { dtype: p.dtype }) };
-        this.state.set(p, s);
-      }
-      buffer = s.momentumBuffer;
-    }
+  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: StepEntry<SGDHyperParams>): () => void {
+    const { lr, weightDecay, momentum, dampening, nesterov } = group;
+    const old = this.state.get(p);
+    // the old buffer is only read; the new one (the parameter's dtype) is committed only once
+    // the whole step has succeeded
+    const b0 = momentum === 0 || old === undefined ? null : readValues(old.momentumBuffer);
+    const buffer = momentum === 0 ? null : new Tensor(allocate(p.dtype, p.size), [...p.shape]);
+    const check: FiniteCheck = (what, values) => this.requireFiniteUpdate(label, what, values, p.shape);
+    const commitState = (): void => {
+      if (buffer !== null) this.state.set(p, { momentumBuffer: buffer });
+    };
     // Same arithmetic as autograd's SGD, element by element, in float64 scratch space.
     const direction = (d: Float64Array): void => {
       if (buffer === null) return;
       const b = buffer.data;
       for (let i = 0; i < d.length; i++) {
-        b[i] = first ? d[i]! : momentum * b[i]! + (1 - dampening) * d[i]!;
+        b[i] = b0 === null ? d[i]! : momentum * b0[i]! + (1 - dampening) * d[i]!;
         d[i] = nesterov ? d[i]! + momentum * b[i]! : b[i]!;
       }
     };
     if (p instanceof ManifoldParameter) {
       const d = Float64Array.from(p.manifold.egradToRgrad(p.value, g).toTypedArray());
       direction(d);
-      retractInPlace(p, d.map((v) => -lr * v), buffer === null ? [] : [buffer]);
-      return;
+      const writeValue = prepareRetraction(p, d.map((v) => -lr * v), buffer === null ? [] : [buffer], check);
+      if (buffer !== null) check("the state 'momentumBuffer'", buffer.data);
+      return () => {
+        writeValue();
+        commitState();
+      };
     }
-    const gv = g.toTypedArray();
-    updateInPlace(p, (w) => {
-      const d = new Float64Array(w.length);
-      for (let i = 0; i < w.length; i++) d[i] = gv[i]! + weightDecay * w[i]!;
-      direction(d);
-      for (let i = 0; i < w.length; i++) w[i]! -= lr * d[i]!;
-    });
+    const w0 = readValues(p.value);
+    const w = allocate(p.dtype, w0.length);
+    const d = new Float64Array(w.length);
+    for (let i = 0; i < w.length; i++) d[i] = gv[i]! + weightDecay * w0[i]!;
+    direction(d);
+    for (let i = 0; i < w.length; i++) w[i] = w0[i]! - lr * d[i]!;
+    check('the value', w);
+    if (buffer !== null) check("the state 'momentumBuffer'", buffer.data);
+    return () => {
+      writeValues(p, w);
+      commitState();
+    };
   }
 }
 
@@ -164,7 +173,7 @@ export type RiemannianAdamState = { step: number; expAvg: Tensor; expAvgSq: Tens
  * element-wise second moment; amsgrad as PyTorch). weightDecay applies to plain parameters only.
  */
 export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, RiemannianAdamState> {
-  constructor(params: optim.ParamsArg<RiemannianAdamHyperParams>, options: Partial<RiemannianAdamHyperParams> & { lr: number }) {
+  constructor(params: optim.ParamsArg<RiemannianAdamHyperParams>, options: Partial<RiemannianAdamHyperParams> & optim.OptimizerOptions & { lr: number }) {
     super(
       'RiemannianAdam',
       params,
@@ -175,32 +184,35 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
   }
 
   protected checkHyperParams(group: RiemannianAdamHyperParams, g: number): void {
-    const { betas, eps, amsgrad } = group;
-    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => b >= 0 && b < 1)) {
-      throw new ValueError(`RiemannianAdam: betas (group ${g}) must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
-    }
-    checkNonNegative('RiemannianAdam', `eps (group ${g})`, eps);
+    checkAdamHyperParams('RiemannianAdam', group, g);
+    const { amsgrad } = group;
     if (typeof amsgrad !== 'boolean') throw new ValueError(`RiemannianAdam: amsgrad (group ${g}) must be a boolean, got ${JSON.stringify(amsgrad)}`);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) if (p.grad !== null) this.update(p, group);
-      }
+  protected prepareStep(entries: readonly StepEntry<RiemannianAdamHyperParams>[]): () => void {
+    return noGrad(() => {
+      const writes = entries.map((entry) => this.prepareUpdate(entry));
+      return () => writes.forEach((write) => write());
     });
   }
 
-  private update(p: Variable, { lr, weightDecay, betas, eps, amsgrad }: RiemannianAdamHyperParams): void {
-    const g = checkedGrad('RiemannianAdam', p);
+  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: StepEntry<RiemannianAdamHyperParams>): () => void {
+    const { lr, weightDecay, betas, eps, amsgrad } = group;
     const [beta1, beta2] = betas;
-    let s = this.state.get(p);
-    if (s === undefined) {
-      const zero = (): Tensor => zeros(p.shape, { dtype: p.dtype });
-      s = { step: 0, expAvg: zero(), expAvgSq: zero(), maxExpAvgSq: zero() };
-      this.state.set(p, s);
-    }
-    s.step += 1;
+    const old = this.state.get(p);
+    const n = p.size;
+    // the old state is only read; the new one (new storage, the parameter's dtype) is committed
+    // only once the whole step has succeeded
+    const read = (t: Tensor | undefined): TypedArray => (t === undefined ? allocate(p.dtype, n) : readValues(t));
+    const [m0, v0, vMax0] = [read(old?.expAvg), read(old?.expAvgSq), read(old?.maxExpAvgSq)];
+    const fresh = (): Tensor => new Tensor(allocate(p.dtype, n), [...p.shape]);
+    const s: RiemannianAdamState = { step: (old?.step ?? 0) + 1, expAvg: fresh(), expAvgSq: fresh(), maxExpAvgSq: fresh() };
+    const check: FiniteCheck = (what, values) => this.requireFiniteUpdate(label, what, values, p.shape);
+    const checkState = (): void => {
+      check("the state 'expAvg'", s.expAvg.data);
+      check("the state 'expAvgSq'", s.expAvgSq.data);
+      check("the state 'maxExpAvgSq'", s.maxExpAvgSq.data);
+    };
     const m = s.expAvg.data;
     const v = s.expAvgSq.data;
     const vMax = s.maxExpAvgSq.data;
@@ -208,9 +220,9 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
     const correction2Sqrt = Math.sqrt(1 - beta2 ** s.step);
     // Same arithmetic as autograd's Adam: moments stored in the parameter's dtype, then read back.
     const moments = (i: number, gi: number, gSquared: number): number => {
-      m[i] = beta1 * m[i]! + (1 - beta1) * gi;
-      v[i] = beta2 * v[i]! + (1 - beta2) * gSquared;
-      vMax[i] = Math.max(vMax[i]!, v[i]!);
+      m[i] = beta1 * m0[i]! + (1 - beta1) * gi;
+      v[i] = beta2 * v0[i]! + (1 - beta2) * gSquared;
+      vMax[i] = Math.max(vMax0[i]!, v[i]!);
       return (stepSize * m[i]!) / (Math.sqrt(amsgrad ? vMax[i]! : v[i]!) / correction2Sqrt + eps);
     };
     if (p instanceof ManifoldParameter) {
@@ -221,15 +233,24 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
       const perMatrix = p.manifold.shape[0] * p.manifold.shape[1];
       const step = new Float64Array(rv.length);
       for (let i = 0; i < rv.length; i++) step[i] = -moments(i, rv[i]!, normSq[Math.floor(i / perMatrix)]!);
-      retractInPlace(p, step, [s.expAvg]);
-      return;
+      const writeValue = prepareRetraction(p, step, [s.expAvg], check);
+      checkState();
+      return () => {
+        writeValue();
+        this.state.set(p, s);
+      };
     }
-    const gv = g.toTypedArray();
-    updateInPlace(p, (w) => {
-      for (let i = 0; i < w.length; i++) {
-        const gi = gv[i]! + weightDecay * w[i]!;
-        w[i]! -= moments(i, gi, gi * gi);
-      }
-    });
+    const w0 = readValues(p.value);
+    const w = allocate(p.dtype, n);
+    for (let i = 0; i < n; i++) {
+      const gi = gv[i]! + weightDecay * w0[i]!;
+      w[i] = w0[i]! - moments(i, gi, gi * gi);
+    }
+    check('the value', w);
+    checkState();
+    return () => {
+      writeValues(p, w);
+      this.state.set(p, s);
+    };
   }
 }

@@ -3,7 +3,6 @@
  * differentiable map onto it, spectral normalisation W ↦ W/σ_max(W) (Miyato et al. 2018).
  */
 import {
-  DEFAULT_DTYPE,
   ShapeError,
   Tensor,
   ValueError,
@@ -14,15 +13,15 @@ import {
   matmul,
   mul,
   powerIteration,
-  sqrt,
   sub,
   svd,
+  dtypeOption,
   type DType,
   type Random,
 } from '@hyperconn/tensor';
 import { Variable, div as vdiv, matmul as vmatmul, matrixNorm, maximum, mul as vmul, squeeze, sum as vsum, unsqueeze } from '@hyperconn/autograd';
 import type { CheckResult, Manifold, Tolerance } from './manifold.js';
-import { batchIndex, checkMatrixInput, frobenius, perMatrix, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
+import { batchIndex, checkMatrixInput, frobenius, frobeniusNorm, perMatrix, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
 
 /** The top singular value σ [...] and the rank-one matrix u₁v₁ᵀ [...,m,n] of each matrix of `x`. */
 interface TopSingular {
@@ -135,7 +134,7 @@ export class SpectralSphere implements Manifold {
     const { atol, rtol } = this.tolerance(v.dtype, tol);
     const normalT = frobenius(this.top(x).uv, v);
     const normal = normalT.toTypedArray();
-    const size = sqrt(frobenius(v, v)).expand(normalT.shape).toTypedArray();
+    const size = frobeniusNorm(v).expand(normalT.shape).toTypedArray();
     let worst = -1;
     let worstExcess = 0;
     for (let b = 0; b < normal.length; b++) {
@@ -199,13 +198,15 @@ export class SpectralSphere implements Manifold {
   }
 
   norm(x: Tensor, v: Tensor): Tensor {
-    return sqrt(this.inner(x, v, v));
+    this.requireShape('norm', 'x', x);
+    return frobeniusNorm(v);
   }
 
   /** W/σ_max(W) for a standard Gaussian W (drawn and normalised in float64, then cast). */
   randomPoint(rng: Random, batchShape: readonly number[] = [], options: { dtype?: DType } = {}): Tensor {
+    const dtype = dtypeOption('SpectralSphere.randomPoint', options); // before drawing, so a bad dtype costs no draws
     const g = rng.normal([...batchShape, ...this.shape]);
-    return div(g, perMatrix(exactTop(g).sigma)).astype(options.dtype ?? DEFAULT_DTYPE);
+    return div(g, perMatrix(exactTop(g).sigma)).astype(dtype);
   }
 
   /** P_W(Z)/‖P_W(Z)‖_F for a standard Gaussian Z. SpectralSphere(1, 1) = {±1} has no tangent directions: ValueError. */

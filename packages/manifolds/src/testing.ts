@@ -11,7 +11,7 @@
  * (n the larger matrix side), rtol = 0; a violation is an error above atol + rtol.
  */
 import fc from 'fast-check';
-import { Random, ShapeError, Tensor, ValueError, epsOf, fmtShape, svd, type DType } from '@hyperconn/tensor';
+import { Random, ShapeError, Tensor, ValueError, dtypeOption, epsOf, fmtShape, svd, type DType } from '@hyperconn/tensor';
 import { Variable } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
 import { batchIndex } from './util.js';
@@ -26,7 +26,8 @@ const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * 
  * float32 entries are float32 numbers, so a float64 reference sees the same inputs.
  */
 export function matrixArb(shape: readonly number[], options: { min?: number; max?: number; dtype?: DType } = {}): fc.Arbitrary<Tensor> {
-  const { min = -1, max = 1, dtype = 'float64' } = options;
+  const { min = -1, max = 1 } = options;
+  const dtype = dtypeOption('matrixArb', options);
   if (!(min <= max)) throw new ValueError(`matrixArb: need min ≤ max, got min ${min}, max ${max}`);
   const size = sizeOf(shape);
   const entry =

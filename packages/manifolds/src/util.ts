@@ -2,7 +2,7 @@
  * Small helpers shared by the manifolds and the testing entry (internal: not exported from the
  * package index).
  */
-import { ShapeError, ValueError, div, fmtShape, mul, sqrt, sum, type Tensor } from '@hyperconn/tensor';
+import { ShapeError, ValueError, div, fmtShape, mul, norm, sum, type Tensor } from '@hyperconn/tensor';
 import type { CheckResult } from './manifold.js';
 
 /**
@@ -24,8 +24,14 @@ export const frobenius = (a: Tensor, b: Tensor): Tensor => sum(mul(a, b), [-2, -
 /** A per-matrix scalar [...] as [...,1,1]. */
 export const perMatrix = (s: Tensor): Tensor => s.unsqueeze(-1).unsqueeze(-1);
 
+/**
+ * ‖t‖_F of each matrix of t, shape = the batch shape: the tensor `norm`, which scales by the
+ * largest entry, where √⟨t, t⟩_F would overflow past 1e154 (float32: 1e19) and underflow to 0.
+ */
+export const frobeniusNorm = (t: Tensor): Tensor => norm(t, [-2, -1]);
+
 /** t/‖t‖_F for each matrix of t. */
-export const unitFrobenius = (t: Tensor): Tensor => div(t, perMatrix(sqrt(frobenius(t, t))));
+export const unitFrobenius = (t: Tensor): Tensor => div(t, perMatrix(frobeniusNorm(t)));
 
 /** Does x have shape [..., rows, cols]? */
 function hasMatrixShape(x: Tensor, [rows, cols]: readonly [number, number]): boolean {

@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { NonFiniteError, Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { Variable, log, matmul, mul, neg, optim, sum } from '@hyperconn/autograd';
 import {
   Birkhoff,
+  type Manifold,
   ManifoldParameter,
   Orthogonal,
   RiemannianAdam,
@@ -350,5 +351,163 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
     const opt = new RiemannianSGD([x], { lr: 0.1 });
     x.grad = new Variable(T.ones([3, 3]));
     expect(() => opt.step()).toThrow(ShapeError);
+  });
+});
+
+describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-parameters changed later', () => {
+  type AnyRiemannian = RiemannianSGD | RiemannianAdam;
+  /** Parameters, state (tensors as arrays), groups and the skip counter: compared bit for bit with toEqual. */
+  function snapshot(opt: AnyRiemannian, params: readonly Variable[]): unknown {
+    const dict = opt.stateDict();
+    return {
+      params: params.map((p) => Array.from(p.value.toTypedArray())),
+      state: [...dict.state].map(([i, s]) => [i, Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v.toTypedArray())])]),
+      groups: dict.paramGroups,
+      skippedSteps: dict.skippedSteps,
+    };
+  }
+  const manifolds: [string, () => Manifold][] = [
+    ['Stiefel(5, 2) qr', () => new Stiefel(5, 2)],
+    ['Stiefel(4, 3) exp', () => new Stiefel(4, 3, { retraction: 'exp' })],
+    ['Orthogonal(3) cayley', () => new Orthogonal(3, { retraction: 'cayley' })],
+    ['SpectralSphere(3, 4)', () => new SpectralSphere(3, 4)],
+    ['Birkhoff(3)', () => new Birkhoff(3)],
+  ];
+  const optimisers: [string, (ps: Variable[], extra?: optim.OptimizerOptions) => AnyRiemannian][] = [
+    ['RiemannianSGD', (ps, extra) => new RiemannianSGD([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, momentum: 0.9, ...extra })],
+    ['RiemannianAdam', (ps, extra) => new RiemannianAdam([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, amsgrad: true, ...extra })],
+  ];
+  /** A ManifoldParameter 'x' and a plain Variable 'w', and five gradient pairs for them. */
+  function setup(manifold: Manifold, seed: number): { fresh: () => Variable[]; grads: [Tensor, Tensor][] } {
+    const rng = new Random(seed);
+    const x0 = manifold.randomPoint(rng);
+    const w0 = rng.normal([3]);
+    const grads = Array.from({ length: 5 }, () => [rng.normal([...manifold.shape]), rng.normal([3])] as [Tensor, Tensor]);
+    return { fresh: () => [new ManifoldParameter(x0.clone(), manifold, { name: 'x' }), new Variable(w0.clone(), { requiresGrad: true, name: 'w' })], grads };
+  }
+  function feed(opt: { step(): void }, ps: readonly Variable[], grads: readonly [Tensor, Tensor][]): void {
+    for (const [gx, gw] of grads) {
+      ps[0]!.grad = new Variable(gx);
+      ps[1]!.grad = new Variable(gw);
+      opt.step();
+    }
+  }
+
+  for (const [manifoldName, makeManifold] of manifolds) {
+    for (const [optName, make] of optimisers) {
+      it(`${optName} on ${manifoldName}: a refused NaN step changes nothing, and every later step is that of a run without it`, () => {
+        const manifold = makeManifold();
+        const { fresh, grads } = setup(manifold, 21);
+        const ps = fresh();
+        const opt = make(ps);
+        feed(opt, ps, grads.slice(0, 2));
+        const before = snapshot(opt, ps);
+        const bad = grads[2]![0].clone();
+        bad.set([1, 1], NaN);
+        ps[0]!.grad = new Variable(bad);
+        ps[1]!.grad = new Variable(grads[2]![1]);
+        expect(() => opt.step()).toThrow(new NonFiniteError(`${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`));
+        expect(snapshot(opt, ps)).toEqual(before);
+        feed(opt, ps, grads.slice(2));
+        expectOnManifold(manifold, ps[0]!);
+        const reference = fresh();
+        feed(make(reference), reference, grads);
+        ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+      });
+    }
+  }
+
+  it("with nonFinite 'skip' both optimisers skip and count ±∞ gradients on manifold and plain parameters", () => {
+    for (const [, make] of optimisers) {
+      const manifold = new Stiefel(4, 2);
+      const { fresh, grads } = setup(manifold, 22);
+      const ps = fresh();
+      const opt = make(ps, { nonFinite: 'skip' });
+      feed(opt, ps, grads.slice(0, 2));
+      const before = snapshot(opt, ps) as object;
+      const inf = grads[2]![1].clone();
+      inf.set([2], -Infinity);
+      feed(opt, ps, [[grads[2]![0], inf], [T.mul(T.ones([4, 2]), Infinity), grads[2]![1]]]);
+      expect(opt.skippedSteps).toBe(2);
+      expect(snapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
+      feed(opt, ps, grads.slice(2));
+      const reference = fresh();
+      feed(make(reference), reference, grads);
+      ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+    }
+  });
+
+  it('a retraction that throws in the middle of a step (second parameter) leaves the first parameter and all state untouched', () => {
+    /** Stiefel(4, 2) whose retraction refuses while `refuse` is set. */
+    class Refusing extends Stiefel {
+      refuse = false;
+      override retract(x: Tensor, v: Tensor): Tensor {
+        if (this.refuse) throw new ValueError('Refusing.retract: refused');
+        return super.retract(x, v);
+      }
+    }
+    for (const [, make] of optimisers) {
+      const refusing = new Refusing(4, 2);
+      const rng = new Random(23);
+      const [x0, y0] = [refusing.randomPoint(rng), refusing.randomPoint(rng)];
+      const grads = Array.from({ length: 4 }, () => [rng.normal([4, 2]), rng.normal([4, 2])] as [Tensor, Tensor]);
+      const fresh = (): Variable[] => [new ManifoldParameter(x0.clone(), new Stiefel(4, 2)), new ManifoldParameter(y0.clone(), refusing)];
+      const ps = fresh();
+      const opt = make(ps, { nonFinite: 'skip' });
+      feed(opt, ps, grads.slice(0, 2));
+      const before = snapshot(opt, ps);
+      refusing.refuse = true;
+      ps[0]!.grad = new Variable(grads[2]![0]);
+      ps[1]!.grad = new Variable(grads[2]![1]);
+      // not a non-finite value, so not skipped: the manifold's own typed error propagates
+      expect(() => opt.step()).toThrow(/^Refusing.retract: refused$/);
+      expect(snapshot(opt, ps)).toEqual(before);
+      refusing.refuse = false;
+      feed(opt, ps, grads.slice(2));
+      const reference = fresh();
+      feed(make(reference), reference, grads);
+      ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+    }
+  });
+
+  it('hyper-parameters set after construction are checked by step() with the optimiser, group and name in the message', () => {
+    const { fresh, grads } = setup(new Stiefel(4, 2), 24);
+    const cases: [number, (g: Record<string, unknown>) => void, RegExp][] = [
+      [0, (g) => (g.lr = NaN), /^RiemannianSGD: lr \(group 1\) must be finite and ≥ 0, got NaN$/],
+      [0, (g) => (g.momentum = -1), /^RiemannianSGD: momentum \(group 1\) must be finite and ≥ 0, got -1$/],
+      [1, (g) => (g.betas = [0.9, 1]), /^RiemannianAdam: betas \(group 1\) must be two numbers in \[0, 1\), got \[0.9, 1\]$/],
+      [1, (g) => (g.amsgrad = 1), /^RiemannianAdam: amsgrad \(group 1\) must be a boolean, got 1$/],
+      [1, (g) => (g.eps = Infinity), /^RiemannianAdam: eps \(group 1\) must be finite and ≥ 0, got Infinity$/],
+    ];
+    for (const [which, change, message] of cases) {
+      const ps = fresh();
+      const opt = optimisers[which]![1](ps);
+      feed(opt, ps, grads.slice(0, 1));
+      const before = snapshot(opt, ps);
+      const group = opt.paramGroups[1] as unknown as Record<string, unknown>;
+      const saved = { ...group };
+      change(group);
+      ps[0]!.grad = new Variable(grads[1]![0]);
+      ps[1]!.grad = new Variable(grads[1]![1]);
+      expect(() => opt.step()).toThrow(ValueError);
+      expect(() => opt.step()).toThrow(message);
+      Object.assign(group, saved); // the change undone: parameters and state must be as before
+      expect(snapshot(opt, ps)).toEqual(before);
+    }
+  });
+
+  it("huge steps with the 'exp' retraction keep iterates orthonormal to 1e-12", () => {
+    for (const [n, p] of [[4, 4], [5, 2], [3, 2]] as const) {
+      const manifold = new Stiefel(n, p, { retraction: 'exp' });
+      const x = new ManifoldParameter(manifold.randomPoint(new Random(25)), manifold);
+      const opt = new RiemannianSGD([x], { lr: 1e8, momentum: 0.5 });
+      const rng = new Random(26);
+      for (let k = 0; k < 5; k++) {
+        x.grad = new Variable(rng.normal([n, p]));
+        opt.step();
+        const gram = T.matmul(x.value.mT, x.value);
+        expect(T.max(T.abs(T.sub(gram, T.eye(p)))).item()).toBeLessThanOrEqual(1e-12);
+      }
+    }
   });
 });

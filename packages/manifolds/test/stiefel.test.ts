@@ -2,7 +2,8 @@
  * Stiefel and Orthogonal: XᵀX = I after every retraction (float64 and float32), retraction at 0,
  * the first-order slope test per retraction (with a control that fails it), det preserved on
  * O(n), the exponential map against the geodesic equation, the Cayley retraction against the
- * Cayley transform, the polar projection against (XᵀX)^{-1/2} and a brute-force nearest-point
+ * Cayley transform, 'exp' at any step size (XᵀX = I to 1e-12 from 1e-8 to 1.7e308; the great
+ * circle and 2π-periodicity at huge steps), the polar projection against (XᵀX)^{-1/2} and a brute-force nearest-point
  * search, the tangent projection, and the errors. Generic manifold properties are in
  * manifold-suite.test.ts.
  */
@@ -147,6 +148,82 @@ describe('Stiefel / Orthogonal retractions', () => {
         // ξ = XΩ stays within span(X): the geodesic is X expm(Ω) on St(n, p) as on O(p)
         const y = new Stiefel(n, p, { retraction: 'exp' }).retract(x, T.matmul(x, omega));
         expectClose(y, T.matmul(x, T.expm(omega)), { atol: 1e-13 * (1 + T.norm(omega).item()), rtol: 0 });
+      }),
+    );
+  });
+});
+
+describe("'exp' (and every retraction) at any step size", () => {
+  it('property: XᵀX = I to 1e-12 (float64) for step norms 1e-8 … 1e8, batched, tangent or not', () => {
+    fc.assert(
+      fc.property(fc.integer(), sizeArb, batchArb, fc.double({ min: -8, max: 8, noNaN: true }), fc.boolean(), (seed, { n, p }, batch, e, tangent) => {
+        const rng = new Random(seed);
+        const manifold = new Stiefel(n, p, { retraction: 'exp' });
+        const x = manifold.randomPoint(rng, batch);
+        const direction = tangent && n * p > 1 ? manifold.randomTangent(x, rng) : T.div(rng.normal(x.shape), Math.sqrt(n * p));
+        const y = manifold.retract(x, T.mul(direction, 10 ** e));
+        expect(y.shape).toEqual(x.shape);
+        expect(orthonormalityError(y)).toBeLessThanOrEqual(1e-12);
+      }),
+    );
+  });
+
+  it("property: every retraction kind ('cayley' included, whose n×n solve drifts like eps·‖ξ‖) gives XᵀX = I to 1e-12 for step norms 1e-8 … 1e8", () => {
+    fc.assert(
+      fc.property(fc.integer(), sizeArb, kindArb, fc.double({ min: -8, max: 8, noNaN: true }), (seed, { n, p }, kind, e) => {
+        fc.pre(n * p > 1);
+        const rng = new Random(seed);
+        const manifold = new Stiefel(n, p, { retraction: kind });
+        const x = manifold.randomPoint(rng, [2]);
+        expect(orthonormalityError(manifold.retract(x, T.mul(manifold.randomTangent(x, rng), 10 ** e)))).toBeLessThanOrEqual(1e-12);
+      }),
+    );
+  });
+
+  it('XᵀX = I to 1e-12 for the largest finite steps too (1e16 … 1e300 and entries of 1.7e308), in float64 and float32', () => {
+    for (const [n, p] of [[4, 4], [5, 2], [3, 2], [6, 1]] as const) {
+      const manifold = new Stiefel(n, p, { retraction: 'exp' });
+      const rng = new Random(n * 10 + p);
+      const x = manifold.randomPoint(rng, [2]);
+      const xi = manifold.randomTangent(x, rng);
+      const unit = T.div(xi, T.max(T.abs(xi)).item());
+      for (const size of [1e16, 1e100, 1e300]) expect(orthonormalityError(manifold.retract(x, T.mul(xi, size)))).toBeLessThanOrEqual(1e-12);
+      expect(orthonormalityError(manifold.retract(x, T.mul(unit, 1.7e308)))).toBeLessThanOrEqual(1e-12);
+      const y32 = manifold.retract(x.astype('float32'), T.mul(xi, 1e8).astype('float32'));
+      expect(y32.dtype).toBe('float32');
+      expect(orthonormalityError(y32)).toBeLessThanOrEqual(tolFor(n, 'float32'));
+    }
+  });
+
+  it('large steps stay on the geodesic: the great circle cos(t)·x + sin(t)·ξ on St(n, 1), to about t·eps', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 2, max: 6 }), fc.double({ min: -2, max: 8, noNaN: true }), (seed, n, e) => {
+        const rng = new Random(seed);
+        const sphere = new Stiefel(n, 1, { retraction: 'exp' });
+        const x = sphere.randomPoint(rng);
+        const xi = sphere.randomTangent(x, rng); // unit norm
+        const t = 10 ** e;
+        const expected = T.add(T.mul(x, Math.cos(t)), T.mul(xi, Math.sin(t)));
+        // the angle itself is only known to about t·eps (the rounding of tξ and of ‖ξ‖ = 1)
+        expectClose(sphere.retract(x, T.mul(xi, t)), expected, { atol: 64 * n * epsOf('float64') * (1 + t), rtol: 0 });
+      }),
+    );
+  });
+
+  it('on O(n) a rotation by 2πk in invariant planes returns to X, for k up to 1e6', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 0, max: 6 }), (seed, n, e) => {
+        const rng = new Random(seed);
+        const group = new Orthogonal(n, { retraction: 'exp' });
+        const x = group.randomPoint(rng);
+        const q = rng.orthogonal(n);
+        // Ω = Q·J·Qᵀ with J rotating the plane of Q's first two columns by 2πk: expm(Ω) = I
+        const k = 10 ** e;
+        const j = T.zeros([n, n]);
+        j.set([0, 1], -2 * Math.PI * k);
+        j.set([1, 0], 2 * Math.PI * k);
+        const omega = T.matmul(T.matmul(q, j), q.mT);
+        expectClose(group.retract(x, T.matmul(x, omega)), x, { atol: 64 * n * epsOf('float64') * (1 + 2 * Math.PI * k), rtol: 0 });
       }),
     );
   });

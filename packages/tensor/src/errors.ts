@@ -33,3 +33,39 @@ export class AllocationError extends ValueError {}
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
+
+/**
+ * What a bad argument is, for error messages: `null`, `the string "1"`, `an array of length 2`,
+ * `a Float64Array`… Never throws, whatever a JavaScript caller passes.
+ */
+export function fmtArg(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 20 ? value.slice(0, 20) + '…' : value)}`;
+    case 'number':
+    case 'boolean':
+      return `the ${typeof value} ${String(value)}`;
+    case 'bigint':
+      return `the bigint ${String(value)}n`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+  }
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  if (typeof name !== 'string' || name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+}
+
+/**
+ * The ValueError for an argument of the wrong kind, e.g. `add: expected a Tensor or a number,
+ * got string (the string "1") for argument b`: the op, what it accepts, what came, and which
+ * argument.
+ */
+export function argumentError(op: string, name: string, expected: string, value: unknown): ValueError {
+  const kind = value === null ? 'null' : typeof value;
+  const detail = value === null || value === undefined || kind === 'function' || kind === 'symbol' ? '' : ` (${fmtArg(value)})`;
+  return new ValueError(`${op}: expected ${expected}, got ${kind}${detail} for argument ${name}`);
+}

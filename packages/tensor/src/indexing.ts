@@ -4,10 +4,10 @@
  * return views of their input.
  */
 import { allocate, promoteTypes, type DType, type TypedArray } from './dtype.js';
-import { IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { IndexError, ShapeError, ValueError, argumentError, fmtShape } from './errors.js';
 import { advance } from './iter.js';
-import { normalizeAxes, normalizeAxis, sizeOf, type Shape } from './shape.js';
-import { Tensor, type SliceSpec } from './tensor.js';
+import { checkAllocation, normalizeAxes, normalizeAxis, sizeOf, type Shape } from './shape.js';
+import { checkTensor, Tensor, type SliceSpec } from './tensor.js';
 
 /** Splits a shape around `axis` into C-order block sizes: [outer, length, inner]. */
 function blocks(shape: Shape, axis: number): [number, number, number] {
@@ -23,6 +23,12 @@ function flatAs(t: Tensor, dtype: DType): TypedArray {
   return out;
 }
 
+/** The list argument of concat/stack: an array of Tensors, each checked (naming `op` and its position). */
+function tensorList(op: string, tensors: readonly Tensor[]): void {
+  if (!Array.isArray(tensors)) throw argumentError(op, 'tensors', 'an array of Tensors', tensors);
+  for (let i = 0; i < tensors.length; i++) checkTensor(op, tensors[i], `tensors[${i}]`);
+}
+
 function promoteAll(tensors: readonly Tensor[]): DType {
   return tensors.reduce<DType>((d, t) => promoteTypes(d, t.dtype), tensors[0]!.dtype);
 }
@@ -32,6 +38,7 @@ function promoteAll(tensors: readonly Tensor[]): DType {
  * axis; dtypes promote. Empty inputs (size-0 along the axis or elsewhere) are allowed.
  */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  tensorList('concat', tensors);
   if (tensors.length === 0) throw new ValueError('concat: needs at least one tensor');
   const first = tensors[0]!;
   if (first.ndim === 0) throw new ShapeError('concat: cannot concatenate 0-d tensors (use stack)');
@@ -49,6 +56,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const dtype = promoteAll(tensors);
   const outShape = [...first.shape];
   outShape[ax] = total;
+  checkAllocation('concat', outShape);
   const [outer, , inner] = blocks(outShape, ax);
   const out = allocate(dtype, sizeOf(outShape));
   let start = 0;
@@ -64,6 +72,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
 
 /** Joins same-shape tensors along a new axis (`axis` numbers the output's axes). */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  tensorList('stack', tensors);
   if (tensors.length === 0) throw new ValueError('stack: needs at least one tensor');
   const shape = tensors[0]!.shape;
   const ax = normalizeAxis('stack', axis, shape.length + 1);
@@ -72,6 +81,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
       throw new ShapeError(`stack: tensor ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
     }
   });
+  checkAllocation('stack', [tensors.length, ...shape]);
   return concat(
     tensors.map((t) => t.unsqueeze(ax)),
     ax,
@@ -84,7 +94,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
  * The pieces are views (slices) sharing x's storage: writes through them reach x.
  */
 export function split(x: Tensor, sizesOrSections: number | readonly number[], axis = 0): Tensor[] {
-  const ax = normalizeAxis('split', axis, x.ndim);
+  const ax = normalizeAxis('split', axis, checkTensor('split', x).ndim);
   const n = x.shape[ax]!;
   let sizes: number[];
   if (typeof sizesOrSections === 'number') {
@@ -93,6 +103,7 @@ export function split(x: Tensor, sizesOrSections: number | readonly number[], ax
     if (n % k !== 0) throw new ShapeError(`split: axis ${ax} of length ${n} (shape ${fmtShape(x.shape)}) does not divide into ${k} equal sections`);
     sizes = new Array<number>(k).fill(n / k);
   } else {
+    if (!Array.isArray(sizesOrSections)) throw argumentError('split', 'sizesOrSections', 'a number or an array of sizes', sizesOrSections);
     sizes = [...sizesOrSections];
     if (sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new ValueError(`split: sizes must be non-negative integers, got ${fmtShape(sizes)}`);
     const sum = sizes.reduce((a, b) => a + b, 0);
@@ -123,6 +134,7 @@ function indexList(op: string, indices: readonly number[] | Tensor, axis: number
     if (indices.ndim !== 1) throw new ShapeError(`${op}: indices must be 1-d, got shape ${fmtShape(indices.shape)}`);
     return normalizeIndices(op, indices.toTypedArray(), axis, n);
   }
+  if (!Array.isArray(indices)) throw argumentError(op, 'indices', 'an array of integers or a 1-d Tensor', indices);
   return normalizeIndices(op, indices, axis, n);
 }
 
@@ -131,12 +143,13 @@ function indexList(op: string, indices: readonly number[] | Tensor, axis: number
  * the output has x's shape with that axis replaced by `indices.length` (torch.index_select).
  */
 export function indexSelect(x: Tensor, axis: number, indices: readonly number[] | Tensor): Tensor {
-  const ax = normalizeAxis('indexSelect', axis, x.ndim);
+  const ax = normalizeAxis('indexSelect', axis, checkTensor('indexSelect', x).ndim);
   const idx = indexList('indexSelect', indices, ax, x.shape[ax]!);
   const [outer, n, inner] = blocks(x.shape, ax);
   const src = x.toTypedArray();
   const outShape = [...x.shape];
   outShape[ax] = idx.length;
+  checkAllocation('indexSelect', outShape);
   const out = allocate(x.dtype, sizeOf(outShape));
   let pos = 0;
   for (let o = 0; o < outer; o++) {
@@ -155,7 +168,8 @@ export function indexSelect(x: Tensor, axis: number, indices: readonly number[] 
  * axis replaced by `indices.length`; dtypes promote.
  */
 export function indexAdd(base: Tensor, axis: number, indices: readonly number[] | Tensor, src: Tensor): Tensor {
-  const ax = normalizeAxis('indexAdd', axis, base.ndim);
+  checkTensor('indexAdd', src, 'src');
+  const ax = normalizeAxis('indexAdd', axis, checkTensor('indexAdd', base, 'base').ndim);
   const idx = indexList('indexAdd', indices, ax, base.shape[ax]!);
   const expected = [...base.shape];
   expected[ax] = idx.length;
@@ -211,7 +225,8 @@ function forEachAlong(index: Tensor, t: Tensor, axis: number, visit: (k: number,
  * index's shape. Negative indices count from the end.
  */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
-  const ax = normalizeAxis('gather', axis, x.ndim);
+  checkTensor('gather', index, 'index');
+  const ax = normalizeAxis('gather', axis, checkTensor('gather', x).ndim);
   checkIndexShape('gather', x, ax, index, 'x');
   const idx = normalizeIndices('gather', index.toTypedArray(), ax, x.shape[ax]!);
   const out = allocate(x.dtype, idx.length);
@@ -230,7 +245,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
  * leading index-shaped block of `src` is used (as torch.scatter_add). Dtypes promote.
  */
 export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
-  const ax = normalizeAxis('scatterAdd', axis, base.ndim);
+  checkTensor('scatterAdd', index, 'index');
+  checkTensor('scatterAdd', src, 'src');
+  const ax = normalizeAxis('scatterAdd', axis, checkTensor('scatterAdd', base, 'base').ndim);
   checkIndexShape('scatterAdd', base, ax, index, 'base');
   if (src.ndim !== index.ndim || index.shape.some((d, k) => d > src.shape[k]!)) {
     throw new ShapeError(`scatterAdd: index of shape ${fmtShape(index.shape)} does not fit src of shape ${fmtShape(src.shape)} (same rank, and no longer on every axis)`);
@@ -249,7 +266,7 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
 
 /** The main diagonal of the last two axes: [..., n, m] → [..., min(n, m)]. A view. */
 export function diagonal(x: Tensor): Tensor {
-  if (x.ndim < 2) throw new ShapeError(`diagonal: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
+  if (checkTensor('diagonal', x).ndim < 2) throw new ShapeError(`diagonal: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
   const r = x.ndim;
   const shape = [...x.shape.slice(0, r - 2), Math.min(x.shape[r - 2]!, x.shape[r - 1]!)];
   const strides = [...x.strides.slice(0, r - 2), x.strides[r - 2]! + x.strides[r - 1]!];
@@ -258,10 +275,11 @@ export function diagonal(x: Tensor): Tensor {
 
 /** Square matrices with `v`'s last axis on the diagonal: [..., k] → [..., k, k], zeros elsewhere. */
 export function diagEmbed(v: Tensor): Tensor {
-  if (v.ndim < 1) throw new ShapeError('diagEmbed: needs at least 1 axis, got a 0-d tensor');
+  if (checkTensor('diagEmbed', v, 'v').ndim < 1) throw new ShapeError('diagEmbed: needs at least 1 axis, got a 0-d tensor');
   const k = v.shape[v.ndim - 1]!;
-  const flat = v.toTypedArray();
   const outShape = [...v.shape, k];
+  checkAllocation('diagEmbed', outShape);
+  const flat = v.toTypedArray();
   const out = allocate(v.dtype, sizeOf(outShape));
   for (let i = 0; i < flat.length; i++) {
     const batch = Math.floor(i / k);
@@ -273,7 +291,7 @@ export function diagEmbed(v: Tensor): Tensor {
 
 /** A copy of x with entries (i, j) of the last two axes zeroed where `keep(j - i)` is false. */
 function triangle(op: string, x: Tensor, k: number, keep: (offset: number) => boolean): Tensor {
-  if (x.ndim < 2) throw new ShapeError(`${op}: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
+  if (checkTensor(op, x).ndim < 2) throw new ShapeError(`${op}: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
   if (!Number.isInteger(k)) throw new ValueError(`${op}: diagonal offset k must be an integer, got ${k}`);
   const out = x.clone();
   const data = out.data;
@@ -299,7 +317,7 @@ export function triu(x: Tensor, k = 0): Tensor {
 
 /** Reverses the order of elements along `axes` (default: all). A view with negated strides. */
 export function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
-  const list = normalizeAxes('flip', axes, x.ndim);
+  const list = normalizeAxes('flip', axes, checkTensor('flip', x).ndim);
   const strides = [...x.strides];
   let offset = x.offset;
   for (const a of list) {

@@ -12,8 +12,8 @@
 import { allocate, epsOf, promoteTypes, type DType } from './dtype.js';
 import { LinAlgError, ShapeError, ValueError, fmtShape } from './errors.js';
 import { advance } from './iter.js';
-import { broadcastShapes, shapesEqual, sizeOf } from './shape.js';
-import { Tensor } from './tensor.js';
+import { broadcastShapes, checkAllocation, shapesEqual, sizeOf } from './shape.js';
+import { checkTensor, Tensor } from './tensor.js';
 
 const EPS = epsOf('float64');
 /** Jacobi methods converge quadratically in a handful of sweeps; this bound only guards against a bug. */
@@ -24,7 +24,7 @@ const MAX_SWEEPS = 100;
 
 /** The trailing [rows, cols] of a tensor of rank ≥ 2 (ShapeError otherwise, or when not square as required). */
 function matrixDims(op: string, t: Tensor, square: boolean, name = 'a'): [rows: number, cols: number] {
-  if (t.ndim < 2) {
+  if (checkTensor(op, t, name).ndim < 2) {
     throw new ShapeError(
       `${op}: ${name} must be a matrix or a batch of matrices [...,${square ? 'n,n' : 'm,n'}], got shape ${fmtShape(t.shape)}`,
     );
@@ -237,7 +237,7 @@ function identity(n: number): Float64Array {
  */
 export function solve(a: Tensor, b: Tensor): Tensor {
   const [n] = matrixDims('solve', a, true);
-  if (b.ndim === 0) throw new ShapeError(`solve: b must be a vector [n] or a batch of matrices [...,n,k], got shape []`);
+  if (checkTensor('solve', b, 'b').ndim === 0) throw new ShapeError(`solve: b must be a vector [n] or a batch of matrices [...,n,k], got shape []`);
   const vectorB = b.ndim === 1;
   const bm = vectorB ? b.unsqueeze(1) : b;
   const [bRows, k] = matrixDims('solve', bm, false, 'b');
@@ -245,6 +245,7 @@ export function solve(a: Tensor, b: Tensor): Tensor {
     throw new ShapeError(`solve: b of shape ${fmtShape(b.shape)} does not match a of shape ${fmtShape(a.shape)} (b has ${bRows} rows, a has ${n})`);
   }
   const batch = broadcastShapes('solve', batchOf(a), batchOf(bm));
+  checkAllocation('solve', [...batch, n, k]);
   const count = sizeOf(batch);
   const readA = matrixReader('solve', 'a', a, batch, true);
   const readB = matrixReader('solve', 'b', bm, batch, true);
@@ -795,13 +796,13 @@ function oneNorm(a: Float64Array, rows: number, cols: number): number {
 function expmMatrix(a: Float64Array, n: number, site: Site): Float64Array {
   const norm = oneNorm(a, n, n);
   const eye = identity(n);
-  const a2 = matMul(a, a, n);
   let u: Float64Array;
   let v: Float64Array;
   let squarings = 0;
   const low = PADE_THETA.find(([, theta]) => norm <= theta);
   if (low) {
     const c = PADE[low[0]]!;
+    const a2 = matMul(a, a, n);
     const powers = [eye, a2];
     while (powers.length < (c.length + 1) / 2) powers.push(matMul(powers[powers.length - 1]!, a2, n));
     const odd = c.filter((_, i) => i % 2 === 1);
@@ -809,10 +810,15 @@ function expmMatrix(a: Float64Array, n: number, site: Site): Float64Array {
     u = matMul(a, linearCombination(odd, powers), n);
     v = linearCombination(even, powers);
   } else {
-    squarings = Math.max(0, Math.ceil(Math.log2(norm / THETA_13)));
-    const f = 2 ** -squarings;
-    const as = a.map((x) => x * f);
-    const s2 = a2.map((x) => x * f * f);
+    // log2 ‖A‖₁ from A·2^e, finite even where ‖A‖₁ (or A², from ‖A‖ ≈ 1e154) overflows: A is
+    // scaled by 2^−s before it is squared, so e^A stays computable wherever it is finite
+    const e = normalizingExponent(a);
+    const scaled = Float64Array.from(a);
+    scaleByPowerOfTwo(scaled, e);
+    squarings = Math.max(0, Math.ceil(Math.log2(oneNorm(scaled, n, n) / THETA_13) - e));
+    const as = Float64Array.from(a);
+    scaleByPowerOfTwo(as, -squarings);
+    const s2 = matMul(as, as, n);
     const s4 = matMul(s2, s2, n);
     const s6 = matMul(s4, s2, n);
     const c = PADE[13]!;
@@ -832,8 +838,9 @@ function expmMatrix(a: Float64Array, n: number, site: Site): Float64Array {
  * The matrix exponential e^A of each matrix of `a` [...,n,n], by scaling and squaring with
  * Padé approximants (Higham 2005, "The scaling and squaring method for the matrix exponential
  * revisited"): degree 3, 5, 7 or 9 when ‖A‖₁ is below that degree's θ, otherwise degree 13
- * after scaling A by 2^−s so that ‖A‖₁/2^s ≤ θ₁₃, then squaring s times. Non-finite input, or
- * a result that overflows the dtype, is a LinAlgError.
+ * after scaling A by 2^−s so that ‖A‖₁/2^s ≤ θ₁₃, then squaring s times. A is scaled before
+ * anything is squared, so entries up to the float range work (e.g. e^A of −1e300·I is 0).
+ * Non-finite input, or a result that overflows the dtype, is a LinAlgError.
  */
 export function expm(a: Tensor): Tensor {
   const [n] = matrixDims('expm', a, true);
@@ -985,7 +992,7 @@ export interface PowerIterationResult {
  * across training steps as spectral normalisation does. Non-finite `a` or `state.u` is a LinAlgError.
  */
 export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): PowerIterationResult {
-  const { iters = 20, tol, state } = options;
+  const { iters = 20, tol, state } = options ?? {};
   const [m, n] = matrixDims('powerIteration', a, false);
   if (!Number.isInteger(iters) || iters < 1) throw new ValueError(`powerIteration: iters must be an integer ≥ 1, got ${iters}`);
   if (tol !== undefined && !(tol >= 0 && Number.isFinite(tol))) {
@@ -996,7 +1003,7 @@ export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): 
   let readState: ((b: number) => Float64Array) | undefined;
   if (state) {
     const expected = [...batch, m];
-    if (!shapesEqual(state.u.shape, expected)) {
+    if (!shapesEqual(checkTensor('powerIteration', state.u, 'state.u').shape, expected)) {
       throw new ShapeError(`powerIteration: state.u has shape ${fmtShape(state.u.shape)}, expected ${fmtShape(expected)} for a of shape ${fmtShape(a.shape)}`);
     }
     if (state.u.shape.some((d, i) => d > 1 && state.u.strides[i] === 0)) {

@@ -11,10 +11,10 @@
  * broadcast batch axes cost no copy, and no kernel allocates per matrix of a batch.
  * The kernels accept Float64Array and Float32Array alike and sum in float64.
  */
-import { allocate, promoteTypes, type TypedArray } from './dtype.js';
+import { allocate, MAX_ELEMENTS, promoteTypes, type TypedArray } from './dtype.js';
 import { ShapeError, fmtShape } from './errors.js';
-import { sizeOf } from './shape.js';
-import { Tensor } from './tensor.js';
+import { checkAllocation, sizeOf } from './shape.js';
+import { checkTensor, Tensor } from './tensor.js';
 
 /**
  * The matrix product with NumPy's `matmul` semantics.
@@ -32,6 +32,8 @@ import { Tensor } from './tensor.js';
  * not broadcast.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', a, 'a');
+  checkTensor('matmul', b, 'b');
   if (a.ndim === 0 || b.ndim === 0) {
     throw new ShapeError(`matmul: operands need at least 1 axis, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   }
@@ -55,7 +57,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const aStrides = aVec ? [0, A.strides[0]!] : [...A.strides];
   const bStrides = bVec ? [B.strides[0]!, 0] : [...B.strides];
   const outShape = [...batch, ...(aVec ? [] : [m]), ...(bVec ? [] : [n])];
-  const out = allocate(dtype, sizeOf(batch) * m * n);
+  const count = sizeOf(batch) * m * n;
+  // the full rule only off the common path: too many elements, or an empty result whose other sizes may be huge
+  if (count === 0 || count > MAX_ELEMENTS) checkAllocation('matmul', [...batch, m, n]);
+  const out = allocate(dtype, count);
   if (out.length === 0 || k === 0) return new Tensor(out, outShape);
 
   const plan: Plan = {

@@ -6,10 +6,10 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
-import { allocate, DEFAULT_DTYPE, type DType } from './dtype.js';
-import { ValueError } from './errors.js';
+import { allocate, dtypeOption } from './dtype.js';
+import { ValueError, argumentError } from './errors.js';
 import { qr } from './linalg.js';
-import { checkShape, sizeOf } from './shape.js';
+import { checkAllocation, checkShape, sizeOf } from './shape.js';
 import { Tensor, type DTypeOptions } from './tensor.js';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -35,11 +35,6 @@ function seededGenerator(seed: bigint): JumpableRandomGenerator {
   const word = (x: bigint, shift: bigint): number => Number(BigInt.asIntN(32, x >> shift));
   // pure-rand's state order is [s0 high, s0 low, s1 high, s1 low]
   return xoroshiro128plusFromState([word(s0, 32n), word(s0, 0n), word(s1, 32n), word(s1, 0n)]);
-}
-
-function checkDType(op: string, dtype: DType): DType {
-  if (dtype !== 'float64' && dtype !== 'float32') throw new ValueError(`${op}: dtype must be 'float64' or 'float32', got ${String(dtype)}`);
-  return dtype;
 }
 
 function checkFinite(op: string, name: string, value: number): void {
@@ -77,6 +72,28 @@ export class Random {
     return child;
   }
 
+  /**
+   * The generator's whole state: four signed 32-bit words (xoroshiro128+'s 128 bits). A stream
+   * given this state by `setState` draws exactly what this one draws next (nothing else is
+   * cached between draws), so a checkpoint that saves it resumes bit for bit.
+   */
+  getState(): number[] {
+    return [...this.gen.getState()];
+  }
+
+  /**
+   * Continues from a state returned by `getState` (of this or any stream). ValueError unless it
+   * is four 32-bit integers, not all zero (the all-zero state would draw 0 forever).
+   */
+  setState(state: readonly number[]): void {
+    if (!Array.isArray(state) || state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= -(2 ** 31) && w < 2 ** 32)) {
+      const got = Array.isArray(state) ? `[${state.map(String).join(', ')}]` : typeof state;
+      throw new ValueError(`Random.setState: state must be four 32-bit integers from getState(), got ${got}`);
+    }
+    if (state.every((w) => w === 0)) throw new ValueError('Random.setState: the all-zero state is not a valid xoroshiro128+ state');
+    this.gen = xoroshiro128plusFromState(state.map((w) => w | 0));
+  }
+
   /** One uniform double in [0, 1): a multiple of 2⁻⁵³ built from two 32-bit draws. */
   float(): number {
     return uniformFloat64(this.gen);
@@ -88,7 +105,11 @@ export class Random {
    * redrawn rather than clamped, so the range stays half-open without piling mass on an end.
    */
   uniform(shape: readonly number[], options: DTypeOptions & { low?: number; high?: number } = {}): Tensor {
-    const dtype = checkDType('uniform', options.dtype ?? DEFAULT_DTYPE);
+    const dtype = dtypeOption('uniform', options);
+    options ??= {};
+    for (const k of ['low', 'high'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'number') throw argumentError('uniform', k, 'a number', options[k]);
+    }
     const round = dtype === 'float32' ? Math.fround : (x: number) => x;
     const low = round(options.low ?? 0);
     const high = round(options.high ?? 1);
@@ -111,8 +132,8 @@ export class Random {
    * spare of an odd-sized draw is dropped). `std = 0` gives `mean` exactly.
    */
   normal(shape: readonly number[], options: DTypeOptions & { mean?: number; std?: number } = {}): Tensor {
-    const { mean = 0, std = 1 } = options;
-    const dtype = checkDType('normal', options.dtype ?? DEFAULT_DTYPE);
+    const dtype = dtypeOption('normal', options);
+    const { mean = 0, std = 1 } = options ?? {};
     checkFinite('normal', 'mean', mean);
     checkFinite('normal', 'std', std);
     if (std < 0) throw new ValueError(`normal: std must be ≥ 0, got ${std}`);
@@ -130,7 +151,7 @@ export class Random {
 
   /** Uniform integers in [low, high) as a float tensor; low and high are safe integers. */
   integers(low: number, high: number, shape: readonly number[], options: DTypeOptions = {}): Tensor {
-    const dtype = checkDType('integers', options.dtype ?? DEFAULT_DTYPE);
+    const dtype = dtypeOption('integers', options);
     if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || !(low < high)) {
       throw new ValueError(`integers: need safe integers low < high, got low ${low}, high ${high}`);
     }
@@ -146,6 +167,7 @@ export class Random {
   /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
   permutation(n: number): number[] {
     if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`permutation: n must be a non-negative integer, got ${n}`);
+    checkAllocation('permutation', [n]);
     const perm = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {
       const j = uniformInt(this.gen, 0, i);
@@ -158,8 +180,8 @@ export class Random {
 
   /** 1 with probability p, 0 otherwise; p = 0 and p = 1 are exact. */
   bernoulli(p: number, shape: readonly number[], options: DTypeOptions = {}): Tensor {
-    const dtype = checkDType('bernoulli', options.dtype ?? DEFAULT_DTYPE);
-    if (!(p >= 0 && p <= 1)) throw new ValueError(`bernoulli: p must lie in [0, 1], got ${p}`);
+    const dtype = dtypeOption('bernoulli', options);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ValueError(`bernoulli: p must lie in [0, 1], got ${p}`);
     const s = checkShape('bernoulli', shape);
     const out = allocate(dtype, sizeOf(s));
     for (let i = 0; i < out.length; i++) out[i] = this.float() < p ? 1 : 0;
@@ -172,8 +194,9 @@ export class Random {
    * Computed in float64 and then cast, so float32 results are orthogonal to float32 rounding.
    */
   orthogonal(n: number, options: DTypeOptions = {}): Tensor {
-    const dtype = checkDType('orthogonal', options.dtype ?? DEFAULT_DTYPE);
+    const dtype = dtypeOption('orthogonal', options);
     if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`orthogonal: n must be a non-negative integer, got ${n}`);
+    checkAllocation('orthogonal', [n, n]);
     const { q } = qr(this.normal([n, n]));
     return q.astype(dtype);
   }

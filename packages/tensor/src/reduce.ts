@@ -15,7 +15,7 @@ import { allocate, type DType, type TypedArray } from './dtype.js';
 import { ValueError, fmtShape } from './errors.js';
 import { forEachRow } from './iter.js';
 import { contiguousStrides, normalizeAxes, normalizeAxis, sizeOf } from './shape.js';
-import { Tensor } from './tensor.js';
+import { checkTensor, Tensor } from './tensor.js';
 
 /**
  * `n` input elements from `px` in steps of `sx`, into the accumulator at `pa` (one element for a
@@ -180,7 +180,7 @@ interface Plan {
 }
 
 function plan(op: string, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Plan {
-  const shape = x.shape;
+  const shape = checkTensor(op, x).shape;
   const ndim = shape.length;
   const list: number[] = [];
   if (axes === undefined) for (let ax = 0; ax < ndim; ax++) list.push(ax); // the common case, without normalizeAxes' allocations
@@ -395,7 +395,7 @@ function forEachLane(x: Tensor, axis: number, outStrides: readonly number[], lan
  * lane in x (sx) and in the output (so).
  */
 function laneOutput(op: string, x: Tensor, axis: number): { ax: number; out: TypedArray; outStrides: number[]; len: number; sx: number; so: number } {
-  const ax = normalizeAxis(op, axis, x.ndim);
+  const ax = normalizeAxis(op, axis, checkTensor(op, x).ndim);
   const strides = contiguousStrides(x.shape);
   return {
     ax,
@@ -475,7 +475,7 @@ function argExtreme(data: TypedArray, px: number, sx: number, len: number, large
 }
 
 function argReduce(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, largest: boolean): Tensor {
-  const shape = x.shape;
+  const shape = checkTensor(op, x).shape;
   if (axis === undefined) {
     if (x.size === 0) throw new ValueError(`${op}: cannot reduce an empty tensor of shape ${fmtShape(shape)}`);
     const flat = x.reshape([-1]);

@@ -1,4 +1,5 @@
-import { IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { MAX_ELEMENTS } from './dtype.js';
+import { AllocationError, IndexError, ShapeError, ValueError, fmtArg, fmtShape } from './errors.js';
 
 /** A tensor shape: one size per axis, outermost first (`[]` for a 0-d tensor). Not validated here. */
 export type Shape = readonly number[];
@@ -22,14 +23,51 @@ export function contiguousStrides(shape: Shape): number[] {
 }
 
 /**
- * A mutable copy of `shape`; throws a ValueError naming `op` if an entry is not a
- * non-negative integer.
+ * The most axes a tensor may have (NumPy's limit too). It bounds every per-axis loop and the
+ * depth of nested arrays that `tensor()` accepts.
+ */
+export const MAX_RANK = 64;
+
+/**
+ * A mutable copy of a shape given by the caller, checked: an array (ValueError otherwise) of
+ * non-negative integers (ValueError naming `op` for a negative, fractional, NaN or infinite
+ * entry), then `checkAllocation`.
  */
 export function checkShape(op: string, shape: Shape): number[] {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ValueError(`${op}: shape entries must be non-negative integers, got ${fmtShape(shape)}`);
+  if (!Array.isArray(shape)) throw new ValueError(`${op}: shape must be an array of non-negative integers, got ${fmtArg(shape)}`);
+  // One pass that validates, copies and multiplies: this runs on every reshape and constructor.
+  const out = [...shape];
+  let n = 1;
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i]!;
+    if (!Number.isInteger(d) || d < 0) {
+      const shown = shape.map((x: unknown) => (typeof x === 'number' ? String(x) : fmtArg(x)));
+      throw new ValueError(`${op}: shape entries must be non-negative integers, got [${shown.join(',')}]`);
+    }
+    if (d === 0) out[i] = 0; // +0 for a −0 size too
+    else n *= d;
   }
-  return [...shape];
+  if (n > MAX_ELEMENTS || out.length > MAX_RANK) checkAllocation(op, out);
+  return out;
+}
+
+/**
+ * Refuses, before anything is allocated, a shape of more than MAX_RANK axes (ShapeError) or whose
+ * non-zero sizes multiply to more than MAX_ELEMENTS (AllocationError), naming `op` and the shape.
+ * Zero sizes are left out of the product because a reduction over an empty axis allocates all
+ * the others: `[0, 2^20, 2^20]` holds nothing but `sum(x, 0)` would need 2^40 elements. Entries
+ * must already be non-negative integers (checkShape, or a shape computed from checked ones).
+ */
+export function checkAllocation(op: string, shape: Shape): void {
+  if (shape.length > MAX_RANK) {
+    throw new ShapeError(`${op}: shape has ${shape.length} axes, more than MAX_RANK (${MAX_RANK})`);
+  }
+  let n = 1;
+  for (const d of shape) if (d !== 0) n *= d;
+  if (n > MAX_ELEMENTS) {
+    const what = shape.includes(0) ? 'its non-zero sizes multiply to' : 'it has';
+    throw new AllocationError(`${op}: shape ${fmtShape(shape)} is too large: ${what} ${n} elements, more than MAX_ELEMENTS (${MAX_ELEMENTS})`);
+  }
 }
 
 /** True when both shapes have the same rank and the same size on every axis (no broadcasting). */
@@ -56,6 +94,7 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
     return all;
   }
   if (typeof axes === 'number') return [normalizeAxis(op, axes, ndim)];
+  if (!Array.isArray(axes)) throw new ValueError(`${op}: axes must be an axis, an array of axes or undefined, got ${fmtArg(axes)}`);
   const list = axes;
   const sorted = list.map((a) => normalizeAxis(op, a, ndim)).sort((x, y) => x - y);
   for (let i = 1; i < sorted.length; i++) {
@@ -83,5 +122,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       }
     }
   }
+  let n = 1;
+  for (let i = 0; i < ndim; i++) if (out[i] !== 0) n *= out[i]!;
+  if (n > MAX_ELEMENTS || ndim > MAX_RANK) checkAllocation(op, out);
   return out;
 }

@@ -1,8 +1,8 @@
 import ndarray from 'ndarray';
-import { allocate, DEFAULT_DTYPE, dtypeOf, type DType, type TypedArray } from './dtype.js';
-import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { allocate, checkDType, dtypeOf, dtypeOption, type DType, type TypedArray } from './dtype.js';
+import { DTypeError, IndexError, ShapeError, ValueError, argumentError, fmtArg, fmtShape } from './errors.js';
 import { copyStrided, isCContiguous, writeStrided } from './iter.js';
-import { checkShape, contiguousStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
+import { checkAllocation, checkShape, contiguousStrides, MAX_RANK, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 
 /** A number or rectangular nested arrays of numbers, as accepted by `tensor()` (depth = rank). */
 export type NestedArray = number | NestedArray[];
@@ -138,6 +138,7 @@ export class Tensor {
    */
   assign(src: Tensor | number): this {
     const shape = this.shape;
+    if (typeof src !== 'number') checkTensor('assign', src, 'src');
     if (typeof src === 'number') {
       if (this.isContiguous()) this.data.fill(src, this.offset, this.offset + this.size);
       else writeStrided(shape, this.strides, this.offset, this.data, () => src);
@@ -161,6 +162,7 @@ export class Tensor {
   /** This tensor in another dtype (a copy when the dtype changes, `this` otherwise). */
   astype(dtype: DType): Tensor {
     if (dtype === this.dtype) return this;
+    checkDType('astype', dtype);
     const flat = this.toTypedArray();
     const out = allocate(dtype, flat.length);
     out.set(flat);
@@ -188,6 +190,7 @@ export class Tensor {
   /** Reorders the axes: output axis i is input axis `axes[i]`. A view. */
   permute(axes: readonly number[]): Tensor {
     const n = this.ndim;
+    if (!Array.isArray(axes)) throw new ValueError(`permute: axes must be an array of axes, got ${fmtArg(axes)}`);
     if (axes.length !== n) throw new ShapeError(`permute: got ${axes.length} axes ${fmtShape(axes)} for a tensor of rank ${n}`);
     const norm = axes.map((a) => normalizeAxis('permute', a, n));
     if (new Set(norm).size !== n) throw new IndexError(`permute: axes ${fmtShape(axes)} are not a permutation`);
@@ -210,6 +213,9 @@ export class Tensor {
     const outStrides: number[] = [];
     for (let axis = 0; axis < shape.length; axis++) {
       const spec = axis < specs.length ? specs[axis] : null;
+      if (typeof spec !== 'number' && spec !== null && spec !== undefined && !Array.isArray(spec)) {
+        throw new IndexError(`slice: spec ${axis} must be an index, null or [start, stop, step], got ${fmtArg(spec)}`);
+      }
       const d = shape[axis]!;
       const stride = this.strides[axis]!;
       if (typeof spec === 'number') {
@@ -253,7 +259,7 @@ export class Tensor {
    */
   reshape(shape: readonly number[]): Tensor {
     const size = this.size;
-    const target = [...shape];
+    const target = Array.isArray(shape) ? [...shape] : checkShape('reshape', shape); // checkShape throws for a non-array
     const free = target.indexOf(-1);
     if (free !== -1 && target.indexOf(-1, free + 1) !== -1) {
       throw new ShapeError(`reshape: at most one -1 allowed, got ${fmtShape(shape)}`);
@@ -281,9 +287,10 @@ export class Tensor {
   /** Broadcasts to `shape` with stride-0 axes (NumPy's broadcast_to). A view. */
   expand(shape: readonly number[]): Tensor {
     const src = this.shape;
+    // checked first: a broadcast view allocates nothing, but any op on it allocates its full size
+    checkShape('expand', shape);
     const pad = shape.length - src.length;
     if (pad < 0) throw new ShapeError(`expand: cannot expand ${fmtShape(src)} to fewer axes ${fmtShape(shape)}`);
-    checkShape('expand', shape);
     const strides = new Array<number>(shape.length).fill(0);
     for (let i = 0; i < src.length; i++) {
       const d = src[i]!;
@@ -316,6 +323,7 @@ export class Tensor {
     const strides = [...this.strides];
     shape.splice(a, 0, 1);
     strides.splice(a, 0, a < n ? this.strides[a]! * this.shape[a]! : 1);
+    if (n >= MAX_RANK) checkAllocation('unsqueeze', shape);
     return new Tensor(this.data, shape, strides, this.offset);
   }
 
@@ -325,30 +333,105 @@ export class Tensor {
   }
 }
 
+/**
+ * `value` if it is a Tensor; anything else (null, a number, a plain array, a Variable…) is a
+ * ValueError naming the op and the argument. The one argument check of the tensor ops, so that
+ * no bare TypeError escapes from inside them.
+ */
+export function checkTensor(op: string, value: unknown, name = 'x'): Tensor {
+  if (value instanceof Tensor) return value;
+  throw argumentError(op, name, 'a Tensor', value);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Construction
 
-function inferShape(value: NestedArray, op: string): number[] {
+/**
+ * The shape of nested arrays, read down their first elements. A loop, not recursion, so depth
+ * costs no stack; nesting deeper than MAX_RANK is a ShapeError found before going further.
+ */
+function inferShape(value: unknown): number[] {
   const shape: number[] = [];
-  let v: NestedArray = value;
+  let v = value;
   while (Array.isArray(v)) {
+    if (shape.length === MAX_RANK) throw new ShapeError(`tensor: nested arrays are more than MAX_RANK (${MAX_RANK}) levels deep`);
     shape.push(v.length);
     if (v.length === 0) break;
-    v = v[0]!;
+    v = v[0];
   }
-  if (!Array.isArray(v) && typeof v !== 'number') throw new ValueError(`${op}: elements must be numbers, got ${typeof v}`);
   return shape;
+}
+
+/** The error for `v` found at `path` where a number (`expected` undefined) or an array of length `expected` belongs. */
+function nestedError(v: unknown, path: readonly number[], expected?: number): Error {
+  const at = `at index ${fmtShape(path)}`;
+  if (Array.isArray(v)) {
+    return new ShapeError(
+      expected === undefined
+        ? `tensor: nested arrays are ragged: an array ${at} where a number belongs`
+        : `tensor: nested arrays are ragged: the array ${at} has length ${v.length}, expected ${expected}`,
+    );
+  }
+  if (typeof v === 'number') return new ShapeError(`tensor: nested arrays are ragged: a number ${at} where an array of length ${expected} belongs`);
+  return new ValueError(`tensor: elements must be numbers, got ${fmtArg(v)} ${at}`);
+}
+
+/**
+ * Writes rectangular nested arrays of `shape` into `data` in C order. An explicit stack of
+ * (array, next index) per level replaces recursion; each innermost array is copied in one tight
+ * loop. The path of a bad element is read off the stack for the error.
+ */
+function fillNested(values: unknown, shape: readonly number[], data: TypedArray): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    if (typeof values !== 'number') throw nestedError(values, []);
+    data[0] = values;
+    return;
+  }
+  const arrays: unknown[][] = [values as unknown[]];
+  const next: number[] = [0];
+  let pos = 0;
+  while (arrays.length > 0) {
+    const depth = arrays.length - 1;
+    const arr = arrays[depth]!;
+    if (depth === rank - 1) {
+      for (let j = 0; j < arr.length; j++) {
+        const v = arr[j];
+        if (typeof v !== 'number') throw nestedError(v, [...next.slice(0, depth).map((k) => k - 1), j]);
+        data[pos++] = v;
+      }
+      arrays.pop();
+      next.pop();
+      continue;
+    }
+    const i = next[depth]!;
+    if (i === arr.length) {
+      arrays.pop();
+      next.pop();
+      continue;
+    }
+    next[depth] = i + 1;
+    const v = arr[i];
+    if (!Array.isArray(v) || v.length !== shape[depth + 1]) throw nestedError(v, next.map((k) => k - 1), shape[depth + 1]);
+    arrays.push(v as unknown[]);
+    next.push(0);
+  }
 }
 
 /**
  * A tensor from a number, nested arrays, or a typed array (with `shape`, default 1-d).
  * A typed array of the requested dtype is used without copying; nested arrays must be
- * rectangular.
+ * rectangular, at most MAX_RANK deep, with numbers as leaves. Ragged arrays (or a number where an
+ * array belongs) are a ShapeError and any other leaf (string, boolean, null, undefined, a hole,
+ * bigint, object) a ValueError, each giving the index of the bad element. Numbers are stored as
+ * the dtype rounds them: in float32, values beyond ±3.4e38 become ±∞ (IEEE rounding, not an
+ * error).
  */
 export function tensor(values: NestedArray | TypedArray, options: DTypeOptions & { shape?: readonly number[] } = {}): Tensor {
+  const shapeOption = (options as { shape?: readonly number[] } | null)?.shape;
   if (values instanceof Float64Array || values instanceof Float32Array) {
-    const dtype = options.dtype ?? dtypeOf(values);
-    const shape = checkShape('tensor', options.shape ?? [values.length]);
+    const dtype = dtypeOption('tensor', options, dtypeOf(values));
+    const shape = checkShape('tensor', shapeOption ?? [values.length]);
     if (sizeOf(shape) !== values.length) {
       throw new ShapeError(`tensor: ${values.length} values do not fill shape ${fmtShape(shape)}`);
     }
@@ -360,36 +443,28 @@ export function tensor(values: NestedArray | TypedArray, options: DTypeOptions &
     return new Tensor(data, shape);
   }
   if (ArrayBuffer.isView(values)) throw new DTypeError(`tensor: only Float64Array and Float32Array are accepted, got ${values.constructor.name}`);
-  const shape = inferShape(values, 'tensor');
-  const dtype = options.dtype ?? DEFAULT_DTYPE;
+  if (typeof values !== 'number' && !Array.isArray(values)) {
+    throw new ValueError(`tensor: values must be a number, nested arrays of numbers, a Float64Array or a Float32Array, got ${fmtArg(values)}`);
+  }
+  const dtype = dtypeOption('tensor', options);
+  const shape = inferShape(values);
+  checkAllocation('tensor', shape);
   const data = allocate(dtype, sizeOf(shape));
-  let pos = 0;
-  const fill = (v: NestedArray, axis: number): void => {
-    if (axis === shape.length) {
-      if (Array.isArray(v)) throw new ShapeError(`tensor: nested arrays are ragged (expected a number at depth ${axis})`);
-      if (typeof v !== 'number') throw new ValueError(`tensor: elements must be numbers, got ${typeof v}`);
-      data[pos++] = v;
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== shape[axis]) {
-      throw new ShapeError(`tensor: nested arrays are ragged at depth ${axis} (expected length ${shape[axis]})`);
-    }
-    for (const x of v) fill(x, axis + 1);
-  };
-  fill(values, 0);
-  if (options.shape !== undefined) return new Tensor(data, shape).reshape(options.shape);
+  fillNested(values, shape, data);
+  if (shapeOption !== undefined) return new Tensor(data, shape).reshape(shapeOption);
   return new Tensor(data, shape);
 }
 
 /** A 0-d tensor (shape `[]`) holding `value`; float64 unless `options.dtype` is given. */
 export function scalar(value: number, options: DTypeOptions = {}): Tensor {
-  return full([], value, options);
+  return filled('scalar', [], value, dtypeOption('scalar', options));
 }
 
 /** `full` under the caller's name, so a bad shape is reported as `zeros: …`, `eye: …`. */
-function filled(op: string, shape: readonly number[], value: number, options: DTypeOptions): Tensor {
+function filled(op: string, shape: readonly number[], value: number, dtype: DType): Tensor {
+  if (typeof value !== 'number') throw new ValueError(`${op}: value must be a number, got ${fmtArg(value)}`);
   const s = checkShape(op, shape);
-  const data = allocate(options.dtype ?? DEFAULT_DTYPE, sizeOf(s));
+  const data = allocate(dtype, sizeOf(s));
   // Object.is, not !==, so that -0 is written too
   if (!Object.is(value, 0)) data.fill(value);
   return new Tensor(data, s);
@@ -400,17 +475,17 @@ function filled(op: string, shape: readonly number[], value: number, options: DT
  * `options.dtype` is given). A shape entry that is not a non-negative integer is a ValueError.
  */
 export function full(shape: readonly number[], value: number, options: DTypeOptions = {}): Tensor {
-  return filled('full', shape, value, options);
+  return filled('full', shape, value, dtypeOption('full', options));
 }
 
 /** A new contiguous tensor of `shape` filled with 0 (float64 unless `options.dtype` is given). */
 export function zeros(shape: readonly number[], options: DTypeOptions = {}): Tensor {
-  return filled('zeros', shape, 0, options);
+  return filled('zeros', shape, 0, dtypeOption('zeros', options));
 }
 
 /** A new contiguous tensor of `shape` filled with 1 (float64 unless `options.dtype` is given). */
 export function ones(shape: readonly number[], options: DTypeOptions = {}): Tensor {
-  return filled('ones', shape, 1, options);
+  return filled('ones', shape, 1, dtypeOption('ones', options));
 }
 
 /**
@@ -418,7 +493,7 @@ export function ones(shape: readonly number[], options: DTypeOptions = {}): Tens
  * `options.dtype` is given (the strides of `t` are not kept).
  */
 export function zerosLike(t: Tensor, options: DTypeOptions = {}): Tensor {
-  return full(t.shape, 0, { dtype: options.dtype ?? t.dtype });
+  return filled('zerosLike', checkTensor('zerosLike', t, 't').shape, 0, dtypeOption('zerosLike', options, t.dtype));
 }
 
 /**
@@ -426,7 +501,7 @@ export function zerosLike(t: Tensor, options: DTypeOptions = {}): Tensor {
  * `options.dtype` is given.
  */
 export function onesLike(t: Tensor, options: DTypeOptions = {}): Tensor {
-  return full(t.shape, 1, { dtype: options.dtype ?? t.dtype });
+  return filled('onesLike', checkTensor('onesLike', t, 't').shape, 1, dtypeOption('onesLike', options, t.dtype));
 }
 
 /**
@@ -434,12 +509,12 @@ export function onesLike(t: Tensor, options: DTypeOptions = {}): Tensor {
  * `t` unless `options.dtype` is given.
  */
 export function fullLike(t: Tensor, value: number, options: DTypeOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: options.dtype ?? t.dtype });
+  return filled('fullLike', checkTensor('fullLike', t, 't').shape, value, dtypeOption('fullLike', options, t.dtype));
 }
 
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m: number = n, options: DTypeOptions = {}): Tensor {
-  const t = filled('eye', [n, m], 0, options);
+  const t = filled('eye', [n, m], 0, dtypeOption('eye', options));
   for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
   return t;
 }
@@ -453,8 +528,10 @@ export function arange(start: number, stop?: number, step = 1, options: DTypeOpt
   if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
     throw new ValueError(`arange: start, stop and a non-zero step must be finite, got (${start}, ${stop}, ${step})`);
   }
+  const dtype = dtypeOption('arange', options);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = allocate(options.dtype ?? DEFAULT_DTYPE, n);
+  checkAllocation('arange', [n]);
+  const data = allocate(dtype, n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new Tensor(data, [n]);
 }
@@ -463,7 +540,9 @@ export function arange(start: number, stop?: number, step = 1, options: DTypeOpt
 export function linspace(start: number, stop: number, num: number, options: DTypeOptions = {}): Tensor {
   if (!Number.isInteger(num) || num < 0) throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
   if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ValueError(`linspace: start and stop must be finite, got (${start}, ${stop})`);
-  const data = allocate(options.dtype ?? DEFAULT_DTYPE, num);
+  const dtype = dtypeOption('linspace', options);
+  checkAllocation('linspace', [num]);
+  const data = allocate(dtype, num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) data[i] = start + i * step;
   if (num > 1) data[num - 1] = stop;

@@ -3,15 +3,10 @@
  * function (as autograd's ops do) and pipelines read the same in both packages. Each one only
  * calls the method: views share storage exactly as the method documents.
  */
-import type { DType } from './dtype.js';
-import { ValueError } from './errors.js';
-import { Tensor, type SliceSpec } from './tensor.js';
+import { checkDType, type DType } from './dtype.js';
+import { checkTensor, type SliceSpec, type Tensor } from './tensor.js';
 
-/** The Tensor argument of a function-form op, or a typed error naming the op. */
-function tensorArg(op: string, t: unknown): Tensor {
-  if (t instanceof Tensor) return t;
-  throw new ValueError(`${op}: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
-}
+const tensorArg = (op: string, t: unknown): Tensor => checkTensor(op, t, 't');
 
 /** `t.reshape(shape)`: a view when `t` is contiguous, else a copy; one axis may be −1. */
 export const reshape = (t: Tensor, shape: readonly number[]): Tensor => tensorArg('reshape', t).reshape(shape);
@@ -34,4 +29,4 @@ export const contiguous = (t: Tensor): Tensor => tensorArg('contiguous', t).cont
 /** `t.clone()`: a C-contiguous copy that shares nothing with `t`. */
 export const clone = (t: Tensor): Tensor => tensorArg('clone', t).clone();
 /** `t.astype(dtype)`: a copy converted to `dtype` (autograd's differentiable form is `cast`). */
-export const cast = (t: Tensor, dtype: DType): Tensor => tensorArg('cast', t).astype(dtype);
+export const cast = (t: Tensor, dtype: DType): Tensor => tensorArg('cast', t).astype(checkDType('cast', dtype));

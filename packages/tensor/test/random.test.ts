@@ -363,3 +363,37 @@ describe('argument validation', () => {
     expect(() => rng.orthogonal(1.5)).toThrow(ValueError);
   });
 });
+
+describe('getState / setState', () => {
+  it('a stream given another’s state draws exactly what that one draws next, through every kind of draw', () => {
+    const a = new Random(11);
+    a.normal([3]); // an odd-sized normal draw drops its spare: nothing may be cached
+    const b = new Random(12345);
+    b.setState(a.getState());
+    const draws = (r: Random): unknown[] => [r.float(), values(r.normal([5])), values(r.uniform([2], { dtype: 'float32' })), values(r.integers(0, 9, [4])), r.permutation(6), r.split().float()];
+    expect(draws(b)).toEqual(draws(a));
+    expect(b.getState()).toEqual(a.getState());
+  });
+
+  it('returns a copy of four 32-bit integers and accepts unsigned words', () => {
+    const rng = new Random(3);
+    const state = rng.getState();
+    expect(state).toHaveLength(4);
+    expect(state.every((w) => Number.isInteger(w) && w >= -(2 ** 31) && w < 2 ** 31)).toBe(true);
+    state[0] = 0;
+    expect(rng.getState()[0]).not.toBe(0);
+    const unsigned = new Random(0);
+    unsigned.setState(rng.getState().map((w) => w >>> 0));
+    expect(unsigned.float()).toBe(rng.float());
+  });
+
+  it('refuses anything but four 32-bit integers, and the all-zero state, with ValueErrors', () => {
+    const rng = new Random(0);
+    const before = rng.getState();
+    for (const bad of [[1, 2, 3], [1, 2, 3, 4, 5], [1, 2, 3, 0.5], [1, 2, 3, 2 ** 32], [1, 2, 3, NaN], [1, 2, 3, '4'], 'abcd', null, [1n, 2n, 3n, 4n]]) {
+      expect(() => rng.setState(bad as never)).toThrow(/^Random\.setState: state must be four 32-bit integers/);
+    }
+    expect(() => rng.setState([0, 0, 0, 0])).toThrow(/^Random\.setState: the all-zero state/);
+    expect(rng.getState()).toEqual(before);
+  });
+});

@@ -3,7 +3,7 @@
  * two call styles, `maps`/`lastMaps`, parameter groups, and the small pieces several variants
  * build their maps from (the fused projection and the sigmoid gates of mHC, mHC-lite and sHC).
  */
-import { DTypeError, fmtShape, ShapeError, tensor, ValueError, zeros as zerosTensor, type DType, type Tensor } from '@hyperconn/tensor';
+import { DTypeError, dtypeOption, fmtShape, ShapeError, Tensor, tensor, ValueError, zeros as zerosTensor, type DType } from '@hyperconn/tensor';
 import {
   add,
   concat,
@@ -41,15 +41,25 @@ export interface CommonOptions {
   dtype: DType;
 }
 
-export function commonOptions(op: string, options: HyperConnectionOptions, n: number): CommonOptions {
+/** `fixedN` overrides `options.n` (the residual has one stream whatever it is asked). */
+export function commonOptions(op: string, options: HyperConnectionOptions, fixedN?: number): CommonOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ValueError(`${op}: options must be an object such as { dim: 64, layerIndex: 0 }, got ${describe(options)}`);
+  }
+  const n = fixedN ?? options.n ?? 4;
   checkInteger(op, 'n', n, 1);
   checkInteger(op, 'dim', options.dim, 1);
   checkInteger(op, 'layerIndex', options.layerIndex, 0);
   const eps = options.eps ?? 1e-6;
   if (!(eps >= 0 && Number.isFinite(eps))) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
-  const dtype = options.dtype ?? 'float64';
-  if (dtype !== 'float64' && dtype !== 'float32') throw new DTypeError(`${op}: dtype must be 'float64' or 'float32', got ${String(dtype)}`);
+  const dtype = dtypeOption(op, options);
   return { n, dim: options.dim, layerIndex: options.layerIndex, eps, dtype };
+}
+
+/** A boolean option with a default; ValueError for anything but true, false or undefined. */
+export function booleanOption(op: string, name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new ValueError(`${op}: ${name} must be true or false, got ${describe(value)}`);
+  return value ?? fallback;
 }
 
 /** An integer option with a default, validated. */
@@ -91,13 +101,17 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     return this.#lastMaps;
   }
 
-  forward<A extends unknown[]>(x: Variable, branch: Branch<A>, ...args: A): Variable {
+  forward<A extends unknown[]>(x: Variable | Tensor, branch: Branch<A>, ...args: A): Variable {
+    const isModule = typeof branch === 'object' && branch !== null && typeof (branch as { forward?: unknown }).forward === 'function';
+    if (typeof branch !== 'function' && !isModule) {
+      throw new ValueError(`${this.label}: the branch must be a function or a module with a forward method, got ${describe(branch)}`);
+    }
     const { branchInput, merge } = this.split(x);
     const y = typeof branch === 'function' ? branch(branchInput, ...args) : branch.forward(branchInput, ...args);
     return merge(y);
   }
 
-  split(x: Variable): SplitResult {
+  split(x: Variable | Tensor): SplitResult {
     const input = this.checkInput(x);
     const maps = this.computeMaps(input);
     this.#lastMaps = this.checkMaps(detachMaps(maps));
@@ -106,11 +120,17 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     const branchInput = squeeze(matmul(unsqueeze(maps.hPre, -2), input), -2);
     const merge = (branchOutput: Variable): Variable => {
       if (!(branchOutput instanceof Variable)) {
-        throw new ValueError(`${this.label}: the branch must return a Variable, got ${typeof branchOutput}`);
+        // a Tensor would silently cut the branch out of the gradient: the caller must say so
+        const hint = (branchOutput as unknown) instanceof Tensor ? ' (wrap it with variable() if it is meant as a constant)' : '';
+        throw new ValueError(`${this.label}: the branch must return a Variable, got ${describe(branchOutput)}${hint}`);
       }
       const expected = [batch, seq, this.dim];
       if (branchOutput.shape.length !== 3 || branchOutput.shape.some((d, i) => d !== expected[i])) {
         throw new ShapeError(`${this.label}: the branch output has shape ${fmtShape(branchOutput.shape)}, expected ${fmtShape(expected)}`);
+      }
+      // the sum would promote silently, changing the dtype of every later layer
+      if (branchOutput.dtype !== this.dtype) {
+        throw new DTypeError(`${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} (cast the branch output with astype, or build the branch in ${this.dtype})`);
       }
       // H_res·X + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
       return add(matmul(maps.hRes, input), mul(unsqueeze(maps.hPost, -1), unsqueeze(branchOutput, -2)));
@@ -119,7 +139,7 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   }
 
   maps(x: Variable | Tensor): TokenMaps {
-    const input = this.checkInput(x instanceof Variable ? x : new Variable(x));
+    const input = this.checkInput(x);
     return this.checkMaps(noGrad(() => detachMaps(this.computeMaps(input))));
   }
 
@@ -129,7 +149,12 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     return { decay: params.filter((p) => decay.has(p)), noDecay: params.filter((p) => !decay.has(p)) };
   }
 
-  private checkInput(x: Variable): Variable {
+  /** A Variable, or a Tensor taken as a constant input; ValueError for anything else. */
+  private checkInput(value: Variable | Tensor): Variable {
+    let x: Variable;
+    if (value instanceof Variable) x = value;
+    else if (value instanceof Tensor) x = new Variable(value);
+    else throw new ValueError(`${this.label}: input must be a Variable or a Tensor [batch, seq, ${this.n}, ${this.dim}], got ${describe(value)}`);
     if (x.shape.length !== 4 || x.shape[2] !== this.n || x.shape[3] !== this.dim) {
       throw new ShapeError(`${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`);
     }
@@ -146,17 +171,8 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
    * parameters): reported here rather than passed on as NaN.
    */
   private checkMaps(maps: TokenMaps): TokenMaps {
-    for (const key of ['hRes', 'hPre', 'hPost'] as const) {
-      const bad = firstNonFinite(maps[key]);
-      if (bad !== null) {
-        const perToken = maps[key].size / (maps[key].shape[0]! * maps[key].shape[1]!);
-        const token = Math.floor(bad.index / perToken);
-        const seq = maps[key].shape[1]!;
-        throw new ValueError(
-          `${this.label}: ${key} of token (batch ${Math.floor(token / seq)}, position ${token % seq}) has the non-finite value ${bad.value} although the input is finite (an all-zero token with eps = 0, or non-finite parameters?)`,
-        );
-      }
-    }
+    const [batch, seq] = maps.hPre.shape as [number, number];
+    for (const key of ['hRes', 'hPre', 'hPost'] as const) checkFiniteTokens(this.label, key, maps[key], batch, seq);
     return maps;
   }
 
@@ -176,6 +192,29 @@ function firstNonFinite(t: Tensor): { index: number; value: number } | null {
   const flat = t.toTypedArray();
   for (let i = 0; i < flat.length; i++) if (!Number.isFinite(flat[i]!)) return { index: i, value: flat[i]! };
   return null;
+}
+
+/** `null`, `undefined`, `a number`, `a Tensor`, … for error messages. */
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (typeof x !== 'object') return `a ${typeof x}`;
+  return `a ${x.constructor?.name || 'object'}`;
+}
+
+/**
+ * The one check for values computed from a finite input (a layer's maps, or the normalised
+ * token vectors that mHC, mHC-lite and sHC feed to Sinkhorn, the permutation mixture or
+ * Cayley): a ValueError naming the layer, the token and the likely fix instead of NaN passed
+ * on, or a failure deep inside those ops. `values` holds the `batch`·`seq` tokens in order
+ * (`[B, T, ...]` or `[B·T, ...]`).
+ */
+export function checkFiniteTokens(label: string, what: string, values: Tensor, batch: number, seq: number): void {
+  const bad = firstNonFinite(values);
+  if (bad === null) return;
+  const token = Math.floor(bad.index / (values.size / (batch * seq)));
+  throw new ValueError(
+    `${label}: ${what} of token (batch ${Math.floor(token / seq)}, position ${token % seq}) has the non-finite value ${bad.value} although the input is finite (all zeros under RMSNorm with eps = 0: use eps > 0, the default is 1e-6; or non-finite parameters)`,
+  );
 }
 
 /** Copies, not views: static maps are views of parameters that optimisers update in place. */
@@ -207,16 +246,22 @@ function tokenVectors(x: Variable): Variable {
  * The front that mHC, mHC-lite and sHC share: v = RMSNorm(vec(X)) per token, one fused
  * projection onto [W_pre | W_post | W_res], and the gates H_pre = σ(s_pre·(v W_pre) + b_pre)
  * ∈ (0,1)ⁿ and H_post = 2σ(s_post·(v W_post) + b_post) ∈ (0,2)ⁿ. Returns the gates and
- * res = v W_res, all [B·T, ...].
+ * res = v W_res, all [B·T, ...]. v and res are checked finite (`checkFiniteTokens`, naming the
+ * layer `label`) before H_res is built from res.
  */
 export function gatedProjection(
+  label: string,
   x: Variable,
   norm: nn.RMSNorm,
   [wPre, wPost, wRes]: readonly [Variable, Variable, Variable],
   [scalePre, scalePost]: readonly [Variable, Variable],
   [biasPre, biasPost]: readonly [Variable, Variable],
 ): { hPre: Variable; hPost: Variable; res: Variable } {
-  const [pre, post, res] = project(norm.forward(tokenVectors(x)), [wPre, wPost, wRes]) as [Variable, Variable, Variable];
+  const [batch, seq] = x.shape as [number, number];
+  const v = norm.forward(tokenVectors(x));
+  checkFiniteTokens(label, 'RMSNorm(vec X)', v.value, batch, seq);
+  const [pre, post, res] = project(v, [wPre, wPost, wRes]) as [Variable, Variable, Variable];
+  checkFiniteTokens(label, 'the projection onto W_res', res.value, batch, seq);
   return {
     hPre: sigmoid(add(mul(scalePre, pre), biasPre)),
     hPost: mul(sigmoid(add(mul(scalePost, post), biasPost)), 2),

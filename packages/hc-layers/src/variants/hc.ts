@@ -14,7 +14,7 @@
  */
 import { type Variable, add, expand, mul, nn, reshape, squeeze, tanh, transpose } from '@hyperconn/autograd';
 import type { HyperConnectionOptions } from '../hyper-connection.js';
-import { commonOptions, HyperConnectionBase, project, type MapVariables } from './base.js';
+import { booleanOption, commonOptions, HyperConnectionBase, project, type MapVariables } from './base.js';
 
 /**
  * The 'hc' variant, Hyper-Connections (arXiv 2409.19606): static learned H_pre, H_res, H_post plus,
@@ -41,11 +41,11 @@ export class HCLayer extends HyperConnectionBase {
   readonly sBeta: Variable | null;
 
   constructor(options: HyperConnectionOptions) {
-    const common = commonOptions('HCLayer', options, options.n ?? 4);
+    const common = commonOptions('HCLayer', options);
     super('HCLayer', common);
     const { n, dim, layerIndex, eps, dtype } = common;
-    this.dynamic = options.dynamic ?? true;
-    this.useTanh = options.tanh ?? true;
+    this.dynamic = booleanOption('HCLayer', 'dynamic', options.dynamic, true);
+    this.useTanh = booleanOption('HCLayer', 'tanh', options.tanh, true);
     this.aM = this.parameter(Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : 0)));
     this.aR = this.parameter(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]);
     this.b = this.parameter(new Array<number>(n).fill(1));

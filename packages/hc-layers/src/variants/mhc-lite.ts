@@ -43,7 +43,7 @@ export class MHCLiteLayer extends HyperConnectionBase {
   readonly bRes: Variable;
 
   constructor(options: HyperConnectionOptions) {
-    const common = commonOptions('MHCLiteLayer', options, options.n ?? 4);
+    const common = commonOptions('MHCLiteLayer', options);
     super('MHCLiteLayer', common);
     const { n, dim, layerIndex, eps, dtype } = common;
     this.maxN = integerOption('MHCLiteLayer', 'maxN', options.maxN, 8, 1);
@@ -66,7 +66,7 @@ export class MHCLiteLayer extends HyperConnectionBase {
   }
 
   protected computeMaps(x: Variable): MapVariables {
-    const { hPre, hPost, res } = gatedProjection(x, this.norm, [this.phiPre, this.phiPost, this.wRes], [this.alphaPre, this.alphaPost], [this.bPre, this.bPost]);
+    const { hPre, hPost, res } = gatedProjection(this.label, x, this.norm, [this.phiPre, this.phiPost, this.wRes], [this.alphaPre, this.alphaPost], [this.bPre, this.bPost]);
     const weights = softmax(add(mul(this.alphaRes, res), this.bRes), -1);
     const hRes = permutationMixture(weights, { maxN: this.maxN });
     return perTokenMaps({ hRes, hPre, hPost }, x);

@@ -37,7 +37,7 @@ export class MHCLayer extends HyperConnectionBase {
   readonly bRes: Variable;
 
   constructor(options: HyperConnectionOptions) {
-    const common = commonOptions('MHCLayer', options, options.n ?? 4);
+    const common = commonOptions('MHCLayer', options);
     super('MHCLayer', common);
     const { n, dim, layerIndex, eps, dtype } = common;
     this.sinkhornIters = integerOption('MHCLayer', 'sinkhornIters', options.sinkhornIters, 20, 1);
@@ -55,7 +55,7 @@ export class MHCLayer extends HyperConnectionBase {
 
   protected computeMaps(x: Variable): MapVariables {
     const n = this.n;
-    const { hPre, hPost, res } = gatedProjection(x, this.norm, [this.phiPre, this.phiPost, this.phiRes], [this.alphaPre, this.alphaPost], [this.bPre, this.bPost]);
+    const { hPre, hPost, res } = gatedProjection(this.label, x, this.norm, [this.phiPre, this.phiPost, this.phiRes], [this.alphaPre, this.alphaPost], [this.bPre, this.bPost]);
     const logits = add(mul(this.alphaRes, reshape(res, [-1, n, n])), this.bRes);
     const hRes = sinkhorn(logits, { iters: this.sinkhornIters }).matrix;
     return perTokenMaps({ hRes, hPre, hPost }, x);

@@ -65,7 +65,7 @@ abstract class SphereLayerBase extends HyperConnectionBase {
   readonly #constants: { helmert: Tensor; mean: Tensor };
 
   protected constructor(label: string, options: HyperConnectionOptions) {
-    const common = commonOptions(label, options, options.n ?? 4);
+    const common = commonOptions(label, options);
     if (common.n < 2) throw new ValueError(`${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`);
     super(label, common);
     const { n, dim, layerIndex, eps, dtype } = common;
@@ -85,7 +85,7 @@ abstract class SphereLayerBase extends HyperConnectionBase {
   protected abstract sphereBlock(z: Variable): Variable;
 
   protected computeMaps(x: Variable): MapVariables {
-    const { hPre, hPost, res } = gatedProjection(x, this.norm, [this.wPre, this.wPost, this.wRes], [this.p, this.q], [this.bPre, this.bPost]);
+    const { hPre, hPost, res } = gatedProjection(this.label, x, this.norm, [this.wPre, this.wPost, this.wRes], [this.p, this.q], [this.bPre, this.bPost]);
     const hRes = onSphere(this.sphereBlock(res), this.#constants.helmert, this.#constants.mean);
     return perTokenMaps({ hRes, hPre, hPost }, x);
   }
