@@ -7,7 +7,7 @@ import { describe, expect } from 'vitest';
 import ndarray from 'ndarray';
 import * as T from '@hyperconn/tensor';
 import { DTypeError, ShapeError, ValueError } from '@hyperconn/tensor';
-import { optim, param, variance } from '@hyperconn/autograd';
+import { nn, optim, param, variance } from '@hyperconn/autograd';
 import { battery, type Case } from './battery';
 
 const grid = () => T.arange(0, 6).reshape([2, 3]);
@@ -48,10 +48,15 @@ const nd: Case[] = [
   { name: 'fromNdarray with a NaN dimension', run: () => T.fromNdarray({ data: new Float64Array(3), shape: [Number.NaN], stride: [1], offset: 0 } as never), error: ShapeError, op: 'fromNdarray' },
   { name: 'fromNdarray of BigInt storage', run: () => T.fromNdarray({ data: new BigInt64Array(1), shape: [1], stride: [1], offset: 0 } as never), error: DTypeError, op: 'fromNdarray' },
   { name: 'fromNdarray of strings', run: () => T.fromNdarray(ndarray(['a'] as never, [1])), error: DTypeError, op: 'fromNdarray' },
+  { name: 'fromNdarray of a stride-0 ndarray over the element cap', run: () => T.fromNdarray({ data: new Float64Array(1), shape: [2 ** 15, 2 ** 15], stride: [0, 0], offset: 0 } as never), error: T.AllocationError, op: 'fromNdarray' },
+  { name: 'fromNdarray of 65 axes', run: () => T.fromNdarray({ data: new Float64Array(1), shape: new Array(65).fill(1), stride: new Array(65).fill(0), offset: 0 } as never), error: ShapeError, op: 'fromNdarray' },
   { name: 'fromNdarray of undefined', run: () => T.fromNdarray(undefined as never), error: ValueError, op: 'fromNdarray' },
 ];
 
 const stats: Case[] = [
+  { name: 'RMSNorm with null options takes the defaults', run: () => new nn.RMSNorm(2, null as never).eps, check: (v) => expect(v).toBe(1e-6) },
+  { name: 'LayerNorm with null options takes the defaults', run: () => new nn.LayerNorm(2, null as never).eps, check: (v) => expect(v).toBe(1e-5) },
+  { name: 'RMSNorm with options that are a string', run: () => new nn.RMSNorm(2, 'float32' as never), error: ValueError, op: 'RMSNorm' },
   { name: 'variance with correction 1 (sample variance of 1..4 = 5/3)', run: () => variance(T.tensor([1, 2, 3, 4]), undefined, false, 1).item(), check: (v) => expect(v).toBeCloseTo(5 / 3, 14) },
   { name: 'variance with a negative correction', run: () => variance(T.tensor([1, 2, 3, 4]), undefined, false, -1), error: ValueError, op: 'variance' },
   { name: 'variance with a NaN correction', run: () => variance(T.tensor([1, 2, 3, 4]), undefined, false, Number.NaN), error: ValueError, op: 'variance' },

@@ -346,8 +346,9 @@ export class RMSNorm extends Module implements Layer {
   ) {
     super();
     checkCount('RMSNorm', 'dim', dim);
-    this.eps = checkEps('RMSNorm', options.eps ?? 1e-6);
-    this.weight = param(ones([dim], { dtype: dtypeOption('RMSNorm', options) }));
+    const dtype = dtypeOption('RMSNorm', options); // first: it refuses options that are not an object
+    this.eps = checkEps('RMSNorm', options?.eps ?? 1e-6);
+    this.weight = param(ones([dim], { dtype }));
   }
 
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
@@ -373,8 +374,8 @@ export class LayerNorm extends Module implements Layer {
   ) {
     super();
     checkCount('LayerNorm', 'dim', dim);
-    this.eps = checkEps('LayerNorm', options.eps ?? 1e-5);
-    const dtype = dtypeOption('LayerNorm', options);
+    const dtype = dtypeOption('LayerNorm', options); // first: it refuses options that are not an object
+    this.eps = checkEps('LayerNorm', options?.eps ?? 1e-5);
     this.weight = param(ones([dim], { dtype }));
     this.bias = param(zeros([dim], { dtype }));
   }

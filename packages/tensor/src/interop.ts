@@ -5,6 +5,7 @@
  */
 import type ndarray from 'ndarray';
 import { DTypeError, ShapeError, ValueError } from './errors.js';
+import { checkAllocation } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** Options of `fromNdarray`. */
@@ -69,6 +70,9 @@ export function fromNdarray(array: ndarray.NdArray<ndarray.Data<number>>, option
     }
   }
 
+  // Checked for views too: a stride-0 ndarray can be far larger than its storage, and every
+  // op on the tensor would allocate its size.
+  checkAllocation('fromNdarray', shape);
   const float = storage instanceof Float64Array || storage instanceof Float32Array;
   if (float && options.copy !== true) return new Tensor(storage, [...shape], [...stride], start);
 
