@@ -6,7 +6,8 @@
 // The union package: its Node build registers the gradient functions, which tfjs-core's
 // Node build alone does not (its ESM build, which would, does not load under Node).
 import * as tf from '@tensorflow/tfjs';
-import { Random, sub as tsub, mul as tmul, type DType } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { Random, type DType } from '@hyperconn/tensor';
 import { add, matmul, mean, mul, param, square, sub, sum, tanh, Variable, noGrad } from '@hyperconn/autograd';
 import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
 
@@ -59,7 +60,7 @@ function mlpOurs(dtype: DType): () => void {
     for (const p of params) p.zeroGrad();
     loss.backward();
     noGrad(() => {
-      for (const p of params) p.value.assign(tsub(p.value, tmul(p.grad!.value, MLP.lr)));
+      for (const p of params) p.value.assign(T.sub(p.value, T.mul(p.grad!.value, MLP.lr)));
     });
   };
 }

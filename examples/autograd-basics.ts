@@ -3,8 +3,9 @@
  * gradient), and `gradcheck` on a function of your own — each checked against a closed form.
  * Run: npx --yes pnpm@10.34.8 example examples/autograd-basics.ts
  */
-import { Random, abs, add, cos, max, mul, sin, sub, type Tensor } from '@hyperconn/tensor';
-import { grad, gradcheck, matmul, param, sin as vsin, sum, tanh, type Variable } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { Random, abs, add, cos, max, mul, sub, type Tensor } from '@hyperconn/tensor';
+import { grad, gradcheck, matmul, param, sin, sum, tanh, type Variable } from '@hyperconn/autograd';
 
 const rng = new Random(7); // fixed seed: the printed numbers are the same on every run
 
@@ -23,13 +24,13 @@ const backwardErr = maxDiff(w.grad!.value, mul(w.value, 2));
 
 console.log('\n— grad and grad-of-grad of f(x) = Σ x·sin x');
 // grad(f) returns a function; its output is itself differentiable, so grad can be applied again.
-const f = (x: Variable) => sum(x.mul(vsin(x)));
+const f = (x: Variable) => sum(x.mul(sin(x)));
 const x = rng.normal([5]);
 const g1 = grad(f)(x).value;
 // f is a sum of one-variable terms, so the Hessian is diagonal and ∇Σ∇f is exactly f''(x_i).
 const g2 = grad((v: Variable) => sum(grad(f)(v)))(x).value;
-const g1Exact = add(sin(x), mul(x, cos(x))); // f'  = sin x + x cos x
-const g2Exact = sub(mul(cos(x), 2), mul(x, sin(x))); // f'' = 2 cos x − x sin x
+const g1Exact = add(T.sin(x), mul(x, cos(x))); // f'  = sin x + x cos x
+const g2Exact = sub(mul(cos(x), 2), mul(x, T.sin(x))); // f'' = 2 cos x − x sin x
 console.log('x          ', fmt(x));
 console.log("f'  analytic", fmt(g1));
 console.log("f'  closed  ", fmt(g1Exact));

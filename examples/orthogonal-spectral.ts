@@ -5,8 +5,9 @@
  * form, the polar factor UVᵀ of A's SVD.
  * Run: npx --yes pnpm@10.34.8 example examples/orthogonal-spectral.ts
  */
-import { Random, det, eye, matmul, matrixNorm, sub, svd, type Tensor } from '@hyperconn/tensor';
-import { mul, sub as vsub, sum } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { Random, det, eye, matmul, matrixNorm, svd, type Tensor } from '@hyperconn/tensor';
+import { mul, sub, sum } from '@hyperconn/autograd';
 import { ManifoldParameter, Orthogonal, RiemannianSGD, SpectralNormState, spectralNormalize } from '@hyperconn/manifolds';
 
 const rng = new Random(11); // fixed seed: the same numbers on every run
@@ -44,13 +45,13 @@ const x = new ManifoldParameter(start, group);
 const opt = new RiemannianSGD([x], { lr: 0.3, momentum: 0.5 });
 for (let step = 1; step <= 300; step++) {
   opt.zeroGrad();
-  const d = vsub(x, a);
+  const d = sub(x, a);
   mul(sum(mul(d, d)), 0.5).backward();
   opt.step(); // retraction: X stays orthogonal to rounding at every step
-  if (step % 100 === 0) console.log(`step ${step}  ‖X − UVᵀ‖_F ${frob(sub(x.value, polar)).toExponential(2)}  ‖XᵀX − I‖_F ${frob(sub(matmul(x.value.mT, x.value), eye(n))).toExponential(2)}`);
+  if (step % 100 === 0) console.log(`step ${step}  ‖X − UVᵀ‖_F ${frob(T.sub(x.value, polar)).toExponential(2)}  ‖XᵀX − I‖_F ${frob(T.sub(matmul(x.value.mT, x.value), eye(n))).toExponential(2)}`);
 }
-const polarDistance = frob(sub(x.value, polar));
-const orthError = frob(sub(matmul(x.value.mT, x.value), eye(n)));
+const polarDistance = frob(T.sub(x.value, polar));
+const orthError = frob(T.sub(matmul(x.value.mT, x.value), eye(n)));
 
 if (!(sigmaError < 1e-8)) throw new Error(`spectralNormalize: |σ̂ − σ|/σ = ${sigmaError} after 40 warm-started calls`);
 if (!(polarDistance <= 1e-8)) throw new Error(`Orthogonal: ‖X − UVᵀ‖ = ${polarDistance} > 1e-8`);

@@ -4,7 +4,8 @@
  * here solving a small assignment problem while every iterate stays doubly stochastic.
  * Run: npx --yes pnpm@10.34.8 example examples/sinkhorn-birkhoff.ts
  */
-import { Random, abs, max, mul as tmul, sub, sum as tsum, type Tensor } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { Random, abs, max, sub, type Tensor } from '@hyperconn/tensor';
 import { mul, softmax, sum } from '@hyperconn/autograd';
 import { Birkhoff, ManifoldParameter, RiemannianSGD, permutationMixture, permutations, sinkhorn } from '@hyperconn/manifolds';
 
@@ -14,14 +15,14 @@ const n = 4;
 /** max |row sum − 1| and max |column sum − 1| of a matrix. */
 function marginals(m: Tensor): { rows: number; cols: number } {
   const dev = (s: Tensor) => max(abs(sub(s, 1))).item();
-  return { rows: dev(tsum(m, -1)), cols: dev(tsum(m, -2)) };
+  return { rows: dev(T.sum(m, -1)), cols: dev(T.sum(m, -2)) };
 }
 
 /** A matrix as aligned rows with 3 decimals. */
 const show = (m: Tensor): string => (m.toArray() as number[][]).map((r) => '  ' + r.map((v) => v.toFixed(3)).join('  ')).join('\n');
 
 console.log('— Sinkhorn on random logits: rows exact, the column error shrinks with iterations');
-const logits = tmul(rng.normal([n, n]), 2);
+const logits = T.mul(rng.normal([n, n]), 2);
 let previous = Infinity;
 for (const iters of [1, 2, 5, 10, 20, 50]) {
   const { matrix, marginalError } = sinkhorn(logits, { iters });

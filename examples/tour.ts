@@ -3,20 +3,21 @@
  * order and a least-squares fit. (The hyper-connection demo is examples/demo/.)
  * Run: npx --yes pnpm@10.34.8 example examples/tour.ts
  */
-import { Random, add, mul, eye, matmul, matrixNorm, qr, svd, tensor, expm, sub, norm, sum as tsum } from '@hyperconn/tensor';
-import { grad, gradcheck, matmul as vmatmul, sum, tanh, param, type Variable } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { Random, add, mul, eye, matrixNorm, qr, svd, tensor, expm, sub, norm } from '@hyperconn/tensor';
+import { grad, gradcheck, matmul, sum, tanh, param, type Variable } from '@hyperconn/autograd';
 
 const rng = new Random(42);
 
 console.log('— tensors and broadcasting');
 const a = tensor([[1, 2, 3], [4, 5, 6]]);
 console.log(add(a, tensor([10, 20, 30])).toString());
-console.log('row sums', tsum(a, -1).toArray());
+console.log('row sums', T.sum(a, -1).toArray());
 
 console.log('\n— linear algebra');
 const m = rng.normal([4, 4]);
 const { q, r } = qr(m);
-console.log('‖QR − A‖ =', norm(sub(matmul(q, r), m)).item().toExponential(2));
+console.log('‖QR − A‖ =', norm(sub(T.matmul(q, r), m)).item().toExponential(2));
 const { s } = svd(m);
 console.log('singular values', s.toArray(), ' ‖A‖₂ =', matrixNorm(m, 2).item());
 const skew = tensor([[0, -Math.PI / 2], [Math.PI / 2, 0]]);
@@ -35,10 +36,10 @@ console.log(report.message);
 console.log('\n— a least-squares fit by gradient descent');
 const features = rng.normal([64, 3]);
 const truth = tensor([[1.5], [-2], [0.5]]);
-const targets = matmul(features, truth);
+const targets = T.matmul(features, truth);
 const w = param(rng.normal([3, 1]));
 for (let step = 0; step <= 200; step++) {
-  const err = vmatmul(features, w).sub(targets);
+  const err = matmul(features, w).sub(targets);
   const loss = sum(err.mul(err)).div(64);
   w.zeroGrad();
   loss.backward();
@@ -48,7 +49,7 @@ for (let step = 0; step <= 200; step++) {
 console.log('learned w', w.value.toArray(), ' true', truth.toArray());
 
 // The tour checks what it showed, and says ok only if every result holds.
-const qrResidual = norm(sub(matmul(q, r), m)).item();
+const qrResidual = norm(sub(T.matmul(q, r), m)).item();
 const rotationError = norm(sub(expm(skew), tensor([[0, -1], [1, 0]]))).item();
 const sigmaGap = Math.abs(s.get(0) - matrixNorm(m, 2).item());
 const fitError = norm(sub(w.value, truth)).item();

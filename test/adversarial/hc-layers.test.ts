@@ -6,8 +6,9 @@
  * (packages/hc-layers/test/layer-helpers.ts), closed forms, or the same call with an equal input.
  */
 import { describe, expect } from 'vitest';
-import { DTypeError, eye, mul, Random, ShapeError, tensor, ValueError, zeros, type Tensor } from '@hyperconn/tensor';
-import { mul as mulVar, variable, type Variable } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { DTypeError, eye, Random, ShapeError, tensor, ValueError, zeros, type Tensor } from '@hyperconn/tensor';
+import { mul, variable, type Variable } from '@hyperconn/autograd';
 import {
   compositeDiagnostics,
   createHyperConnection,
@@ -35,7 +36,7 @@ const CONSTRAINED = VARIANTS.filter((v) => v !== 'residual');
 const construct = (variant: Variant, options: Partial<HyperConnectionOptions>) => (): unknown =>
   new CLASSES[variant]({ n: 3, dim: 2, layerIndex: 0, ...options } as HyperConnectionOptions);
 
-const half = (u: Variable): Variable => mulVar(u, 0.5);
+const half = (u: Variable): Variable => mul(u, 0.5);
 const halfLoop = (u: Float64Array): Float64Array => u.map((x) => 0.5 * x);
 
 /** A perturbed layer of `variant` with 3 streams (1 for the residual) of size 2. */
@@ -119,7 +120,7 @@ const float32Errors: Case[] = CONSTRAINED.map(
 );
 
 /** X' by loops over the layer's own maps (an independent evaluation of the update). */
-const loopUpdate = (layer: HyperConnection, x: Tensor): Float64Array => referenceUpdate(x.astype('float64'), layer.maps(x), halfLoop);
+const loopUpdate = (layer: HyperConnection, x: Tensor): Float64Array => referenceUpdate(x.astype('float64'), layer.maps(x), halfLoop).reference;
 
 const layerValues: Case[] = [
   ...VARIANTS.map(
@@ -189,7 +190,7 @@ const diagnosticsValues: Case[] = [
   },
   {
     name: 'compositeDiagnostics of two HC-like maps 2I: gains 2 then 4 (closed form)',
-    run: () => compositeDiagnostics([mul(eye(2), 2).reshape([1, 1, 2, 2]), mul(eye(2), 2).reshape([1, 1, 2, 2])]).map((d) => [d.depth, d.forwardGain, d.backwardGain, d.sigmaMax]),
+    run: () => compositeDiagnostics([T.mul(eye(2), 2).reshape([1, 1, 2, 2]), T.mul(eye(2), 2).reshape([1, 1, 2, 2])]).map((d) => [d.depth, d.forwardGain, d.backwardGain, d.sigmaMax]),
     check: (v) => expect(v).toEqual([
       [1, 2, 2, 2],
       [2, 4, 4, 4],
@@ -212,7 +213,7 @@ const diagnosticsErrors: Case[] = [
   { name: 'compositeDiagnostics of layers of different shapes', run: () => compositeDiagnostics([eye(3), eye(2)]), error: ShapeError, op: 'compositeDiagnostics' },
   {
     name: 'compositeDiagnostics whose product overflows float64 at depth 2',
-    run: () => compositeDiagnostics([mul(eye(3), 1e200), mul(eye(3), 1e200)]),
+    run: () => compositeDiagnostics([T.mul(eye(3), 1e200), T.mul(eye(3), 1e200)]),
     error: ValueError,
     op: 'compositeDiagnostics',
   },

@@ -8,6 +8,7 @@ import ndarray from 'ndarray';
 import * as T from '@hyperconn/tensor';
 import { DTypeError, ShapeError, ValueError } from '@hyperconn/tensor';
 import { nn, optim, param, variance } from '@hyperconn/autograd';
+import { expandStreams, reduceStreams } from '@hyperconn/hc-layers';
 import { battery, type Case } from './battery';
 
 const grid = () => T.arange(0, 6).reshape([2, 3]);
@@ -78,7 +79,14 @@ const schedule: Case[] = [
   { name: 'LRScheduler.step into a NaN factor leaves the step and lr as they were', run: () => { const { opt, sched } = scheduler(2); sched.step(); try { sched.step(); } catch { /* refused */ } return [sched.lastStep, opt.paramGroups[0]!.lr]; }, check: (v) => expect(v).toEqual([1, 0.1]) },
 ];
 
+const streams: Case[] = [
+  { name: 'expandStreams of null', run: () => expandStreams(null as never, 2), error: ValueError, op: 'expandStreams' },
+  { name: 'reduceStreams of a string', run: () => reduceStreams('x' as never), error: ValueError, op: 'reduceStreams' },
+  { name: 'reduceStreams of a Tensor sums the streams', run: () => reduceStreams(T.ones([1, 1, 3, 2])).toArray(), check: (v) => expect(v).toEqual([[[3, 3]]]) },
+];
+
 describe('views as functions', () => battery(views));
+describe('stream helpers', () => battery(streams));
 describe('fromNdarray', () => battery(nd));
 describe('variance correction', () => battery(stats));
 describe('learning-rate scheduler state', () => battery(schedule));

@@ -17,8 +17,9 @@
  * loss of leaving the streams unchanged (T vs I), which is also the residual's loss: with one
  * stream it has nothing to mix.
  */
-import { matmul as matmulTensor, mean, Random, square, sub, tensor, zeros, type Tensor } from '@hyperconn/tensor';
-import { mean as meanVar, noGrad, optim, square as squareVar, sub as subVar, Variable } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { Random, tensor, zeros, type Tensor } from '@hyperconn/tensor';
+import { mean, noGrad, optim, square, sub, Variable } from '@hyperconn/autograd';
 import { createHyperConnection, layerDiagnostics, type HyperConnection, type Variant } from '@hyperconn/hc-layers';
 import { deriveSeed, type DemoConfig } from '../config';
 
@@ -66,9 +67,9 @@ export function runMixing(variant: Variant, config: DemoConfig, onProgress: (don
   const target = tensor(TARGET_MIX as number[][], { dtype });
   const heldOut = new Random(deriveSeed(config.seed, 'mixing/eval')).normal([1, 4 * tokens, n, dim], { dtype });
   // the loss of the identity map on the held-out tokens: the unit of every reported loss
-  const identityLoss = mean(square(sub(heldOut, matmulTensor(target, heldOut)))).item();
+  const identityLoss = T.mean(T.square(T.sub(heldOut, T.matmul(target, heldOut)))).item();
   const lossOf = (out: Variable, x: Tensor): Variable => {
-    return meanVar(squareVar(subVar(out, matmulTensor(target, x))));
+    return mean(square(sub(out, T.matmul(target, x))));
   };
 
   if (variant === 'residual') {
@@ -102,7 +103,7 @@ export function runMixing(variant: Variant, config: DemoConfig, onProgress: (don
       const d = layerDiagnostics(maps);
       negativeFraction += d.negativeFraction / depth;
       negativeMass += d.negativeMass / depth;
-      product = product === null ? maps.hRes : matmulTensor(maps.hRes, product);
+      product = product === null ? maps.hRes : T.matmul(maps.hRes, product);
       h = forward([layer], h);
     }
     return {
@@ -111,7 +112,7 @@ export function runMixing(variant: Variant, config: DemoConfig, onProgress: (don
       curve,
       negativeFraction,
       negativeMass,
-      learnedMix: mean(product!.astype('float64'), [0, 1]).toArray() as number[][],
+      learnedMix: T.mean(product!.astype('float64'), [0, 1]).toArray() as number[][],
     };
   });
 }

@@ -1,6 +1,6 @@
 import { argumentError, fmtShape, full, shapesEqual, ShapeError, Tensor, ValueError, HyperconnError } from '@hyperconn/tensor';
 import { add, cast, sumToShape } from './ops.js';
-import { Variable, withRecording } from './variable.js';
+import { asVariable, Variable, withRecording } from './variable.js';
 
 /** Backpropagating through a graph whose saved values were released by an earlier backward. */
 export class FreedGraphError extends HyperconnError {}
@@ -48,7 +48,7 @@ function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): 
   }
   if (typeof seed === 'number') return new Variable(full(root.shape, seed, { dtype: root.dtype }));
   if (!(seed instanceof Variable) && !(seed instanceof Tensor)) throw argumentError('backward', 'seed', 'a Variable, a Tensor or a number', seed);
-  const s = seed instanceof Variable ? seed : new Variable(seed);
+  const s = asVariable('backward', seed, 'seed');
   if (!shapesEqual(s.shape, root.shape)) {
     throw new ShapeError(`backward: seed of shape ${fmtShape(s.shape)} does not match the output's shape ${fmtShape(root.shape)}`);
   }

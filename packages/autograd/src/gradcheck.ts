@@ -3,6 +3,7 @@ import { gradients } from './engine.js';
 import type { DifferentiableFn } from './functional.js';
 import { concat, flatten } from './ops.js';
 import { Variable, withRecording } from './variable.js';
+import { WorstViolation } from './worst.js';
 
 /** Options of `gradcheck`. */
 export interface GradcheckOptions {
@@ -76,15 +77,12 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
   const leaves = xs.map((x) => new Variable(x, { requiresGrad: true }));
   const out = f(...leaves);
   const m = out.size;
-  let worst: GradcheckReport['worst'] = null;
-  let worstExcess = 0;
+  const tracker = new WorstViolation<NonNullable<GradcheckReport['worst']>>();
   // Any NaN on either side fails; otherwise the element that most exceeds its tolerance is kept.
   const consider = (check: 'jacobian' | 'direction', input: number, index: number, output: number, analytic: number, numeric: number, tol: number): void => {
     const excess = Number.isNaN(analytic) || Number.isNaN(numeric) ? Infinity : Math.abs(analytic - numeric) - tol;
-    if (excess > worstExcess) {
-      worstExcess = excess;
-      worst = { check, input, index, output, analytic, numeric };
-    }
+    // equal infinities (∞ − ∞ = NaN) agree: not a violation
+    tracker.consider(Number.isNaN(excess) ? 0 : excess, () => ({ check, input, index, output, analytic, numeric }));
   };
   // Analytic Jacobian, one reverse pass per output element.
   const rows: Float64Array[][] = [];
@@ -112,7 +110,7 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
   });
   // One random direction u and cotangent v: ⟨u, Jᵀv⟩ must equal ⟨Ju, v⟩. Run only when the
   // Jacobian passed: its sum of many errors would outrank, and hide, the worst single element.
-  if (m > 0 && worst === null) {
+  if (m > 0 && tracker.worst === null) {
     const dirs = xs.map((x) => normal(rng, x.size));
     const v = normal(rng, m);
     const jtv = out.requiresGrad
@@ -130,10 +128,11 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
     }
     consider('direction', -1, -1, -1, lhs, rhs, atol * Math.max(1, scale) + rtol * Math.abs(rhs));
   }
+  const worst = tracker.worst;
   const ok = worst === null;
   let message = `gradcheck: order ${order} ok`;
   if (!ok) {
-    const w = worst as unknown as NonNullable<GradcheckReport['worst']>;
+    const w = worst;
     message =
       w.check === 'jacobian'
         ? `gradcheck: order-${order} derivative of output element ${w.output} with respect to input ${w.input} (shape ${fmtShape(xs[w.input]!.shape)}) element ${w.index}: analytic ${w.analytic}, numeric ${w.numeric}, |diff| ${Math.abs(w.analytic - w.numeric)} exceeds atol ${atol} + rtol ${rtol}·|numeric|`

@@ -1,8 +1,10 @@
-export { Variable, variable, param, noGrad, isGradEnabled, type VariableOptions, type Backward, type GraphNode } from './variable.js';
+export { Variable, variable, param, noGrad, isGradEnabled, asVariable, type VariableOptions, type Backward, type GraphNode } from './variable.js';
 export { backward, gradients, FreedGraphError, type BackwardOptions } from './engine.js';
 export * from './ops.js';
 export { grad, valueAndGrad, vjp, type Arg, type DifferentiableFn } from './functional.js';
 export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from './gradcheck.js';
+export { WorstViolation } from './worst.js';
+export { perMatrix } from './batch.js';
 export { customOp, type CustomOpDefinition } from './custom.js';
 /**
  * Neural-network building blocks: `Module` (parameters found by reflection on its fields, PyTorch

@@ -4,14 +4,12 @@
  * [out, in], `LayerNorm.weight`/`.bias`, `Sequential` children named `0`, `1`, …), so a
  * state dict saved by PyTorch as safetensors loads when the module trees match.
  */
+import * as T from '@hyperconn/tensor';
 import {
-  abs as absTensor,
-  div as divTensor,
   DTypeError,
   dtypeOption,
   fmtShape,
   IndexError,
-  max as maxTensor,
   ones,
   shapesEqual,
   ShapeError,
@@ -25,7 +23,7 @@ import {
   type Random,
 } from '@hyperconn/tensor';
 import * as ops from './ops.js';
-import { asVariable as checkedInput, param, Variable } from './variable.js';
+import { asVariable, param, Variable } from './variable.js';
 
 /** What a module owns: parameters (Variables), buffers (Tensors) and child modules. */
 export type Member = Variable | Tensor | Module;
@@ -211,7 +209,7 @@ function checkCount(op: string, name: string, n: number): void {
 }
 
 function checkLastAxis(op: string, x: Variable | Tensor, expected: number): void {
-  checkedInput(op, x); // a typed error for a non-tensor input, before x.shape is read
+  asVariable(op, x); // a typed error for a non-tensor input, before x.shape is read
   const d = x.shape.length === 0 ? undefined : x.shape[x.shape.length - 1];
   if (d !== expected) {
     throw new ShapeError(`${op}: input of shape ${fmtShape(x.shape)} must end in an axis of size ${expected}`);
@@ -293,7 +291,7 @@ const largestOf = (dtype: DType): number => (dtype === 'float64' ? Number.MAX_VA
  * c = max(max|d|, √eps) (1 where both are 0) and eps/c². `eps` is one number or one per row.
  */
 function rowScales(d: Tensor, eps: number | Float64Array): { c: Tensor; epsOverC2: Tensor } {
-  const maxAbs = maxTensor(absTensor(d), -1, true);
+  const maxAbs = T.max(T.abs(d), -1, true);
   const m = maxAbs.toTypedArray();
   const largest = largestOf(d.dtype);
   const c = new Float64Array(m.length);
@@ -354,7 +352,7 @@ export class RMSNorm extends Module implements Layer {
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('RMSNorm', x, this.dim);
-    return ops.mul(normalizeRows(asVariable(x), this.eps), this.weight);
+    return ops.mul(normalizeRows(asVariable('RMSNorm', x), this.eps), this.weight);
   }
 }
 
@@ -383,12 +381,12 @@ export class LayerNorm extends Module implements Layer {
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('LayerNorm', x, this.dim);
-    let xs = asVariable(x);
+    let xs = asVariable('LayerNorm', x);
     let eps: number | Float64Array = this.eps;
     // x − mean can overflow only in rows past half the largest float: halve those (exact, a
     // power of two; eps goes with the square of the scale)
     const half = largestOf(xs.dtype) / 2;
-    const m = maxTensor(absTensor(xs.value), -1, true);
+    const m = T.max(T.abs(xs.value), -1, true);
     const p = m.toTypedArray().map((v) => (v > half ? 0.5 : 1));
     if (p.some((v) => v !== 1)) {
       xs = ops.mul(xs, tensor(Float64Array.from(p), { shape: m.shape, dtype: xs.dtype }));
@@ -399,8 +397,6 @@ export class LayerNorm extends Module implements Layer {
     return ops.add(ops.mul(normalizeRows(centered, eps), this.weight), this.bias);
   }
 }
-
-const asVariable = (x: Variable | Tensor): Variable => (x instanceof Variable ? x : new Variable(x));
 
 /**
  * Inverted dropout: in training each element is zeroed with probability p and the survivors
@@ -421,11 +417,11 @@ export class Dropout extends Module implements Layer {
    * when p = 0, `x` unchanged (a tensor wrapped as a Variable).
    */
   forward(x: Variable | Tensor): Variable {
-    if (!this.training || this.p === 0) return asVariable(x);
+    if (!this.training || this.p === 0) return asVariable('Dropout', x);
     const keep = 1 - this.p;
     const mask = this.rng.bernoulli(keep, x.shape, { dtype: x.dtype });
     // p = 1 keeps nothing: the mask is all zeros and must not be divided by 0
-    return ops.mul(x, keep === 0 ? mask : divTensor(mask, keep));
+    return ops.mul(x, keep === 0 ? mask : T.div(mask, keep));
   }
 }
 
@@ -473,7 +469,7 @@ export class Sequential extends Module implements Layer {
 
   /** `x` through every layer in order; with no layers, `x` unchanged (a tensor wrapped as a Variable). */
   forward(x: Variable | Tensor): Variable {
-    let y = asVariable(x);
+    let y = asVariable('Sequential', x);
     for (const layer of this.layers) y = layer.forward(y);
     return y;
   }
@@ -526,7 +522,7 @@ export class CausalSelfAttention extends Module implements Layer {
 
   /** `[batch, seq, dim]` → `[batch, seq, dim]`; ShapeError for any other shape. */
   forward(x: Variable | Tensor): Variable {
-    checkedInput('CausalSelfAttention', x);
+    asVariable('CausalSelfAttention', x);
     if (x.shape.length !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`CausalSelfAttention: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.dim}]`);
     }

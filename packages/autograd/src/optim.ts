@@ -3,7 +3,8 @@
  * clipping, and learning-rate schedules. Updates write into each parameter's storage, so the
  * modules that hold the parameters see them without being rebuilt.
  */
-import { allocate, DTypeError, fmtShape, mul as mulTensor, NonFiniteError, shapesEqual, ShapeError, Tensor, ValueError, type TypedArray } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { allocate, DTypeError, fmtIndex, fmtShape, NonFiniteError, shapesEqual, ShapeError, Tensor, ValueError, type TypedArray } from '@hyperconn/tensor';
 import { Variable } from './variable.js';
 
 /** Hyper-parameters every optimiser has; each group may override any hyper-parameter. */
@@ -68,20 +69,10 @@ function checkKnownKeys(op: string, where: string, options: object, known: reado
   }
 }
 
-/** "[1, 0]": the C-order index of element `flat` of a tensor of shape `shape`. */
-function elementIndex(flat: number, shape: readonly number[]): string {
-  const index: number[] = [];
-  for (let ax = shape.length - 1; ax >= 0; ax--) {
-    index.unshift(flat % shape[ax]!);
-    flat = Math.floor(flat / shape[ax]!);
-  }
-  return `[${index.join(', ')}]`;
-}
-
 /** "NaN at element [1, 0] of shape [2, 3]" for the first non-finite entry of `values` (C order); null if all are finite. */
 function firstNonFinite(values: ArrayLike<number>, shape: readonly number[]): string | null {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) return `${values[i]} at element ${elementIndex(i, shape)} of shape ${fmtShape(shape)}`;
+    if (!Number.isFinite(values[i]!)) return `${values[i]} at element ${fmtIndex(i, shape)} of shape ${fmtShape(shape)}`;
   }
   return null;
 }
@@ -404,10 +395,9 @@ export class SGD extends Optimizer<SGDHyperParams, SGDState> {
       const b = momentum === 0 ? null : allocate(p.dtype, w0.length);
       let sentinel = 0; // see NON_FINITE_SENTINEL
       for (let i = 0; i < w.length; i++) {
-        let d = g[i]! + weightDecay * w0[i]!;
+        let d = l2WeightDecay(g[i]!, weightDecay, w0[i]!);
         if (b !== null) {
-          b[i] = b0 === null ? d : momentum * b0[i]! + (1 - dampening) * d;
-          d = nesterov ? d + momentum * b[i]! : b[i]!;
+          d = sgdMomentum(i, d, b, b0, momentum, dampening, nesterov);
           sentinel += 0 * b[i]!;
         }
         w[i] = w0[i]! - lr * d;
@@ -424,6 +414,26 @@ export class SGD extends Optimizer<SGDHyperParams, SGDState> {
     }
     return () => writes.forEach((write) => write());
   }
+}
+
+/**
+ * L2 weight decay folded into the gradient, g + weightDecay·w: the rule of SGD and Adam (and of
+ * the Riemannian optimisers on plain parameters), one element at a time.
+ */
+export function l2WeightDecay(g: number, weightDecay: number, w: number): number {
+  return g + weightDecay * w;
+}
+
+/**
+ * PyTorch's SGD momentum for element `i` of direction `d`: stores the new buffer value, b[i] = d
+ * on the first step (`b0` null) and μ·b0[i] + (1 − dampening)·d after, and returns the step
+ * direction, b[i] or, with Nesterov, d + μ·b[i]. b[i] is read back after the store, so the
+ * direction sees the buffer's dtype rounding (as PyTorch's in-place buffer). Shared with
+ * RiemannianSGD.
+ */
+export function sgdMomentum(i: number, d: number, b: TypedArray, b0: ArrayLike<number> | null, momentum: number, dampening: number, nesterov: boolean): number {
+  b[i] = b0 === null ? d : momentum * b0[i]! + (1 - dampening) * d;
+  return nesterov ? d + momentum * b[i]! : b[i]!;
 }
 
 /** SGD's hyper-parameter checks beyond lr and weightDecay (shared with RiemannianSGD). */
@@ -505,6 +515,42 @@ export function checkAdamHyperParams(op: string, group: AdamHyperParams, g: numb
   checkNonNegative(op, `eps (group ${g})`, eps);
 }
 
+/** Adam's bias corrections at step `t` (counted from 1): see `adamUpdate`. */
+export interface AdamBiasCorrection {
+  /** lr/(1 − β₁ᵗ): the step size, with the first moment's correction folded in. */
+  stepSize: number;
+  /** √(1 − β₂ᵗ): the second moment's correction, applied after its square root. */
+  correction2Sqrt: number;
+}
+
+/** Adam's bias corrections at step `t` (counted from 1) for `lr` and `betas` (PyTorch's). Shared with RiemannianAdam. */
+export function adamBiasCorrection(lr: number, betas: readonly [number, number], t: number): AdamBiasCorrection {
+  return { stepSize: lr / (1 - betas[0] ** t), correction2Sqrt: Math.sqrt(1 - betas[1] ** t) };
+}
+
+/** Adam's first moment: β₁·m + (1 − β₁)·g. Shared with RiemannianAdam. */
+export function adamFirstMoment(m: number, beta1: number, g: number): number {
+  return beta1 * m + (1 - beta1) * g;
+}
+
+/**
+ * Adam's second moment: β₂·v + (1 − β₂)·g·h, multiplied left to right as PyTorch's addcmul;
+ * h = g for Adam's element-wise g². RiemannianAdam passes a matrix's squared metric norm as g
+ * with h = 1 (exact).
+ */
+export function adamSecondMoment(v: number, beta2: number, g: number, h: number): number {
+  return beta2 * v + (1 - beta2) * g * h;
+}
+
+/**
+ * The magnitude of Adam's update of one element (subtracted from the parameter):
+ * stepSize·m / (√v/√(1 − β₂ᵗ) + eps), eps added after the bias-corrected square root and not
+ * scaled by it (PyTorch). Shared with RiemannianAdam.
+ */
+export function adamUpdate(m: number, v: number, bias: AdamBiasCorrection, eps: number): number {
+  return (bias.stepSize * m) / (Math.sqrt(v) / bias.correction2Sqrt + eps);
+}
+
 /**
  * Adam's (and with `decoupled`, AdamW's) step into new storage: new state objects and new values
  * of each parameter, in the parameter's dtype (the same rounding as updating in place); the old
@@ -526,16 +572,15 @@ function prepareAdamStep(
     const [m0, v0] = old === undefined ? [allocate(p.dtype, n), allocate(p.dtype, n)] : [readValues(old.expAvg), readValues(old.expAvgSq)];
     const [w, m, v] = [allocate(p.dtype, n), allocate(p.dtype, n), allocate(p.dtype, n)];
     const s: AdamState = { step: (old?.step ?? 0) + 1, expAvg: new Tensor(m, [...p.shape]), expAvgSq: new Tensor(v, [...p.shape]) };
-    const stepSize = lr / (1 - beta1 ** s.step);
-    const correction2Sqrt = Math.sqrt(1 - beta2 ** s.step);
+    const bias = adamBiasCorrection(lr, betas, s.step);
     const l2 = decoupled ? 0 : weightDecay;
     const shrink = decoupled ? 1 - lr * weightDecay : 1;
     let sentinel = 0; // see NON_FINITE_SENTINEL
     for (let i = 0; i < n; i++) {
-      const gi = g[i]! + l2 * w0[i]!;
-      m[i] = beta1 * m0[i]! + (1 - beta1) * gi;
-      v[i] = beta2 * v0[i]! + (1 - beta2) * gi * gi;
-      w[i] = w0[i]! * shrink - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / correction2Sqrt + eps);
+      const gi = l2WeightDecay(g[i]!, l2, w0[i]!);
+      m[i] = adamFirstMoment(m0[i]!, beta1, gi);
+      v[i] = adamSecondMoment(v0[i]!, beta2, gi, gi);
+      w[i] = w0[i]! * shrink - adamUpdate(m[i]!, v[i]!, bias, eps);
       sentinel += 0 * (w[i]! + m[i]! + v[i]!);
     }
     if (sentinel !== 0) {
@@ -605,7 +650,7 @@ export function clipGradNorm(params: Iterable<Variable>, maxNorm: number, option
   const scale = Number.isFinite(norm) ? maxNorm / (norm + 1e-6) : maxNorm / largest / ratio;
   if (scale < 1) {
     // fresh gradients rather than writes into the old ones, which may share storage with other tensors
-    for (const p of withGrad) p.grad = new Variable(mulTensor(p.grad!.value, scale));
+    for (const p of withGrad) p.grad = new Variable(T.mul(p.grad!.value, scale));
   }
   return norm;
 }

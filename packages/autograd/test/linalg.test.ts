@@ -1,5 +1,5 @@
 /**
- * The differentiable linear algebra of ops.ts: gradchecks (float64, first and second order)
+ * The differentiable linear algebra of ops-linalg.ts: gradchecks (float64, first and second order)
  * over fast-check-generated well-conditioned matrices, closed-form gradients against naive or
  * kernel references, repeated eigen/singular values, and the errors of undefined gradients.
  */

@@ -1,78 +1,81 @@
 /**
- * The invariant that keeps the gradient table honest: every function ops.ts exports is
- * gradchecked in ops.test.ts (its OP_CASES), declared non-differentiable, covered by
- * linalg.test.ts, or listed below with the reason it needs no case of its own. Adding an op
- * without a gradient test fails here. Also: the non-differentiable ops give constants with
- * the tensor kernels' values.
+ * The invariant that keeps the gradient table honest: every function ops.ts exports (its own and
+ * the linear-algebra ops of ops-linalg.ts) has metadata in the table (`OP_METADATA` in ops.ts,
+ * `LINALG_OP_METADATA` in ops-linalg.ts), and every differentiable one is gradchecked in
+ * ops.test.ts (its OP_CASES) or by the test file its metadata names. Adding an op without a
+ * gradient test fails here. Also: the non-differentiable ops give constants with the tensor
+ * kernels' values.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
 import { broadcastShapes, type Tensor } from '@hyperconn/tensor';
-import * as ops from '../src/ops';
+import OP_METADATA, * as ops from '../src/ops';
+import { LINALG_OP_METADATA } from '../src/ops-linalg';
+import type { OpMetadata } from '../src/ops-table';
 import { param, type Variable } from '../src/variable';
 import { broadcastablePairArb, shapeArb, tensorArb } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
-import { GRADCHECKED_OPS, OP_CASES } from './op-cases';
+import { caseOrder, GRADCHECKED_OPS, OP_CASES } from './op-cases';
 
-/** Differentiable exports without a case in OP_CASES, and why. */
-const COVERED_ELSEWHERE: Readonly<Record<string, string>> = {
-  cast: 'float32 rounding defeats finite differences; engine.test.ts checks its gradient (dtype round trip, second order) in closed form',
-};
-
-/** The linear-algebra section of ops.ts: gradchecked by linalg.test.ts (checked below to mention each). */
-const LINALG = ['solve', 'inv', 'det', 'slogdet', 'qr', 'eigh', 'svd', 'expm', 'matrixNorm', 'trace'];
-
-/** Cases whose op builds its result from other ops, so no graph node carries its own name. */
-const COMPOSITES: Readonly<Record<string, string>> = {
-  squeeze: 'a reshape',
-  unsqueeze: 'a reshape',
-  flatten: 'a reshape',
-  transpose: 'a permute',
-  sumToShape: 'a sum and a reshape',
-  stack: 'unsqueezes and a concat',
-  split: 'slices',
-  variance: 'mean, sub, square, sum, div',
-  logSoftmax: 'sub (of the detached max), logsumexp and sub',
-  softmax: "logSoftmax's ops and exp",
-};
+/** The metadata of the whole table, by op name. */
+const METADATA: Readonly<Record<string, OpMetadata>> = { ...OP_METADATA, ...LINALG_OP_METADATA };
 
 const exportedFunctions = Object.entries(ops)
   .filter(([, v]) => typeof v === 'function')
   .map(([name]) => name)
   .sort();
 const nonDifferentiable: readonly string[] = ops.NON_DIFFERENTIABLE;
+const differentiable = exportedFunctions.filter((name) => (METADATA[name]?.maxOrder ?? 0) > 0);
 
 describe('every exported op is accounted for', () => {
-  it('each function of ops.ts has a gradient test or a stated reason', () => {
-    const accounted = new Set([...GRADCHECKED_OPS, ...nonDifferentiable, ...LINALG, ...Object.keys(COVERED_ELSEWHERE)]);
-    expect(exportedFunctions.filter((name) => !accounted.has(name))).toEqual([]);
+  it('each function of ops.ts has metadata in the table, and each entry is an exported function (no stale entries)', () => {
+    expect(exportedFunctions.filter((name) => METADATA[name] === undefined)).toEqual([]);
+    expect(Object.keys(METADATA).filter((name) => !exportedFunctions.includes(name))).toEqual([]);
   });
 
-  it('every listed name is an exported function (no stale entries)', () => {
-    const listed = [...GRADCHECKED_OPS, ...nonDifferentiable, ...LINALG, ...Object.keys(COVERED_ELSEWHERE), ...Object.keys(COMPOSITES)];
-    expect(listed.filter((name) => !exportedFunctions.includes(name))).toEqual([]);
+  it('the metadata of ops.ts and ops-linalg.ts do not overlap', () => {
+    expect(Object.keys(OP_METADATA).filter((name) => name in LINALG_OP_METADATA)).toEqual([]);
   });
 
-  it('no op is in two of the lists', () => {
-    const lists = [[...GRADCHECKED_OPS], [...nonDifferentiable], LINALG, Object.keys(COVERED_ELSEWHERE)];
-    const seen = lists.flat();
-    expect(seen.filter((name, i) => seen.indexOf(name) !== i)).toEqual([]);
+  it('each differentiable op has a gradient test: a case in OP_CASES, or the test file its metadata names', () => {
+    expect(differentiable.filter((name) => !GRADCHECKED_OPS.has(name) && METADATA[name]!.gradientTest === undefined)).toEqual([]);
   });
 
-  it('linalg.test.ts exercises every linear-algebra op', () => {
-    const source = readFileSync(new URL('./linalg.test.ts', import.meta.url), 'utf8');
-    expect(LINALG.filter((name) => !new RegExp(`\\b${name}\\(`).test(source))).toEqual([]);
+  it('OP_CASES hold only exported differentiable ops whose metadata names no other test file', () => {
+    const misplaced = [...GRADCHECKED_OPS].filter((name) => !differentiable.includes(name) || METADATA[name]!.gradientTest !== undefined);
+    expect(misplaced).toEqual([]);
   });
 
-  it('each case runs the op it is named after (its node is in the graph, or the op is a listed composite)', () => {
+  it('non-differentiable ops (maxOrder 0) are exactly NON_DIFFERENTIABLE, with no gradient test named', () => {
+    const zero = Object.keys(METADATA).filter((name) => METADATA[name]!.maxOrder === 0);
+    expect(zero.sort()).toEqual([...nonDifferentiable].sort());
+    expect(zero.filter((name) => METADATA[name]!.gradientTest !== undefined)).toEqual([]);
+  });
+
+  it("each op with cases is gradchecked to its maxOrder by some case, and no case goes beyond it", () => {
+    for (const c of OP_CASES) expect(c.maxOrder ?? 2, `${c.name} (${c.variant})`).toBeLessThanOrEqual(METADATA[c.name]!.maxOrder);
+    const reached = [...GRADCHECKED_OPS].filter((name) => Math.max(...OP_CASES.filter((c) => c.name === name).map(caseOrder)) !== METADATA[name]!.maxOrder);
+    expect(reached).toEqual([]);
+  });
+
+  it('the test file named in the metadata exercises each op it covers', () => {
+    const missing = Object.entries(METADATA).filter(([name, m]) => {
+      if (m.gradientTest === undefined) return false;
+      const source = readFileSync(new URL(`./${m.gradientTest.file}`, import.meta.url), 'utf8');
+      return !new RegExp(`\\b${name}\\(`).test(source);
+    });
+    expect(missing.map(([name]) => name)).toEqual([]);
+  });
+
+  it('each case runs the op it is named after (its node is in the graph, or the op is a composite in its metadata)', () => {
     for (const c of OP_CASES) {
       const [inst] = fc.sample(c.inputsArb, { numRuns: 1, seed: 1 });
       const y = c.fn(inst!.params, ...inst!.inputs.map((t) => param(t)));
       const recorded = opsInGraph(y);
       if (!recorded.has(c.name)) {
-        expect(COMPOSITES[c.name], `${c.name} (${c.variant}) recorded only ${[...recorded].join(', ')}`).toBeDefined();
+        expect(METADATA[c.name]!.composite, `${c.name} (${c.variant}) recorded only ${[...recorded].join(', ')}`).toBeDefined();
       }
     }
   });

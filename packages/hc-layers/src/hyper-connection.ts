@@ -35,10 +35,10 @@ export interface TokenMaps {
 }
 
 /**
- * Options of every variant's constructor and of `createHyperConnection`; options named after a
- * variant apply to that variant only. A bad value is a ValueError (a DTypeError for `dtype`).
+ * The options every variant reads; each variant's own options extend these. A bad value is a
+ * ValueError (a DTypeError for `dtype`).
  */
-export interface HyperConnectionOptions {
+export interface CommonHyperConnectionOptions {
   /** Number of streams (expansion rate). Default 4. */
   n?: number;
   /** Hidden size C. */
@@ -49,20 +49,48 @@ export interface HyperConnectionOptions {
   eps?: number;
   /** Dtype of the parameters; inputs must have it too. Default float64. */
   dtype?: 'float64' | 'float32';
-  /** mHC: Sinkhorn iterations. Default 20. */
-  sinkhornIters?: number;
-  /** HC: dynamic (input-dependent) terms on. Default true. */
+}
+
+/** Options of `ResidualLayer` (`n` is ignored: the residual has one stream). */
+export type ResidualOptions = CommonHyperConnectionOptions;
+
+/** Options of `HCLayer`. */
+export interface HCOptions extends CommonHyperConnectionOptions {
+  /** Dynamic (input-dependent) terms on. Default true. */
   dynamic?: boolean;
-  /** HC: tanh on the dynamic terms. Default true. */
+  /** tanh on the dynamic terms. Default true. */
   tanh?: boolean;
+}
+
+/** Options of `MHCLayer`. */
+export interface MHCOptions extends CommonHyperConnectionOptions {
+  /** Sinkhorn iterations. Default 20. */
+  sinkhornIters?: number;
+}
+
+/** Options of `MHCLiteLayer`. */
+export interface MHCLiteOptions extends CommonHyperConnectionOptions {
+  /** Refuse n above this (n! permutations). Default 8. */
+  maxN?: number;
+}
+
+/** Options of `SHCLayer` (no options of its own; n must be ≥ 2). */
+export type SHCOptions = CommonHyperConnectionOptions;
+
+/** Options of `SHCPowerLayer`. */
+export interface SHCPowerOptions extends SHCOptions {
   /**
-   * shcPower: squarings of the power method that bounds σ_max(Ẽ) from above per token (stateless;
+   * Squarings of the power method that bounds σ_max(Ẽ) from above per token (stateless;
    * relative excess ≤ ln(n−1)/2^(powerIters+1)). Default 24. See `spectralNormBound`.
    */
   powerIters?: number;
-  /** mhcLite: refuse n above this (n! permutations). Default 8. */
-  maxN?: number;
 }
+
+/**
+ * Options of `createHyperConnection`: those of every variant together; each variant reads the
+ * common options and its own, and ignores the others.
+ */
+export interface HyperConnectionOptions extends HCOptions, MHCOptions, MHCLiteOptions, SHCPowerOptions {}
 
 /** The split call style: the branch input, and a function that adds the branch output back. */
 export interface SplitResult {

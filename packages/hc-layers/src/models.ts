@@ -39,10 +39,9 @@ function streamCount(op: string, variant: Variant, n: number | undefined): numbe
   return streams;
 }
 
+/** The layer at `layerIndex`: every hyper-connection option passes through (the layers ignore the model's own). */
 function connection(options: CommonModelOptions, n: number, layerIndex: number): HyperConnection {
-  const { variant, dim, eps, sinkhornIters, dynamic, tanh, powerIters, maxN } = options;
-  const dtype = options.dtype ?? 'float64';
-  return createHyperConnection(variant, { n, dim, layerIndex, dtype, eps, sinkhornIters, dynamic, tanh, powerIters, maxN });
+  return createHyperConnection(options.variant, { ...options, n, layerIndex, dtype: options.dtype ?? 'float64' });
 }
 
 /** A branch with its own pre-norm: `layer(RMSNorm(x))`. */

@@ -7,9 +7,10 @@
  * throws a `LayerInvariantError` carrying it. fast-check is a peer dependency.
  */
 import fc from 'fast-check';
-import { dtypeOption, HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
+import { dtypeOption, epsOf, HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
 import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
-import type { HyperConnection, Variant } from './hyper-connection.js';
+import { VARIANTS, type HyperConnection, type TokenMaps, type Variant } from './hyper-connection.js';
+import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroBranchScale } from './reference.js';
 
 /**
  * The checks, each on the per-token maps `H_res` `[n,n]`, `H_pre`, `H_post` `[n]` a layer reports:
@@ -29,19 +30,6 @@ import type { HyperConnection, Variant } from './hyper-connection.js';
  * - `spectralSphere` — row and column sums 1 and `σ_max = 1`.
  */
 export type LayerInvariant = 'finite' | 'update' | 'splitMerge' | 'tokenIndependence' | 'bypass' | 'gates' | 'doublyStochastic' | 'spectralSphere';
-
-const GENERAL: readonly LayerInvariant[] = ['finite', 'update', 'splitMerge', 'tokenIndependence'];
-
-/** What each built-in variant promises (used when `invariants` is not given). */
-export const DEFAULT_INVARIANTS: Readonly<Record<Variant, readonly LayerInvariant[]>> = {
-  // n = 1 and H_res = 1: nothing to bypass, nothing to constrain
-  residual: GENERAL,
-  hc: [...GENERAL, 'bypass'],
-  mhc: [...GENERAL, 'bypass', 'gates', 'doublyStochastic'],
-  mhcLite: [...GENERAL, 'bypass', 'gates', 'doublyStochastic'],
-  shc: [...GENERAL, 'bypass', 'gates', 'spectralSphere'],
-  shcPower: [...GENERAL, 'bypass', 'gates', 'spectralSphere'],
-};
 
 /** Options of `checkLayerInvariants` and `expectLayerInvariants`; all optional. */
 export interface LayerInvariantOptions {
@@ -180,7 +168,195 @@ class Worst {
   }
 }
 
-const EPS: Record<DType, number> = { float64: 2 ** -52, float32: 2 ** -23 };
+/** What the checks of one case share: the case, the layer's output and maps for it, and helpers. */
+interface CaseContext {
+  c: Case;
+  /** The case in words, for the details of a violation. */
+  label: string;
+  n: number;
+  dim: number;
+  tokens: number;
+  dtype: DType;
+  /** The rounding tolerance, 64·n·eps (times `toleranceScale`). */
+  tol: number;
+  sinkhornIters: number | null;
+  /** X, flat. */
+  xs: ArrayLike<number>;
+  /** forward(X, F), flat, and the maps it reported. */
+  out: ArrayLike<number>;
+  maps: TokenMaps;
+  hRes: ArrayLike<number>;
+  hPre: ArrayLike<number>;
+  hPost: ArrayLike<number>;
+  /** σ_max(H_res) per token (computed on first use). */
+  sigma(): ArrayLike<number>;
+  /** The branch F(u) = tanh(u·W) of this case, and W. */
+  branch: (u: Variable) => Variable;
+  branchWeights: Tensor;
+  /** Runs a (perturbed, then restored) layer for this case. */
+  withLayer<T>(run: (layer: HyperConnection) => T): T;
+  /** `label`, the token (and its batch and position) and `what`. */
+  where(what: string, token: number): string;
+}
+
+/** One invariant: its name, the built-in variants that promise it, and its check. */
+interface InvariantCheck {
+  name: LayerInvariant;
+  /** The built-in variants that promise it (`DEFAULT_INVARIANTS`). */
+  variants: readonly Variant[];
+  /** Records the violations of one case in `worst`; false when the case could not exercise it. */
+  check(ctx: CaseContext, worst: Worst): boolean;
+}
+
+/** The checks in the order they run; see `LayerInvariant` for what each one means. */
+const CHECKS: readonly InvariantCheck[] = [
+  {
+    name: 'finite',
+    variants: VARIANTS,
+    check({ label, out, hRes, hPre, hPost }, w) {
+      const bad = countNonFinite(out) + countNonFinite(hRes) + countNonFinite(hPre) + countNonFinite(hPost);
+      w.see(bad, 0, () => `${label}: ${bad} non-finite entries in the output or the maps`);
+      return true;
+    },
+  },
+  {
+    name: 'update',
+    variants: VARIANTS,
+    check({ c, n, dim, out, maps, branchWeights, tol, where }, w) {
+      const { reference, scale } = referenceUpdate(c.x, maps, tanhBranchLoop(branchWeights), tanhBranchScale(branchWeights));
+      compare(w, out, reference, scale, tol, (i) => where(`forward output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`, Math.floor(i / (n * dim))));
+      return true;
+    },
+  },
+  {
+    name: 'splitMerge',
+    variants: VARIANTS,
+    check({ c, n, dim, out, tol, branch, withLayer, where }, w) {
+      const merged = withLayer((layer) => {
+        const { branchInput, merge } = layer.split(variable(c.x));
+        return merge(branch(branchInput)).value.toTypedArray();
+      });
+      compare(w, merged, out, absScale(out), tol, (i) => where(`split/merge output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from forward`, Math.floor(i / (n * dim))));
+      return true;
+    },
+  },
+  {
+    name: 'tokenIndependence',
+    variants: VARIANTS,
+    check({ c, label, n, dim, tokens, dtype, xs, out, hRes, hPre, hPost, tol, branch, withLayer, where }, w) {
+      const perm = new Random(c.seed).permutation(tokens);
+      const permuted = permuteTokens(xs, perm, n * dim);
+      const result = withLayer((layer) => {
+        const y = layer.forward(variable(tensor(permuted, { shape: [...c.x.shape], dtype })), branch);
+        return { out: y.value.toTypedArray(), maps: layer.lastMaps };
+      });
+      const desc = `tokens permuted by [${perm.join(',')}]`;
+      compare(w, result.out, permuteTokens(out, perm, n * dim), absScale(out), tol, (i) => where(`output with ${desc} is not the permuted output`, Math.floor(i / (n * dim))));
+      if (result.maps === null) w.fail(`${label}: lastMaps is null after forward`);
+      else {
+        compare(w, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, n * n), absScale(hRes), tol, (i) => where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / (n * n))));
+        compare(w, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, n), absScale(hPre), tol, (i) => where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / n)));
+        compare(w, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, n), absScale(hPost), tol, (i) => where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / n)));
+      }
+      return true;
+    },
+  },
+  {
+    name: 'bypass',
+    // n = 1 and H_res = 1 (residual): nothing to bypass
+    variants: ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'],
+    check({ c, label, n, dim, xs, tol, withLayer, where }, w) {
+      const result = withLayer((layer) => {
+        const y = layer.forward(variable(c.x), (u: Variable) => mul(u, 0));
+        return { out: y.value.toTypedArray(), maps: layer.lastMaps };
+      });
+      if (result.maps === null) {
+        w.fail(`${label}: lastMaps is null after forward`);
+        return false;
+      }
+      const { reference, scale } = referenceUpdate(c.x, result.maps, zeroBranchLoop, zeroBranchScale);
+      // the case only counts when H_res·X is measurably different from X
+      let moved = 0;
+      for (let i = 0; i < xs.length; i++) moved = Math.max(moved, Math.abs(reference[i]! - xs[i]!) / (1 + scale[i]!));
+      if (!(moved > 1e3 * tol)) return false;
+      compare(w, result.out, reference, scale, tol, (i) => {
+        const gap = Math.abs(result.out[i]! - xs[i]!);
+        return where(`with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} (X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`, Math.floor(i / (n * dim)));
+      });
+      return true;
+    },
+  },
+  {
+    name: 'gates',
+    variants: ['mhc', 'mhcLite', 'shc', 'shcPower'],
+    check({ n, dtype, hPre, hPost, where }, w) {
+      const gateTol = 4 * epsOf(dtype);
+      for (let i = 0; i < hPre.length; i++) {
+        w.see(outside(hPre[i]!, 0, 1), gateTol, () => where(`H_pre[${i % n}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / n)));
+        w.see(outside(hPost[i]!, 0, 2), gateTol, () => where(`H_post[${i % n}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / n)));
+      }
+      return true;
+    },
+  },
+  {
+    name: 'doublyStochastic',
+    variants: ['mhc', 'mhcLite'],
+    check({ n, tokens, hRes, tol, sinkhornIters, sigma, where }, w) {
+      for (let k = 0; k < tokens; k++) {
+        const h = tokenMatrix(hRes, n, k);
+        const { rowErr, row, colErr, col } = sumDeviations(h, n);
+        let neg = 0;
+        let at = 0;
+        for (let i = 0; i < n * n; i++) if (-h[i]! > neg) [neg, at] = [-h[i]!, i];
+        w.see(neg, tol, () => where(`H_res[${Math.floor(at / n)}][${at % n}] = ${-neg} is negative`, k));
+        w.see(rowErr, tol, () => where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))} (|H1 − 1| = ${fmt(rowErr)})`, k));
+        let colTol = tol;
+        let how = '';
+        if (sinkhornIters !== null) {
+          const diameter = hilbertDiameter(h, n);
+          const kappa = Math.tanh(diameter / 4);
+          colTol = tol + Math.expm1(diameter * kappa ** Math.max(0, 2 * sinkhornIters - 3));
+          how = ` (Sinkhorn bound for t = ${sinkhornIters}, Hilbert diameter ${fmt(diameter)})`;
+        } else {
+          // inexact Sinkhorn columns let σ_max exceed 1 by as much: asserted only without Sinkhorn
+          const s = sigma()[k]!;
+          w.see(Math.max(0, s - 1), tol, () => where(`σ_max(H_res) = ${s} exceeds 1`, k));
+        }
+        w.see(colErr, colTol, () => where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))} (|Hᵀ1 − 1| = ${fmt(colErr)})${how}`, k));
+      }
+      return true;
+    },
+  },
+  {
+    name: 'spectralSphere',
+    variants: ['shc', 'shcPower'],
+    check({ n, tokens, hRes, tol, sigma, where }, w) {
+      for (let k = 0; k < tokens; k++) {
+        const h = tokenMatrix(hRes, n, k);
+        const { rowErr, row, colErr, col } = sumDeviations(h, n);
+        w.see(rowErr, tol, () => where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))}`, k));
+        w.see(colErr, tol, () => where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))}`, k));
+        const s = sigma()[k]!;
+        w.see(Math.abs(s - 1), tol, () => where(`σ_max(H_res) = ${s}, not 1`, k));
+      }
+      return true;
+    },
+  },
+];
+
+/** What each built-in variant promises (used when `invariants` is not given). */
+export const DEFAULT_INVARIANTS: Readonly<Record<Variant, readonly LayerInvariant[]>> = {
+  residual: promisedBy('residual'),
+  hc: promisedBy('hc'),
+  mhc: promisedBy('mhc'),
+  mhcLite: promisedBy('mhcLite'),
+  shc: promisedBy('shc'),
+  shcPower: promisedBy('shcPower'),
+};
+
+function promisedBy(variant: Variant): LayerInvariant[] {
+  return CHECKS.filter((c) => c.variants.includes(variant)).map((c) => c.name);
+}
 
 /**
  * Runs the invariants over `numRuns` generated cases and returns the worst violation of each.
@@ -200,8 +376,8 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
   const ownIters = (probe as { sinkhornIters?: unknown }).sinkhornIters;
   const sinkhornIters = options.sinkhornIters !== undefined ? options.sinkhornIters : typeof ownIters === 'number' ? ownIters : variant === 'mhc' ? 20 : null;
   const dtype = dtypeOption('checkLayerInvariants', options, probe.parameters()[0]?.dtype ?? 'float64');
-  const tol = 64 * n * EPS[dtype] * (options.toleranceScale ?? 1);
-  const wanted = new Set(invariants);
+  const tol = 64 * n * epsOf(dtype) * (options.toleranceScale ?? 1);
+  const checks = CHECKS.filter((c) => invariants.includes(c.name));
 
   const caseArb: fc.Arbitrary<Case> = fc.record({
     x: streamStateArb(n, dim, { maxBatch: options.maxBatch, maxSeq: options.maxSeq, maxAbs: options.maxAbs, dtype }),
@@ -209,13 +385,7 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
     perturbed: fc.boolean(),
   });
   const cases = fc.sample(caseArb, { seed, numRuns });
-
   const worst = new Map(invariants.map((name) => [name, new Worst()]));
-  const track = (name: LayerInvariant): Worst | undefined => {
-    const w = worst.get(name);
-    if (w !== undefined) w.cases++;
-    return w;
-  };
 
   // A layer passed as an instance is perturbed in place and restored from this snapshot.
   const original = typeof layerOrFactory === 'function' ? null : probe.parameters().map((p) => p.value.clone());
@@ -239,12 +409,9 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
 
   cases.forEach((c, caseIndex) => {
     const [batch, seq] = c.x.shape as [number, number, number, number];
-    const tokens = batch * seq;
     const label = `case ${caseIndex} (X [${c.x.shape.join(',')}], max|X| ${fmt(maxAbs(c.x.toTypedArray()))}${c.perturbed && perturbation > 0 ? ', perturbed parameters' : ''})`;
-    const w = branchWeights(dim, c.seed, dtype);
-    const branch = (u: Variable): Variable => tanh(matmul(u, w));
-    const xs = c.x.toTypedArray();
-    const where = (what: string, token: number): string => `${label}, token ${token} (b ${Math.floor(token / seq)}, t ${token % seq}): ${what}`;
+    const branchWeights = caseBranchWeights(dim, c.seed, dtype);
+    const branch = (u: Variable): Variable => tanh(matmul(u, branchWeights));
 
     const { out, maps } = withLayer(c, (layer) => {
       const y = layer.forward(variable(c.x), branch);
@@ -254,114 +421,31 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
       for (const name of invariants) worst.get(name)!.fail(`${label}: lastMaps is null after forward, so nothing can be checked`);
       return;
     }
-    const hRes = maps.hRes.toTypedArray();
-    const hPre = maps.hPre.toTypedArray();
-    const hPost = maps.hPost.toTypedArray();
-
-    if (wanted.has('finite')) {
-      const f = track('finite')!;
-      const bad = countNonFinite(out) + countNonFinite(hRes) + countNonFinite(hPre) + countNonFinite(hPost);
-      f.see(bad, 0, () => `${label}: ${bad} non-finite entries in the output or the maps`);
-    }
-
-    if (wanted.has('update')) {
-      const u = track('update')!;
-      const { reference, scale } = referenceUpdate(xs, hRes, hPre, hPost, w.toTypedArray(), tokens, n, dim, true);
-      compare(u, out, reference, scale, tol, (i) => where(`forward output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`, Math.floor(i / (n * dim))));
-    }
-
-    if (wanted.has('splitMerge')) {
-      const s = track('splitMerge')!;
-      const merged = withLayer(c, (layer) => {
-        const { branchInput, merge } = layer.split(variable(c.x));
-        return merge(branch(branchInput)).value.toTypedArray();
-      });
-      compare(s, merged, out, absScale(out), tol, (i) => where(`split/merge output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from forward`, Math.floor(i / (n * dim))));
-    }
-
-    if (wanted.has('tokenIndependence')) {
-      const t = track('tokenIndependence')!;
-      const perm = new Random(c.seed).permutation(tokens);
-      const permuted = permuteTokens(xs, perm, n * dim);
-      const result = withLayer(c, (layer) => {
-        const y = layer.forward(variable(tensor(permuted, { shape: [...c.x.shape], dtype })), branch);
-        return { out: y.value.toTypedArray(), maps: layer.lastMaps };
-      });
-      const desc = `tokens permuted by [${perm.join(',')}]`;
-      compare(t, result.out, permuteTokens(out, perm, n * dim), absScale(out), tol, (i) => where(`output with ${desc} is not the permuted output`, Math.floor(i / (n * dim))));
-      if (result.maps === null) t.fail(`${label}: lastMaps is null after forward`);
-      else {
-        compare(t, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, n * n), absScale(hRes), tol, (i) => where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / (n * n))));
-        compare(t, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, n), absScale(hPre), tol, (i) => where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / n)));
-        compare(t, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, n), absScale(hPost), tol, (i) => where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / n)));
-      }
-    }
-
-    if (wanted.has('bypass')) {
-      const b = worst.get('bypass')!;
-      const result = withLayer(c, (layer) => {
-        const y = layer.forward(variable(c.x), (u: Variable) => mul(u, 0));
-        return { out: y.value.toTypedArray(), maps: layer.lastMaps };
-      });
-      if (result.maps === null) b.fail(`${label}: lastMaps is null after forward`);
-      else {
-        const h = result.maps.hRes.toTypedArray();
-        const { reference, scale } = referenceUpdate(xs, h, result.maps.hPre.toTypedArray(), result.maps.hPost.toTypedArray(), null, tokens, n, dim, false);
-        // the case only counts when H_res·X is measurably different from X
-        let moved = 0;
-        for (let i = 0; i < xs.length; i++) moved = Math.max(moved, Math.abs(reference[i]! - xs[i]!) / (1 + scale[i]!));
-        if (moved > 1e3 * tol) {
-          b.cases++;
-          compare(b, result.out, reference, scale, tol, (i) => {
-            const gap = Math.abs(result.out[i]! - xs[i]!);
-            return where(`with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} (X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`, Math.floor(i / (n * dim)));
-          });
-        }
-      }
-    }
-
-    if (wanted.has('gates')) {
-      const g = track('gates')!;
-      const gateTol = 4 * EPS[dtype];
-      for (let i = 0; i < hPre.length; i++) {
-        g.see(outside(hPre[i]!, 0, 1), gateTol, () => where(`H_pre[${i % n}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / n)));
-        g.see(outside(hPost[i]!, 0, 2), gateTol, () => where(`H_post[${i % n}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / n)));
-      }
-    }
-
-    if (wanted.has('doublyStochastic') || wanted.has('spectralSphere')) {
-      const sigma = matrixNorm(maps.hRes.astype('float64'), 2).toTypedArray();
-      for (let k = 0; k < tokens; k++) {
-        const h = hRes.subarray(k * n * n, (k + 1) * n * n);
-        const { rowErr, row, colErr, col } = sumDeviations(h, n);
-        if (wanted.has('doublyStochastic')) {
-          const d = worst.get('doublyStochastic')!;
-          if (k === 0) d.cases++;
-          let neg = 0;
-          let at = 0;
-          for (let i = 0; i < n * n; i++) if (-h[i]! > neg) [neg, at] = [-h[i]!, i];
-          d.see(neg, tol, () => where(`H_res[${Math.floor(at / n)}][${at % n}] = ${-neg} is negative`, k));
-          d.see(rowErr, tol, () => where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))} (|H1 − 1| = ${fmt(rowErr)})`, k));
-          let colTol = tol;
-          let how = '';
-          if (sinkhornIters !== null) {
-            const diameter = hilbertDiameter(h, n);
-            const kappa = Math.tanh(diameter / 4);
-            colTol = tol + Math.expm1(diameter * kappa ** Math.max(0, 2 * sinkhornIters - 3));
-            how = ` (Sinkhorn bound for t = ${sinkhornIters}, Hilbert diameter ${fmt(diameter)})`;
-          } else {
-            d.see(Math.max(0, sigma[k]! - 1), tol, () => where(`σ_max(H_res) = ${sigma[k]} exceeds 1`, k));
-          }
-          d.see(colErr, colTol, () => where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))} (|Hᵀ1 − 1| = ${fmt(colErr)})${how}`, k));
-        }
-        if (wanted.has('spectralSphere')) {
-          const s = worst.get('spectralSphere')!;
-          if (k === 0) s.cases++;
-          s.see(rowErr, tol, () => where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))}`, k));
-          s.see(colErr, tol, () => where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))}`, k));
-          s.see(Math.abs(sigma[k]! - 1), tol, () => where(`σ_max(H_res) = ${sigma[k]}, not 1`, k));
-        }
-      }
+    let sigma: ArrayLike<number> | null = null;
+    const ctx: CaseContext = {
+      c,
+      label,
+      n,
+      dim,
+      tokens: batch * seq,
+      dtype,
+      tol,
+      sinkhornIters,
+      xs: c.x.toTypedArray(),
+      out,
+      maps,
+      hRes: maps.hRes.toTypedArray(),
+      hPre: maps.hPre.toTypedArray(),
+      hPost: maps.hPost.toTypedArray(),
+      sigma: () => (sigma ??= matrixNorm(maps.hRes.astype('float64'), 2).toTypedArray()),
+      branch,
+      branchWeights,
+      withLayer: (run) => withLayer(c, run),
+      where: (what, token) => `${label}, token ${token} (b ${Math.floor(token / seq)}, t ${token % seq}): ${what}`,
+    };
+    for (const { name, check } of checks) {
+      const w = worst.get(name)!;
+      if (check(ctx, w)) w.cases++;
     }
   });
 
@@ -385,72 +469,14 @@ export function expectLayerInvariants(layerOrFactory: LayerOrFactory, options: L
 // ---------------------------------------------------------------------------------------------
 // Reference computations: plain loops over float64 copies, independent of the layer's code.
 
-function branchWeights(dim: number, seed: number, dtype: DType): Tensor {
+function caseBranchWeights(dim: number, seed: number, dtype: DType): Tensor {
   // seeded apart from the perturbation stream of the same case
   return new Random(seed + 1).normal([dim, dim], { std: 1 / Math.sqrt(dim), dtype });
 }
 
-/**
- * X' = H_res·X + H_postᵀ·tanh((H_pre·X)·W) per token (W null: F ≡ 0), and per entry the sum of
- * magnitudes that went into it, which scales the rounding tolerance.
- */
-function referenceUpdate(
-  x: ArrayLike<number>,
-  hRes: ArrayLike<number>,
-  hPre: ArrayLike<number>,
-  hPost: ArrayLike<number>,
-  w: ArrayLike<number> | null,
-  tokens: number,
-  n: number,
-  dim: number,
-  withBranch: boolean,
-): { reference: Float64Array; scale: Float64Array } {
-  const reference = new Float64Array(tokens * n * dim);
-  const scale = new Float64Array(tokens * n * dim);
-  const u = new Float64Array(dim);
-  const uAbs = new Float64Array(dim);
-  const y = new Float64Array(dim);
-  const yScale = new Float64Array(dim);
-  for (let k = 0; k < tokens; k++) {
-    const xo = k * n * dim;
-    u.fill(0);
-    uAbs.fill(0);
-    for (let s = 0; s < n; s++) {
-      for (let c = 0; c < dim; c++) {
-        u[c] += hPre[k * n + s]! * x[xo + s * dim + c]!;
-        uAbs[c] += Math.abs(hPre[k * n + s]! * x[xo + s * dim + c]!);
-      }
-    }
-    y.fill(0);
-    yScale.fill(0);
-    if (withBranch && w !== null) {
-      for (let c = 0; c < dim; c++) {
-        let acc = 0;
-        let mag = 0;
-        for (let j = 0; j < dim; j++) {
-          acc += u[j]! * w[j * dim + c]!;
-          mag += uAbs[j]! * Math.abs(w[j * dim + c]!);
-        }
-        y[c] = Math.tanh(acc);
-        // tanh is 1-Lipschitz: an error in its argument passes through at most unchanged
-        yScale[c] = 1 + mag;
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      for (let c = 0; c < dim; c++) {
-        let acc = hPost[k * n + i]! * y[c]!;
-        let mag = Math.abs(hPost[k * n + i]!) * yScale[c]!;
-        for (let j = 0; j < n; j++) {
-          const term = hRes[k * n * n + i * n + j]! * x[xo + j * dim + c]!;
-          acc += term;
-          mag += Math.abs(term);
-        }
-        reference[xo + i * dim + c] = acc;
-        scale[xo + i * dim + c] = mag;
-      }
-    }
-  }
-  return { reference, scale };
+/** The n×n matrix of token k in a flat [tokens, n, n] array. */
+function tokenMatrix(hRes: ArrayLike<number>, n: number, k: number): ArrayLike<number> {
+  return Array.from({ length: n * n }, (_, i) => hRes[k * n * n + i]!);
 }
 
 /** Records |actual − expected| against tol·(1 + scale) element by element. */

@@ -73,8 +73,8 @@ describe('10. gradients through a whole layer (gradcheck, float64)', () => {
       const xs = x.toTypedArray();
       return [0, 1].map((token) => {
         const v = rmsNormLoop(xs.subarray(token * size, (token + 1) * size), layer.norm.weight.value.toTypedArray(), 1e-6);
-        const z = vecMat(v, layer.wRes.value);
-        const c = layer.c.value.toTypedArray();
+        const z = vecMat(v, layer.resWeight.value);
+        const c = layer.resBias.value.toTypedArray();
         return matrixNorm(tensor(Array.from(z, (zi, i) => zi + c[i]!), { shape: [m, m] }), 2).item();
       });
     };
@@ -83,8 +83,8 @@ describe('10. gradients through a whole layer (gradcheck, float64)', () => {
       [0.2, false],
     ] as const) {
       const layer = randomLayer('shcPower', SMALL, 7, 0.3) as SHCPowerLayer;
-      layer.c.value.assign(mul(layer.c.value, factor).value);
-      layer.wRes.value.assign(mul(layer.wRes.value, 0.1).value);
+      layer.resBias.value.assign(mul(layer.resBias.value, factor).value);
+      layer.resWeight.value.assign(mul(layer.resWeight.value, 0.1).value);
       const x = randomState(new Random(7), [1, 2, 3, 3], 1.5);
       for (const s of sigmas(layer, x)) expect(s > 1).toBe(active);
       checkLayer(layer, 7);
@@ -110,6 +110,6 @@ describe('training reaches every parameter', () => {
     const layer = new HCLayer({ n: 3, dim: 2, layerIndex: 0 });
     const rng = new Random(10);
     sum(layer.forward(variable(randomState(rng, [1, 2, 3, 2], 1)), tanhBranch(rng.normal([2, 2])))).backward();
-    expect(Math.max(...abs(layer.wR!.grad!.value).toTypedArray())).toBeGreaterThan(0);
+    expect(Math.max(...abs(layer.resWeight!.grad!.value).toTypedArray())).toBeGreaterThan(0);
   });
 });

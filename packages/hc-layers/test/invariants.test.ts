@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { abs, det, epsOf, eye, matmul as matmulTensor, Random, svd, tensor, type DType, type Tensor } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { abs, det, epsOf, eye, Random, svd, tensor, type DType, type Tensor } from '@hyperconn/tensor';
 import { matmul, mul, nn, tanh, variable, type Variable } from '@hyperconn/autograd';
 import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
 import { expectClose } from '../../../test/support/assert';
@@ -64,12 +65,12 @@ describe('1. sHC: H_res·1 = 1, 1ᵀH_res = 1ᵀ, singular values {1} ∪ |s|', 
           const k = (m * (m - 1)) / 2;
           const xs = x.toTypedArray();
           const gain = layer.norm.weight.value.toTypedArray();
-          const rho = layer.rhoS.value.item();
-          const c = layer.cS.value.toTypedArray();
+          const rho = layer.resScaleS.value.item();
+          const c = layer.resBiasS.value.toTypedArray();
           sigma.forEach((singular, token) => {
             const v = rmsNormLoop(xs.subarray(token * n * dim, (token + 1) * n * dim), gain, 1e-6);
-            const z = vecMat(v, layer.wRes.value);
-            const zMagnitude = vecMat(v.map(Math.abs), abs(layer.wRes.value));
+            const z = vecMat(v, layer.resWeight.value);
+            const zMagnitude = vecMat(v.map(Math.abs), abs(layer.resWeight.value));
             const expected = [1, ...Array.from({ length: m }, (_, i) => Math.abs(Math.tanh(rho * z[2 * k + i]! + c[i]!)))].sort((a, b) => b - a);
             // the rounding of tanh's argument (≈ eps·|ρ·z|) passes through tanh′ ≤ 1
             const argTol = roundingTol('float64', n * dim) * (1 + Math.abs(rho) * zMagnitude.reduce((a, b) => Math.max(a, Math.abs(b)), 0) + Math.max(...Array.from(c, Math.abs)));
@@ -101,12 +102,12 @@ describe('1′. shcPower (the extension): sums = 1, singular values {1} ∪ σ(�
           const slack = m ** (1 / 2 ** (squarings + 1));
           sigma.forEach((singular, token) => {
             const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-            const z = vecMat(v, layer.wRes.value);
-            const free = tensor(Array.from(z, (zi, i) => zi + layer.c.value.get(i)), { shape: [m, m] });
+            const z = vecMat(v, layer.resWeight.value);
+            const free = tensor(Array.from(z, (zi, i) => zi + layer.resBias.value.get(i)), { shape: [m, m] });
             const s = Array.from(svd(free).s.toTypedArray());
             const top = s[0]!;
             // the layer's own rounding of Ẽ (≈ eps·Σ|v||W|) moves its singular values by as much
-            const magnitude = vecMat(v.map(Math.abs), abs(layer.wRes.value)).reduce((a, b) => Math.max(a, b), 0) + Math.max(...Array.from(layer.c.value.toTypedArray(), Math.abs));
+            const magnitude = vecMat(v.map(Math.abs), abs(layer.resWeight.value)).reduce((a, b) => Math.max(a, b), 0) + Math.max(...Array.from(layer.resBias.value.toTypedArray(), Math.abs));
             const atol = tol + roundingTol('float64', n * dim) * magnitude;
             const low = [1, ...s.map((si) => si / Math.max(1, top * slack))].sort((a, b) => b - a);
             const high = [1, ...s.map((si) => si / Math.max(1, top))].sort((a, b) => b - a);
@@ -132,7 +133,7 @@ describe('2. Cayley, as sHC uses it: UᵀU = I, det U = +1, A = 0 ⇒ U = I', ()
         const size = 1 + scale * Math.sqrt(k);
         // solve's orthogonality error grows with the condition number of I + A (≤ 1 + ‖A‖)
         const tol = roundingTol('float64', m) * size * size;
-        expectClose(matmulTensor(u.mT, u), eye(m).expand([3, m, m]), { rtol: 0, atol: tol });
+        expectClose(T.matmul(u.mT, u), eye(m).expand([3, m, m]), { rtol: 0, atol: tol });
         expectClose(det(u), [1, 1, 1], { rtol: 0, atol: tol * m });
       }),
       { numRuns: 100 },
@@ -146,10 +147,10 @@ describe('3. Helmert: U_zᵀU_z = I, U_zᵀ1 = 0, U_zU_zᵀ = I − J', () => {
     for (let n = 1; n <= 8; n++) {
       const u = helmertBasis(n);
       const tol = roundingTol('float64', n);
-      expectClose(matmulTensor(u.mT, u), eye(n - 1), { rtol: 0, atol: tol });
-      expectClose(matmulTensor(u.mT, tensor(new Array<number>(n).fill(1))), new Array<number>(n - 1).fill(0), { rtol: 0, atol: tol });
+      expectClose(T.matmul(u.mT, u), eye(n - 1), { rtol: 0, atol: tol });
+      expectClose(T.matmul(u.mT, tensor(new Array<number>(n).fill(1))), new Array<number>(n - 1).fill(0), { rtol: 0, atol: tol });
       const iMinusJ = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0) - 1 / n));
-      expectClose(matmulTensor(u, u.mT), tensor(iMinusJ), { rtol: 0, atol: tol });
+      expectClose(T.matmul(u, u.mT), tensor(iMinusJ), { rtol: 0, atol: tol });
       for (let i = 1; i < n; i++) {
         const column = Array.from({ length: n }, (_, r) => (r < i ? 1 : r === i ? -i : 0) / Math.sqrt(i * (i + 1)));
         expectClose(u.slice(null, i - 1), column, { rtol: 0, atol: epsOf('float64') });
@@ -233,9 +234,9 @@ describe('5. mHC Sinkhorn: entries > 0, rows exact, columns within the convergen
           h.flat().forEach((v) => expect(v).toBeGreaterThan(0));
           // the logits by loops: α_res·mat(RMSNorm(vec X)·φ_res) + b_res
           const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-          const z = vecMat(v, layer.phiRes.value);
-          const alpha = layer.alphaRes.value.item();
-          const b = layer.bRes.value.toTypedArray();
+          const z = vecMat(v, layer.resWeight.value);
+          const alpha = layer.resScale.value.item();
+          const b = layer.resBias.value.toTypedArray();
           const logits = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => alpha * z[i * n + j]! + b[i * n + j]!));
           const diameter = hilbertDiameter(logits);
           const bound = Math.expm1(diameter * Math.tanh(diameter / 4) ** Math.max(0, 2 * iters - 3));
@@ -250,7 +251,7 @@ describe('5. mHC Sinkhorn: entries > 0, rows exact, columns within the convergen
     for (let seed = 0; seed < 20; seed++) {
       const n = 2 + (seed % 5);
       const layer = new MHCLayer({ n, dim: 2, layerIndex: 0, sinkhornIters: 200 });
-      layer.bRes.value.assign(new Random(seed).uniform([n, n], { low: -4, high: 4 }));
+      layer.resBias.value.assign(new Random(seed).uniform([n, n], { low: -4, high: 4 }));
       const { cols } = perToken(layer.maps(randomState(new Random(seed), [1, 2, n, 2], 1)).hRes);
       expectAll(cols, 1, 1e-6, 'column sum');
     }
@@ -275,8 +276,8 @@ describe('6. mHC-lite: exactly doubly stochastic', () => {
           const perms = lexicographicPermutations(n);
           matrices(hRes).forEach((h, token) => {
             const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-            const z = vecMat(v, layer.wRes.value);
-            const logits = Array.from(z, (zk, k) => layer.alphaRes.value.item() * zk + layer.bRes.value.get(k));
+            const z = vecMat(v, layer.resWeight.value);
+            const logits = Array.from(z, (zk, k) => layer.resScale.value.item() * zk + layer.resBias.value.get(k));
             const top = Math.max(...logits);
             const weights = logits.map((l) => Math.exp(l - top));
             const total = weights.reduce((a, b) => a + b, 0);
@@ -345,7 +346,7 @@ describe('8. HC at init with equal streams ≡ pre-norm residual; n = 1 ≡ resi
 
 /** Per token, H_L ··· H_1 of the layers' H_res (each [B,T,n,n]). */
 function products(maps: readonly Tensor[]): Tensor {
-  return maps.slice(1).reduce((p, h) => matmulTensor(h, p), maps[0]!);
+  return maps.slice(1).reduce((p, h) => T.matmul(h, p), maps[0]!);
 }
 
 function compositionMaps(variant: Variant, n: number, seed: number, pScale: number, depth = 64): Tensor[] {
@@ -387,7 +388,7 @@ describe('9. composition over 64 layers', () => {
       const rng = new Random(n);
       const maps = Array.from({ length: 64 }, (_, d) => {
         const layer = randomLayer('hc', { n, dim: 2, layerIndex: d }, 100 + d, 0.05) as HCLayer;
-        layer.aR.value.assign(tensor(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0) + Math.abs(0.2 * rng.normal([1]).item())), { shape: [n, n] }));
+        layer.resBias.value.assign(tensor(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0) + Math.abs(0.2 * rng.normal([1]).item())), { shape: [n, n] }));
         return layer.maps(randomState(rng, [1, 2, n, 2], 1)).hRes;
       });
       // a lower bound by loops: ‖Π H‖∞ ≥ Π_d min_i Σ_j H_d[i][j] for non-negative H
@@ -435,10 +436,10 @@ describe('11. tokens are independent', () => {
 describe('12. H_res is applied (bypass guard)', () => {
   /** The static part of H_res of each variant, to move it away from I. */
   const resBias = (layer: HyperConnection): Variable[] => {
-    if (layer instanceof HCLayer) return [layer.aR];
-    if (layer instanceof MHCLayer || layer instanceof MHCLiteLayer) return [layer.bRes];
-    if (layer instanceof SHCLayer) return [layer.cU, layer.cV, layer.cS].filter((p): p is Variable => p !== null);
-    if (layer instanceof SHCPowerLayer) return [layer.c];
+    if (layer instanceof HCLayer) return [layer.resBias];
+    if (layer instanceof MHCLayer || layer instanceof MHCLiteLayer) return [layer.resBias];
+    if (layer instanceof SHCLayer) return [layer.resBiasU, layer.resBiasV, layer.resBiasS].filter((p): p is Variable => p !== null);
+    if (layer instanceof SHCPowerLayer) return [layer.resBias];
     throw new Error(`no H_res bias for ${layer.variant}`);
   };
 
@@ -450,7 +451,7 @@ describe('12. H_res is applied (bypass guard)', () => {
         for (const p of resBias(layer)) p.value.assign(rng.normal(p.shape, { std: 2 }));
         const x = variable(randomState(rng, [1, 2, n, 3], 1));
         const out = layer.forward(x, (u: Variable): Variable => mul(u, 0)).value.toTypedArray();
-        const reference = referenceUpdate(x.value, layer.lastMaps!, () => new Float64Array(3));
+        const { reference } = referenceUpdate(x.value, layer.lastMaps!, () => new Float64Array(3));
         const xs = x.value.toTypedArray();
         const expectedMove = Math.max(...reference.map((v, i) => Math.abs(v - xs[i]!)));
         // e.g. shcPower at n = 2 with c ≥ 1 lands on H_res = I: nothing to detect there

@@ -2,7 +2,8 @@
  * Shared by the hc-layers tests: layers with random parameters, random states, and reference
  * computations written as plain loops over float64 copies (independent of the layers' ops).
  */
-import { abs as absTensor, add as addTensor, epsOf, mul as mulTensor, Random, type DType, type Tensor } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { epsOf, Random, type DType, type Tensor } from '@hyperconn/tensor';
 import { matmul, tanh, type Variable } from '@hyperconn/autograd';
 import { createHyperConnection, type HyperConnection, type HyperConnectionOptions, type Variant } from '../src/index';
 
@@ -24,13 +25,13 @@ export function randomLayer(variant: Variant, options: HyperConnectionOptions, s
 export function perturb(layer: HyperConnection, rng: Random, scale: number): void {
   for (const p of layer.parameters()) {
     const noise = rng.normal(p.shape, { dtype: p.dtype });
-    p.value.assign(addTensor(p.value, mulTensor(noise, mulTensor(addTensor(absTensor(p.value), 1), scale))));
+    p.value.assign(T.add(p.value, T.mul(noise, T.mul(T.add(T.abs(p.value), 1), scale))));
   }
 }
 
 /** A state [batch, seq, n, dim] with entries N(0, 1)·scale. */
 export function randomState(rng: Random, shape: readonly [number, number, number, number], scale: number, dtype: DType = 'float64'): Tensor {
-  return mulTensor(rng.normal(shape, { dtype }), scale);
+  return T.mul(rng.normal(shape, { dtype }), scale);
 }
 
 /** The branch F(u) = tanh(u·W) used by the tests. */
@@ -39,47 +40,8 @@ export const tanhBranch =
   (u: Variable): Variable =>
     tanh(matmul(u, w));
 
-/** Per token X' = H_res·X + H_postᵀ·F(H_pre·X) by loops; `branch` maps one C-vector to one C-vector. */
-export function referenceUpdate(
-  x: Tensor,
-  maps: { hRes: Tensor; hPre: Tensor; hPost: Tensor },
-  branch: (u: Float64Array) => Float64Array,
-): Float64Array {
-  const [batch, seq, n, dim] = x.shape as [number, number, number, number];
-  const xs = x.toTypedArray();
-  const hRes = maps.hRes.toTypedArray();
-  const hPre = maps.hPre.toTypedArray();
-  const hPost = maps.hPost.toTypedArray();
-  const out = new Float64Array(xs.length);
-  for (let k = 0; k < batch * seq; k++) {
-    const u = new Float64Array(dim);
-    for (let s = 0; s < n; s++) for (let c = 0; c < dim; c++) u[c] += hPre[k * n + s]! * xs[(k * n + s) * dim + c]!;
-    const y = branch(u);
-    for (let i = 0; i < n; i++) {
-      for (let c = 0; c < dim; c++) {
-        let acc = hPost[k * n + i]! * y[c]!;
-        for (let j = 0; j < n; j++) acc += hRes[(k * n + i) * n + j]! * xs[(k * n + j) * dim + c]!;
-        out[(k * n + i) * dim + c] = acc;
-      }
-    }
-  }
-  return out;
-}
-
-/** u ↦ tanh(u·W) on plain arrays. */
-export function tanhBranchLoop(w: Tensor): (u: Float64Array) => Float64Array {
-  const [rows, cols] = w.shape as [number, number];
-  const ws = w.toTypedArray();
-  return (u) => {
-    const y = new Float64Array(cols);
-    for (let c = 0; c < cols; c++) {
-      let acc = 0;
-      for (let r = 0; r < rows; r++) acc += u[r]! * ws[r * cols + c]!;
-      y[c] = Math.tanh(acc);
-    }
-    return y;
-  };
-}
+// The update and the tanh branch by loops: the same reference that checkLayerInvariants uses.
+export { referenceUpdate, tanhBranchLoop } from '../src/reference';
 
 /** g ⊙ v / sqrt(mean(v²) + eps) by a loop. */
 export function rmsNormLoop(v: ArrayLike<number>, gain: ArrayLike<number>, eps: number): Float64Array {

@@ -218,9 +218,9 @@ describe('broken layers fail with a useful report', () => {
     // errors far above the bound for 20 steps, and within the bound for 2.
     const layer = () => {
       const l = new MHCLayer({ n: 4, dim: 3, layerIndex: 0, sinkhornIters: 2 });
-      l.bRes.value.assign(0);
-      l.alphaRes.value.assign(1);
-      l.phiRes.value.assign(new Random(3).normal(l.phiRes.shape, { std: 0.3 }));
+      l.resBias.value.assign(0);
+      l.resScale.value.assign(1);
+      l.resWeight.value.assign(new Random(3).normal(l.resWeight.shape, { std: 0.3 }));
       return l;
     };
     expect(result(checkLayerInvariants(layer, { perturbation: 0 }), 'doublyStochastic').ok).toBe(true);

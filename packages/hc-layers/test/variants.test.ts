@@ -74,7 +74,7 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
           const x = randomState(rng, [2, 3, n, dim], 3);
           const w = rng.normal([dim, dim]);
           const y = layer.forward(variable(x), tanhBranch(w));
-          const reference = referenceUpdate(x, layer.lastMaps!, tanhBranchLoop(w));
+          const { reference } = referenceUpdate(x, layer.lastMaps!, tanhBranchLoop(w));
           expectClose(y.value.toTypedArray(), reference, { rtol: roundingTol('float64', n * dim), atol: roundingTol('float64', n * dim) });
         },
       ),
@@ -105,7 +105,7 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       [4, 5, 6],
       [7, 8, 9],
     ];
-    layer.aR.value.assign(tensor(aR));
+    layer.resBias.value.assign(tensor(aR));
     const x = tensor([[[[1, 0], [0, 1], [1, 1]]]]);
     const y = layer.forward(variable(x), (u) => mul(u, 0));
     // output stream t = Σ_s A_r[s][t]·X_s
@@ -251,14 +251,14 @@ describe('maps against the spec’s formulas, by loops', () => {
     for (const n of [2, 3, 4]) {
       compareMaps('hc', n, (layer: HCLayer, x) => {
         const dim = x.length / n;
-        const aR = vals(layer.aR);
-        const sAlpha = layer.sAlpha!.value.item();
+        const aR = vals(layer.resBias);
+        const sAlpha = layer.preResScale!.value.item();
         const normed = Array.from({ length: n }, (_, s) => rms(x.slice(s * dim, (s + 1) * dim), layer.norm!.weight));
-        const rows = normed.map((xBar, s) => project(xBar, layer.wR!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)));
+        const rows = normed.map((xBar, s) => project(xBar, layer.resWeight!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)));
         return {
           hRes: tr(rows),
-          hPre: normed.map((xBar, s) => vals(layer.aM)[s]! + sAlpha * Math.tanh(project(xBar, layer.wM!)[0]!)),
-          hPost: normed.map((xBar, s) => vals(layer.b)[s]! + layer.sBeta!.value.item() * Math.tanh(project(xBar, layer.wBeta!)[0]!)),
+          hPre: normed.map((xBar, s) => vals(layer.preBias)[s]! + sAlpha * Math.tanh(project(xBar, layer.preWeight!)[0]!)),
+          hPost: normed.map((xBar, s) => vals(layer.postBias)[s]! + layer.postScale!.value.item() * Math.tanh(project(xBar, layer.postWeight!)[0]!)),
         };
       });
     }
@@ -271,16 +271,16 @@ describe('maps against the spec’s formulas, by loops', () => {
         n,
         (layer: MHCLayer, x) => {
           const v = rms(x, layer.norm.weight);
-          const z = project(v, layer.phiRes);
-          const b = vals(layer.bRes);
-          const alpha = layer.alphaRes.value.item();
+          const z = project(v, layer.resWeight);
+          const b = vals(layer.resBias);
+          const alpha = layer.resScale.value.item();
           let m = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Math.exp(alpha * z[i * n + j]! + b[i * n + j]!)));
           for (let t = 0; t < 7; t++) {
             const cols = m[0]!.map((_, j) => m.reduce((a, row) => a + row[j]!, 0));
             m = m.map((row) => row.map((v, j) => v / cols[j]!));
             m = m.map((row) => row.map((entry) => entry / row.reduce((a, b2) => a + b2, 0)));
           }
-          return { hRes: m, ...gatesOf(v, layer.phiPre, layer.phiPost, layer.alphaPre, layer.alphaPost, layer.bPre, layer.bPost) };
+          return { hRes: m, ...gatesOf(v, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
         },
         { sinkhornIters: 7 },
       );
@@ -293,8 +293,8 @@ describe('maps against the spec’s formulas, by loops', () => {
         const m = n - 1;
         const k = (m * (m - 1)) / 2;
         const vec = rms(x, layer.norm.weight);
-        const z = project(vec, layer.wRes);
-        const s = z.slice(2 * k).map((zi, i) => Math.tanh(layer.rhoS.value.item() * zi + vals(layer.cS)[i]!));
+        const z = project(vec, layer.resWeight);
+        const s = z.slice(2 * k).map((zi, i) => Math.tanh(layer.resScaleS.value.item() * zi + vals(layer.resBiasS)[i]!));
         const rotation = (offset: number, rho: Variable | null, gamma: Variable | null, c: Variable | null): number[][] => {
           if (k === 0) return identity(m);
           const a = identity(m).map((row) => row.map(() => 0));
@@ -310,10 +310,10 @@ describe('maps against the spec’s formulas, by loops', () => {
           const minus = a.map((row, i) => row.map((v, j) => (i === j ? 1 : 0) - v));
           return solveLoop(plus, minus);
         };
-        const u = rotation(0, layer.rhoU, layer.gammaU, layer.cU);
-        const v = rotation(k, layer.rhoV, layer.gammaV, layer.cV);
+        const u = rotation(0, layer.resScaleU, layer.resGainU, layer.resBiasU);
+        const v = rotation(k, layer.resScaleV, layer.resGainV, layer.resBiasV);
         const hRes = onSphere(mm(u.map((row) => row.map((x2, j) => x2 * s[j]!)), tr(v)));
-        return { hRes, ...gatesOf(vec, layer.wPre, layer.wPost, layer.p, layer.q, layer.bPre, layer.bPost) };
+        return { hRes, ...gatesOf(vec, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
       });
     }
   });
@@ -326,11 +326,11 @@ describe('maps against the spec’s formulas, by loops', () => {
         (layer: SHCPowerLayer, x) => {
           const m = n - 1;
           const vec = rms(x, layer.norm.weight);
-          const z = project(vec, layer.wRes);
-          const free = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => z[i * m + j]! + vals(layer.c)[i * m + j]!));
+          const z = project(vec, layer.resWeight);
+          const free = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => z[i * m + j]! + vals(layer.resBias)[i * m + j]!));
           const sigma = matrixNorm(tensor(free), 2).item();
           const hRes = onSphere(free.map((row) => row.map((v) => v / Math.max(1, sigma))));
-          return { hRes, ...gatesOf(vec, layer.wPre, layer.wPost, layer.p, layer.q, layer.bPre, layer.bPost) };
+          return { hRes, ...gatesOf(vec, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
         },
         { powerIters: 40 },
       );
@@ -410,11 +410,11 @@ describe('parameters', () => {
 
   it('split into decay (projection weights) and noDecay (everything else), covering every parameter once', () => {
     const projections: Record<(typeof CONSTRAINED)[number], string[]> = {
-      hc: ['wM', 'wR', 'wBeta'],
-      mhc: ['phiPre', 'phiPost', 'phiRes'],
-      mhcLite: ['phiPre', 'phiPost', 'wRes'],
-      shc: ['wPre', 'wPost', 'wRes'],
-      shcPower: ['wPre', 'wPost', 'wRes'],
+      hc: ['preWeight', 'resWeight', 'postWeight'],
+      mhc: ['preWeight', 'postWeight', 'resWeight'],
+      mhcLite: ['preWeight', 'postWeight', 'resWeight'],
+      shc: ['preWeight', 'postWeight', 'resWeight'],
+      shcPower: ['preWeight', 'postWeight', 'resWeight'],
     };
     for (const variant of CONSTRAINED) {
       const layer = createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 });

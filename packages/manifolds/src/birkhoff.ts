@@ -20,6 +20,7 @@
  * quadratically. The Newton system is the one of the
  * Fisher projection. All scaling is done in float64 and the result cast to the input's dtype.
  */
+import * as T from '@hyperconn/tensor';
 import {
   LinAlgError,
   Random,
@@ -28,6 +29,7 @@ import {
   ValueError,
   broadcastShapes,
   epsOf,
+  fmtIndex,
   fmtShape,
   promoteTypes,
   solve,
@@ -36,15 +38,12 @@ import {
   div,
   mul,
   maximum,
-  abs as absTensor,
-  max as maxTensor,
   dtypeOption,
   type DType,
 } from '@hyperconn/tensor';
-import { noGrad } from '@hyperconn/autograd';
+import { WorstViolation, noGrad } from '@hyperconn/autograd';
 import type { CheckResult, Manifold, Tolerance } from './manifold.js';
 import { sinkhorn } from './sinkhorn.js';
-import { batchIndex } from './util.js';
 
 /**
  * Options of `Birkhoff`: `sinkhornIters` must be a positive integer and `minEntry` lie in
@@ -311,16 +310,13 @@ export class Birkhoff implements Manifold {
     const data = x.toTypedArray();
     const r = new Float64Array(n);
     const c = new Float64Array(n);
-    let worst = { excess: 0, reason: '' };
     // NaN counts as an infinite violation; the first of equal violations is reported
-    const consider = (excess: number, reason: () => string): void => {
-      const e = Number.isNaN(excess) ? Infinity : excess;
-      if (e > worst.excess) worst = { excess: e, reason: reason() };
-    };
+    const worst = new WorstViolation<string>();
+    const consider = (excess: number, reason: () => string): void => worst.consider(excess, reason);
     const x64 = Float64Array.from(data);
     const batch = x.shape.slice(0, -2);
     for (let base = 0, b = 0; base < x64.length; base += n * n, b++) {
-      const where = (): string => `at batch index ${batchIndex(b, batch)}`;
+      const where = (): string => `at batch index ${fmtIndex(b, batch)}`;
       for (let k = 0; k < n * n; k++) {
         const v = x64[base + k]!;
         if (!Number.isFinite(v)) consider(Infinity, () => `entry [${Math.floor(k / n)}, ${k % n}] ${where()} is ${v}`);
@@ -332,7 +328,7 @@ export class Birkhoff implements Manifold {
         consider(Math.abs(c[i]! - 1) - sumTol, () => `column ${i} ${where()} sums to ${c[i]} (|error| ${Math.abs(c[i]! - 1)} > tol ${sumTol})`);
       }
     }
-    return worst.reason === '' ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: ${worst.reason}` };
+    return worst.worst === null ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: ${worst.worst}` };
   }
 
   /**
@@ -355,7 +351,7 @@ export class Birkhoff implements Manifold {
     const abs = data.map(Math.abs);
     const ra = new Float64Array(n);
     const ca = new Float64Array(n);
-    let worst = { excess: 0, reason: '' };
+    const worst = new WorstViolation<string>();
     const batch = v.shape.slice(0, -2);
     for (let base = 0, b = 0; base < data.length; base += n * n, b++) {
       marginals(data, base, n, r, c);
@@ -365,11 +361,12 @@ export class Birkhoff implements Manifold {
       for (let i = 0; i < n; i++) {
         for (const [kind, s] of [['row', r[i]!], ['column', c[i]!]] as const) {
           const excess = Number.isNaN(s) ? Infinity : Math.abs(s) - bound;
-          if (excess > worst.excess) worst = { excess, reason: `${kind} ${i} at batch index ${batchIndex(b, batch)} sums to ${s} (> tol ${bound})` };
+          // NaN here is ∞ − ∞ or a NaN bound (0·∞ from an infinite entry): not counted, as before
+          worst.consider(Number.isNaN(excess) ? 0 : excess, () => `${kind} ${i} at batch index ${fmtIndex(b, batch)} sums to ${s} (> tol ${bound})`);
         }
       }
     }
-    return worst.reason === '' ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: tangent ${worst.reason}` };
+    return worst.worst === null ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: tangent ${worst.worst}` };
   }
 
   /** X̃ = max(x, minEntry), entry by entry (for division). */
@@ -448,7 +445,7 @@ export class Birkhoff implements Manifold {
 
   /** √⟨v, v⟩_X, with v divided by its largest |entry| per matrix first so that no square overflows or underflows. */
   norm(x: Tensor, v: Tensor): Tensor {
-    const largest = maxTensor(absTensor(v), [-2, -1], true);
+    const largest = T.max(T.abs(v), [-2, -1], true);
     // 0, ∞ and NaN maxima divide by 1: the norm is then 0, ∞ or NaN as it should be
     const scale = new Tensor(largest.toTypedArray().map((m) => (m > 0 && m < Infinity ? m : 1)), [...largest.shape]);
     const unit = div(v, scale);

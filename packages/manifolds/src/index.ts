@@ -1,4 +1,5 @@
 export * from './manifold.js';
+export * from './embedded.js';
 export * from './sinkhorn.js';
 export * from './birkhoff.js';
 export * from './spectral-sphere.js';

@@ -4,9 +4,8 @@
  * of 1^⊥ that sHC uses. Built from @hyperconn/autograd ops, so gradients of any order work.
  */
 import { LinAlgError, ShapeError, Tensor, ValueError, allocate, dtypeOption, eye, fmtShape, type DType } from '@hyperconn/tensor';
-import { Variable, add, expm, matmul, qr, reshape, solve, sub } from '@hyperconn/autograd';
-
-const asVariable = (x: Variable | Tensor): Variable => (x instanceof Variable ? x : new Variable(x));
+import { Variable, add, asVariable, expm, matmul, qr, reshape, solve, sub } from '@hyperconn/autograd';
+import { requireFinite } from './util.js';
 
 function requireSquare(op: string, a: Variable): number {
   const n = a.shape[a.ndim - 1];
@@ -14,12 +13,6 @@ function requireSquare(op: string, a: Variable): number {
     throw new ShapeError(`${op}: a must be a square matrix or a batch of them [...,m,m], got shape ${fmtShape(a.shape)}`);
   }
   return n!;
-}
-
-function requireFinite(op: string, a: Variable): void {
-  const flat = a.value.toTypedArray();
-  const bad = flat.findIndex((value) => !Number.isFinite(value));
-  if (bad >= 0) throw new ValueError(`${op}: a must be finite, got ${flat[bad]} at flat index ${bad} of shape ${fmtShape(a.shape)}`);
 }
 
 const skewBasisCache = new Map<string, Tensor>();
@@ -51,7 +44,7 @@ function skewBasis(m: number, dtype: DType): Tensor {
  */
 export function skewFromVector(z: Variable | Tensor, m: number): Variable {
   if (!Number.isInteger(m) || m < 0) throw new ValueError(`skewFromVector: m must be a non-negative integer, got ${m}`);
-  const zv = asVariable(z);
+  const zv = asVariable('skewFromVector', z, 'z');
   const k = (m * (m - 1)) / 2;
   if (zv.ndim < 1 || zv.shape[zv.ndim - 1] !== k) {
     throw new ShapeError(`skewFromVector: z must have a last axis of length m(m−1)/2 = ${k} for m = ${m}, got shape ${fmtShape(zv.shape)}`);
@@ -70,9 +63,9 @@ export function skewFromVector(z: Variable | Tensor, m: number): Variable {
  * non-finite A: ValueError.
  */
 export function cayley(a: Variable | Tensor): Variable {
-  const av = asVariable(a);
+  const av = asVariable('cayley', a, 'a');
   const m = requireSquare('cayley', av);
-  requireFinite('cayley', av);
+  requireFinite('cayley', 'a', av.value);
   const identity = eye(m, m, { dtype: av.dtype });
   try {
     return solve(add(av, identity), sub(identity, av));
@@ -88,9 +81,9 @@ export function cayley(a: Variable | Tensor): Variable {
  * Non-finite A: ValueError.
  */
 export function expmSkew(a: Variable | Tensor): Variable {
-  const av = asVariable(a);
+  const av = asVariable('expmSkew', a, 'a');
   requireSquare('expmSkew', av);
-  requireFinite('expmSkew', av);
+  requireFinite('expmSkew', 'a', av.value);
   return expm(av);
 }
 
@@ -104,9 +97,9 @@ export function expmSkew(a: Variable | Tensor): Variable {
  * Non-finite A: ValueError.
  */
 export function orthogonalQR(a: Variable | Tensor): Variable {
-  const av = asVariable(a);
+  const av = asVariable('orthogonalQR', a, 'a');
   if (av.ndim < 2) throw new ShapeError(`orthogonalQR: a must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(av.shape)}`);
-  requireFinite('orthogonalQR', av);
+  requireFinite('orthogonalQR', 'a', av.value);
   return qr(av).q;
 }
 

@@ -11,8 +11,7 @@ import { Tensor, ValueError, allocate, fmtShape, type TypedArray } from '@hyperc
 import { Variable, noGrad, optim } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
 
-const { checkAdamHyperParams, checkSGDHyperParams, readValues, writeValues } = optim;
-type StepEntry<H> = optim.StepEntry<H>;
+const { adamBiasCorrection, adamFirstMoment, adamSecondMoment, adamUpdate, checkAdamHyperParams, checkSGDHyperParams, l2WeightDecay, readValues, sgdMomentum, writeValues } = optim;
 /** `Optimizer.requireFiniteUpdate` for one parameter: what the step would write, and its values. */
 type FiniteCheck = (what: string, values: ArrayLike<number>) => void;
 
@@ -47,6 +46,14 @@ function prepareRetraction(p: ManifoldParameter, step: Float64Array, carried: re
   return () => p.value.assign(y);
 }
 
+/** `prepareStep` of both optimisers: every update prepared without recording a graph, then one commit of all the writes. */
+function prepareEach<H>(entries: readonly optim.StepEntry<H>[], prepare: (entry: optim.StepEntry<H>) => () => void): () => void {
+  return noGrad(() => {
+    const writes = entries.map(prepare);
+    return () => writes.forEach((write) => write());
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Riemannian SGD
 
@@ -78,14 +85,11 @@ export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGD
     checkSGDHyperParams('RiemannianSGD', group, g);
   }
 
-  protected prepareStep(entries: readonly StepEntry<SGDHyperParams>[]): () => void {
-    return noGrad(() => {
-      const writes = entries.map((entry) => this.prepareUpdate(entry));
-      return () => writes.forEach((write) => write());
-    });
+  protected prepareStep(entries: readonly optim.StepEntry<SGDHyperParams>[]): () => void {
+    return prepareEach(entries, (entry) => this.prepareUpdate(entry));
   }
 
-  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: StepEntry<SGDHyperParams>): () => void {
+  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: optim.StepEntry<SGDHyperParams>): () => void {
     const { lr, weightDecay, momentum, dampening, nesterov } = group;
     const old = this.state.get(p);
     // the old buffer is only read; the new one (the parameter's dtype) is committed only once
@@ -96,14 +100,10 @@ export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGD
     const commitState = (): void => {
       if (buffer !== null) this.state.set(p, { momentumBuffer: buffer });
     };
-    // Same arithmetic as autograd's SGD, element by element, in float64 scratch space.
+    // autograd's SGD momentum, element by element, in float64 scratch space
     const direction = (d: Float64Array): void => {
       if (buffer === null) return;
-      const b = buffer.data;
-      for (let i = 0; i < d.length; i++) {
-        b[i] = b0 === null ? d[i]! : momentum * b0[i]! + (1 - dampening) * d[i]!;
-        d[i] = nesterov ? d[i]! + momentum * b[i]! : b[i]!;
-      }
+      for (let i = 0; i < d.length; i++) d[i] = sgdMomentum(i, d[i]!, buffer.data, b0, momentum, dampening, nesterov);
     };
     if (p instanceof ManifoldParameter) {
       const d = Float64Array.from(p.manifold.egradToRgrad(p.value, g).toTypedArray());
@@ -118,7 +118,7 @@ export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGD
     const w0 = readValues(p.value);
     const w = allocate(p.dtype, w0.length);
     const d = new Float64Array(w.length);
-    for (let i = 0; i < w.length; i++) d[i] = gv[i]! + weightDecay * w0[i]!;
+    for (let i = 0; i < w.length; i++) d[i] = l2WeightDecay(gv[i]!, weightDecay, w0[i]!);
     direction(d);
     for (let i = 0; i < w.length; i++) w[i] = w0[i]! - lr * d[i]!;
     check('the value', w);
@@ -189,14 +189,11 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
     if (typeof amsgrad !== 'boolean') throw new ValueError(`RiemannianAdam: amsgrad (group ${g}) must be a boolean, got ${JSON.stringify(amsgrad)}`);
   }
 
-  protected prepareStep(entries: readonly StepEntry<RiemannianAdamHyperParams>[]): () => void {
-    return noGrad(() => {
-      const writes = entries.map((entry) => this.prepareUpdate(entry));
-      return () => writes.forEach((write) => write());
-    });
+  protected prepareStep(entries: readonly optim.StepEntry<RiemannianAdamHyperParams>[]): () => void {
+    return prepareEach(entries, (entry) => this.prepareUpdate(entry));
   }
 
-  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: StepEntry<RiemannianAdamHyperParams>): () => void {
+  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: optim.StepEntry<RiemannianAdamHyperParams>): () => void {
     const { lr, weightDecay, betas, eps, amsgrad } = group;
     const [beta1, beta2] = betas;
     const old = this.state.get(p);
@@ -216,14 +213,14 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
     const m = s.expAvg.data;
     const v = s.expAvgSq.data;
     const vMax = s.maxExpAvgSq.data;
-    const stepSize = lr / (1 - beta1 ** s.step);
-    const correction2Sqrt = Math.sqrt(1 - beta2 ** s.step);
-    // Same arithmetic as autograd's Adam: moments stored in the parameter's dtype, then read back.
-    const moments = (i: number, gi: number, gSquared: number): number => {
-      m[i] = beta1 * m0[i]! + (1 - beta1) * gi;
-      v[i] = beta2 * v0[i]! + (1 - beta2) * gSquared;
+    const bias = adamBiasCorrection(lr, betas, s.step);
+    // autograd's Adam rules: moments stored in the parameter's dtype, then read back; the second
+    // moment's increment is (1 − β₂)·g·h, with (g, h) = (‖r‖²_x, 1) on a manifold and (g, g) off it
+    const moments = (i: number, gi: number, g2: number, h2: number): number => {
+      m[i] = adamFirstMoment(m0[i]!, beta1, gi);
+      v[i] = adamSecondMoment(v0[i]!, beta2, g2, h2);
       vMax[i] = Math.max(vMax0[i]!, v[i]!);
-      return (stepSize * m[i]!) / (Math.sqrt(amsgrad ? vMax[i]! : v[i]!) / correction2Sqrt + eps);
+      return adamUpdate(m[i]!, amsgrad ? vMax[i]! : v[i]!, bias, eps);
     };
     if (p instanceof ManifoldParameter) {
       const x = p.value;
@@ -232,7 +229,7 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
       const normSq = p.manifold.inner(x, r, r).toTypedArray();
       const perMatrix = p.manifold.shape[0] * p.manifold.shape[1];
       const step = new Float64Array(rv.length);
-      for (let i = 0; i < rv.length; i++) step[i] = -moments(i, rv[i]!, normSq[Math.floor(i / perMatrix)]!);
+      for (let i = 0; i < rv.length; i++) step[i] = -moments(i, rv[i]!, normSq[Math.floor(i / perMatrix)]!, 1);
       const writeValue = prepareRetraction(p, step, [s.expAvg], check);
       checkState();
       return () => {
@@ -243,8 +240,8 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
     const w0 = readValues(p.value);
     const w = allocate(p.dtype, n);
     for (let i = 0; i < n; i++) {
-      const gi = gv[i]! + weightDecay * w0[i]!;
-      w[i] = w0[i]! - moments(i, gi, gi * gi);
+      const gi = l2WeightDecay(gv[i]!, weightDecay, w0[i]!);
+      w[i] = w0[i]! - moments(i, gi, gi, gi);
     }
     check('the value', w);
     checkState();

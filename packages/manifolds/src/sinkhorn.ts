@@ -4,8 +4,10 @@
  * matrices (mHC-lite). Both are built from @hyperconn/autograd ops, so their gradients are exact
  * gradients of what was computed and can be differentiated again to any order.
  */
-import { ShapeError, Tensor, ValueError, fmtShape, sum as tensorSum, type DType } from '@hyperconn/tensor';
-import { div, exp, logsumexp, matmul, reshape, sub, sum, Variable } from '@hyperconn/autograd';
+import * as T from '@hyperconn/tensor';
+import { ShapeError, Tensor, ValueError, fmtShape, type DType } from '@hyperconn/tensor';
+import { asVariable, div, exp, logsumexp, matmul, reshape, sub, sum, type Variable } from '@hyperconn/autograd';
+import { requireFinite } from './util.js';
 
 /** Options of `sinkhorn`: `iters` must be a positive integer and `tol` ≥ 0 (ValueError otherwise). */
 export interface SinkhornOptions {
@@ -30,21 +32,9 @@ export interface SinkhornResult {
   iterations: number;
 }
 
-const asVariable = (x: Variable | Tensor): Variable => (x instanceof Variable ? x : new Variable(x));
-
-/** Throws a ValueError naming the op and the first non-finite element of `t`. */
-function requireFinite(op: string, what: string, t: Tensor): void {
-  const flat = t.toTypedArray();
-  for (let i = 0; i < flat.length; i++) {
-    if (!Number.isFinite(flat[i]!)) {
-      throw new ValueError(`${op}: ${what} must be finite, got ${flat[i]} at flat index ${i} of shape ${fmtShape(t.shape)}`);
-    }
-  }
-}
-
 /** max |Σ_i m[..., i, j] − 1| over every column of every matrix (0 for an empty batch), summed in float64. */
 function columnError(m: Tensor): number {
-  const sums = tensorSum(m.astype('float64'), -2).toTypedArray();
+  const sums = T.sum(m.astype('float64'), -2).toTypedArray();
   let worst = 0;
   for (const s of sums) worst = Math.max(worst, Math.abs(s - 1));
   return worst;
@@ -76,7 +66,7 @@ function columnError(m: Tensor): number {
  */
 export function sinkhorn(logits: Variable | Tensor, options: SinkhornOptions = {}): SinkhornResult {
   const { iters = 20, tol, logDomain = true } = options;
-  const input = asVariable(logits);
+  const input = asVariable('sinkhorn', logits, 'logits');
   const shape = input.shape;
   if (shape.length < 2 || shape[shape.length - 1] !== shape[shape.length - 2] || shape[shape.length - 1] === 0) {
     throw new ShapeError(`sinkhorn: logits must be a non-empty square matrix or a batch of them [...,n,n], got shape ${fmtShape(shape)}`);
@@ -128,7 +118,8 @@ export function sinkhorn(logits: Variable | Tensor, options: SinkhornOptions = {
 const MAX_PERMUTATION_N = 10;
 const permutationCache = new Map<number, number[][]>();
 
-function factorial(n: number): number {
+/** n! (1 for n ≤ 1), multiplied out in doubles; shared with mHC-lite, which counts permutation matrices with it. */
+export function factorial(n: number): number {
   let f = 1;
   for (let k = 2; k <= n; k++) f *= k;
   return f;
@@ -196,7 +187,7 @@ function permutationStack(n: number, dtype: DType): Tensor {
 export function permutationMixture(weights: Variable | Tensor, options: { maxN?: number } = {}): Variable {
   const { maxN = 8 } = options;
   if (!Number.isInteger(maxN) || maxN < 1) throw new ValueError(`permutationMixture: maxN must be a positive integer, got ${maxN}`);
-  const w = asVariable(weights);
+  const w = asVariable('permutationMixture', weights, 'weights');
   if (w.ndim === 0) throw new ShapeError(`permutationMixture: weights must have a last axis of length n!, got shape []`);
   const count = w.shape[w.ndim - 1]!;
   let n = 1;

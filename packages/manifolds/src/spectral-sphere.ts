@@ -2,16 +2,15 @@
  * The spectral sphere 𝒮 = {W ∈ R^{m×n} : σ_max(W) = 1} (sHC's constraint set) and the
  * differentiable map onto it, spectral normalisation W ↦ W/σ_max(W) (Miyato et al. 2018).
  */
+import * as T from '@hyperconn/tensor';
 import {
   ShapeError,
   Tensor,
   ValueError,
   add,
-  div,
   epsOf,
+  fmtIndex,
   fmtShape,
-  matmul,
-  mul,
   powerIteration,
   sub,
   svd,
@@ -19,9 +18,10 @@ import {
   type DType,
   type Random,
 } from '@hyperconn/tensor';
-import { Variable, div as vdiv, matmul as vmatmul, matrixNorm, maximum, mul as vmul, squeeze, sum as vsum, unsqueeze } from '@hyperconn/autograd';
-import type { CheckResult, Manifold, Tolerance } from './manifold.js';
-import { batchIndex, checkMatrixInput, frobenius, frobeniusNorm, perMatrix, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
+import { Variable, WorstViolation, perMatrix, div, matmul, matrixNorm, maximum, mul, squeeze, sum, unsqueeze } from '@hyperconn/autograd';
+import { EmbeddedManifold } from './embedded.js';
+import type { CheckResult, Tolerance } from './manifold.js';
+import { checkMatrixInput, frobenius, frobeniusNorm, perMatrix as perMatrixTensor, requireFinite } from './util.js';
 
 /** The top singular value σ [...] and the rank-one matrix u₁v₁ᵀ [...,m,n] of each matrix of `x`. */
 interface TopSingular {
@@ -36,7 +36,7 @@ interface TopSingular {
 function exactTop(x: Tensor): TopSingular {
   const { u, s, v } = svd(x);
   const lead = new Array<null>(x.ndim - 2).fill(null);
-  return { sigma: s.slice(...lead, 0), uv: matmul(u.slice(...lead, null, [0, 1]), v.slice(...lead, null, [0, 1]).mT) };
+  return { sigma: s.slice(...lead, 0), uv: T.matmul(u.slice(...lead, null, [0, 1]), v.slice(...lead, null, [0, 1]).mT) };
 }
 
 /** Most power iterations `SpectralSphere` with `exact: false` runs to settle σ̂ (and as many again for the vectors). */
@@ -50,7 +50,7 @@ const SPHERE_POWER_ITERS = 500;
 function powerTop(x: Tensor): TopSingular {
   const settle = powerIteration(x, { iters: SPHERE_POWER_ITERS, tol: 2 * epsOf(x.dtype) });
   const { sigma, u, v } = powerIteration(x, { iters: settle.iterations, state: { u: settle.u } });
-  return { sigma, uv: mul(u.unsqueeze(-1), v.unsqueeze(-2)) };
+  return { sigma, uv: T.mul(u.unsqueeze(-1), v.unsqueeze(-2)) };
 }
 
 /** How `SpectralSphere` computes σ_max and the top singular pair (see `exact`). */
@@ -75,34 +75,21 @@ export interface SpectralSphereOptions {
  * first singular pair as if it were the only one, so the tangent "projection" removes only the
  * u₁v₁ᵀ component. `project` and `retract` divide by σ_max itself, so they land on 𝒮 at ties too.
  */
-export class SpectralSphere implements Manifold {
+export class SpectralSphere extends EmbeddedManifold {
   readonly name: string;
-  readonly shape: readonly [number, number];
-  readonly dim: number;
   readonly exact: boolean;
 
   constructor(m: number, n: number, options: SpectralSphereOptions = {}) {
     if (!Number.isInteger(m) || !Number.isInteger(n) || m < 1 || n < 1) {
       throw new ValueError(`SpectralSphere: m and n must be positive integers, got m = ${m}, n = ${n}`);
     }
+    super([m, n], m * n - 1);
     this.name = `SpectralSphere(${m}, ${n})`;
-    this.shape = [m, n];
-    this.dim = m * n - 1;
     this.exact = options.exact ?? true;
-  }
-
-  private requireShape(op: string, what: string, x: Tensor): void {
-    requireMatrixShape(`${this.name}.${op}`, what, x, this.shape);
   }
 
   private top(x: Tensor): TopSingular {
     return this.exact ? exactTop(x) : powerTop(x);
-  }
-
-  /** Default tolerance: atol = rtol = 10·max(m, n)·eps of the dtype. */
-  private tolerance(dtype: DType, tol: Tolerance): { atol: number; rtol: number } {
-    const base = 10 * Math.max(...this.shape) * epsOf(dtype);
-    return { atol: tol.atol ?? base, rtol: tol.rtol ?? base };
   }
 
   /**
@@ -114,16 +101,14 @@ export class SpectralSphere implements Manifold {
     if (invalid) return invalid;
     const { atol, rtol } = this.tolerance(x.dtype, tol);
     const sigma = exactTop(x).sigma.toTypedArray();
-    let worst = -1;
-    for (let b = 0; b < sigma.length; b++) {
-      if (worst < 0 || Math.abs(sigma[b]! - 1) > Math.abs(sigma[worst]! - 1)) worst = b;
-    }
-    if (worst < 0) return { ok: true, reason: '' };
+    const tracker = new WorstViolation<number>();
+    for (let b = 0; b < sigma.length; b++) tracker.consider(Math.abs(sigma[b]! - 1) - (atol + rtol), () => b);
+    const worst = tracker.worst;
+    if (worst === null) return { ok: true, reason: '' };
     const error = Math.abs(sigma[worst]! - 1);
-    if (error <= atol + rtol) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: σ_max = ${sigma[worst]} at batch index ${batchIndex(worst, x.shape.slice(0, -2))}: |σ_max − 1| = ${error} > atol ${atol} + rtol ${rtol}`,
+      reason: `${this.name}: σ_max = ${sigma[worst]} at batch index ${fmtIndex(worst, x.shape.slice(0, -2))}: |σ_max − 1| = ${error} > atol ${atol} + rtol ${rtol}`,
     };
   }
 
@@ -135,16 +120,13 @@ export class SpectralSphere implements Manifold {
     const normalT = frobenius(this.top(x).uv, v);
     const normal = normalT.toTypedArray();
     const size = frobeniusNorm(v).expand(normalT.shape).toTypedArray();
-    let worst = -1;
-    let worstExcess = 0;
-    for (let b = 0; b < normal.length; b++) {
-      const excess = Math.abs(normal[b]!) - (atol + rtol * size[b]!);
-      if (!(excess <= worstExcess)) [worst, worstExcess] = [b, excess];
-    }
-    if (worst < 0) return { ok: true, reason: '' };
+    const tracker = new WorstViolation<number>();
+    for (let b = 0; b < normal.length; b++) tracker.consider(Math.abs(normal[b]!) - (atol + rtol * size[b]!), () => b);
+    const worst = tracker.worst;
+    if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: |uᵀVv| = ${Math.abs(normal[worst]!)} at batch index ${batchIndex(worst, normalT.shape)} exceeds atol ${atol} + rtol ${rtol}·‖V‖_F (‖V‖_F = ${size[worst]})`,
+      reason: `${this.name}: |uᵀVv| = ${Math.abs(normal[worst]!)} at batch index ${fmtIndex(worst, normalT.shape)} exceeds atol ${atol} + rtol ${rtol}·‖V‖_F (‖V‖_F = ${size[worst]})`,
     };
   }
 
@@ -160,9 +142,9 @@ export class SpectralSphere implements Manifold {
     const values = sigma.toTypedArray();
     const zero = values.findIndex((s) => s === 0);
     if (zero >= 0) {
-      throw new ValueError(`${this.name}.${op}: the matrix at batch index ${batchIndex(zero, x.shape.slice(0, -2))} is zero; it has no direction to scale onto the sphere`);
+      throw new ValueError(`${this.name}.${op}: the matrix at batch index ${fmtIndex(zero, x.shape.slice(0, -2))} is zero; it has no direction to scale onto the sphere`);
     }
-    return div(x, perMatrix(sigma));
+    return T.div(x, perMatrixTensor(sigma));
   }
 
   /** P_W(Z) = Z − ⟨uvᵀ, Z⟩ uvᵀ (u, v the top singular pair of W; the first one at ties). */
@@ -170,12 +152,7 @@ export class SpectralSphere implements Manifold {
     this.requireShape('projectTangent', 'x', x);
     this.requireShape('projectTangent', 'z', z);
     const { uv } = this.top(x);
-    return sub(z, mul(perMatrix(frobenius(uv, z)), uv));
-  }
-
-  /** The Euclidean metric makes the Riemannian gradient the tangent projection of the Euclidean one. */
-  egradToRgrad(x: Tensor, g: Tensor): Tensor {
-    return this.projectTangent(x, g);
+    return sub(z, T.mul(perMatrixTensor(frobenius(uv, z)), uv));
   }
 
   /** R_W(Δ) = (W + Δ)/σ_max(W + Δ), a first-order retraction; W + Δ = 0 is a ValueError. */
@@ -187,32 +164,11 @@ export class SpectralSphere implements Manifold {
     return this.normalize('retract', y);
   }
 
-  /** Transport by projection onto the tangent space at y. */
-  transport(_x: Tensor, y: Tensor, v: Tensor): Tensor {
-    return this.projectTangent(y, v);
-  }
-
-  inner(x: Tensor, u: Tensor, v: Tensor): Tensor {
-    this.requireShape('inner', 'x', x);
-    return frobenius(u, v);
-  }
-
-  norm(x: Tensor, v: Tensor): Tensor {
-    this.requireShape('norm', 'x', x);
-    return frobeniusNorm(v);
-  }
-
   /** W/σ_max(W) for a standard Gaussian W (drawn and normalised in float64, then cast). */
   randomPoint(rng: Random, batchShape: readonly number[] = [], options: { dtype?: DType } = {}): Tensor {
     const dtype = dtypeOption('SpectralSphere.randomPoint', options); // before drawing, so a bad dtype costs no draws
     const g = rng.normal([...batchShape, ...this.shape]);
-    return div(g, perMatrix(exactTop(g).sigma)).astype(dtype);
-  }
-
-  /** P_W(Z)/‖P_W(Z)‖_F for a standard Gaussian Z. SpectralSphere(1, 1) = {±1} has no tangent directions: ValueError. */
-  randomTangent(x: Tensor, rng: Random): Tensor {
-    if (this.dim === 0) throw new ValueError(`${this.name}.randomTangent: the manifold has dimension 0, so no unit tangent vector exists`);
-    return unitFrobenius(this.projectTangent(x, rng.normal(x.shape, { dtype: x.dtype })));
+    return T.div(g, perMatrixTensor(exactTop(g).sigma)).astype(dtype);
   }
 }
 
@@ -289,8 +245,8 @@ export function spectralNormalize(w: Variable | Tensor, state?: SpectralNormStat
     if (tol !== undefined && !(tol >= 0 && Number.isFinite(tol))) throw new ValueError(`spectralNormalize: tol must be a finite number ≥ 0, got ${tol}`);
     // a copy, so that the caller's old state.u is never overwritten in place
     const result = powerIteration(x.value, { iters, tol, state: warm === null ? undefined : { u: warm.clone() } });
-    const wv = squeeze(vmatmul(x, unsqueeze(new Variable(result.v), -1)), -1);
-    sigma = vsum(vmul(new Variable(result.u), wv), -1);
+    const wv = squeeze(matmul(x, unsqueeze(new Variable(result.v), -1)), -1);
+    sigma = sum(mul(new Variable(result.u), wv), -1);
     if (state) state.u = result.u;
   }
 
@@ -299,11 +255,11 @@ export function spectralNormalize(w: Variable | Tensor, state?: SpectralNormStat
     const zero = values.findIndex((s) => !(s > 0));
     if (zero >= 0) {
       throw new ValueError(
-        `spectralNormalize: w${batch.length ? ` at batch index ${batchIndex(zero, batch)}` : ''} (shape ${fmtShape(x.shape)}) is a zero matrix, σ = 0; pass an eps option to divide by max(σ, eps) instead`,
+        `spectralNormalize: w${batch.length ? ` at batch index ${fmtIndex(zero, batch)}` : ''} (shape ${fmtShape(x.shape)}) is a zero matrix, σ = 0; pass an eps option to divide by max(σ, eps) instead`,
       );
     }
   } else {
     sigma = maximum(sigma, eps);
   }
-  return vdiv(x, unsqueeze(unsqueeze(sigma, -1), -1));
+  return div(x, perMatrix(sigma));
 }

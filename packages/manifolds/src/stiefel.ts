@@ -10,8 +10,8 @@ import {
   broadcastShapes,
   concat,
   div,
-  epsOf,
   expm,
+  fmtIndex,
   eye,
   matmul,
   matrixNorm,
@@ -29,8 +29,10 @@ import {
   type DType,
   type Random,
 } from '@hyperconn/tensor';
-import type { CheckResult, Manifold, Tolerance } from './manifold.js';
-import { batchIndex, checkMatrixInput, frobenius, frobeniusNorm, requireFinite, requireMatrixShape, unitFrobenius } from './util.js';
+import { WorstViolation } from '@hyperconn/autograd';
+import { EmbeddedManifold } from './embedded.js';
+import type { CheckResult, Tolerance } from './manifold.js';
+import { checkMatrixInput, frobeniusNorm, requireFinite } from './util.js';
 
 /** The retraction `Stiefel.retract` uses; see `Stiefel` for the formulas. */
 export type StiefelRetraction = 'qr' | 'polar' | 'cayley' | 'exp';
@@ -72,10 +74,8 @@ const skew = (a: Tensor): Tensor => mul(sub(a, a.mT), 0.5);
  *   norm (see `expSkew`), so XᵀX = I holds to rounding at any step size (not only small ones).
  * Every retraction returns a point of St(n, p) (to rounding) for any finite ξ.
  */
-export class Stiefel implements Manifold {
+export class Stiefel extends EmbeddedManifold {
   readonly name: string;
-  readonly shape: readonly [number, number];
-  readonly dim: number;
   readonly retraction: StiefelRetraction;
 
   constructor(n: number, p: number, options: StiefelOptions = {}) {
@@ -86,41 +86,24 @@ export class Stiefel implements Manifold {
     if (!RETRACTIONS.includes(retraction)) {
       throw new ValueError(`Stiefel: retraction must be one of ${RETRACTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(retraction)}`);
     }
+    super([n, p], n * p - (p * (p + 1)) / 2);
     this.name = `Stiefel(${n}, ${p})`;
-    this.shape = [n, p];
-    this.dim = n * p - (p * (p + 1)) / 2;
     this.retraction = retraction;
   }
 
-  /** For subclasses: throws a ShapeError naming `op` and `what` unless x has shape `[..., n, p]`. */
-  protected requireShape(op: string, what: string, x: Tensor): void {
-    requireMatrixShape(`${this.name}.${op}`, what, x, this.shape);
-  }
-
-  /** Default tolerance: atol = rtol = 10·n·eps of the dtype. */
-  private tolerance(dtype: DType, tol: Tolerance): { atol: number; rtol: number } {
-    const base = 10 * this.shape[0] * epsOf(dtype);
-    return { atol: tol.atol ?? base, rtol: tol.rtol ?? base };
-  }
-
   /**
-   * Among the matrices `m` [...,p,p], the entry with the largest |m_ij| − (atol + rtol·scale_b);
-   * `null` when every entry is within its bound.
+   * Among the matrices `m` [...,p,p], the entry with the largest |m_ij| − (atol + rtol·scale_b)
+   * (a NaN entry counts as infinitely large); `null` when every entry is within its bound.
    */
   private worstEntry(m: Tensor, bound: (batch: number) => number): { batch: number; i: number; j: number; value: number } | null {
     const p = this.shape[1];
     const flat = m.toTypedArray();
-    let worst: { batch: number; i: number; j: number; value: number } | null = null;
-    let worstExcess = 0;
+    const worst = new WorstViolation<{ batch: number; i: number; j: number; value: number }>();
     for (let k = 0; k < flat.length; k++) {
       const batch = Math.floor(k / (p * p));
-      const excess = Math.abs(flat[k]!) - bound(batch);
-      if (!(excess <= worstExcess)) {
-        worstExcess = excess;
-        worst = { batch, i: Math.floor(k / p) % p, j: k % p, value: flat[k]! };
-      }
+      worst.consider(Math.abs(flat[k]!) - bound(batch), () => ({ batch, i: Math.floor(k / p) % p, j: k % p, value: flat[k]! }));
     }
-    return worst;
+    return worst.worst;
   }
 
   /** max |XᵀX − I| ≤ atol + rtol for every matrix (defaults atol = rtol = 10·n·eps of x's dtype); the reason names the worst entry. */
@@ -133,7 +116,7 @@ export class Stiefel implements Manifold {
     if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: (XᵀX − I)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${batchIndex(worst.batch, x.shape.slice(0, -2))} exceeds atol ${atol} + rtol ${rtol}`,
+      reason: `${this.name}: (XᵀX − I)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${fmtIndex(worst.batch, x.shape.slice(0, -2))} exceeds atol ${atol} + rtol ${rtol}`,
     };
   }
 
@@ -150,7 +133,7 @@ export class Stiefel implements Manifold {
     if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: (Xᵀξ + ξᵀX)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${batchIndex(worst.batch, batch)} exceeds atol ${atol} + rtol ${rtol}·‖ξ‖_F (‖ξ‖_F = ${size[worst.batch]})`,
+      reason: `${this.name}: (Xᵀξ + ξᵀX)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${fmtIndex(worst.batch, batch)} exceeds atol ${atol} + rtol ${rtol}·‖ξ‖_F (‖ξ‖_F = ${size[worst.batch]})`,
     };
   }
 
@@ -166,11 +149,6 @@ export class Stiefel implements Manifold {
     this.requireShape('projectTangent', 'x', x);
     this.requireShape('projectTangent', 'z', z);
     return sub(z, matmul(x, sym(matmul(x.mT, z))));
-  }
-
-  /** The Euclidean metric makes the Riemannian gradient the tangent projection of the Euclidean one. */
-  egradToRgrad(x: Tensor, g: Tensor): Tensor {
-    return this.projectTangent(x, g);
   }
 
   /** R_X(ξ) by the retraction chosen in the constructor (see the class comment). */
@@ -231,21 +209,6 @@ export class Stiefel implements Manifold {
     return matmul(matmul(concat([xb, w], -1), firstColumns), expSkew(neg(a), s)).astype(dtype);
   }
 
-  /** Transport by projection onto the tangent space at y. */
-  transport(_x: Tensor, y: Tensor, v: Tensor): Tensor {
-    return this.projectTangent(y, v);
-  }
-
-  inner(x: Tensor, u: Tensor, v: Tensor): Tensor {
-    this.requireShape('inner', 'x', x);
-    return frobenius(u, v);
-  }
-
-  norm(x: Tensor, v: Tensor): Tensor {
-    this.requireShape('norm', 'x', x);
-    return frobeniusNorm(v);
-  }
-
   /**
    * A Haar-distributed point: Q of the QR (diag(R) > 0) of a standard Gaussian n×p matrix,
    * drawn and factored in float64, then cast. For O(n), det is +1 or −1 at random.
@@ -253,12 +216,6 @@ export class Stiefel implements Manifold {
   randomPoint(rng: Random, batchShape: readonly number[] = [], options: { dtype?: DType } = {}): Tensor {
     const dtype = dtypeOption('Stiefel.randomPoint', options); // before drawing, so a bad dtype costs no draws
     return qr(rng.normal([...batchShape, ...this.shape])).q.astype(dtype);
-  }
-
-  /** P_X(Z)/‖P_X(Z)‖_F for a standard Gaussian Z. A manifold of dimension 0 (St(1, 1) = O(1)) has none: ValueError. */
-  randomTangent(x: Tensor, rng: Random): Tensor {
-    if (this.dim === 0) throw new ValueError(`${this.name}.randomTangent: the manifold has dimension 0, so no unit tangent vector exists`);
-    return unitFrobenius(this.projectTangent(x, rng.normal(x.shape, { dtype: x.dtype })));
   }
 }
 

@@ -11,15 +11,12 @@
  * (n the larger matrix side), rtol = 0; a violation is an error above atol + rtol.
  */
 import fc from 'fast-check';
-import { Random, ShapeError, Tensor, ValueError, dtypeOption, epsOf, fmtShape, svd, type DType } from '@hyperconn/tensor';
-import { Variable } from '@hyperconn/autograd';
+import { Random, ShapeError, Tensor, ValueError, dtypeOption, epsOf, fmtIndex, fmtShape, sizeOf, svd, type DType } from '@hyperconn/tensor';
+import { Variable, WorstViolation } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
-import { batchIndex } from './util.js';
 
 /** A seed for `Random`: any safe integer gives its own stream. */
 const seedArb: fc.Arbitrary<number> = fc.nat();
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Tensors of `shape` (batch axes included) with entries in [min, max] (default [−1, 1]);
@@ -143,26 +140,17 @@ function matrices(op: string, x: Tensor, square: boolean): { data: Float64Array;
   return { data: Float64Array.from(x.toTypedArray()), batch: x.shape.slice(0, -2), rows, cols };
 }
 
-/** Keeps the violation with the largest excess over the bound (NaN counts as infinite). */
-class WorstViolation {
-  private excess = 0;
-  private message = '';
-  count = 0;
+/** How far `error` lies beyond `limit`: a NaN error is an infinite violation, error − limit = NaN otherwise (∞ − ∞, a NaN limit) none. */
+function beyond(error: number, limit: number): number {
+  if (Number.isNaN(error)) return Infinity;
+  const excess = error - limit;
+  return Number.isNaN(excess) ? 0 : excess;
+}
 
-  consider(error: number, limit: number, describe: () => string): void {
-    const excess = Number.isNaN(error) ? Infinity : error - limit;
-    if (!(excess > 0)) return;
-    this.count++;
-    if (excess > this.excess || this.message === '') {
-      this.excess = excess;
-      this.message = describe();
-    }
-  }
-
-  throwIfAny(op: string): void {
-    if (this.count === 0) return;
-    throw new Error(`${op}: ${this.message}${this.count > 1 ? ` (the worst of ${this.count} violations)` : ''}`);
-  }
+/** Throws the worst of the violations `worst` saw (error − limit), naming how many there were. */
+function throwIfAny(op: string, worst: WorstViolation<string>): void {
+  if (worst.count === 0) return;
+  throw new Error(`${op}: ${worst.worst}${worst.count > 1 ? ` (the worst of ${worst.count} violations)` : ''}`);
 }
 
 /** Throws unless every batch entry of x is on `manifold` (by `manifold.check`, whose reason names the worst violation). */
@@ -183,9 +171,9 @@ export function expectDoublyStochastic(x: Tensor | Variable, tol: Tolerance = {}
   const t = valueOf(x);
   const { data, batch, rows: n } = matrices(op, t, true);
   const limit = bound(t.dtype, n, tol);
-  const worst = new WorstViolation();
+  const worst = new WorstViolation<string>();
   for (let b = 0, base = 0; base < data.length; b++, base += n * n) {
-    const where = (): string => `batch index ${batchIndex(b, batch)}`;
+    const where = (): string => `batch index ${fmtIndex(b, batch)}`;
     for (let i = 0; i < n; i++) {
       let rowSum = 0;
       let colSum = 0;
@@ -193,13 +181,13 @@ export function expectDoublyStochastic(x: Tensor | Variable, tol: Tolerance = {}
         const value = data[base + i * n + j]!;
         rowSum += value;
         colSum += data[base + j * n + i]!;
-        worst.consider(-value, limit, () => `entry [${i}, ${j}] at ${where()} is ${value} (negative beyond tol ${limit})`);
+        worst.consider(beyond(-value, limit), () => `entry [${i}, ${j}] at ${where()} is ${value} (negative beyond tol ${limit})`);
       }
-      worst.consider(Math.abs(rowSum - 1), limit, () => `row ${i} at ${where()} sums to ${rowSum} (|sum − 1| = ${Math.abs(rowSum - 1)} > tol ${limit})`);
-      worst.consider(Math.abs(colSum - 1), limit, () => `column ${i} at ${where()} sums to ${colSum} (|sum − 1| = ${Math.abs(colSum - 1)} > tol ${limit})`);
+      worst.consider(beyond(Math.abs(rowSum - 1), limit), () => `row ${i} at ${where()} sums to ${rowSum} (|sum − 1| = ${Math.abs(rowSum - 1)} > tol ${limit})`);
+      worst.consider(beyond(Math.abs(colSum - 1), limit), () => `column ${i} at ${where()} sums to ${colSum} (|sum − 1| = ${Math.abs(colSum - 1)} > tol ${limit})`);
     }
   }
-  worst.throwIfAny(op);
+  throwIfAny(op, worst);
 }
 
 /** Throws unless every matrix of x [..., m, n] has σ_max within tol of 1 (σ_max by float64 Jacobi SVD). */
@@ -212,15 +200,15 @@ export function expectUnitSpectralNorm(x: Tensor | Variable, tol: Tolerance = {}
   // SVD of non-finite input is meaningless: report it as a violation instead of decomposing it
   const s = finite ? svd(t.astype('float64')).s.toTypedArray() : null;
   const k = Math.min(rows, cols);
-  const worst = new WorstViolation();
+  const worst = new WorstViolation<string>();
   for (let b = 0; b < sizeOf(batch); b++) {
     const sigma = s === null ? NaN : s[b * k]!;
-    worst.consider(Math.abs(sigma - 1), limit, () =>
-      s === null ? `the input has non-finite entries` : `σ_max = ${sigma} at batch index ${batchIndex(b, batch)} (|σ_max − 1| = ${Math.abs(sigma - 1)} > tol ${limit})`,
+    worst.consider(beyond(Math.abs(sigma - 1), limit), () =>
+      s === null ? `the input has non-finite entries` : `σ_max = ${sigma} at batch index ${fmtIndex(b, batch)} (|σ_max − 1| = ${Math.abs(sigma - 1)} > tol ${limit})`,
     );
     if (s === null) break;
   }
-  worst.throwIfAny(op);
+  throwIfAny(op, worst);
 }
 
 /**
@@ -238,16 +226,16 @@ export function expectOrthogonal(x: Tensor | Variable, tol: Tolerance = {}): voi
   // entry `along` of column `vector` (tall) or of row `vector` (wide) of the matrix at `base`
   const at = (base: number, vector: number, along: number): number => data[base + (tall ? along * cols + vector : vector * cols + along)]!;
   const gram = tall ? 'XᵀX − I' : 'XXᵀ − I';
-  const worst = new WorstViolation();
+  const worst = new WorstViolation<string>();
   for (let b = 0, base = 0; base < data.length; b++, base += rows * cols) {
     for (let i = 0; i < k; i++) {
       for (let j = i; j < k; j++) {
         let dot = 0;
         for (let l = 0; l < (tall ? rows : cols); l++) dot += at(base, i, l) * at(base, j, l);
         const error = dot - (i === j ? 1 : 0);
-        worst.consider(Math.abs(error), limit, () => `(${gram})[${i}, ${j}] = ${error} at batch index ${batchIndex(b, batch)} (> tol ${limit})`);
+        worst.consider(beyond(Math.abs(error), limit), () => `(${gram})[${i}, ${j}] = ${error} at batch index ${fmtIndex(b, batch)} (> tol ${limit})`);
       }
     }
   }
-  worst.throwIfAny(op);
+  throwIfAny(op, worst);
 }

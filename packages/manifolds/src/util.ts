@@ -5,19 +5,6 @@
 import { ShapeError, ValueError, div, fmtShape, mul, norm, sum, type Tensor } from '@hyperconn/tensor';
 import type { CheckResult } from './manifold.js';
 
-/**
- * "[i, j]" for flat index `flat` of a batch of shape `batch` (row-major; "[]" without batch
- * axes). Every `check` reason and error names a batch entry as `at batch index [i, j]`.
- */
-export function batchIndex(flat: number, batch: readonly number[]): string {
-  const index: number[] = [];
-  for (let ax = batch.length - 1; ax >= 0; ax--) {
-    index.unshift(flat % batch[ax]!);
-    flat = Math.floor(flat / batch[ax]!);
-  }
-  return `[${index.join(', ')}]`;
-}
-
 /** ⟨a, b⟩_F of each matrix pair (broadcast), shape = the batch shape. */
 export const frobenius = (a: Tensor, b: Tensor): Tensor => sum(mul(a, b), [-2, -1]);
 

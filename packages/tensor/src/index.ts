@@ -4,7 +4,7 @@ export * from './shape.js';
 export * from './tensor.js';
 export * from './matmul.js';
 export * from './indexing.js';
-export * from './linalg.js';
+export * from './linalg/index.js';
 export * from './elementwise.js';
 export * from './random.js';
 export * from './reduce.js';

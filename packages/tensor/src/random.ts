@@ -8,7 +8,7 @@ import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus'
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 import { allocate, dtypeOption } from './dtype.js';
 import { ValueError, argumentError } from './errors.js';
-import { qr } from './linalg.js';
+import { qr } from './linalg/index.js';
 import { checkAllocation, checkShape, sizeOf } from './shape.js';
 import { Tensor, type DTypeOptions } from './tensor.js';
 

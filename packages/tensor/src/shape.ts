@@ -11,6 +11,27 @@ export function sizeOf(shape: Shape): number {
   return n;
 }
 
+/**
+ * The multi-index of element `flat` of a tensor of shape `shape` in C (row-major) order: `[]`
+ * for a 0-d shape. `flat` is not checked against the size.
+ */
+export function unravelIndex(flat: number, shape: Shape): number[] {
+  const index = new Array<number>(shape.length);
+  for (let ax = shape.length - 1; ax >= 0; ax--) {
+    index[ax] = flat % shape[ax]!;
+    flat = Math.floor(flat / shape[ax]!);
+  }
+  return index;
+}
+
+/**
+ * "[i, j]": `unravelIndex(flat, shape)` as the error messages name an element or a batch entry
+ * ("[]" for a 0-d shape).
+ */
+export function fmtIndex(flat: number, shape: Shape): string {
+  return `[${unravelIndex(flat, shape).join(', ')}]`;
+}
+
 /** The C-order (row-major) strides of `shape`, counted in elements: the last axis has stride 1. */
 export function contiguousStrides(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);

@@ -1,25 +1,12 @@
 /**
  * What every variant shares: input checks, the update X' = H_res·X + H_postᵀ·F(H_pre·X) in its
- * two call styles, `maps`/`lastMaps`, parameter groups, and the small pieces several variants
- * build their maps from (the fused projection and the sigmoid gates of mHC, mHC-lite and sHC).
+ * two call styles, `maps`/`lastMaps`, parameter groups, and the fused projection that HC and
+ * the gated variants (gated.ts) build their maps from.
  */
-import { DTypeError, dtypeOption, fmtShape, ShapeError, Tensor, tensor, ValueError, zeros as zerosTensor, type DType } from '@hyperconn/tensor';
-import {
-  add,
-  concat,
-  matmul,
-  mul,
-  nn,
-  noGrad,
-  param,
-  reshape,
-  sigmoid,
-  split,
-  squeeze,
-  unsqueeze,
-  Variable,
-} from '@hyperconn/autograd';
-import type { Branch, HyperConnection, HyperConnectionOptions, SplitResult, TokenMaps, Variant } from '../hyper-connection.js';
+import * as T from '@hyperconn/tensor';
+import { DTypeError, dtypeOption, fmtShape, ShapeError, Tensor, tensor, ValueError, type DType } from '@hyperconn/tensor';
+import { add, concat, matmul, mul, nn, noGrad, param, split, squeeze, unsqueeze, Variable } from '@hyperconn/autograd';
+import type { Branch, CommonHyperConnectionOptions, HyperConnection, SplitResult, TokenMaps, Variant } from '../hyper-connection.js';
 
 /** The per-token maps as differentiable variables, shaped as in `TokenMaps`. */
 export interface MapVariables {
@@ -42,7 +29,7 @@ export interface CommonOptions {
 }
 
 /** `fixedN` overrides `options.n` (the residual has one stream whatever it is asked). */
-export function commonOptions(op: string, options: HyperConnectionOptions, fixedN?: number): CommonOptions {
+export function commonOptions(op: string, options: CommonHyperConnectionOptions, fixedN?: number): CommonOptions {
   if (typeof options !== 'object' || options === null) {
     throw new ValueError(`${op}: options must be an object such as { dim: 64, layerIndex: 0 }, got ${describe(options)}`);
   }
@@ -184,7 +171,7 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
 
   /** A zero-initialised projection weight [rows, cols]. */
   protected zeros(rows: number, cols: number): Variable {
-    return param(zerosTensor([rows, cols], { dtype: this.dtype }));
+    return param(T.zeros([rows, cols], { dtype: this.dtype }));
   }
 }
 
@@ -229,52 +216,4 @@ function detachMaps(maps: MapVariables): TokenMaps {
 export function project(v: Variable, weights: readonly Variable[]): Variable[] {
   const fused = matmul(v, concat(weights, 1));
   return split(fused, weights.map((w) => w.shape[1]!), -1);
-}
-
-/** mHC's gate biases: −1 everywhere except +1 at stream `layerIndex mod n`. */
-export function gateBias(n: number, layerIndex: number): number[] {
-  return Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : -1));
-}
-
-/** vec(X) per token: [B,T,n,C] → [B·T, n·C] (rows of X concatenated). */
-function tokenVectors(x: Variable): Variable {
-  const [batch, seq, n, dim] = x.shape as [number, number, number, number];
-  return reshape(x, [batch * seq, n * dim]);
-}
-
-/**
- * The front that mHC, mHC-lite and sHC share: v = RMSNorm(vec(X)) per token, one fused
- * projection onto [W_pre | W_post | W_res], and the gates H_pre = σ(s_pre·(v W_pre) + b_pre)
- * ∈ (0,1)ⁿ and H_post = 2σ(s_post·(v W_post) + b_post) ∈ (0,2)ⁿ. Returns the gates and
- * res = v W_res, all [B·T, ...]. v and res are checked finite (`checkFiniteTokens`, naming the
- * layer `label`) before H_res is built from res.
- */
-export function gatedProjection(
-  label: string,
-  x: Variable,
-  norm: nn.RMSNorm,
-  [wPre, wPost, wRes]: readonly [Variable, Variable, Variable],
-  [scalePre, scalePost]: readonly [Variable, Variable],
-  [biasPre, biasPost]: readonly [Variable, Variable],
-): { hPre: Variable; hPost: Variable; res: Variable } {
-  const [batch, seq] = x.shape as [number, number];
-  const v = norm.forward(tokenVectors(x));
-  checkFiniteTokens(label, 'RMSNorm(vec X)', v.value, batch, seq);
-  const [pre, post, res] = project(v, [wPre, wPost, wRes]) as [Variable, Variable, Variable];
-  checkFiniteTokens(label, 'the projection onto W_res', res.value, batch, seq);
-  return {
-    hPre: sigmoid(add(mul(scalePre, pre), biasPre)),
-    hPost: mul(sigmoid(add(mul(scalePost, post), biasPost)), 2),
-    res,
-  };
-}
-
-/** [B·T, ...] → [B, T, ...] for the batch and sequence lengths of `x` [B,T,n,C]. */
-function perToken(t: Variable, x: Variable): Variable {
-  return reshape(t, [x.shape[0]!, x.shape[1]!, ...t.shape.slice(1)]);
-}
-
-/** Maps computed for the B·T tokens of `x` [B,T,n,C] ([B·T, ...]), shaped per token as `computeMaps` returns them. */
-export function perTokenMaps({ hRes, hPre, hPost }: MapVariables, x: Variable): MapVariables {
-  return { hRes: perToken(hRes, x), hPre: perToken(hPre, x), hPost: perToken(hPost, x) };
 }

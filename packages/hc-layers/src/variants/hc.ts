@@ -13,7 +13,7 @@
  * streams the layer is exactly the pre-norm residual x + F(x) on every stream.
  */
 import { type Variable, add, expand, mul, nn, reshape, squeeze, tanh, transpose } from '@hyperconn/autograd';
-import type { HyperConnectionOptions } from '../hyper-connection.js';
+import type { HCOptions } from '../hyper-connection.js';
 import { booleanOption, commonOptions, HyperConnectionBase, project, type MapVariables } from './base.js';
 
 /**
@@ -25,62 +25,67 @@ export class HCLayer extends HyperConnectionBase {
   readonly variant = 'hc' as const;
   readonly dynamic: boolean;
   readonly useTanh: boolean;
-  /** A_m ∈ Rⁿ: the static read weights (H_pre). */
-  readonly aM: Variable;
-  /** A_r ∈ R^{n×n} in the paper's layout: H_res = A_rᵀ. */
-  readonly aR: Variable;
-  /** B ∈ Rⁿ: the static write weights (H_post). */
-  readonly b: Variable;
+  /** A_m [n], the static read weights (H_pre); init e_{k mod n}. */
+  readonly preBias: Variable;
+  /** A_r [n, n] in the paper's layout, H_res = A_rᵀ; init I. */
+  readonly resBias: Variable;
+  /** B [n], the static write weights (H_post); init 1. */
+  readonly postBias: Variable;
   // Dynamic part (null when `dynamic: false`).
+  /** RMSNorm per stream (gain of length C). */
   readonly norm: nn.RMSNorm | null;
-  /** W_m [C, 1], W_r [C, n], W_β [C, 1]. */
-  readonly wM: Variable | null;
-  readonly wR: Variable | null;
-  readonly wBeta: Variable | null;
-  readonly sAlpha: Variable | null;
-  readonly sBeta: Variable | null;
+  /** W_m [C, 1]; init 0. */
+  readonly preWeight: Variable | null;
+  /** W_r [C, n]; init 0. */
+  readonly resWeight: Variable | null;
+  /** W_β [C, 1]; init 0. */
+  readonly postWeight: Variable | null;
+  /** [1] s_α, the one scale of both the pre and the res dynamic terms; init 0.01. */
+  readonly preResScale: Variable | null;
+  /** [1] s_β, the scale of the post dynamic term; init 0.01. */
+  readonly postScale: Variable | null;
 
-  constructor(options: HyperConnectionOptions) {
+  constructor(options: HCOptions) {
     const common = commonOptions('HCLayer', options);
     super('HCLayer', common);
     const { n, dim, layerIndex, eps, dtype } = common;
     this.dynamic = booleanOption('HCLayer', 'dynamic', options.dynamic, true);
     this.useTanh = booleanOption('HCLayer', 'tanh', options.tanh, true);
-    this.aM = this.parameter(Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : 0)));
-    this.aR = this.parameter(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]);
-    this.b = this.parameter(new Array<number>(n).fill(1));
+    this.preBias = this.parameter(Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : 0)));
+    this.resBias = this.parameter(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]);
+    this.postBias = this.parameter(new Array<number>(n).fill(1));
     this.norm = this.dynamic ? new nn.RMSNorm(dim, { eps, dtype }) : null;
-    this.wM = this.dynamic ? this.zeros(dim, 1) : null;
-    this.wR = this.dynamic ? this.zeros(dim, n) : null;
-    this.wBeta = this.dynamic ? this.zeros(dim, 1) : null;
-    this.sAlpha = this.dynamic ? this.parameter([0.01]) : null;
-    this.sBeta = this.dynamic ? this.parameter([0.01]) : null;
+    this.preWeight = this.dynamic ? this.zeros(dim, 1) : null;
+    this.resWeight = this.dynamic ? this.zeros(dim, n) : null;
+    this.postWeight = this.dynamic ? this.zeros(dim, 1) : null;
+    this.preResScale = this.dynamic ? this.parameter([0.01]) : null;
+    this.postScale = this.dynamic ? this.parameter([0.01]) : null;
   }
 
   protected computeMaps(x: Variable): MapVariables {
     const [batch, seq, n, dim] = x.shape as [number, number, number, number];
     if (!this.dynamic) {
       return {
-        hRes: expand(transpose(this.aR), [batch, seq, n, n]),
-        hPre: expand(this.aM, [batch, seq, n]),
-        hPost: expand(this.b, [batch, seq, n]),
+        hRes: expand(transpose(this.resBias), [batch, seq, n, n]),
+        hPre: expand(this.preBias, [batch, seq, n]),
+        hPost: expand(this.postBias, [batch, seq, n]),
       };
     }
     // One matmul for all tokens and streams: [B·T·n, C] @ [C, 1 + n + 1]
     const xBar = reshape(this.norm!.forward(x), [batch * seq * n, dim]);
     const act = (t: Variable): Variable => (this.useTanh ? tanh(t) : t);
-    const [dM, dR, dB] = project(xBar, [this.wM!, this.wR!, this.wBeta!]).map((t) => act(reshape(t, [batch, seq, n, t.shape[1]!]))) as [
+    const [dPre, dRes, dPost] = project(xBar, [this.preWeight!, this.resWeight!, this.postWeight!]).map((t) => act(reshape(t, [batch, seq, n, t.shape[1]!]))) as [
       Variable,
       Variable,
       Variable,
     ];
-    const aM = add(mul(this.sAlpha!, squeeze(dM, -1)), this.aM);
-    const aR = add(mul(this.sAlpha!, dR), this.aR);
-    const b = add(mul(this.sBeta!, squeeze(dB, -1)), this.b);
+    const aM = add(mul(this.preResScale!, squeeze(dPre, -1)), this.preBias);
+    const aR = add(mul(this.preResScale!, dRes), this.resBias);
+    const b = add(mul(this.postScale!, squeeze(dPost, -1)), this.postBias);
     return { hRes: transpose(aR), hPre: aM, hPost: b };
   }
 
   protected projectionWeights(): Variable[] {
-    return this.dynamic ? [this.wM!, this.wR!, this.wBeta!] : [];
+    return this.dynamic ? [this.preWeight!, this.resWeight!, this.postWeight!] : [];
   }
 }

@@ -9,70 +9,46 @@
  * Init: W = 0, α = 0.01, b_res = −8 except 0 at the identity (diagonal 0.99401 at n = 4).
  * The cost is factorial in n: n > maxN (default 8) is refused, suggesting sHC.
  */
-import { type Variable, add, mul, nn, softmax } from '@hyperconn/autograd';
+import { type Variable, add, mul, softmax } from '@hyperconn/autograd';
 import { ValueError } from '@hyperconn/tensor';
-import { permutationMixture } from '@hyperconn/manifolds';
-import type { HyperConnectionOptions } from '../hyper-connection.js';
-import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
+import { factorial, permutationMixture } from '@hyperconn/manifolds';
+import type { MHCLiteOptions } from '../hyper-connection.js';
+import { commonOptions, integerOption } from './base.js';
+import { GatedHyperConnection } from './gated.js';
 
-function factorial(n: number): number {
-  let f = 1;
-  for (let k = 2; k <= n; k++) f *= k;
-  return f;
-}
 
 /**
  * The 'mhcLite' variant (arXiv 2601.05732): H_res a softmax-weighted mixture of the n! permutation
- * matrices, exactly doubly stochastic; gates as in `MHCLayer`. The cost is factorial in n: n > `maxN`
- * (default 8) is a ValueError.
+ * matrices, exactly doubly stochastic; gates as in `MHCLayer`, W_res [nC, n!]. The cost is
+ * factorial in n: n > `maxN` (default 8) is a ValueError.
  */
-export class MHCLiteLayer extends HyperConnectionBase {
+export class MHCLiteLayer extends GatedHyperConnection {
   readonly variant = 'mhcLite' as const;
   readonly maxN: number;
-  readonly norm: nn.RMSNorm;
-  /** φ_pre, φ_post [nC, n] and W_res [nC, n!]. */
-  readonly phiPre: Variable;
-  readonly phiPost: Variable;
-  readonly wRes: Variable;
-  readonly alphaPre: Variable;
-  readonly alphaPost: Variable;
-  readonly alphaRes: Variable;
-  readonly bPre: Variable;
-  readonly bPost: Variable;
-  /** [n!], one logit per permutation. */
-  readonly bRes: Variable;
+  /** [1] α_res. */
+  readonly resScale: Variable;
+  /** b_res [n!], one logit per permutation: 0 at the identity, −8 elsewhere. */
+  readonly resBias: Variable;
 
-  constructor(options: HyperConnectionOptions) {
+  constructor(options: MHCLiteOptions) {
     const common = commonOptions('MHCLiteLayer', options);
-    super('MHCLiteLayer', common);
-    const { n, dim, layerIndex, eps, dtype } = common;
-    this.maxN = integerOption('MHCLiteLayer', 'maxN', options.maxN, 8, 1);
-    if (n > this.maxN) {
+    const { n } = common;
+    // before any parameter exists: W_res has n! columns
+    const maxN = integerOption('MHCLiteLayer', 'maxN', options.maxN, 8, 1);
+    if (n > maxN) {
       throw new ValueError(
-        `MHCLiteLayer: n = ${n} streams need ${n}! = ${factorial(n)} permutation matrices (maxN = ${this.maxN}); the cost is factorial in n, use the 'shc' variant (spectral sphere, O(n³) per token) instead`,
+        `MHCLiteLayer: n = ${n} streams need ${n}! = ${factorial(n)} permutation matrices (maxN = ${maxN}); the cost is factorial in n, use the 'shc' variant (spectral sphere, O(n³) per token) instead`,
       );
     }
     const count = factorial(n);
-    this.norm = new nn.RMSNorm(n * dim, { eps, dtype });
-    this.phiPre = this.zeros(n * dim, n);
-    this.phiPost = this.zeros(n * dim, n);
-    this.wRes = this.zeros(n * dim, count);
-    this.alphaPre = this.parameter([0.01]);
-    this.alphaPost = this.parameter([0.01]);
-    this.alphaRes = this.parameter([0.01]);
-    this.bPre = this.parameter(gateBias(n, layerIndex));
-    this.bPost = this.parameter(gateBias(n, layerIndex));
-    this.bRes = this.parameter(Array.from({ length: count }, (_, k) => (k === 0 ? 0 : -8)));
+    super('MHCLiteLayer', common, count);
+    this.maxN = maxN;
+    this.resScale = this.parameter([0.01]);
+    this.resBias = this.parameter(Array.from({ length: count }, (_, k) => (k === 0 ? 0 : -8)));
   }
 
-  protected computeMaps(x: Variable): MapVariables {
-    const { hPre, hPost, res } = gatedProjection(this.label, x, this.norm, [this.phiPre, this.phiPost, this.wRes], [this.alphaPre, this.alphaPost], [this.bPre, this.bPost]);
-    const weights = softmax(add(mul(this.alphaRes, res), this.bRes), -1);
-    const hRes = permutationMixture(weights, { maxN: this.maxN });
-    return perTokenMaps({ hRes, hPre, hPost }, x);
-  }
-
-  protected projectionWeights(): Variable[] {
-    return [this.phiPre, this.phiPost, this.wRes];
+  protected resMatrix(z: Variable): Variable {
+    const weights = softmax(add(mul(this.resScale, z), this.resBias), -1);
+    return permutationMixture(weights, { maxN: this.maxN });
   }
 }

@@ -5,7 +5,7 @@
  */
 import { ones } from '@hyperconn/tensor';
 import { expand, type Variable } from '@hyperconn/autograd';
-import type { HyperConnectionOptions } from '../hyper-connection.js';
+import type { ResidualOptions } from '../hyper-connection.js';
 import { commonOptions, HyperConnectionBase, type MapVariables } from './base.js';
 
 /**
@@ -16,7 +16,7 @@ export class ResidualLayer extends HyperConnectionBase {
   readonly variant = 'residual' as const;
 
   /** `options.n` is ignored: the residual has one stream (input `[batch, seq, 1, C]`). */
-  constructor(options: HyperConnectionOptions) {
+  constructor(options: ResidualOptions) {
     super('ResidualLayer', commonOptions('ResidualLayer', options, 1));
   }
 

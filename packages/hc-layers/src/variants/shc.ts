@@ -11,9 +11,11 @@
  * - `SHCPowerLayer` ('shcPower', this project's extension): E = Ẽ / max(1, σ̂(Ẽ)) with Ẽ free,
  *   σ̂ a power-method bound on σ_max(Ẽ) (see `spectralNormBound`), so ‖H_res‖₂ ≤ 1.
  *
- * H_pre = σ(p·(v W_pre) + b_pre), H_post = 2σ(q·(v W_post) + b_post) for both, v = RMSNorm(vec(X)).
+ * H_pre = σ(p·(v W_pre) + b_pre), H_post = 2σ(q·(v W_post) + b_post) for both, v = RMSNorm(vec(X))
+ * (`GatedHyperConnection`, with p, q as `preScale`, `postScale`).
  */
-import { eq, eye, full, mul as scaleTensor, type Tensor, ValueError } from '@hyperconn/tensor';
+import * as T from '@hyperconn/tensor';
+import { eq, eye, full, type Tensor, ValueError } from '@hyperconn/tensor';
 import {
   type Variable,
   add,
@@ -23,7 +25,6 @@ import {
   matmul,
   maximum,
   mul,
-  nn,
   norm,
   reshape,
   split,
@@ -35,8 +36,9 @@ import {
   where,
 } from '@hyperconn/autograd';
 import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
-import type { HyperConnectionOptions } from '../hyper-connection.js';
-import { commonOptions, gateBias, gatedProjection, HyperConnectionBase, integerOption, perTokenMaps, type MapVariables } from './base.js';
+import type { SHCOptions, SHCPowerOptions } from '../hyper-connection.js';
+import { commonOptions, integerOption } from './base.js';
+import { GatedHyperConnection } from './gated.js';
 
 /** J + U_z E U_zᵀ for E [..., m, m] → [..., n, n], n = m + 1. */
 function onSphere(e: Variable, helmert: Tensor, mean: Tensor): Variable {
@@ -49,49 +51,25 @@ function sphereConstants(n: number, dtype: 'float64' | 'float32'): { helmert: Te
 }
 
 /**
- * What sHC and sHC-power share: RMSNorm, the gates as mHC's (here W_pre, W_post, p, q, b_pre,
- * b_post), W_res [nC, m²] and H_res = J + U_z E U_zᵀ; subclasses build E from z = v W_res.
+ * What sHC and sHC-power share beyond the gates: W_res [nC, m²] and H_res = J + U_z E U_zᵀ;
+ * subclasses build E from z = v W_res.
  */
-abstract class SphereLayerBase extends HyperConnectionBase {
-  readonly norm: nn.RMSNorm;
-  /** W_pre, W_post [nC, n] and W_res [nC, m²]. */
-  readonly wPre: Variable;
-  readonly wPost: Variable;
-  readonly wRes: Variable;
-  readonly p: Variable;
-  readonly q: Variable;
-  readonly bPre: Variable;
-  readonly bPost: Variable;
+abstract class SphereLayerBase extends GatedHyperConnection {
   readonly #constants: { helmert: Tensor; mean: Tensor };
 
-  protected constructor(label: string, options: HyperConnectionOptions) {
+  protected constructor(label: string, options: SHCOptions) {
     const common = commonOptions(label, options);
     if (common.n < 2) throw new ValueError(`${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`);
-    super(label, common);
-    const { n, dim, layerIndex, eps, dtype } = common;
-    const m = n - 1;
-    this.norm = new nn.RMSNorm(n * dim, { eps, dtype });
-    this.wPre = this.zeros(n * dim, n);
-    this.wPost = this.zeros(n * dim, n);
-    this.wRes = this.zeros(n * dim, m * m);
-    this.p = this.parameter([0.01]);
-    this.q = this.parameter([0.01]);
-    this.bPre = this.parameter(gateBias(n, layerIndex));
-    this.bPost = this.parameter(gateBias(n, layerIndex));
-    this.#constants = sphereConstants(n, dtype);
+    const m = common.n - 1;
+    super(label, common, m * m);
+    this.#constants = sphereConstants(common.n, common.dtype);
   }
 
   /** E [B·T, m, m] from z = v W_res [B·T, m²]. */
   protected abstract sphereBlock(z: Variable): Variable;
 
-  protected computeMaps(x: Variable): MapVariables {
-    const { hPre, hPost, res } = gatedProjection(this.label, x, this.norm, [this.wPre, this.wPost, this.wRes], [this.p, this.q], [this.bPre, this.bPost]);
-    const hRes = onSphere(this.sphereBlock(res), this.#constants.helmert, this.#constants.mean);
-    return perTokenMaps({ hRes, hPre, hPost }, x);
-  }
-
-  protected projectionWeights(): Variable[] {
-    return [this.wPre, this.wPost, this.wRes];
+  protected resMatrix(z: Variable): Variable {
+    return onSphere(this.sphereBlock(z), this.#constants.helmert, this.#constants.mean);
   }
 }
 
@@ -111,40 +89,46 @@ abstract class SphereLayerBase extends HyperConnectionBase {
  */
 export class SHCLayer extends SphereLayerBase {
   readonly variant = 'shc' as const;
-  readonly rhoS: Variable;
-  /** [m] */
-  readonly cS: Variable;
-  readonly rhoU: Variable | null;
-  readonly rhoV: Variable | null;
-  readonly gammaU: Variable | null;
-  readonly gammaV: Variable | null;
-  /** [k] each */
-  readonly cU: Variable | null;
-  readonly cV: Variable | null;
+  /** [1] ρ_S, the scale of z_S. */
+  readonly resScaleS: Variable;
+  /** c_S [m], init 4. */
+  readonly resBiasS: Variable;
+  /** [1] ρ_U, the scale of z_U (null at n = 2). */
+  readonly resScaleU: Variable | null;
+  /** [1] ρ_V, the scale of z_V (null at n = 2). */
+  readonly resScaleV: Variable | null;
+  /** [1] γ_U, the gain after tanh (null at n = 2). */
+  readonly resGainU: Variable | null;
+  /** [1] γ_V, the gain after tanh (null at n = 2). */
+  readonly resGainV: Variable | null;
+  /** c_U [k], init 0 (null at n = 2). */
+  readonly resBiasU: Variable | null;
+  /** c_V [k], init 0 (null at n = 2). */
+  readonly resBiasV: Variable | null;
 
-  constructor(options: HyperConnectionOptions) {
+  constructor(options: SHCOptions) {
     super('SHCLayer', options);
     const m = this.n - 1;
     const k = (m * (m - 1)) / 2;
-    this.rhoS = this.parameter([0.01]);
-    this.cS = this.parameter(new Array<number>(m).fill(4));
+    this.resScaleS = this.parameter([0.01]);
+    this.resBiasS = this.parameter(new Array<number>(m).fill(4));
     const rotation = k > 0;
-    this.rhoU = rotation ? this.parameter([0.01]) : null;
-    this.rhoV = rotation ? this.parameter([0.01]) : null;
-    this.gammaU = rotation ? this.parameter([1]) : null;
-    this.gammaV = rotation ? this.parameter([1]) : null;
-    this.cU = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
-    this.cV = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
+    this.resScaleU = rotation ? this.parameter([0.01]) : null;
+    this.resScaleV = rotation ? this.parameter([0.01]) : null;
+    this.resGainU = rotation ? this.parameter([1]) : null;
+    this.resGainV = rotation ? this.parameter([1]) : null;
+    this.resBiasU = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
+    this.resBiasV = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
   }
 
   protected sphereBlock(z: Variable): Variable {
     const m = this.n - 1;
     const k = (m * (m - 1)) / 2;
     const [zU, zV, zS] = split(z, [k, k, m], -1) as [Variable, Variable, Variable];
-    const s = tanh(add(mul(this.rhoS, zS), this.cS));
+    const s = tanh(add(mul(this.resScaleS, zS), this.resBiasS));
     if (k === 0) return unsqueeze(s, -1); // m = 1: E = [s]
-    const u = cayley(skewFromVector(mul(this.gammaU!, tanh(add(mul(this.rhoU!, zU), this.cU!))), m));
-    const v = cayley(skewFromVector(mul(this.gammaV!, tanh(add(mul(this.rhoV!, zV), this.cV!))), m));
+    const u = cayley(skewFromVector(mul(this.resGainU!, tanh(add(mul(this.resScaleU!, zU), this.resBiasU!))), m));
+    const v = cayley(skewFromVector(mul(this.resGainV!, tanh(add(mul(this.resScaleV!, zV), this.resBiasV!))), m));
     // U diag(s) Vᵀ: scale the columns of U by s
     return matmul(mul(u, unsqueeze(s, -2)), transpose(v));
   }
@@ -173,7 +157,7 @@ function boundPerMatrix(a: Variable, squarings: number): Variable {
   const isZero = eq(fro.value, 0);
   const unit = div(a, where(isZero, 1, fro));
   // a zero matrix would make every t below 0/0: any trace-1 G will do, σ̂ = ‖A‖_F·(…) = 0 anyway
-  let g = where(isZero, scaleTensor(eye(m, m, { dtype: a.dtype }), 1 / m), matmul(transpose(unit), unit));
+  let g = where(isZero, T.mul(eye(m, m, { dtype: a.dtype }), 1 / m), matmul(transpose(unit), unit));
   let logRatio: Variable | null = null;
   for (let j = 1; j <= squarings; j++) {
     const t = sum(square(g), [-2, -1], true);
@@ -201,19 +185,19 @@ function boundPerMatrix(a: Variable, squarings: number): Variable {
 export class SHCPowerLayer extends SphereLayerBase {
   readonly variant = 'shcPower' as const;
   readonly powerIters: number;
-  /** `[m²]`: the static part of vec(Ẽ). */
-  readonly c: Variable;
+  /** c [m²]: the static part of vec(Ẽ), init tanh(4)·vec(I_m). */
+  readonly resBias: Variable;
 
-  constructor(options: HyperConnectionOptions) {
+  constructor(options: SHCPowerOptions) {
     super('SHCPowerLayer', options);
     const m = this.n - 1;
     this.powerIters = integerOption('SHCPowerLayer', 'powerIters', options.powerIters, 24, 0);
-    this.c = this.parameter(Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? Math.tanh(4) : 0)));
+    this.resBias = this.parameter(Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? Math.tanh(4) : 0)));
   }
 
   protected sphereBlock(z: Variable): Variable {
     const m = this.n - 1;
-    const free = reshape(add(z, this.c), [-1, m, m]);
+    const free = reshape(add(z, this.resBias), [-1, m, m]);
     return div(free, maximum(boundPerMatrix(free, this.powerIters), 1));
   }
 }
