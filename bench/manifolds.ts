@@ -8,7 +8,7 @@
  */
 import { Random, type Tensor } from '@hyperconn/tensor';
 import { add, matmul, mul, param, slice, softmax, sum, tanh, unsqueeze, type Variable } from '@hyperconn/autograd';
-import { SpectralNormState, cayley, helmertBasis, permutationMixture, sinkhorn, skewFromVector, spectralNormalize } from '@hyperconn/manifolds';
+import { SpectralNormState, cayley, factorial, helmertBasis, permutationMixture, sinkhorn, skewFromVector, spectralNormalize } from '@hyperconn/manifolds';
 import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
 
 const TOKENS = 4096;
@@ -18,7 +18,6 @@ const SKIP_ABOVE_MS = 10_000;
 /** Tokens used to estimate a call too slow to time at full size. */
 const PROBE_TOKENS = 64;
 
-const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
 interface Method {
   name: string;

@@ -1,6 +1,6 @@
 /** fast-check arbitraries shared by the tests of every package. */
 import fc from 'fast-check';
-import { full, tensor, type DType, type Tensor } from '@hyperconn/tensor';
+import { full, sizeOf, tensor, type DType, type Tensor } from '@hyperconn/tensor';
 
 /** A shape of rank minRank..maxRank whose axes are 0..maxDim (size-0 and size-1 axes included). */
 export function shapeArb({ minRank = 0, maxRank = 4, minDim = 0, maxDim = 4 } = {}): fc.Arbitrary<number[]> {
@@ -34,7 +34,7 @@ export function valuesArb(length: number, { min = -10, max = 10 } = {}): fc.Arbi
 
 /** A random tensor of the given shape and dtype. */
 export function tensorArb(shape: readonly number[], dtype: DType = 'float64', range: { min?: number; max?: number } = {}): fc.Arbitrary<Tensor> {
-  const size = shape.reduce((a, b) => a * b, 1);
+  const size = sizeOf(shape);
   return valuesArb(size, range).map((v) => tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }));
 }
 
