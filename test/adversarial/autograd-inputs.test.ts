@@ -17,21 +17,8 @@ import * as A from '@hyperconn/autograd';
 import { customOp, grad, gradients, nn, param, valueAndGrad, Variable, variable, vjp } from '@hyperconn/autograd';
 import { Birkhoff, helmertBasis, SpectralSphere, Stiefel } from '@hyperconn/manifolds';
 import { createHyperConnection, DeepResidualMLP } from '@hyperconn/hc-layers';
-import { battery, type Case } from './battery';
+import { bad, battery, type Case } from './battery';
 
-const BAD: readonly [string, unknown][] = [
-  ['null', null],
-  ['undefined', undefined],
-  ["the string '1'", '1'],
-  ['a plain array', [1, 2]],
-  ['an object', {}],
-  ['a bigint', 1n],
-  ['a boolean', false],
-];
-const bad = (i: number): [string, never] => {
-  const [label, value] = BAD[i % BAD.length]!;
-  return [label, value as never];
-};
 const op = (name: string): ((...args: unknown[]) => unknown) => (A as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
 const x = (): Variable => param([[1, 2], [3, 4]]);
 const values = (v: unknown): number[] => Array.from((v instanceof Variable ? v.value : (v as Tensor)).toTypedArray());

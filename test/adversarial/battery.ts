@@ -53,3 +53,20 @@ export function battery(cases: readonly Case[]): void {
     }
   }
 }
+
+/** Bad values a JavaScript caller may pass where a Tensor (or a number) is expected. */
+export const BAD: readonly [string, unknown][] = [
+  ['null', null],
+  ['undefined', undefined],
+  ["the string '1'", '1'],
+  ['a plain array', [1, 2]],
+  ['an object', {}],
+  ['a bigint', 1n],
+  ['a boolean', true],
+];
+
+/** The i-th bad value (cycling through `BAD`) and its label, typed to pass where anything is expected. */
+export const bad = (i: number): [string, never] => {
+  const [label, value] = BAD[i % BAD.length]!;
+  return [label, value as never];
+};

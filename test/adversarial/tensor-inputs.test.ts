@@ -14,22 +14,8 @@
 import { describe, expect } from 'vitest';
 import * as T from '@hyperconn/tensor';
 import { AllocationError, DTypeError, IndexError, MAX_ELEMENTS, MAX_RANK, Random, ShapeError, Tensor, ValueError, tensor, zeros } from '@hyperconn/tensor';
-import { battery, type Case } from './battery';
+import { bad, battery, type Case } from './battery';
 
-/** Bad values a JavaScript caller may pass where a Tensor (or a number) is expected. */
-const BAD: readonly [string, unknown][] = [
-  ['null', null],
-  ['undefined', undefined],
-  ["the string '1'", '1'],
-  ['a plain array', [1, 2]],
-  ['an object', {}],
-  ['a bigint', 1n],
-  ['a boolean', true],
-];
-const bad = (i: number): [string, never] => {
-  const [label, value] = BAD[i % BAD.length]!;
-  return [label, value as never];
-};
 
 const x2 = (): Tensor => tensor([[1, 2], [3, 4]]);
 const values = (t: unknown): number[] => Array.from((t as Tensor).toTypedArray());
