@@ -12,6 +12,7 @@ import { Variable, optim, param } from '@hyperconn/autograd';
 import { Birkhoff, ManifoldParameter, Orthogonal, RiemannianAdam, RiemannianSGD, SpectralSphere, Stiefel, type Manifold } from '@hyperconn/manifolds';
 import { battery, type Case } from './battery';
 import { expectClose } from '../support/assert';
+import { optimizerSnapshot } from '../support/optim';
 
 type Policy = optim.NonFinitePolicy;
 interface Stepper {
@@ -21,16 +22,6 @@ interface Stepper {
   stateDict(): optim.OptimizerStateDict<object>;
 }
 
-/** Parameters and everything the optimiser holds as plain values; toEqual compares numbers with Object.is, so equal means bit-identical. */
-function snapshot(opt: Stepper, params: readonly Variable[]): unknown {
-  const dict = opt.stateDict();
-  return {
-    params: params.map((p) => Array.from(p.value.toTypedArray())),
-    state: [...dict.state].map(([i, s]) => [i, Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v.toTypedArray())])]),
-    groups: dict.paramGroups,
-    skippedSteps: dict.skippedSteps,
-  };
-}
 
 const arrays = (ps: readonly Variable[]): number[][] => ps.map((p) => Array.from(p.value.toTypedArray()));
 
@@ -223,10 +214,10 @@ for (const rig of RIGS) {
       run: () => {
         const { opt, ps } = rig.make('skip');
         cleanSteps(rig, opt, ps, 0, 1);
-        const before = snapshot(opt, ps) as object;
+        const before = optimizerSnapshot(opt, ps) as object;
         setGrads(ps, poisoned(rig, 1, bad, which));
         opt.step();
-        return { before, after: snapshot(opt, ps), skipped: opt.skippedSteps };
+        return { before, after: optimizerSnapshot(opt, ps), skipped: opt.skippedSteps };
       },
       check: (value) => {
         const { before, after, skipped } = value as { before: object; after: unknown; skipped: number };
@@ -241,7 +232,7 @@ for (const rig of RIGS) {
     run: () => {
       const { opt, ps } = rig.make('throw');
       cleanSteps(rig, opt, ps, 0, 2);
-      const before = snapshot(opt, ps);
+      const before = optimizerSnapshot(opt, ps);
       setGrads(ps, poisoned(rig, 2, NaN));
       let error: unknown = null;
       try {
@@ -249,7 +240,7 @@ for (const rig of RIGS) {
       } catch (e) {
         error = e;
       }
-      return { error, before, after: snapshot(opt, ps) };
+      return { error, before, after: optimizerSnapshot(opt, ps) };
     },
     check: (value) => {
       const { error, before, after } = value as { error: unknown; before: unknown; after: unknown };
@@ -343,7 +334,7 @@ cases.push({
     const { opt, ps } = rig.make('throw');
     cleanSteps(rig, opt, ps, 0, 1);
     const before = arrays(ps);
-    const stateBefore = snapshot(opt, ps) as { state: unknown };
+    const stateBefore = optimizerSnapshot(opt, ps) as { state: unknown };
     opt.paramGroups[0]!.lr = NaN;
     setGrads(ps, rig.grads[1]!);
     let message = '';
@@ -352,7 +343,7 @@ cases.push({
     } catch (e) {
       message = (e as Error).message;
     }
-    return { message, before, after: arrays(ps), stateBefore: stateBefore.state, stateAfter: (snapshot(opt, ps) as { state: unknown }).state };
+    return { message, before, after: arrays(ps), stateBefore: stateBefore.state, stateAfter: (optimizerSnapshot(opt, ps) as { state: unknown }).state };
   },
   check: (value) => {
     const v = value as { message: string; before: number[][]; after: number[][]; stateBefore: unknown; stateAfter: unknown };
@@ -389,10 +380,10 @@ cases.push({
     const opt = new optim.Adam([w], { lr: 0.1, nonFinite: 'skip' });
     w.grad = new Variable(T.tensor([1, -1]));
     opt.step();
-    const before = snapshot(opt as unknown as Stepper, [w]) as object;
+    const before = optimizerSnapshot(opt as unknown as Stepper, [w]) as object;
     w.grad = new Variable(T.tensor([1e200, 1]));
     opt.step();
-    return { before, after: snapshot(opt as unknown as Stepper, [w]) };
+    return { before, after: optimizerSnapshot(opt as unknown as Stepper, [w]) };
   },
   check: (value) => {
     const { before, after } = value as { before: object; after: unknown };
@@ -593,7 +584,7 @@ for (const name of ['RiemannianSGD', 'RiemannianAdam'] as const) {
       const g = (k: number): number[][] => [riemannianGrads[k]![0]!, riemannianGrads[k + 1]![0]!];
       setGrads(ps, g(0));
       opt.step();
-      const before = snapshot(opt, ps);
+      const before = optimizerSnapshot(opt, ps);
       refusing.refuse = true;
       setGrads(ps, g(1));
       let error: unknown = null;
@@ -602,7 +593,7 @@ for (const name of ['RiemannianSGD', 'RiemannianAdam'] as const) {
       } catch (e) {
         error = e;
       }
-      return { error, before, after: snapshot(opt, ps) };
+      return { error, before, after: optimizerSnapshot(opt, ps) };
     },
     check: (value) => {
       const { error, before, after } = value as { error: unknown; before: unknown; after: unknown };

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { NonFiniteError, Random, ShapeError, tensor, ValueError, type Tensor } from '@hyperconn/tensor';
 import { add, mul, nn, optim, param, pow, square, sub, sum, Variable } from '@hyperconn/autograd';
 import { expectClose } from '../../../test/support/assert';
+import { optimizerSnapshot } from '../../../test/support/optim';
 
 const A = tensor([1, 3]);
 
@@ -386,17 +387,6 @@ describe('learning-rate schedules', () => {
 
 type SomeOptimizer = optim.Optimizer<optim.BaseHyperParams, optim.ParamState>;
 
-/** The parameters and everything the optimiser holds, as plain values (toEqual compares numbers with Object.is: bit for bit). */
-function snapshot(opt: SomeOptimizer, params: readonly Variable[]): unknown {
-  const dict = opt.stateDict();
-  const plain = (v: Tensor | number): number | number[] => (typeof v === 'number' ? v : Array.from(v.toTypedArray()));
-  return {
-    params: params.map((p) => Array.from(p.value.toTypedArray())),
-    state: [...dict.state].map(([i, s]) => [i, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, plain(v)]))]),
-    groups: dict.paramGroups,
-    skippedSteps: dict.skippedSteps,
-  };
-}
 
 /** Two named parameters in two groups, and a gradient sequence for them. */
 const freshPair = (): Variable[] => [param([1, -2], { name: 'a' }), param([0.5, 3], { name: 'b' })];
@@ -427,12 +417,12 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
         const ps = freshPair();
         const opt = make(ps);
         feed(opt, ps, GRADIENTS.slice(0, 2));
-        const before = snapshot(opt, ps);
+        const before = optimizerSnapshot(opt, ps);
         ps[0]!.grad = new Variable(tensor([0.5, 0.25])); // a good gradient in the other group: not applied either
         ps[1]!.grad = new Variable(tensor([1, bad]));
         expect(() => opt.step()).toThrow(NonFiniteError);
         expect(() => opt.step()).toThrow(`${name}: the gradient of parameter 'b' (group 1, index 0) is not finite: ${bad} at element [1] of shape [2]; nothing was changed`);
-        expect(snapshot(opt, ps)).toEqual(before);
+        expect(optimizerSnapshot(opt, ps)).toEqual(before);
         expect(opt.skippedSteps).toBe(0);
         feed(opt, ps, GRADIENTS.slice(2));
         const reference = freshPair();
@@ -446,10 +436,10 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
       const opt = make(ps, { nonFinite: 'skip' });
       expect(opt.nonFinite).toBe('skip');
       feed(opt, ps, GRADIENTS.slice(0, 2));
-      const before = snapshot(opt, ps) as { skippedSteps: number };
+      const before = optimizerSnapshot(opt, ps) as { skippedSteps: number };
       feed(opt, ps, [[[NaN, 1], [1, 1]], [[1, 1], [1, -Infinity]]]);
       expect(opt.skippedSteps).toBe(2);
-      expect(snapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
+      expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
       const saved = opt.stateDict();
       expect(saved.skippedSteps).toBe(2);
       const again = freshPair();
@@ -500,11 +490,11 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     const adam = new optim.Adam([v], { lr: 0.1, nonFinite: 'skip' });
     v.grad = new Variable(tensor([1, 1]));
     adam.step();
-    const before = snapshot(adam as SomeOptimizer, [v]);
+    const before = optimizerSnapshot(adam as SomeOptimizer, [v]);
     v.grad = new Variable(tensor([1e160, 1]));
     adam.step();
     expect(adam.skippedSteps).toBe(1);
-    expect(snapshot(adam as SomeOptimizer, [v])).toEqual({ ...(before as object), skippedSteps: 1 });
+    expect(optimizerSnapshot(adam as SomeOptimizer, [v])).toEqual({ ...(before as object), skippedSteps: 1 });
     expect(() => new optim.Adam([v], { lr: 0.1 }).step()).toThrow(/Adam: the update of parameter 'v' .* the state 'expAvgSq' would hold Infinity at element \[0\]/);
   });
 
@@ -530,12 +520,12 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     const opt = new optim.Adam(ps, { lr: 0.1 });
     feed(opt, ps, GRADIENTS.slice(0, 1));
     const dict = opt.stateDict();
-    const before = snapshot(opt as SomeOptimizer, ps);
+    const before = optimizerSnapshot(opt as SomeOptimizer, ps);
     const poisoned = { ...dict, state: new Map(dict.state) };
     poisoned.state.set(1, { ...dict.state.get(1)!, expAvgSq: tensor([0.1, Infinity]) });
     expect(() => opt.loadStateDict(poisoned)).toThrow(new NonFiniteError("Adam.loadStateDict: state 'expAvgSq' of parameter 1 is not finite: Infinity at element [1] of shape [2]"));
     expect(() => opt.loadStateDict({ ...dict, skippedSteps: -1 })).toThrow(/Adam.loadStateDict: skippedSteps must be a non-negative integer, got -1/);
-    expect(snapshot(opt as SomeOptimizer, ps)).toEqual(before);
+    expect(optimizerSnapshot(opt as SomeOptimizer, ps)).toEqual(before);
   });
 });
 
@@ -569,7 +559,7 @@ describe('hyper-parameters changed after construction are checked by every step,
         const ps = freshPair();
         const opt = make(ps);
         feed(opt, ps, GRADIENTS.slice(0, 1));
-        const before = snapshot(opt, ps);
+        const before = optimizerSnapshot(opt, ps);
         const group = opt.paramGroups[1] as unknown as Record<string, unknown>;
         const saved = { ...group };
         change(group);
@@ -588,10 +578,10 @@ describe('hyper-parameters changed after construction are checked by every step,
         // with the change undone, the same step goes through (so the snapshot below compares a real no-op)
         for (const key of Object.keys(group)) if (!(key in saved)) delete group[key];
         Object.assign(group, saved);
-        const picture = snapshot(opt, ps) as { groups: unknown };
+        const picture = optimizerSnapshot(opt, ps) as { groups: unknown };
         expect(picture).toEqual(before);
         opt.step();
-        expect(snapshot(opt, ps)).not.toEqual(before);
+        expect(optimizerSnapshot(opt, ps)).not.toEqual(before);
       });
     }
   }

@@ -20,6 +20,7 @@ import {
 } from '@hyperconn/manifolds';
 import { expectDoublyStochastic, expectOnManifold, expectOrthogonal, expectTangent, expectUnitSpectralNorm } from '@hyperconn/manifolds/testing';
 import { expectClose } from '../../../test/support/assert';
+import { optimizerSnapshot } from '../../../test/support/optim';
 
 /** Runs `steps` optimiser steps on `loss`, calling `check` after each one. */
 function train(opt: { step(): void; zeroGrad(): void }, loss: () => Variable, steps: number, check: (step: number) => void): void {
@@ -356,16 +357,6 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
 
 describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-parameters changed later', () => {
   type AnyRiemannian = RiemannianSGD | RiemannianAdam;
-  /** Parameters, state (tensors as arrays), groups and the skip counter: compared bit for bit with toEqual. */
-  function snapshot(opt: AnyRiemannian, params: readonly Variable[]): unknown {
-    const dict = opt.stateDict();
-    return {
-      params: params.map((p) => Array.from(p.value.toTypedArray())),
-      state: [...dict.state].map(([i, s]) => [i, Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v.toTypedArray())])]),
-      groups: dict.paramGroups,
-      skippedSteps: dict.skippedSteps,
-    };
-  }
   const manifolds: [string, () => Manifold][] = [
     ['Stiefel(5, 2) qr', () => new Stiefel(5, 2)],
     ['Stiefel(4, 3) exp', () => new Stiefel(4, 3, { retraction: 'exp' })],
@@ -401,13 +392,13 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
         const ps = fresh();
         const opt = make(ps);
         feed(opt, ps, grads.slice(0, 2));
-        const before = snapshot(opt, ps);
+        const before = optimizerSnapshot(opt, ps);
         const bad = grads[2]![0].clone();
         bad.set([1, 1], NaN);
         ps[0]!.grad = new Variable(bad);
         ps[1]!.grad = new Variable(grads[2]![1]);
         expect(() => opt.step()).toThrow(new NonFiniteError(`${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`));
-        expect(snapshot(opt, ps)).toEqual(before);
+        expect(optimizerSnapshot(opt, ps)).toEqual(before);
         feed(opt, ps, grads.slice(2));
         expectOnManifold(manifold, ps[0]!);
         const reference = fresh();
@@ -424,12 +415,12 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       const ps = fresh();
       const opt = make(ps, { nonFinite: 'skip' });
       feed(opt, ps, grads.slice(0, 2));
-      const before = snapshot(opt, ps) as object;
+      const before = optimizerSnapshot(opt, ps) as object;
       const inf = grads[2]![1].clone();
       inf.set([2], -Infinity);
       feed(opt, ps, [[grads[2]![0], inf], [T.mul(T.ones([4, 2]), Infinity), grads[2]![1]]]);
       expect(opt.skippedSteps).toBe(2);
-      expect(snapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
+      expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
       feed(opt, ps, grads.slice(2));
       const reference = fresh();
       feed(make(reference), reference, grads);
@@ -455,13 +446,13 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       const ps = fresh();
       const opt = make(ps, { nonFinite: 'skip' });
       feed(opt, ps, grads.slice(0, 2));
-      const before = snapshot(opt, ps);
+      const before = optimizerSnapshot(opt, ps);
       refusing.refuse = true;
       ps[0]!.grad = new Variable(grads[2]![0]);
       ps[1]!.grad = new Variable(grads[2]![1]);
       // not a non-finite value, so not skipped: the manifold's own typed error propagates
       expect(() => opt.step()).toThrow(/^Refusing.retract: refused$/);
-      expect(snapshot(opt, ps)).toEqual(before);
+      expect(optimizerSnapshot(opt, ps)).toEqual(before);
       refusing.refuse = false;
       feed(opt, ps, grads.slice(2));
       const reference = fresh();
@@ -483,7 +474,7 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       const ps = fresh();
       const opt = optimisers[which]![1](ps);
       feed(opt, ps, grads.slice(0, 1));
-      const before = snapshot(opt, ps);
+      const before = optimizerSnapshot(opt, ps);
       const group = opt.paramGroups[1] as unknown as Record<string, unknown>;
       const saved = { ...group };
       change(group);
@@ -492,7 +483,7 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       expect(() => opt.step()).toThrow(ValueError);
       expect(() => opt.step()).toThrow(message);
       Object.assign(group, saved); // the change undone: parameters and state must be as before
-      expect(snapshot(opt, ps)).toEqual(before);
+      expect(optimizerSnapshot(opt, ps)).toEqual(before);
     }
   });
 
