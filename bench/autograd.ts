@@ -67,7 +67,8 @@ function mlpOurs(dtype: DType): () => void {
 
 function mlpTf(): () => void {
   const rng = new Random(2);
-  const t = (shape: number[], std: number): tf.Tensor => tf.tensor(Array.from(rng.normal(shape, { std }).toTypedArray()), shape);
+  const t = (shape: number[], std: number): tf.Tensor =>
+    tf.tensor(Array.from(rng.normal(shape, { std }).toTypedArray()), shape);
   const x = t([MLP.batch, MLP.input], 1);
   const y = t([MLP.batch, 1], 1);
   const w1 = tf.variable(t([MLP.input, MLP.hidden], 1 / Math.sqrt(MLP.input)));
@@ -96,12 +97,30 @@ export async function main(): Promise<void> {
   const mlp = timeAll({ f64: mlpOurs('float64'), f32: mlpOurs('float32'), tfjs: mlpTf() });
   const us = (ms: number): string => fmt(ms * 1000);
   const rows = [
-    ['100-op chain tanh(c·x) on 4×4, fwd+bwd', us(chain.f64.medianMs), us(chain.f32.medianMs), us(chain.tfjs.medianMs), fmt(chain.tfjs.medianMs / chain.f64.medianMs) + '×', fmt(chain.tfjs.medianMs / chain.f32.medianMs) + '×'],
-    [`MLP ${MLP.input}-${MLP.hidden}-1 step, batch ${MLP.batch}`, us(mlp.f64.medianMs), us(mlp.f32.medianMs), us(mlp.tfjs.medianMs), fmt(mlp.tfjs.medianMs / mlp.f64.medianMs) + '×', fmt(mlp.tfjs.medianMs / mlp.f32.medianMs) + '×'],
+    [
+      '100-op chain tanh(c·x) on 4×4, fwd+bwd',
+      us(chain.f64.medianMs),
+      us(chain.f32.medianMs),
+      us(chain.tfjs.medianMs),
+      `${fmt(chain.tfjs.medianMs / chain.f64.medianMs)}×`,
+      `${fmt(chain.tfjs.medianMs / chain.f32.medianMs)}×`,
+    ],
+    [
+      `MLP ${MLP.input}-${MLP.hidden}-1 step, batch ${MLP.batch}`,
+      us(mlp.f64.medianMs),
+      us(mlp.f32.medianMs),
+      us(mlp.tfjs.medianMs),
+      `${fmt(mlp.tfjs.medianMs / mlp.f64.medianMs)}×`,
+      `${fmt(mlp.tfjs.medianMs / mlp.f32.medianMs)}×`,
+    ],
   ];
   console.log(`\n## autograd (median µs per call; ${machineInfo().cpu}, node ${process.version})\n`);
-  console.log(markdownTable(['work', 'ours f64 µs', 'ours f32 µs', 'tfjs-cpu f32 µs', 'speed-up f64', 'speed-up f32'], rows));
-  console.log(`\nper op in the chain (fwd+bwd / 100 ops): ours f64 ${fmt((chain.f64.medianMs * 1000) / 100)} µs, tfjs ${fmt((chain.tfjs.medianMs * 1000) / 100)} µs`);
+  console.log(
+    markdownTable(['work', 'ours f64 µs', 'ours f32 µs', 'tfjs-cpu f32 µs', 'speed-up f64', 'speed-up f32'], rows),
+  );
+  console.log(
+    `\nper op in the chain (fwd+bwd / 100 ops): ours f64 ${fmt((chain.f64.medianMs * 1000) / 100)} µs, tfjs ${fmt((chain.tfjs.medianMs * 1000) / 100)} µs`,
+  );
   const path = writeResults('autograd', { chain, mlp, mlpConfig: MLP, chainLength: CHAIN_LENGTH });
   console.log(`results: ${path}`);
 }

@@ -11,7 +11,15 @@
 import { readFileSync } from 'node:fs';
 import { Random, type DType } from '@hyperconn/tensor';
 import { matmul, optim, param, sum, tanh, Variable } from '@hyperconn/autograd';
-import { CharTokenizer, createHyperConnection, parameterCount, sampleBatch, TinyTransformer, VARIANTS, type Variant } from '@hyperconn/hc-layers';
+import {
+  CharTokenizer,
+  createHyperConnection,
+  parameterCount,
+  sampleBatch,
+  TinyTransformer,
+  VARIANTS,
+  type Variant,
+} from '@hyperconn/hc-layers';
 import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
 
 const BATCH = 8;
@@ -43,7 +51,16 @@ const TRAIN = { dim: 16, depth: 2, heads: 2, seqLen: 32, batch: 8, n: STREAMS };
 
 /** One AdamW step of the training test's tiny transformer on a fresh batch of the bundled text. */
 function trainStep(variant: Variant, ids: readonly number[], vocabSize: number): () => void {
-  const model = new TinyTransformer({ variant, n: TRAIN.n, vocabSize, dim: TRAIN.dim, heads: TRAIN.heads, depth: TRAIN.depth, seqLen: TRAIN.seqLen, rng: new Random(0) });
+  const model = new TinyTransformer({
+    variant,
+    n: TRAIN.n,
+    vocabSize,
+    dim: TRAIN.dim,
+    heads: TRAIN.heads,
+    depth: TRAIN.depth,
+    seqLen: TRAIN.seqLen,
+    rng: new Random(0),
+  });
   const { decay, noDecay } = model.parameterGroups();
   const opt = new optim.AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: 1e-2 });
   const data = new Random(1);
@@ -70,8 +87,14 @@ export async function main(): Promise<void> {
   const layers: LayerResult[] = [];
   for (const dtype of DTYPES) {
     for (const dim of DIMS) {
-      const steps = Object.fromEntries(VARIANTS.map((v) => [v, layerStep(v, dim, dtype)])) as Record<Variant, ReturnType<typeof layerStep>>;
-      const t = timeAll(Object.fromEntries(VARIANTS.map((v) => [v, steps[v].run])) as Record<Variant, () => void>, timing);
+      const steps = Object.fromEntries(VARIANTS.map((v) => [v, layerStep(v, dim, dtype)])) as Record<
+        Variant,
+        ReturnType<typeof layerStep>
+      >;
+      const t = timeAll(
+        Object.fromEntries(VARIANTS.map((v) => [v, steps[v].run])) as Record<Variant, () => void>,
+        timing,
+      );
       for (const variant of VARIANTS) {
         layers.push({
           variant,
@@ -89,33 +112,77 @@ export async function main(): Promise<void> {
   const text = readFileSync(new URL('../data/genesis-kjv.txt', import.meta.url), 'utf8');
   const tokenizer = CharTokenizer.fromText(text);
   const ids = tokenizer.encode(text);
-  const train = timeAll(Object.fromEntries(VARIANTS.map((v) => [v, trainStep(v, ids, tokenizer.vocabSize)])) as Record<Variant, () => void>, timing);
-  const training = VARIANTS.map((variant) => ({ variant, ms: train[variant].medianMs, overheadVsResidual: train[variant].medianMs / train.residual.medianMs }));
+  const train = timeAll(
+    Object.fromEntries(VARIANTS.map((v) => [v, trainStep(v, ids, tokenizer.vocabSize)])) as Record<Variant, () => void>,
+    timing,
+  );
+  const training = VARIANTS.map((variant) => ({
+    variant,
+    ms: train[variant].medianMs,
+    overheadVsResidual: train[variant].medianMs / train.residual.medianMs,
+  }));
 
-  const find = (variant: Variant, dim: number, dtype: DType): LayerResult => layers.find((r) => r.variant === variant && r.dim === dim && r.dtype === dtype)!;
+  const find = (variant: Variant, dim: number, dtype: DType): LayerResult =>
+    layers.find((r) => r.variant === variant && r.dim === dim && r.dtype === dtype)!;
   const shc64 = find('shc', 64, 'float64');
   const aims = {
     shcFloat64C64UnderMs: { aim: AIM_SHC_F64_C64_MS, ms: shc64.ms, met: shc64.ms < AIM_SHC_F64_C64_MS },
     shcCheaperThanMhc: DTYPES.flatMap((dtype) =>
-      DIMS.map((dim) => ({ dtype, dim, shcMs: find('shc', dim, dtype).ms, mhcMs: find('mhc', dim, dtype).ms, met: find('shc', dim, dtype).ms < find('mhc', dim, dtype).ms })),
+      DIMS.map((dim) => ({
+        dtype,
+        dim,
+        shcMs: find('shc', dim, dtype).ms,
+        mhcMs: find('mhc', dim, dtype).ms,
+        met: find('shc', dim, dtype).ms < find('mhc', dim, dtype).ms,
+      })),
     ),
   };
 
   const info = machineInfo();
-  console.log(`\n## hc-layers: one layer, forward + backward on [${BATCH}, ${SEQ}, n, C], branch tanh(x·W) (node ${info.node}, ${info.cpu})\n`);
+  console.log(
+    `\n## hc-layers: one layer, forward + backward on [${BATCH}, ${SEQ}, n, C], branch tanh(x·W) (node ${info.node}, ${info.cpu})\n`,
+  );
   console.log(
     markdownTable(
       ['variant', 'n', 'C', 'dtype', 'params', 'ms (median)', 'vs residual'],
-      layers.map((r) => [r.variant, r.streams, r.dim, r.dtype, r.parameters, fmt(r.ms), `${fmt(r.overheadVsResidual)}×`]),
+      layers.map((r) => [
+        r.variant,
+        r.streams,
+        r.dim,
+        r.dtype,
+        r.parameters,
+        fmt(r.ms),
+        `${fmt(r.overheadVsResidual)}×`,
+      ]),
     ),
   );
-  console.log(`\n## hc-layers: one AdamW step of the tiny transformer (dim ${TRAIN.dim}, depth ${TRAIN.depth}, seq ${TRAIN.seqLen}, batch ${TRAIN.batch}, n ${TRAIN.n}, float64)\n`);
-  console.log(markdownTable(['variant', 'ms (median)', 'vs residual'], training.map((r) => [r.variant, fmt(r.ms), `${fmt(r.overheadVsResidual)}×`])));
-  console.log(`\naims: sHC float64 C = 64 layer ${fmt(shc64.ms)} ms (aim < ${AIM_SHC_F64_C64_MS} ms): ${aims.shcFloat64C64UnderMs.met ? 'met' : 'NOT met'}`);
+  console.log(
+    `\n## hc-layers: one AdamW step of the tiny transformer (dim ${TRAIN.dim}, depth ${TRAIN.depth}, seq ${TRAIN.seqLen}, batch ${TRAIN.batch}, n ${TRAIN.n}, float64)\n`,
+  );
+  console.log(
+    markdownTable(
+      ['variant', 'ms (median)', 'vs residual'],
+      training.map((r) => [r.variant, fmt(r.ms), `${fmt(r.overheadVsResidual)}×`]),
+    ),
+  );
+  console.log(
+    `\naims: sHC float64 C = 64 layer ${fmt(shc64.ms)} ms (aim < ${AIM_SHC_F64_C64_MS} ms): ${aims.shcFloat64C64UnderMs.met ? 'met' : 'NOT met'}`,
+  );
   for (const a of aims.shcCheaperThanMhc) {
-    console.log(`aims: sHC ${fmt(a.shcMs)} ms vs mHC ${fmt(a.mhcMs)} ms (${a.dtype}, C = ${a.dim}): ${a.met ? 'met' : 'NOT met'}`);
+    console.log(
+      `aims: sHC ${fmt(a.shcMs)} ms vs mHC ${fmt(a.mhcMs)} ms (${a.dtype}, C = ${a.dim}): ${a.met ? 'met' : 'NOT met'}`,
+    );
   }
-  const path = writeResults('hc-layers', { bench: 'hc-layers', batch: BATCH, seq: SEQ, streams: STREAMS, layers, training, trainConfig: TRAIN, aims });
+  const path = writeResults('hc-layers', {
+    bench: 'hc-layers',
+    batch: BATCH,
+    seq: SEQ,
+    streams: STREAMS,
+    layers,
+    training,
+    trainConfig: TRAIN,
+    aims,
+  });
   console.log(`\nwrote ${path}`);
 }
 

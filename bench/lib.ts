@@ -106,8 +106,10 @@ export function machineInfo(): MachineInfo {
 export function markdownTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [headers, ...rows].map((r) => r.map(String));
   const widths = headers.map((_, c) => Math.max(3, ...cells.map((r) => r[c]?.length ?? 0)));
-  const line = (r: readonly string[]): string => '| ' + r.map((s, c) => s.padEnd(widths[c]!)).join(' | ') + ' |';
-  return [line(cells[0]!), '| ' + widths.map((w) => '-'.repeat(w)).join(' | ') + ' |', ...cells.slice(1).map(line)].join('\n');
+  const line = (r: readonly string[]): string => `| ${r.map((s, c) => s.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(cells[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join(
+    '\n',
+  );
 }
 
 /** Writes `{ machine, ...data }` to bench/results/<name>.json and returns the path. */
@@ -115,7 +117,7 @@ export function writeResults(name: string, data: Record<string, unknown>): strin
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ machine: machineInfo(), ...data }, null, 2) + '\n');
+  writeFileSync(path, `${JSON.stringify({ machine: machineInfo(), ...data }, null, 2)}\n`);
   return path;
 }
 

@@ -21,7 +21,8 @@ const steps = Number(option('steps', '5000'));
 const runs = Number(option('runs', '2'));
 const variants = option('variants', VARIANTS.join(',')).split(',') as Variant[];
 const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error('long-run: start node with --expose-gc, so the heap is measured after a full collection');
+if (gc === undefined)
+  throw new Error('long-run: start node with --expose-gc, so the heap is measured after a full collection');
 const heapMarks = [100, 1000, steps].filter((s, i, all) => s <= steps && all.indexOf(s) === i);
 
 const text = readFileSync(new URL('../data/genesis-kjv.txt', import.meta.url), 'utf8');
@@ -36,9 +37,21 @@ interface RunResult {
 }
 
 function train(variant: Variant): RunResult {
-  const model = new TinyTransformer({ variant, n: 4, vocabSize: tok.vocabSize, dim: 16, heads: 2, depth: 2, seqLen: 32, rng: new Random(0) });
+  const model = new TinyTransformer({
+    variant,
+    n: 4,
+    vocabSize: tok.vocabSize,
+    dim: 16,
+    heads: 2,
+    depth: 2,
+    seqLen: 32,
+    rng: new Random(0),
+  });
   const { decay, noDecay } = model.parameterGroups();
-  const opt = new optim.AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: 3e-3, weightDecay: 0.01 });
+  const opt = new optim.AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], {
+    lr: 3e-3,
+    weightDecay: 0.01,
+  });
   const schedule = new optim.LRScheduler(opt, optim.warmupCosine(100, steps, { minFactor: 0.1 }));
   const data = new Random(1);
   const losses = new Float64Array(steps);
@@ -58,14 +71,18 @@ function train(variant: Variant): RunResult {
       heapMiB[step] = process.memoryUsage().heapUsed / 2 ** 20;
       const params = model.parameters().every((p) => p.value.toTypedArray().every(Number.isFinite));
       if (!params && nonFinite === null) nonFinite = step;
-      console.log(`  ${variant} step ${step}: loss ${losses[step - 1]!.toFixed(4)}, heap ${heapMiB[step]!.toFixed(1)} MiB`);
+      console.log(
+        `  ${variant} step ${step}: loss ${losses[step - 1]!.toFixed(4)}, heap ${heapMiB[step]!.toFixed(1)} MiB`,
+      );
     }
   }
   return { losses, nonFinite, heapMiB, seconds: (performance.now() - started) / 1000 };
 }
 
 const rows: Record<string, unknown>[] = [];
-console.log(`long run: ${steps} steps, ${runs} runs per variant, float64, TinyTransformer (n 4, dim 16, depth 2, seq 32, batch 8)`);
+console.log(
+  `long run: ${steps} steps, ${runs} runs per variant, float64, TinyTransformer (n 4, dim 16, depth 2, seq 32, batch 8)`,
+);
 for (const variant of variants) {
   const results: RunResult[] = [];
   for (let r = 0; r < runs; r++) results.push(train(variant));
@@ -84,9 +101,21 @@ for (const variant of variants) {
   console.log(JSON.stringify(row));
 }
 
-console.log('\n| variant | NaN/Inf | heap @100 | heap @1000 | heap @' + steps + ' | loss first → last | runs bit-identical | s/run |');
+console.log(
+  '\n| variant | NaN/Inf | heap @100 | heap @1000 | heap @' +
+    steps +
+    ' | loss first → last | runs bit-identical | s/run |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows as { variant: string; nonFiniteAtStep: number | null; heapMiB: Record<number, number>; firstLoss: number; lastLoss: number; bitIdenticalRuns: boolean | null; secondsPerRun: number }[]) {
+for (const r of rows as {
+  variant: string;
+  nonFiniteAtStep: number | null;
+  heapMiB: Record<number, number>;
+  firstLoss: number;
+  lastLoss: number;
+  bitIdenticalRuns: boolean | null;
+  secondsPerRun: number;
+}[]) {
   const heap = (s: number) => (r.heapMiB[s] === undefined ? '—' : `${r.heapMiB[s]!.toFixed(1)} MiB`);
   console.log(
     `| ${r.variant} | ${r.nonFiniteAtStep === null ? 'none' : `step ${r.nonFiniteAtStep}`} | ${heap(100)} | ${heap(1000)} | ${heap(steps)} | ` +

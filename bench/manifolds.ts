@@ -8,7 +8,16 @@
  */
 import { Random, type Tensor } from '@hyperconn/tensor';
 import { add, matmul, mul, param, slice, softmax, sum, tanh, unsqueeze, type Variable } from '@hyperconn/autograd';
-import { SpectralNormState, cayley, factorial, helmertBasis, permutationMixture, sinkhorn, skewFromVector, spectralNormalize } from '@hyperconn/manifolds';
+import {
+  SpectralNormState,
+  cayley,
+  factorial,
+  helmertBasis,
+  permutationMixture,
+  sinkhorn,
+  skewFromVector,
+  spectralNormalize,
+} from '@hyperconn/manifolds';
 import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
 
 const TOKENS = 4096;
@@ -17,7 +26,6 @@ const SIZES = [2, 3, 4, 6, 8];
 const SKIP_ABOVE_MS = 10_000;
 /** Tokens used to estimate a call too slow to time at full size. */
 const PROBE_TOKENS = 64;
-
 
 interface Method {
   name: string;
@@ -138,15 +146,21 @@ export async function main(): Promise<void> {
     }
   }
   const info = machineInfo();
-  console.log(`\n## manifolds: one constrained n×n matrix per token and its gradient, ${TOKENS} tokens, float64 (node ${info.node}, ${info.cpu})\n`);
+  console.log(
+    `\n## manifolds: one constrained n×n matrix per token and its gradient, ${TOKENS} tokens, float64 (node ${info.node}, ${info.cpu})\n`,
+  );
   const table = rows.map((r) => [
     r.n,
     r.method,
     r.paramsPerMatrix,
-    r.ms === null ? `skipped (≈ ${fmt(r.estimatedMs! / 1000, 2)} s per call, estimated from ${PROBE_TOKENS} tokens)` : fmt(r.ms),
+    r.ms === null
+      ? `skipped (≈ ${fmt(r.estimatedMs! / 1000, 2)} s per call, estimated from ${PROBE_TOKENS} tokens)`
+      : fmt(r.ms),
     r.usPerToken === null ? '' : fmt(r.usPerToken),
   ]);
-  console.log(markdownTable(['n', 'method', 'params per matrix', 'forward+backward ms (median)', 'µs per token'], table));
+  console.log(
+    markdownTable(['n', 'method', 'params per matrix', 'forward+backward ms (median)', 'µs per token'], table),
+  );
   const path = writeResults('manifolds', { bench: 'manifolds', tokens: TOKENS, dtype: 'float64', results: rows });
   console.log(`\nwrote ${path}`);
 }

@@ -14,7 +14,8 @@ const MODULES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
 export async function runAll(names: readonly string[] = Object.keys(MODULES)): Promise<void> {
   for (const name of names) {
     const load = MODULES[name];
-    if (load === undefined) throw new Error(`bench: unknown benchmark "${name}"; known: ${Object.keys(MODULES).join(', ')}`);
+    if (load === undefined)
+      throw new Error(`bench: unknown benchmark "${name}"; known: ${Object.keys(MODULES).join(', ')}`);
     await (await load()).main();
   }
 }

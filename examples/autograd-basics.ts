@@ -16,7 +16,10 @@ const fmt = (t: Tensor): string => Array.from(t.toTypedArray(), (v) => v.toFixed
 
 console.log('— a trainable variable and backward()');
 // `param` makes a leaf that records every op applied to it; `backward()` on a scalar fills `.grad`.
-const w = param([[1, 2], [3, 4]]);
+const w = param([
+  [1, 2],
+  [3, 4],
+]);
 const loss = sum(w.mul(w));
 loss.backward();
 console.log('loss', loss.item(), ' ∂loss/∂w', w.grad!.toArray(), '(closed form 2w)');
@@ -51,4 +54,6 @@ const tol = 1e-12;
 if (backwardErr > tol) throw new Error(`backward: |grad − 2w| = ${backwardErr} > ${tol}`);
 if (gradErr > tol) throw new Error(`grad: |analytic − closed form| = ${gradErr} > ${tol}`);
 if (!report.ok) throw new Error(`gradcheck failed: ${report.message}`);
-console.log(`ok: backward, grad and grad-of-grad match closed forms (max error ${Math.max(backwardErr, gradErr).toExponential(1)}); gradcheck order 2 passed`);
+console.log(
+  `ok: backward, grad and grad-of-grad match closed forms (max error ${Math.max(backwardErr, gradErr).toExponential(1)}); gradcheck order 2 passed`,
+);

@@ -43,7 +43,9 @@ const viaForward = hc.forward(streams, branch).value;
 const { branchInput, merge } = hc.split(streams);
 const viaSplit = merge(branch.forward(branchInput)).value;
 const callStyleDiff = max(abs(sub(viaForward, viaSplit))).item();
-console.log(`branch input ${JSON.stringify(branchInput.shape)}  output ${JSON.stringify(viaForward.shape)}  max|forward − split/merge| ${callStyleDiff.toExponential(1)}`);
+console.log(
+  `branch input ${JSON.stringify(branchInput.shape)}  output ${JSON.stringify(viaForward.shape)}  max|forward − split/merge| ${callStyleDiff.toExponential(1)}`,
+);
 
 console.log('\n— a few training steps of layer + branch on a toy regression');
 const target = rng.normal([2, 3, dim]);
@@ -70,7 +72,10 @@ console.log(diag);
 // σ_max = 1 however the parameters move: check to rounding of an n-term sum.
 const tol = 1e-12;
 if (callStyleDiff > tol) throw new Error(`split/merge differs from forward by ${callStyleDiff}`);
-if (diag.rowSumDeviation > tol || diag.colSumDeviation > tol) throw new Error(`sHC: row/column sums off by ${diag.rowSumDeviation}/${diag.colSumDeviation}`);
+if (diag.rowSumDeviation > tol || diag.colSumDeviation > tol)
+  throw new Error(`sHC: row/column sums off by ${diag.rowSumDeviation}/${diag.colSumDeviation}`);
 if (Math.abs(diag.sigmaMax - 1) > tol) throw new Error(`sHC: σ_max(H_res) = ${diag.sigmaMax}, expected 1`);
 if (!(last < first)) throw new Error(`training: loss did not decrease (${first} → ${last})`);
-console.log(`ok: split/merge = forward (${callStyleDiff.toExponential(1)}); H_res row/col sums 1 (±${Math.max(diag.rowSumDeviation, diag.colSumDeviation).toExponential(1)}), σ_max ${diag.sigmaMax.toFixed(12)}; loss ${first.toFixed(4)} → ${last.toFixed(4)}`);
+console.log(
+  `ok: split/merge = forward (${callStyleDiff.toExponential(1)}); H_res row/col sums 1 (±${Math.max(diag.rowSumDeviation, diag.colSumDeviation).toExponential(1)}), σ_max ${diag.sigmaMax.toFixed(12)}; loss ${first.toFixed(4)} → ${last.toFixed(4)}`,
+);

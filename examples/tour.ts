@@ -10,19 +10,43 @@ import { grad, gradcheck, matmul, sum, tanh, param, type Variable } from '@hyper
 const rng = new Random(42);
 
 console.log('— tensors and broadcasting');
-const a = tensor([[1, 2, 3], [4, 5, 6]]);
+const a = tensor([
+  [1, 2, 3],
+  [4, 5, 6],
+]);
 console.log(add(a, tensor([10, 20, 30])).toString());
 console.log('row sums', T.sum(a, -1).toArray());
 
 console.log('\n— linear algebra');
 const m = rng.normal([4, 4]);
 const { q, r } = qr(m);
-console.log('‖QR − A‖ =', norm(sub(T.matmul(q, r), m)).item().toExponential(2));
+console.log(
+  '‖QR − A‖ =',
+  norm(sub(T.matmul(q, r), m))
+    .item()
+    .toExponential(2),
+);
 const { s } = svd(m);
 console.log('singular values', s.toArray(), ' ‖A‖₂ =', matrixNorm(m, 2).item());
-const skew = tensor([[0, -Math.PI / 2], [Math.PI / 2, 0]]);
+const skew = tensor([
+  [0, -Math.PI / 2],
+  [Math.PI / 2, 0],
+]);
 console.log('expm(skew) is a 90° rotation:', expm(skew).toArray());
-console.log('‖expm(0) − I‖ =', norm(sub(expm(tensor([[0, 0], [0, 0]])), eye(2))).item());
+console.log(
+  '‖expm(0) − I‖ =',
+  norm(
+    sub(
+      expm(
+        tensor([
+          [0, 0],
+          [0, 0],
+        ]),
+      ),
+      eye(2),
+    ),
+  ).item(),
+);
 
 console.log('\n— autograd, to second order');
 const x = rng.normal([3]);
@@ -50,7 +74,15 @@ console.log('learned w', w.value.toArray(), ' true', truth.toArray());
 
 // The tour checks what it showed, and says ok only if every result holds.
 const qrResidual = norm(sub(T.matmul(q, r), m)).item();
-const rotationError = norm(sub(expm(skew), tensor([[0, -1], [1, 0]]))).item();
+const rotationError = norm(
+  sub(
+    expm(skew),
+    tensor([
+      [0, -1],
+      [1, 0],
+    ]),
+  ),
+).item();
 const sigmaGap = Math.abs(s.get(0) - matrixNorm(m, 2).item());
 const fitError = norm(sub(w.value, truth)).item();
 const checks: [string, boolean][] = [
@@ -62,4 +94,6 @@ const checks: [string, boolean][] = [
 ];
 const failed = checks.filter(([, ok]) => !ok).map(([name]) => name);
 if (failed.length > 0) throw new Error(`tour: failed ${failed.join(', ')}`);
-console.log(`ok: QR residual ${qrResidual.toExponential(1)}, expm rotation, σ₁ = ‖A‖₂, gradcheck order 2, fit error ${fitError.toExponential(1)}`);
+console.log(
+  `ok: QR residual ${qrResidual.toExponential(1)}, expm rotation, σ₁ = ‖A‖₂, gradcheck order 2, fit error ${fitError.toExponential(1)}`,
+);

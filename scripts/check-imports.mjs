@@ -30,12 +30,27 @@ function tsFiles(dir) {
 /** Every `import … from '…'` and `export … from '…'`, with whether it can load code at run time. */
 function imports(text) {
   const found = [];
-  const statement = /^(import|export)\s+(type\s+)?((?:[\w$]+\s*,\s*)?(?:\{[^}]*\}|\*(?:\s+as\s+[\w$]+)?)|[\w$]+)\s*from\s*'([^']+)'/gm;
+  const statement =
+    /^(import|export)\s+(type\s+)?((?:[\w$]+\s*,\s*)?(?:\{[^}]*\}|\*(?:\s+as\s+[\w$]+)?)|[\w$]+)\s*from\s*'([^']+)'/gm;
   for (const m of text.matchAll(statement)) {
     const [, , typeOnly, clause, spec] = m;
-    const names = /\{([\s\S]*)\}/.exec(clause)?.[1]?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
-    const allTypes = names.length > 0 && !/^\s*\w+\s*,/.test(clause) && !clause.includes('*') && names.every((n) => n.startsWith('type '));
-    found.push({ spec, names, runtime: typeOnly === undefined && !allTypes, line: text.slice(0, m.index).split('\n').length });
+    const names =
+      /\{([\s\S]*)\}/
+        .exec(clause)?.[1]
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean) ?? [];
+    const allTypes =
+      names.length > 0 &&
+      !/^\s*\w+\s*,/.test(clause) &&
+      !clause.includes('*') &&
+      names.every((n) => n.startsWith('type '));
+    found.push({
+      spec,
+      names,
+      runtime: typeOnly === undefined && !allTypes,
+      line: text.slice(0, m.index).split('\n').length,
+    });
   }
   return found;
 }
@@ -50,7 +65,9 @@ for (const file of files) {
     if (/^@hyperconn\/(tensor|autograd)(\/|$)/.test(imp.spec)) {
       for (const n of imp.names) {
         if (/\sas\s/.test(n) && !n.startsWith('type ')) {
-          problems.push(`${rel}:${imp.line}: '${n}' renames an import from ${imp.spec}; import tensor ops as T.* (import * as T from '@hyperconn/tensor') instead`);
+          problems.push(
+            `${rel}:${imp.line}: '${n}' renames an import from ${imp.spec}; import tensor ops as T.* (import * as T from '@hyperconn/tensor') instead`,
+          );
         }
       }
     }
@@ -99,4 +116,6 @@ if (problems.length > 0) {
   console.error(`check-imports: ${problems.length} problem(s)`);
   process.exit(1);
 }
-console.log(`check-imports: ${files.length} files, no renamed tensor/autograd imports, no import cycle beyond variable ↔ ops ↔ engine`);
+console.log(
+  `check-imports: ${files.length} files, no renamed tensor/autograd imports, no import cycle beyond variable ↔ ops ↔ engine`,
+);

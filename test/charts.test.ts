@@ -27,7 +27,9 @@ const values = (ticks: readonly Tick[]): number[] => ticks.map((t) => t.value);
 const labelled = (ticks: readonly Tick[]): Tick[] => ticks.filter((t) => t.label !== '');
 /** Every `<tag …>` of an SVG string with its attributes. */
 const elements = (svg: string, tag: string): Record<string, string>[] =>
-  [...svg.matchAll(new RegExp(`<${tag}\\b([^>]*)>`, 'g'))].map((m) => Object.fromEntries([...m[1]!.matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1]!, a[2]!])));
+  [...svg.matchAll(new RegExp(`<${tag}\\b([^>]*)>`, 'g'))].map((m) =>
+    Object.fromEntries([...m[1]!.matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1]!, a[2]!])),
+  );
 /** The text content of every `<text>` element. */
 const texts = (svg: string): string[] => [...svg.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
 
@@ -89,7 +91,9 @@ describe('log axes', () => {
     const major = labelled(axis.ticks);
     expect(values(major).map((v) => Math.round(Math.log10(v)))).toEqual([-3, -2, -1, 0, 1, 2]);
     // five decades over 300 px: 60 px per decade, from the bottom
-    major.forEach((t, k) => expect(axis.map(t.value)).toBeCloseTo(300 - 60 * k, 6));
+    major.forEach((t, k) => {
+      expect(axis.map(t.value)).toBeCloseTo(300 - 60 * k, 6);
+    });
     expect(axis.map(1)).toBeCloseTo(120, 6);
     // more than four decades: every label is a power of ten in one style
     expect(major.map((t) => t.label)).toEqual(['1e-3', '1e-2', '1e-1', '1e0', '1e1', '1e2']);
@@ -124,7 +128,19 @@ describe('log axes', () => {
 });
 
 // ColorBrewer RdBu, 11 classes, red → blue: the scheme d3-scale-chromatic's interpolateRdBu interpolates
-const RDBU_11 = ['67001f', 'b2182b', 'd6604d', 'f4a582', 'fddbc7', 'f7f7f7', 'd1e5f0', '92c5de', '4393c3', '2166ac', '053061'].map((h) => [0, 2, 4].map((k) => parseInt(h.slice(k, k + 2), 16)));
+const RDBU_11 = [
+  '67001f',
+  'b2182b',
+  'd6604d',
+  'f4a582',
+  'fddbc7',
+  'f7f7f7',
+  'd1e5f0',
+  '92c5de',
+  '4393c3',
+  '2166ac',
+  '053061',
+].map((h) => [0, 2, 4].map((k) => parseInt(h.slice(k, k + 2), 16)));
 
 /**
  * The uniform cubic B-spline through the scheme at its k-th knot (t = k/10): (p[k−1] + 4 p[k] +
@@ -132,7 +148,12 @@ const RDBU_11 = ['67001f', 'b2182b', 'd6604d', 'f4a582', 'fddbc7', 'f7f7f7', 'd1
  * the end colours exactly).
  */
 function rdbuAtKnot(k: number): string {
-  const p = (i: number): number[] => (i < 0 ? RDBU_11[0]!.map((c, j) => 2 * c - RDBU_11[1]![j]!) : i > 10 ? RDBU_11[10]!.map((c, j) => 2 * c - RDBU_11[9]![j]!) : RDBU_11[i]!);
+  const p = (i: number): number[] =>
+    i < 0
+      ? RDBU_11[0]!.map((c, j) => 2 * c - RDBU_11[1]![j]!)
+      : i > 10
+        ? RDBU_11[10]!.map((c, j) => 2 * c - RDBU_11[9]![j]!)
+        : RDBU_11[i]!;
   const [r, g, b] = [0, 1, 2].map((j) => Math.round((p(k - 1)[j]! + 4 * p(k)[j]! + p(k + 1)[j]!) / 6));
   return `rgb(${r}, ${g}, ${b})`;
 }
@@ -198,10 +219,41 @@ describe('charts', () => {
 
   it('escapes every label and stays well-formed', () => {
     const svgs = [
-      lineChart({ title: nasty, xLabel: nasty, yLabel: nasty, series: [{ name: nasty, color: '#000', points: [[0, 1], [1, 2]] }], referenceY: [{ y: 1.5, label: nasty }] }),
-      barChart({ title: nasty, yLabel: nasty, bars: [{ name: nasty, color: '#000', value: 1, label: nasty, tooltip: nasty }] }),
+      lineChart({
+        title: nasty,
+        xLabel: nasty,
+        yLabel: nasty,
+        series: [
+          {
+            name: nasty,
+            color: '#000',
+            points: [
+              [0, 1],
+              [1, 2],
+            ],
+          },
+        ],
+        referenceY: [{ y: 1.5, label: nasty }],
+      }),
+      barChart({
+        title: nasty,
+        yLabel: nasty,
+        bars: [{ name: nasty, color: '#000', value: 1, label: nasty, tooltip: nasty }],
+      }),
       boxChart({ title: nasty, yLabel: nasty, groups: [{ name: nasty, color: '#000', values: [1, 2, 3] }] }),
-      heatmapGrid({ title: nasty, rowLabels: [nasty], columnLabels: [nasty], cells: [[[[1, -1], [0, 0.5]]]] }),
+      heatmapGrid({
+        title: nasty,
+        rowLabels: [nasty],
+        columnLabels: [nasty],
+        cells: [
+          [
+            [
+              [1, -1],
+              [0, 0.5],
+            ],
+          ],
+        ],
+      }),
       heatmap([[1]], { limit: 1, cell: 10, tooltip: () => nasty, attrs: { 'aria-label': nasty } }),
     ];
     for (const svg of svgs) {
@@ -219,7 +271,19 @@ describe('charts', () => {
       width: 400,
       height: 300,
       legend: 'top',
-      series: [{ name: 'a', color: '#123456', points: [[0, 0.01], [1, 100], [2, 0], [3, 1], [4, 1]] }],
+      series: [
+        {
+          name: 'a',
+          color: '#123456',
+          points: [
+            [0, 0.01],
+            [1, 100],
+            [2, 0],
+            [3, 1],
+            [4, 1],
+          ],
+        },
+      ],
       referenceY: [{ y: 1, label: 'one' }],
     });
     expect(svgProblem(svg)).toBe('');
@@ -246,21 +310,35 @@ describe('charts', () => {
 
   it('stands bars on 0, says n/a where a log axis cannot draw, and adds hover texts', () => {
     // 360 × 360, no title: plot y 12 … 334 over the nice domain [0, 2.5]; the bar spans 0 … 2.3
-    const linear = barChart({ bars: [{ name: 'a', color: '#111', value: 2.3, tooltip: 'a: 2.3' }], valueLabels: false });
+    const linear = barChart({
+      bars: [{ name: 'a', color: '#111', value: 2.3, tooltip: 'a: 2.3' }],
+      valueLabels: false,
+    });
     expect(svgProblem(linear)).toBe('');
     expect(linear).toContain('<title>a: 2.3</title>');
     expect(texts(linear)).not.toContain('2.3');
     const bar = elements(linear, 'rect').find((r) => r.fill === '#111')!;
     expect(Number(bar.y)).toBeCloseTo(334 - (2.3 / 2.5) * 322, 2);
     expect(Number(bar.y) + Number(bar.height)).toBeCloseTo(334, 2);
-    const log = barChart({ logY: true, bars: [{ name: 'a', color: '#111', value: 0 }, { name: 'b', color: '#222', value: 20 }] });
+    const log = barChart({
+      logY: true,
+      bars: [
+        { name: 'a', color: '#111', value: 0 },
+        { name: 'b', color: '#222', value: 20 },
+      ],
+    });
     expect(svgProblem(log)).toBe('');
     expect(texts(log)).toContain('n/a');
     expect(log).toMatch(/font-size="11">20<\/text>/);
   });
 
   it('colours the heatmaps of a grid on one shared scale, with its colour bar', () => {
-    const svg = heatmapGrid({ rowLabels: ['r'], columnLabels: ['a', 'b', 'empty'], cells: [[[[0.5]], [[-2, 2]], null]], annotate: true });
+    const svg = heatmapGrid({
+      rowLabels: ['r'],
+      columnLabels: ['a', 'b', 'empty'],
+      cells: [[[[0.5]], [[-2, 2]], null]],
+      annotate: true,
+    });
     expect(svgProblem(svg)).toBe('');
     const fills = elements(svg, 'rect').map((r) => r.fill);
     // the largest |entry| (2) sets the limit for every matrix: 0.5 is a quarter of the way
@@ -297,7 +375,8 @@ describe('the module', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const source = readFileSync(new URL(file, dir), 'utf8');
-      for (const m of source.matchAll(/\bfrom '([^']+)'/g)) expect(m[1], file).toMatch(/^(\.\/[\w-]+|d3-(array|format|scale|scale-chromatic))$/);
+      for (const m of source.matchAll(/\bfrom '([^']+)'/g))
+        expect(m[1], file).toMatch(/^(\.\/[\w-]+|d3-(array|format|scale|scale-chromatic))$/);
     }
   });
 });

@@ -26,7 +26,17 @@ const SEQ = 8;
 
 /** Everything a run is made of; `seed` picks the initial weights and the data stream. */
 function transformerRun(variant: Variant, dtype: 'float64' | 'float32', seed: number) {
-  const model = new TinyTransformer({ variant, n: 4, vocabSize: tokenizer.vocabSize, dim: 8, heads: 2, depth: 1, seqLen: SEQ, dtype, rng: new Random(seed) });
+  const model = new TinyTransformer({
+    variant,
+    n: 4,
+    vocabSize: tokenizer.vocabSize,
+    dim: 8,
+    heads: 2,
+    depth: 1,
+    seqLen: SEQ,
+    dtype,
+    rng: new Random(seed),
+  });
   const { decay, noDecay } = model.parameterGroups();
   const optimizer = new optim.AdamW(
     [
@@ -67,7 +77,13 @@ describe('a checkpointed run resumes bit for bit', () => {
       const first = transformerRun(variant, dtype, 0);
       const losses = Array.from({ length: k }, () => first.step());
       const path = join(dir, `${variant}-${dtype}.safetensors`);
-      saveCheckpoint(path, { model: first.model, optimizer: first.optimizer, scheduler: first.scheduler, rngs: first.rngs, step: k });
+      saveCheckpoint(path, {
+        model: first.model,
+        optimizer: first.optimizer,
+        scheduler: first.scheduler,
+        rngs: first.rngs,
+        step: k,
+      });
 
       const resumed = transformerRun(variant, dtype, 99); // other weights, other data stream
       const { step } = loadCheckpoint(path, resumed);
@@ -85,8 +101,18 @@ describe('a checkpointed run resumes bit for bit', () => {
     const run = (seed: number) => {
       const init = new Random(seed);
       const masks = new Random(seed + 1);
-      const model = new nn.Sequential(new nn.Linear(4, 16, init), new nn.GELU(), new nn.Dropout(0.25, masks), new nn.Linear(16, 1, init));
-      const optimizer = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
+      const model = new nn.Sequential(
+        new nn.Linear(4, 16, init),
+        new nn.GELU(),
+        new nn.Dropout(0.25, masks),
+        new nn.Linear(16, 1, init),
+      );
+      const optimizer = new optim.SGD(model.parameters(), {
+        lr: 0.05,
+        momentum: 0.9,
+        nesterov: true,
+        weightDecay: 1e-3,
+      });
       const scheduler = new optim.LRScheduler(optimizer, optim.linearWarmup(4));
       const data = new Random(seed + 2);
       const step = (): number => {

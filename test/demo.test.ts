@@ -40,7 +40,8 @@ async function generate(config: DemoConfig): Promise<{ dir: string; out: DemoOut
 }
 
 /** Every number of the summary table, row by row, in column order. */
-const tableNumbers = (out: DemoOutput): (number | null)[][] => out.summary.rows.map((r) => out.summary.columns.map((c) => r.values[c.key] ?? null));
+const tableNumbers = (out: DemoOutput): (number | null)[][] =>
+  out.summary.rows.map((r) => out.summary.columns.map((c) => r.values[c.key] ?? null));
 
 describe('the SVG well-formedness check', () => {
   // the checker must be able to fail, or the figure assertions below would mean nothing
@@ -52,13 +53,30 @@ describe('the SVG well-formedness check', () => {
     ['<svg xmlns="http://www.w3.org/2000/svg"><text>a < b</text></svg>', 'bad text'],
     ['<svg xmlns="http://www.w3.org/2000/svg"><text>R&D</text></svg>', 'bad text'],
     ['<svg xmlns="http://www.w3.org/2000/svg" x="1" x="2"></svg>', 'repeats an attribute'],
-    ['<svg xmlns="http://www.w3.org/2000/svg"></svg><svg xmlns="http://www.w3.org/2000/svg"></svg>', 'more than one root'],
+    [
+      '<svg xmlns="http://www.w3.org/2000/svg"></svg><svg xmlns="http://www.w3.org/2000/svg"></svg>',
+      'more than one root',
+    ],
   ])('rejects %s', (svg, problem) => {
     expect(svgProblem(svg)).toContain(problem);
   });
 
   it('accepts a chart with escaped text', () => {
-    const svg = lineChart({ title: 'a < b & "c"', xLabel: 'x', yLabel: 'y', series: [{ name: 'A&B', color: '#000', points: [[0, 1], [1, 2]] }] });
+    const svg = lineChart({
+      title: 'a < b & "c"',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        {
+          name: 'A&B',
+          color: '#000',
+          points: [
+            [0, 1],
+            [1, 2],
+          ],
+        },
+      ],
+    });
     expect(svgProblem(svg)).toBe('');
     expect(svg).toContain(escapeXml('a < b & "c"'));
   });

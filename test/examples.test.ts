@@ -13,17 +13,34 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs `node --import tsx examples/<file>` from the repository root; throws (with stderr) on a non-zero exit. */
 function runExample(file: string, timeoutMs: number): string {
-  return execFileSync(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(process.execPath, ['--import', 'tsx', `examples/${file}`], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 // Each example takes a few seconds (the transformer ~10 s alone); the timeouts leave room for a
 // loaded 2-core machine. The pattern pins the part of the `ok:` line that carries the result.
 const examples: { file: string; ok: RegExp; timeoutMs: number }[] = [
   { file: 'tour.ts', ok: /^ok: QR residual .*gradcheck order 2, fit error [\d.e+-]+$/m, timeoutMs: 30_000 },
-  { file: 'autograd-basics.ts', ok: /^ok: backward, grad and grad-of-grad match closed forms .*gradcheck order 2 passed$/m, timeoutMs: 30_000 },
-  { file: 'sinkhorn-birkhoff.ts', ok: /^ok: sinkhorn rows exact.*doubly stochastic within 1e-12; cost [\d.]+ → [\d.]+ \(optimum [\d.]+\)$/m, timeoutMs: 30_000 },
+  {
+    file: 'autograd-basics.ts',
+    ok: /^ok: backward, grad and grad-of-grad match closed forms .*gradcheck order 2 passed$/m,
+    timeoutMs: 30_000,
+  },
+  {
+    file: 'sinkhorn-birkhoff.ts',
+    ok: /^ok: sinkhorn rows exact.*doubly stochastic within 1e-12; cost [\d.]+ → [\d.]+ \(optimum [\d.]+\)$/m,
+    timeoutMs: 30_000,
+  },
   { file: 'orthogonal-spectral.ts', ok: /^ok: \|σ̂ − σ\|\/σ = .*reached the polar factor/m, timeoutMs: 30_000 },
-  { file: 'shc-custom-branch.ts', ok: /^ok: split\/merge = forward .*σ_max 1\.0{12}; loss [\d.]+ → [\d.]+$/m, timeoutMs: 30_000 },
+  {
+    file: 'shc-custom-branch.ts',
+    ok: /^ok: split\/merge = forward .*σ_max 1\.0{12}; loss [\d.]+ → [\d.]+$/m,
+    timeoutMs: 30_000,
+  },
   { file: 'train-tiny-transformer.ts', ok: /^ok: eval loss [\d.]+ → [\d.]+ in 100 AdamW steps/m, timeoutMs: 90_000 },
 ];
 

@@ -13,18 +13,21 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Markdown files git tracks or would track (untracked but not ignored). */
 function markdownFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], { cwd: root, encoding: 'utf8' });
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   return out.split('\n').filter((f) => f !== '' && existsSync(join(root, f)));
 }
 
 /** `[text](target)` and `![alt](target)` targets outside code spans and fenced blocks. */
-export function linkTargets(markdown: string): string[] {
+function linkTargets(markdown: string): string[] {
   const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
   return [...prose.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!);
 }
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
-export function headingAnchors(markdown: string): Set<string> {
+function headingAnchors(markdown: string): Set<string> {
   const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
@@ -41,7 +44,12 @@ export function headingAnchors(markdown: string): Set<string> {
 }
 
 /** The broken links of one file: a missing target file, or an anchor that names no heading. */
-export function brokenLinks(file: string, markdown: string, exists: (path: string) => boolean, read: (path: string) => string): string[] {
+function brokenLinks(
+  file: string,
+  markdown: string,
+  exists: (path: string) => boolean,
+  read: (path: string) => string,
+): string[] {
   const broken: string[] = [];
   for (const target of linkTargets(markdown)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
@@ -61,16 +69,22 @@ export function brokenLinks(file: string, markdown: string, exists: (path: strin
 
 describe('Markdown links', () => {
   it('the checker finds a missing file and a missing anchor, and passes good links', () => {
-    const md = '[ok](doc.md) [ok2](doc.md#two-words) ![img](img.png) [web](https://x.org/y) `[code](nope.md)` [self](#title)\n# Title';
-    const files: Record<string, string> = { 'a/doc.md': '# Title\n\n## Two words\n', 'a/img.png': '', 'a/readme.md': md };
+    const md =
+      '[ok](doc.md) [ok2](doc.md#two-words) ![img](img.png) [web](https://x.org/y) `[code](nope.md)` [self](#title)\n# Title';
+    const files: Record<string, string> = {
+      'a/doc.md': '# Title\n\n## Two words\n',
+      'a/img.png': '',
+      'a/readme.md': md,
+    };
     const exists = (p: string) => p in files;
     const read = (p: string) => files[p]!;
     expect(brokenLinks('a/readme.md', md, exists, read)).toEqual([]);
-    expect(brokenLinks('a/readme.md', md.replace('# Title', '# Other'), exists, read)).toEqual(['#title (no heading #title in a/readme.md)']);
-    expect(brokenLinks('a/doc.md', '## Two words\n[x](missing.md) [y](doc.md#nope) [z](#two-words)', exists, read)).toEqual([
-      'missing.md (no file a/missing.md)',
-      'doc.md#nope (no heading #nope in a/doc.md)',
+    expect(brokenLinks('a/readme.md', md.replace('# Title', '# Other'), exists, read)).toEqual([
+      '#title (no heading #title in a/readme.md)',
     ]);
+    expect(
+      brokenLinks('a/doc.md', '## Two words\n[x](missing.md) [y](doc.md#nope) [z](#two-words)', exists, read),
+    ).toEqual(['missing.md (no file a/missing.md)', 'doc.md#nope (no heading #nope in a/doc.md)']);
     expect(headingAnchors('# The playground\n## What the demo shows\n## A, b & c!\n## A, b & c!')).toEqual(
       new Set(['the-playground', 'what-the-demo-shows', 'a-b--c', 'a-b--c-1']),
     );
@@ -83,7 +97,8 @@ describe('Markdown links', () => {
 
   for (const file of files) {
     it(`every relative link in ${file} resolves`, () => {
-      const exists = (p: string) => existsSync(join(root, p)) && (statSync(join(root, p)).isFile() || statSync(join(root, p)).isDirectory());
+      const exists = (p: string) =>
+        existsSync(join(root, p)) && (statSync(join(root, p)).isFile() || statSync(join(root, p)).isDirectory());
       const read = (p: string) => readFileSync(join(root, p), 'utf8');
       expect(brokenLinks(file, read(file), exists, read)).toEqual([]);
     });

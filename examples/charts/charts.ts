@@ -116,7 +116,11 @@ export interface Plot {
 
 const RIGHT = 16;
 
-function plotArea(width: number, height: number, o: { title?: string; xLabel?: string; yLabel?: string; legendRow?: boolean }): Plot {
+function plotArea(
+  width: number,
+  height: number,
+  o: { title?: string; xLabel?: string; yLabel?: string; legendRow?: boolean },
+): Plot {
   const left = o.yLabel !== undefined && o.yLabel !== '' ? 72 : 50;
   const top = (o.title !== undefined ? 40 : 12) + (o.legendRow === true ? 18 : 0);
   const bottom = height - (o.xLabel !== undefined && o.xLabel !== '' ? 44 : 26);
@@ -128,16 +132,34 @@ function frame(plot: Plot, height: number, x: Axis | null, y: Axis, xLabel = '',
   const out: string[] = [];
   for (const t of y.ticks) {
     const yy = y.map(t.value);
-    out.push(el('line', { x1: plot.left, y1: yy, x2: plot.right, y2: yy, stroke: t.label === '' ? '#f3f3f3' : '#e5e5e5' }));
-    if (t.label !== '') out.push(textEl({ x: plot.left - 6, y: yy, 'text-anchor': 'end', 'dominant-baseline': 'middle', fill: '#444' }, t.label));
+    out.push(
+      el('line', { x1: plot.left, y1: yy, x2: plot.right, y2: yy, stroke: t.label === '' ? '#f3f3f3' : '#e5e5e5' }),
+    );
+    if (t.label !== '')
+      out.push(
+        textEl({ x: plot.left - 6, y: yy, 'text-anchor': 'end', 'dominant-baseline': 'middle', fill: '#444' }, t.label),
+      );
   }
   for (const t of x?.ticks ?? []) {
     const xx = x!.map(t.value);
-    out.push(el('line', { x1: xx, y1: plot.top, x2: xx, y2: plot.bottom, stroke: t.label === '' ? '#f7f7f7' : '#f0f0f0' }));
-    if (t.label !== '') out.push(textEl({ x: xx, y: plot.bottom + 16, 'text-anchor': 'middle', fill: '#444' }, t.label));
+    out.push(
+      el('line', { x1: xx, y1: plot.top, x2: xx, y2: plot.bottom, stroke: t.label === '' ? '#f7f7f7' : '#f0f0f0' }),
+    );
+    if (t.label !== '')
+      out.push(textEl({ x: xx, y: plot.bottom + 16, 'text-anchor': 'middle', fill: '#444' }, t.label));
   }
-  out.push(el('rect', { x: plot.left, y: plot.top, width: plot.right - plot.left, height: plot.bottom - plot.top, fill: 'none', stroke: '#888' }));
-  if (xLabel !== '') out.push(textEl({ x: (plot.left + plot.right) / 2, y: height - 10, 'text-anchor': 'middle' }, xLabel));
+  out.push(
+    el('rect', {
+      x: plot.left,
+      y: plot.top,
+      width: plot.right - plot.left,
+      height: plot.bottom - plot.top,
+      fill: 'none',
+      stroke: '#888',
+    }),
+  );
+  if (xLabel !== '')
+    out.push(textEl({ x: (plot.left + plot.right) / 2, y: height - 10, 'text-anchor': 'middle' }, xLabel));
   if (yLabel !== '') {
     const mid = (plot.top + plot.bottom) / 2;
     out.push(textEl({ x: 16, y: mid, 'text-anchor': 'middle', transform: `rotate(-90 16 ${px(mid)})` }, yLabel));
@@ -146,12 +168,27 @@ function frame(plot: Plot, height: number, x: Axis | null, y: Axis, xLabel = '',
 }
 
 /** Legend entries (a line sample and the name), stacked in a column or side by side in a row. */
-export function legend(items: readonly { name: string; color: string; dashed?: boolean }[], x: number, y: number, direction: 'column' | 'row' = 'column'): string[] {
+export function legend(
+  items: readonly { name: string; color: string; dashed?: boolean }[],
+  x: number,
+  y: number,
+  direction: 'column' | 'row' = 'column',
+): string[] {
   const out = ['<g>'];
   let xx = x;
   items.forEach((item, i) => {
     const yy = direction === 'column' ? y + i * 16 : y;
-    out.push(el('line', { x1: xx, y1: yy, x2: xx + 18, y2: yy, stroke: item.color, 'stroke-width': 2.5, 'stroke-dasharray': item.dashed === true ? '5 3' : undefined }));
+    out.push(
+      el('line', {
+        x1: xx,
+        y1: yy,
+        x2: xx + 18,
+        y2: yy,
+        stroke: item.color,
+        'stroke-width': 2.5,
+        'stroke-dasharray': item.dashed === true ? '5 3' : undefined,
+      }),
+    );
     out.push(textEl({ x: xx + 24, y: yy, 'dominant-baseline': 'middle' }, item.name));
     if (direction === 'row') xx += 40 + 7 * item.name.length;
   });
@@ -164,9 +201,28 @@ export function referenceLines(refs: readonly Reference[], y: Axis, plot: Plot):
   return refs
     .filter((r) => y.accepts(r.y))
     .flatMap((r) => [
-      el('line', { x1: plot.left, y1: y.map(r.y), x2: plot.right, y2: y.map(r.y), stroke: '#555', 'stroke-dasharray': '2 3' }),
+      el('line', {
+        x1: plot.left,
+        y1: y.map(r.y),
+        x2: plot.right,
+        y2: y.map(r.y),
+        stroke: '#555',
+        'stroke-dasharray': '2 3',
+      }),
       // a white halo keeps the label readable over lines and bars
-      textEl({ x: plot.right - 4, y: y.map(r.y) - 4, 'text-anchor': 'end', fill: '#555', 'font-size': 10, stroke: '#ffffff', 'stroke-width': 3, 'paint-order': 'stroke' }, r.label),
+      textEl(
+        {
+          x: plot.right - 4,
+          y: y.map(r.y) - 4,
+          'text-anchor': 'end',
+          fill: '#555',
+          'font-size': 10,
+          stroke: '#ffffff',
+          'stroke-width': 3,
+          'paint-order': 'stroke',
+        },
+        r.label,
+      ),
     ]);
 }
 
@@ -197,7 +253,17 @@ export function lineChart(options: LineChartOptions): string {
     const dash = s.dashed === true ? '5 3' : undefined;
     let segment: string[] = [];
     const flush = (): void => {
-      if (segment.length > 1) body.push(el('polyline', { fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'stroke-dasharray': dash, points: segment.join(' ') }));
+      if (segment.length > 1)
+        body.push(
+          el('polyline', {
+            fill: 'none',
+            stroke: s.color,
+            'stroke-width': 2,
+            'stroke-linejoin': 'round',
+            'stroke-dasharray': dash,
+            points: segment.join(' '),
+          }),
+        );
       segment = [];
     };
     for (const [px0, py0] of s.points) {
@@ -225,7 +291,11 @@ export function barChart(options: BarChartOptions): string {
   const plot = plotArea(width, height, options);
   const values = options.bars.map((b) => b.value);
   // a linear axis starts at 0, where the bars stand
-  const y = makeAxis(values, [plot.bottom, plot.top], { log, include: [...(log ? [] : [0]), ...refs.map((r) => r.y)], count: options.yTicks });
+  const y = makeAxis(values, [plot.bottom, plot.top], {
+    log,
+    include: [...(log ? [] : [0]), ...refs.map((r) => r.y)],
+    count: options.yTicks,
+  });
   const body = frame(plot, height, null, y, options.xLabel, options.yLabel);
   const slot = (plot.right - plot.left) / Math.max(1, options.bars.length);
   const base = log ? plot.bottom : y.map(0);
@@ -239,8 +309,26 @@ export function barChart(options: BarChartOptions): string {
     const top = y.map(b.value);
     const half = Math.min(30, slot * 0.35);
     const tooltip = b.tooltip === undefined ? undefined : el('title', {}, escapeXml(b.tooltip));
-    body.push(el('rect', { x: cx - half, y: Math.min(top, base), width: 2 * half, height: Math.max(1, Math.abs(base - top)), fill: b.color }, tooltip));
-    if (options.valueLabels !== false) body.push(textEl({ x: cx, y: Math.min(top, base) - 5, 'text-anchor': 'middle', 'font-size': 11 }, b.label ?? formatTick(b.value)));
+    body.push(
+      el(
+        'rect',
+        {
+          x: cx - half,
+          y: Math.min(top, base),
+          width: 2 * half,
+          height: Math.max(1, Math.abs(base - top)),
+          fill: b.color,
+        },
+        tooltip,
+      ),
+    );
+    if (options.valueLabels !== false)
+      body.push(
+        textEl(
+          { x: cx, y: Math.min(top, base) - 5, 'text-anchor': 'middle', 'font-size': 11 },
+          b.label ?? formatTick(b.value),
+        ),
+      );
   });
   // over the bars, so a bar does not hide a line's label
   body.push(...referenceLines(refs, y, plot));
@@ -276,8 +364,20 @@ export function boxChart(options: BoxChartOptions): string {
     // quartiles by linear interpolation between order statistics
     const [q1, med, q3] = [0.25, 0.5, 0.75].map((q) => y.map(quantileSorted(sorted, q)!)) as [number, number, number];
     const half = Math.min(28, slot * 0.3);
-    body.push(el('line', { x1: cx, y1: y.map(sorted[0]!), x2: cx, y2: y.map(sorted[sorted.length - 1]!), stroke: g.color }));
-    body.push(el('rect', { x: cx - half, y: Math.min(q1, q3), width: 2 * half, height: Math.max(1, Math.abs(q1 - q3)), fill: g.color, 'fill-opacity': 0.18, stroke: g.color }));
+    body.push(
+      el('line', { x1: cx, y1: y.map(sorted[0]!), x2: cx, y2: y.map(sorted[sorted.length - 1]!), stroke: g.color }),
+    );
+    body.push(
+      el('rect', {
+        x: cx - half,
+        y: Math.min(q1, q3),
+        width: 2 * half,
+        height: Math.max(1, Math.abs(q1 - q3)),
+        fill: g.color,
+        'fill-opacity': 0.18,
+        stroke: g.color,
+      }),
+    );
     body.push(el('line', { x1: cx - half, y1: med, x2: cx + half, y2: med, stroke: g.color, 'stroke-width': 2.5 }));
     g.values.forEach((v, j) => {
       if (!y.accepts(v)) return;
@@ -289,18 +389,51 @@ export function boxChart(options: BoxChartOptions): string {
 }
 
 /** The cells of one matrix at (x0, y0), coloured by `color`, optionally annotated or with hover texts. */
-function matrixCells(m: Matrix, x0: number, y0: number, cell: number, color: (v: number) => string, o: { limit: number; annotate?: boolean; stroke: string; tooltip?: HeatmapOptions['tooltip'] }): string[] {
+function matrixCells(
+  m: Matrix,
+  x0: number,
+  y0: number,
+  cell: number,
+  color: (v: number) => string,
+  o: { limit: number; annotate?: boolean; stroke: string; tooltip?: HeatmapOptions['tooltip'] },
+): string[] {
   const out: string[] = [];
-  m.forEach((row, i) =>
+  m.forEach((row, i) => {
     row.forEach((v, j) => {
       const tip = o.tooltip === undefined ? undefined : el('title', {}, escapeXml(o.tooltip(i, j, v)));
-      out.push(el('rect', { x: x0 + j * cell, y: y0 + i * cell, width: cell, height: cell, fill: color(v), stroke: o.stroke, 'stroke-width': 0.5 }, tip));
+      out.push(
+        el(
+          'rect',
+          {
+            x: x0 + j * cell,
+            y: y0 + i * cell,
+            width: cell,
+            height: cell,
+            fill: color(v),
+            stroke: o.stroke,
+            'stroke-width': 0.5,
+          },
+          tip,
+        ),
+      );
       if (o.annotate === true) {
         const dark = Math.abs(v) > 0.6 * o.limit;
-        out.push(textEl({ x: x0 + (j + 0.5) * cell, y: y0 + (i + 0.5) * cell, 'text-anchor': 'middle', 'dominant-baseline': 'middle', 'font-size': 9, fill: dark ? '#ffffff' : '#222222' }, formatCell(v)));
+        out.push(
+          textEl(
+            {
+              x: x0 + (j + 0.5) * cell,
+              y: y0 + (i + 0.5) * cell,
+              'text-anchor': 'middle',
+              'dominant-baseline': 'middle',
+              'font-size': 9,
+              fill: dark ? '#ffffff' : '#222222',
+            },
+            formatCell(v),
+          ),
+        );
       }
-    }),
-  );
+    });
+  });
   return out;
 }
 
@@ -308,8 +441,15 @@ function matrixCells(m: Matrix, x0: number, y0: number, cell: number, color: (v:
 export function heatmap(matrix: Matrix, options: HeatmapOptions): string {
   const rows = matrix.length;
   const cols = Math.max(0, ...matrix.map((r) => r.length));
-  const cells = matrixCells(matrix, 0, 0, options.cell, divergingColor(options.limit), { limit: options.limit, stroke: '#cccccc', tooltip: options.tooltip });
-  return svgDocument(cols * options.cell, rows * options.cell, cells, { background: false, attrs: { role: 'img', ...options.attrs } });
+  const cells = matrixCells(matrix, 0, 0, options.cell, divergingColor(options.limit), {
+    limit: options.limit,
+    stroke: '#cccccc',
+    tooltip: options.tooltip,
+  });
+  return svgDocument(cols * options.cell, rows * options.cell, cells, {
+    background: false,
+    attrs: { role: 'img', ...options.attrs },
+  });
 }
 
 export interface ColorBarOptions {
@@ -332,17 +472,42 @@ export function colorBar(limit: number, o: ColorBarOptions): string[] {
     const v = (vertical ? 1 : -1) * (limit - (2 * limit * (k + 0.5)) / steps);
     const along = (k * o.length) / steps;
     const size = o.length / steps + 0.5;
-    out.push(el('rect', vertical ? { x: o.x, y: o.y + along, width: o.thickness, height: size, fill: color(v) } : { x: o.x + along, y: o.y, width: size, height: o.thickness, fill: color(v) }));
+    out.push(
+      el(
+        'rect',
+        vertical
+          ? { x: o.x, y: o.y + along, width: o.thickness, height: size, fill: color(v) }
+          : { x: o.x + along, y: o.y, width: size, height: o.thickness, fill: color(v) },
+      ),
+    );
   }
-  out.push(el('rect', { x: o.x, y: o.y, width: vertical ? o.thickness : o.length, height: vertical ? o.length : o.thickness, fill: 'none', stroke: '#999' }));
+  out.push(
+    el('rect', {
+      x: o.x,
+      y: o.y,
+      width: vertical ? o.thickness : o.length,
+      height: vertical ? o.length : o.thickness,
+      fill: 'none',
+      stroke: '#999',
+    }),
+  );
   const label = (v: number): string => formatTick(Number(v.toPrecision(3)));
   if (vertical) {
-    for (const [v, yy] of [[limit, o.y], [0, o.y + o.length / 2], [-limit, o.y + o.length]] as const) {
+    for (const [v, yy] of [
+      [limit, o.y],
+      [0, o.y + o.length / 2],
+      [-limit, o.y + o.length],
+    ] as const) {
       out.push(textEl({ x: o.x + o.thickness + 4, y: yy, 'dominant-baseline': 'middle', 'font-size': 10 }, label(v)));
     }
   } else {
     const mid = o.y + o.thickness / 2;
-    out.push(textEl({ x: o.x - 4, y: mid, 'text-anchor': 'end', 'dominant-baseline': 'middle', 'font-size': 10 }, label(-limit)));
+    out.push(
+      textEl(
+        { x: o.x - 4, y: mid, 'text-anchor': 'end', 'dominant-baseline': 'middle', 'font-size': 10 },
+        label(-limit),
+      ),
+    );
     out.push(textEl({ x: o.x + o.length + 4, y: mid, 'dominant-baseline': 'middle', 'font-size': 10 }, label(limit)));
   }
   return out;
@@ -351,10 +516,18 @@ export function colorBar(limit: number, o: ColorBarOptions): string[] {
 /** A standalone horizontal colour bar of the diverging scale, for a page that shows the heatmaps separately. */
 export function colorLegend(limit: number, length = 160): string {
   const side = 48;
-  return svgDocument(side * 2 + length, 18, colorBar(limit, { x: side, y: 3, length, thickness: 12, orientation: 'horizontal' }), {
-    background: false,
-    attrs: { role: 'img', 'aria-label': `colour scale from −${formatTick(limit)} (blue) through 0 (white) to ${formatTick(limit)} (red)` },
-  });
+  return svgDocument(
+    side * 2 + length,
+    18,
+    colorBar(limit, { x: side, y: 3, length, thickness: 12, orientation: 'horizontal' }),
+    {
+      background: false,
+      attrs: {
+        role: 'img',
+        'aria-label': `colour scale from −${formatTick(limit)} (blue) through 0 (white) to ${formatTick(limit)} (red)`,
+      },
+    },
+  );
 }
 
 /** A grid of small matrices as heatmaps sharing one diverging colour scale, with a colour bar. */
@@ -373,19 +546,43 @@ export function heatmapGrid(options: HeatmapGridOptions): string {
   const height = top + blockH * options.rowLabels.length + 20;
   const body: string[] = [];
   options.columnLabels.forEach((label, c) => {
-    body.push(textEl({ x: labelWidth + c * blockW + (maxCols * cell) / 2, y: top - 8, 'text-anchor': 'middle' }, label));
+    body.push(
+      textEl({ x: labelWidth + c * blockW + (maxCols * cell) / 2, y: top - 8, 'text-anchor': 'middle' }, label),
+    );
   });
   options.rowLabels.forEach((label, r) => {
     const y0 = top + r * blockH;
-    body.push(textEl({ x: labelWidth - 8, y: y0 + (maxRows * cell) / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, label));
+    body.push(
+      textEl(
+        { x: labelWidth - 8, y: y0 + (maxRows * cell) / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' },
+        label,
+      ),
+    );
     options.columnLabels.forEach((_, c) => {
       const m = options.cells[r]?.[c];
       if (m === null || m === undefined) return;
       const x0 = labelWidth + c * blockW;
       body.push(...matrixCells(m, x0, y0, cell, color, { limit, annotate: options.annotate, stroke: '#ffffff' }));
-      body.push(el('rect', { x: x0, y: y0, width: (m[0]?.length ?? 0) * cell, height: m.length * cell, fill: 'none', stroke: '#999' }));
+      body.push(
+        el('rect', {
+          x: x0,
+          y: y0,
+          width: (m[0]?.length ?? 0) * cell,
+          height: m.length * cell,
+          fill: 'none',
+          stroke: '#999',
+        }),
+      );
     });
   });
-  body.push(...colorBar(limit, { x: width - 60, y: top, length: Math.max(80, Math.min(200, height - top - 30)), thickness: 14, orientation: 'vertical' }));
+  body.push(
+    ...colorBar(limit, {
+      x: width - 60,
+      y: top,
+      length: Math.max(80, Math.min(200, height - top - 30)),
+      thickness: 14,
+      orientation: 'vertical',
+    }),
+  );
   return svgDocument(width, height, body, { title: options.title });
 }

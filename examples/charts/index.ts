@@ -5,8 +5,38 @@
  * colour scale) and d3-array (extents, quantiles). Browser-safe: no DOM access and no Node
  * built-ins.
  */
-export { barChart, boxChart, colorBar, colorLegend, heatmap, heatmapGrid, legend, lineChart, referenceLines } from './charts';
-export type { Bar, BarChartOptions, BoxChartOptions, ColorBarOptions, HeatmapGridOptions, HeatmapOptions, LineChartOptions, Matrix, Plot, Reference, Series } from './charts';
+export {
+  barChart,
+  boxChart,
+  colorBar,
+  colorLegend,
+  heatmap,
+  heatmapGrid,
+  legend,
+  lineChart,
+  referenceLines,
+} from './charts';
+export type {
+  Bar,
+  BarChartOptions,
+  BoxChartOptions,
+  ColorBarOptions,
+  HeatmapGridOptions,
+  HeatmapOptions,
+  LineChartOptions,
+  Matrix,
+  Plot,
+  Reference,
+  Series,
+} from './charts';
 export { escapeXml, formatCell, formatTick, tidyExponent } from './format';
 export { el, px, svgDocument, textEl, titleWidth, type Attrs, type DocumentOptions } from './markup';
-export { NON_FINITE_COLOR, divergingColor, makeAxis, sharedLimit, type Axis, type AxisOptions, type Tick } from './scales';
+export {
+  NON_FINITE_COLOR,
+  divergingColor,
+  makeAxis,
+  sharedLimit,
+  type Axis,
+  type AxisOptions,
+  type Tick,
+} from './scales';

@@ -30,17 +30,38 @@ export interface DocumentOptions {
 }
 
 /** The width a chart needs for its title (about 7.5 px per character at 14 px). */
-export const titleWidth = (title: string | undefined): number => (title === undefined ? 0 : Math.ceil(40 + 7.5 * title.length));
+export const titleWidth = (title: string | undefined): number =>
+  title === undefined ? 0 : Math.ceil(40 + 7.5 * title.length);
 
 /**
  * A standalone SVG document (no XML prolog, so it can also be inlined into HTML or set as
  * innerHTML): root `<svg>` with the SVG namespace, size and font, then `body`.
  */
-export function svgDocument(width: number, height: number, body: readonly string[], options: DocumentOptions = {}): string {
-  const root = el('svg', { xmlns: 'http://www.w3.org/2000/svg', viewBox: `0 0 ${px(width)} ${px(height)}`, width, height, 'font-family': FONT_FAMILY, 'font-size': 12, ...options.attrs }, '');
+export function svgDocument(
+  width: number,
+  height: number,
+  body: readonly string[],
+  options: DocumentOptions = {},
+): string {
+  const root = el(
+    'svg',
+    {
+      xmlns: 'http://www.w3.org/2000/svg',
+      viewBox: `0 0 ${px(width)} ${px(height)}`,
+      width,
+      height,
+      'font-family': FONT_FAMILY,
+      'font-size': 12,
+      ...options.attrs,
+    },
+    '',
+  );
   const lines = [root.slice(0, -'</svg>'.length)];
   if (options.title !== undefined) lines.push(el('title', {}, escapeXml(options.title)));
   if (options.background !== false) lines.push(el('rect', { x: 0, y: 0, width, height, fill: '#ffffff' }));
-  if (options.title !== undefined) lines.push(textEl({ x: width / 2, y: 22, 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 600 }, options.title));
+  if (options.title !== undefined)
+    lines.push(
+      textEl({ x: width / 2, y: 22, 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 600 }, options.title),
+    );
   return [...lines, ...body, '</svg>', ''].join('\n');
 }

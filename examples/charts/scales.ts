@@ -60,7 +60,10 @@ export function makeAxis(values: Iterable<number>, range: readonly [number, numb
     const wide = Math.round(Math.log10(d1 / d0)) > 4;
     // d3's log tick format returns '' for the ticks it would not label at this density
     const shown = scale.tickFormat(count, 'e');
-    const ticks = scale.ticks(count).map((value) => ({ value, label: shown(value) === '' ? '' : wide ? tidyExponent(exponent(value)) : formatTick(value) }));
+    const ticks = scale.ticks(count).map((value) => ({
+      value,
+      label: shown(value) === '' ? '' : wide ? tidyExponent(exponent(value)) : formatTick(value),
+    }));
     return { log, domain: [d0, d1], map: (v) => scale(v), accepts, ticks };
   }
   if (hi === lo) {

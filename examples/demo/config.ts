@@ -78,7 +78,20 @@ export function defaultConfig(): DemoConfig {
     ...base,
     name: 'default',
     depth: { maxDepth: 64, dim: 8, tokens: 8, scale: 0.5 },
-    training: { dim: 16, blocks: 3, heads: 2, seqLen: 32, batchSize: 8, steps: 120, evalEvery: 10, evalBatchSize: 16, lr: 1e-2, warmupSteps: 10, weightDecay: 0.01, clipNorm: 1 },
+    training: {
+      dim: 16,
+      blocks: 3,
+      heads: 2,
+      seqLen: 32,
+      batchSize: 8,
+      steps: 120,
+      evalEvery: 10,
+      evalBatchSize: 16,
+      lr: 1e-2,
+      warmupSteps: 10,
+      weightDecay: 0.01,
+      clipNorm: 1,
+    },
     mixing: { layers: 2, dim: 4, tokens: 64, steps: 150, lr: 0.05 },
     cost: { ns: [2, 3, 4, 6, 8], dim: 16, tokens: 16, reps: 9, cellSeconds: 1 },
   };
@@ -89,7 +102,20 @@ export function fullConfig(): DemoConfig {
     ...base,
     name: 'full',
     depth: { maxDepth: 64, dim: 16, tokens: 32, scale: 0.5 },
-    training: { dim: 32, blocks: 4, heads: 4, seqLen: 64, batchSize: 16, steps: 400, evalEvery: 20, evalBatchSize: 32, lr: 1e-2, warmupSteps: 30, weightDecay: 0.01, clipNorm: 1 },
+    training: {
+      dim: 32,
+      blocks: 4,
+      heads: 4,
+      seqLen: 64,
+      batchSize: 16,
+      steps: 400,
+      evalEvery: 20,
+      evalBatchSize: 32,
+      lr: 1e-2,
+      warmupSteps: 30,
+      weightDecay: 0.01,
+      clipNorm: 1,
+    },
     mixing: { layers: 4, dim: 8, tokens: 256, steps: 400, lr: 0.05 },
     cost: { ns: [2, 3, 4, 6, 8], dim: 64, tokens: 64, reps: 15, cellSeconds: 3 },
   };
@@ -101,7 +127,20 @@ export function tinyConfig(): DemoConfig {
     ...base,
     name: 'tiny',
     depth: { maxDepth: 6, dim: 2, tokens: 2, scale: 0.5 },
-    training: { dim: 8, blocks: 1, heads: 1, seqLen: 8, batchSize: 2, steps: 4, evalEvery: 2, evalBatchSize: 2, lr: 1e-2, warmupSteps: 1, weightDecay: 0.01, clipNorm: 1 },
+    training: {
+      dim: 8,
+      blocks: 1,
+      heads: 1,
+      seqLen: 8,
+      batchSize: 2,
+      steps: 4,
+      evalEvery: 2,
+      evalBatchSize: 2,
+      lr: 1e-2,
+      warmupSteps: 1,
+      weightDecay: 0.01,
+      clipNorm: 1,
+    },
     mixing: { layers: 2, dim: 2, tokens: 8, steps: 4, lr: 0.05 },
     cost: { ns: [2, 3], dim: 4, tokens: 2, reps: 1, cellSeconds: 0.2 },
   };
@@ -123,9 +162,13 @@ export function deriveSeed(seed: number, purpose: string): number {
 
 /** The variants in a comma-separated list, validated against the library's names. */
 export function parseVariants(list: string): Variant[] {
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = names.filter((s) => !(VARIANTS as readonly string[]).includes(s));
-  if (unknown.length > 0) throw new Error(`--variants: unknown ${unknown.join(', ')}; choose from ${VARIANTS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`--variants: unknown ${unknown.join(', ')}; choose from ${VARIANTS.join(', ')}`);
   if (names.length === 0) throw new Error('--variants: the list is empty');
   return [...new Set(names)] as Variant[];
 }

@@ -23,7 +23,13 @@ const series = (variant: Variant, points: (readonly [number, number])[]): Series
 });
 
 export function depthFigures(depth: readonly DepthResult[]): Figure[] {
-  const chart = (file: string, title: string, yLabel: string, pick: (c: DepthResult['composite'][number]) => number, reference: { y: number; label: string }[]): Figure => ({
+  const chart = (
+    file: string,
+    title: string,
+    yLabel: string,
+    pick: (c: DepthResult['composite'][number]) => number,
+    reference: { y: number; label: string }[],
+  ): Figure => ({
     file,
     svg: lineChart({
       title,
@@ -31,14 +37,37 @@ export function depthFigures(depth: readonly DepthResult[]): Figure[] {
       xInteger: true,
       yLabel,
       logY: true,
-      series: depth.map((d) => series(d.variant, d.composite.map((c) => [c.depth, pick(c)] as const))),
+      series: depth.map((d) =>
+        series(
+          d.variant,
+          d.composite.map((c) => [c.depth, pick(c)] as const),
+        ),
+      ),
       referenceY: reference,
     }),
   });
   return [
-    chart('fig1-depth-forward-gain.svg', 'Composite forward gain of ∏H_res (random parameters)', 'max_i Σ_j |(∏H)_ij|  (log)', (c) => c.forwardGain, [{ y: 1, label: 'gain 1' }]),
-    chart('fig1-depth-sigma-max.svg', 'Composite σ_max of ∏H_res (random parameters)', 'σ_max(∏H)  (log)', (c) => c.sigmaMax, [{ y: 1, label: 'σ = 1' }]),
-    chart('fig1-depth-homogenisation.svg', 'Distance of ∏H_res from J = 11ᵀ/n (random parameters)', '‖∏H − J‖_F  (log)', (c) => c.homogenisation, []),
+    chart(
+      'fig1-depth-forward-gain.svg',
+      'Composite forward gain of ∏H_res (random parameters)',
+      'max_i Σ_j |(∏H)_ij|  (log)',
+      (c) => c.forwardGain,
+      [{ y: 1, label: 'gain 1' }],
+    ),
+    chart(
+      'fig1-depth-sigma-max.svg',
+      'Composite σ_max of ∏H_res (random parameters)',
+      'σ_max(∏H)  (log)',
+      (c) => c.sigmaMax,
+      [{ y: 1, label: 'σ = 1' }],
+    ),
+    chart(
+      'fig1-depth-homogenisation.svg',
+      'Distance of ∏H_res from J = 11ᵀ/n (random parameters)',
+      '‖∏H − J‖_F  (log)',
+      (c) => c.homogenisation,
+      [],
+    ),
   ];
 }
 
@@ -49,11 +78,21 @@ export function identityFigures(identity: readonly IdentityResult[], training: r
   return [
     {
       file: 'fig2-identity-distance.svg',
-      svg: boxChart({ title: 'Trained layers: ‖H_res − I‖_F (one dot per layer)', yLabel: '‖H_res − I‖_F  (log)', logY: true, groups: groups((r) => r.identityDistance) }),
+      svg: boxChart({
+        title: 'Trained layers: ‖H_res − I‖_F (one dot per layer)',
+        yLabel: '‖H_res − I‖_F  (log)',
+        logY: true,
+        groups: groups((r) => r.identityDistance),
+      }),
     },
     {
       file: 'fig2-offdiagonal-mass.svg',
-      svg: boxChart({ title: 'Trained layers: off-diagonal mass (one dot per layer)', yLabel: '(1/n) Σ_{i≠j} |H_ij|  (log)', logY: true, groups: groups((r) => r.offDiagonalMass) }),
+      svg: boxChart({
+        title: 'Trained layers: off-diagonal mass (one dot per layer)',
+        yLabel: '(1/n) Σ_{i≠j} |H_ij|  (log)',
+        logY: true,
+        groups: groups((r) => r.offDiagonalMass),
+      }),
     },
     {
       file: 'fig2-trained-maps.svg',
@@ -61,7 +100,11 @@ export function identityFigures(identity: readonly IdentityResult[], training: r
         title: 'Trained H_res minus I, averaged over validation tokens (rows: variants, columns: layers)',
         rowLabels: training.map((t) => VARIANT_LABEL[t.variant]),
         columnLabels: Array.from({ length: layers }, (_, k) => `layer ${k + 1}`),
-        cells: training.map((t) => Array.from({ length: layers }, (_, k) => (t.meanMaps[k] === undefined ? null : minusIdentity(t.meanMaps[k]!)))),
+        cells: training.map((t) =>
+          Array.from({ length: layers }, (_, k) =>
+            t.meanMaps[k] === undefined ? null : minusIdentity(t.meanMaps[k]!),
+          ),
+        ),
       }),
     },
   ];
@@ -79,7 +122,11 @@ export function mixingFigures(mixing: readonly MixingResult[]): Figure[] {
         title: 'Subtractive mixing task: held-out loss relative to the identity map',
         yLabel: 'loss / loss of identity (log)',
         logY: true,
-        bars: mixing.map((m) => ({ name: VARIANT_LABEL[m.variant], color: VARIANT_COLOR[m.variant], value: m.relativeLoss })),
+        bars: mixing.map((m) => ({
+          name: VARIANT_LABEL[m.variant],
+          color: VARIANT_COLOR[m.variant],
+          value: m.relativeLoss,
+        })),
         referenceY: [
           { y: 1, label: 'identity' },
           { y: BIRKHOFF_OPTIMUM, label: 'best doubly stochastic (1/3)' },
@@ -111,7 +158,12 @@ export function mixingFigures(mixing: readonly MixingResult[]): Figure[] {
   ];
 }
 
-export function costFigures(cells: readonly CostCell[], variants: readonly Variant[], dim: number, tokens: number): Figure[] {
+export function costFigures(
+  cells: readonly CostCell[],
+  variants: readonly Variant[],
+  dim: number,
+  tokens: number,
+): Figure[] {
   const line = (pick: (c: CostCell) => number | null): Series[] =>
     costVariants(variants).map((v) =>
       series(
@@ -122,7 +174,15 @@ export function costFigures(cells: readonly CostCell[], variants: readonly Varia
   return [
     {
       file: 'fig4-parameters.svg',
-      svg: lineChart({ title: `Parameters per hyper-connection module (C = ${dim})`, xLabel: 'streams n', xInteger: true, yLabel: 'parameters (log)', logY: true, markers: true, series: line((c) => c.params) }),
+      svg: lineChart({
+        title: `Parameters per hyper-connection module (C = ${dim})`,
+        xLabel: 'streams n',
+        xInteger: true,
+        yLabel: 'parameters (log)',
+        logY: true,
+        markers: true,
+        series: line((c) => c.params),
+      }),
     },
     {
       file: 'fig4-time.svg',
@@ -148,7 +208,12 @@ export function trainingFigures(training: readonly TrainingResult[], config: Dem
         xLabel: 'step',
         yLabel: 'cross-entropy (nats per character)',
         markers: training[0] !== undefined && training[0].evalSteps.length <= 25,
-        series: training.map((t) => series(t.variant, t.evalSteps.map((s, i) => [s, t.valLoss[i]!] as const))),
+        series: training.map((t) =>
+          series(
+            t.variant,
+            t.evalSteps.map((s, i) => [s, t.valLoss[i]!] as const),
+          ),
+        ),
       }),
     },
     {
@@ -158,7 +223,12 @@ export function trainingFigures(training: readonly TrainingResult[], config: Dem
         xLabel: 'step',
         yLabel: '‖∇‖₂ (log)',
         logY: true,
-        series: training.map((t) => series(t.variant, t.gradNorm.map((g, i) => [i + 1, g] as const))),
+        series: training.map((t) =>
+          series(
+            t.variant,
+            t.gradNorm.map((g, i) => [i + 1, g] as const),
+          ),
+        ),
         referenceY: [{ y: config.training.clipNorm, label: 'clip threshold' }],
       }),
     },

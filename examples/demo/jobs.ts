@@ -27,7 +27,10 @@ export function jobSize(job: Job, config: DemoConfig): number {
 /** Rough relative cost, for scheduling the longest runs first (mHC's Sinkhorn is the slowest). */
 function jobWeight(job: Job, config: DemoConfig): number {
   const perStep: Record<Variant, number> = { residual: 0.6, hc: 0.8, mhc: 1.8, mhcLite: 0.8, shc: 1, shcPower: 1.2 };
-  const scale = job.kind === 'training' ? config.training.batchSize * config.training.seqLen * config.training.blocks : config.mixing.tokens * config.mixing.layers * 0.2;
+  const scale =
+    job.kind === 'training'
+      ? config.training.batchSize * config.training.seqLen * config.training.blocks
+      : config.mixing.tokens * config.mixing.layers * 0.2;
   return jobSize(job, config) * scale * perStep[job.variant];
 }
 
@@ -52,7 +55,10 @@ export async function runJobs(
   const done = new Array<number>(jobs.length).fill(0);
   const report = (id: number, d: number): void => {
     done[id] = d;
-    onProgress(done.reduce((a, b) => a + b, 0), total);
+    onProgress(
+      done.reduce((a, b) => a + b, 0),
+      total,
+    );
   };
   if (workers <= 1 || jobs.length <= 1) return jobs.map((job, id) => runJob(job, config, (d) => report(id, d)));
 
@@ -81,11 +87,20 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true });
 }
 
-function runOnWorker(worker: Worker, id: number, job: Job, config: DemoConfig, onProgress: (done: number) => void): Promise<JobResult> {
+function runOnWorker(
+  worker: Worker,
+  id: number,
+  job: Job,
+  config: DemoConfig,
+  onProgress: (done: number) => void,
+): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: WorkerMessage): void => {
       if (msg.id !== id) return;
-      if (msg.type === 'progress') return onProgress(msg.done);
+      if (msg.type === 'progress') {
+        onProgress(msg.done);
+        return;
+      }
       worker.off('message', onMessage);
       worker.off('error', onError);
       if (msg.type === 'result') resolve(msg.result);

@@ -45,17 +45,19 @@ function parseConfig(argv: string[]): { config: DemoConfig; outDir: string; work
   if (values.full && values.tiny) throw new Error('--full and --tiny exclude each other');
   const config = values.full ? fullConfig() : values.tiny ? tinyConfig() : defaultConfig();
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 20) throw new Error(`--seed must be an integer in [0, 2^20), got ${values.seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 20)
+    throw new Error(`--seed must be an integer in [0, 2^20), got ${values.seed}`);
   config.seed = seed;
   if (values.variants !== undefined) config.variants = parseVariants(values.variants);
   if (values.float32) config.dtype = 'float32';
   const workers = values.jobs === undefined ? Math.min(2, availableParallelism()) : Number(values.jobs);
-  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
   return { config, outDir: resolve(values.out), workers };
 }
 
 async function main(): Promise<void> {
-  let parsed;
+  let parsed: ReturnType<typeof parseConfig>;
   try {
     parsed = parseConfig(process.argv.slice(2));
   } catch (err) {
@@ -68,10 +70,14 @@ async function main(): Promise<void> {
     return;
   }
   const { config, outDir, workers } = parsed;
-  console.log(`hyperconn demo — ${config.name} configuration, seed ${config.seed}, ${config.dtype}, variants ${config.variants.join(', ')}\n`);
+  console.log(
+    `hyperconn demo — ${config.name} configuration, seed ${config.seed}, ${config.dtype}, variants ${config.variants.join(', ')}\n`,
+  );
   const out = await runDemo(config, { outDir, workers, progress: terminalProgress() });
   console.log(`\n${summaryText(out.summary)}\n`);
-  console.log(`Report: ${resolve(outDir, 'report.html')} (and report.md, ${out.files.filter((f) => f.endsWith('.svg')).length} SVG figures) — ${out.seconds.toFixed(0)} s`);
+  console.log(
+    `Report: ${resolve(outDir, 'report.html')} (and report.md, ${out.files.filter((f) => f.endsWith('.svg')).length} SVG figures) — ${out.seconds.toFixed(0)} s`,
+  );
 }
 
 await main();

@@ -55,7 +55,9 @@ export function terminalProgress(out: Output = process.stdout): ProgressSink {
           const tenth = total > 0 ? Math.floor((10 * done) / total) : 10;
           if (tenth > lastTenth && tenth < 10) {
             lastTenth = tenth;
-            out.write(`${label}: ${done}/${total} (${tenth * 10}%) ${seconds(performance.now() - began)}${note === '' ? '' : ` ${note}`}\n`);
+            out.write(
+              `${label}: ${done}/${total} (${tenth * 10}%) ${seconds(performance.now() - began)}${note === '' ? '' : ` ${note}`}\n`,
+            );
           }
         },
         finish(note = '') {

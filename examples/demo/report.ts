@@ -39,7 +39,11 @@ const CONSTRAINED: readonly Variant[] = ['mhc', 'mhcLite', 'shc', 'shcPower'];
 const BIRKHOFF: readonly Variant[] = ['mhc', 'mhcLite'];
 
 /** "A 1.2, B 3.4" for the variants present. */
-function listing<T extends { variant: Variant }>(items: readonly T[], pick: (t: T) => number | null, filter: readonly Variant[] | null = null): string {
+function listing<T extends { variant: Variant }>(
+  items: readonly T[],
+  pick: (t: T) => number | null,
+  filter: readonly Variant[] | null = null,
+): string {
   return items
     .filter((t) => filter === null || filter.includes(t.variant))
     .map((t) => `${label(t.variant)} ${fmt(pick(t))}`)
@@ -62,18 +66,21 @@ export function buildReport(input: ReportInput): Block[] {
       `Configuration \`${config.name}\`, seed ${config.seed}, ${config.dtype} throughout, n = ${config.n} streams, variants ${config.variants.map(label).join(', ')}. ` +
         `Generated in ${input.seconds.toFixed(0)} s with ${input.workers} worker thread${input.workers === 1 ? '' : 's'}. ` +
         'Rerunning with the same seed and configuration reproduces every number below except the timings of experiment 4. ' +
-        'These are toy-scale runs (tens of thousands of parameters at most, hundreds of training steps), not the papers\' billion-parameter models: they test the mechanisms the papers describe, not their headline results.',
+        "These are toy-scale runs (tens of thousands of parameters at most, hundreds of training steps), not the papers' billion-parameter models: they test the mechanisms the papers describe, not their headline results.",
     ),
   );
   blocks.push(
     p(
-      'Convention: `H_res` multiplies the n×C stream state from the left and its rows index output streams, so `X\' = H_res·X + H_postᵀ·F(H_pre·X)` and the row sums of `H_res` are its forward gain. `J = 11ᵀ/n` is the stream-averaging matrix.',
+      "Convention: `H_res` multiplies the n×C stream state from the left and its rows index output streams, so `X' = H_res·X + H_postᵀ·F(H_pre·X)` and the row sums of `H_res` are its forward gain. `J = 11ᵀ/n` is the stream-averaging matrix.",
     ),
   );
 
   blocks.push(h(2, 'Summary'));
   blocks.push({ kind: 'table', rows: summaryCells(summary) });
-  blocks.push({ kind: 'list', items: summary.columns.map((c) => `**${c.header}** (experiment ${c.experiment}): ${c.description}.`) });
+  blocks.push({
+    kind: 'list',
+    items: summary.columns.map((c) => `**${c.header}** (experiment ${c.experiment}): ${c.description}.`),
+  });
 
   // 1 -------------------------------------------------------------------------------------------
   blocks.push(h(2, '1. Depth stability without training'));
@@ -84,9 +91,24 @@ export function buildReport(input: ReportInput): Block[] {
         `For every depth d the figures show the composite \`∏H = H_d···H_1\` averaged over tokens, on a log scale.`,
     ),
   );
-  blocks.push(fig('fig1-depth-forward-gain.svg', 'Forward gain (largest absolute row sum) of the product of d random layers. Bounded curves mean a signal cannot be amplified by the residual path however deep the network.'));
-  blocks.push(fig('fig1-depth-sigma-max.svg', 'Largest singular value of the product: the worst-case amplification of any stream state (and, transposed, of gradients).'));
-  blocks.push(fig('fig1-depth-homogenisation.svg', 'Distance of the product from J. Near 0 the product has collapsed to the stream average: every stream carries the same mixture, and the n streams are no better than one.'));
+  blocks.push(
+    fig(
+      'fig1-depth-forward-gain.svg',
+      'Forward gain (largest absolute row sum) of the product of d random layers. Bounded curves mean a signal cannot be amplified by the residual path however deep the network.',
+    ),
+  );
+  blocks.push(
+    fig(
+      'fig1-depth-sigma-max.svg',
+      'Largest singular value of the product: the worst-case amplification of any stream state (and, transposed, of gradients).',
+    ),
+  );
+  blocks.push(
+    fig(
+      'fig1-depth-homogenisation.svg',
+      'Distance of the product from J. Near 0 the product has collapsed to the stream average: every stream carries the same mixture, and the n streams are no better than one.',
+    ),
+  );
   const depthAt = (v: Variant): DepthResultLast | undefined => lastDepth(results, v);
   const findings: string[] = [];
   if (present('hc')) {
@@ -103,9 +125,13 @@ export function buildReport(input: ReportInput): Block[] {
     const excess = maxSigma - 1;
     findings.push(
       `Over all depths the constrained variants' composite forward gain never exceeds ${fmt(maxGain)} and their σ_max never exceeds ${excess > 1e-12 ? `1 + ${fmt(excess)}` : '1 (to rounding)'}` +
-        (present('mhc') ? ' (an excess over 1 can only come from mHC, whose 20 Sinkhorn iterations leave the column sums slightly off; mHC-lite and sHC products have σ_max = 1 exactly).' : '.'),
+        (present('mhc')
+          ? ' (an excess over 1 can only come from mHC, whose 20 Sinkhorn iterations leave the column sums slightly off; mHC-lite and sHC products have σ_max = 1 exactly).'
+          : '.'),
     );
-    findings.push(`At depth ${D}, ‖∏H − J‖_F is ${listing(constrained, (d) => d.composite.at(-1)!.homogenisation)}: products of doubly stochastic matrices contract towards J, so deep Birkhoff products average the streams together; sHC products contract only as far as their singular values |s| < 1 shrink them.`);
+    findings.push(
+      `At depth ${D}, ‖∏H − J‖_F is ${listing(constrained, (d) => d.composite.at(-1)!.homogenisation)}: products of doubly stochastic matrices contract towards J, so deep Birkhoff products average the streams together; sHC products contract only as far as their singular values |s| < 1 shrink them.`,
+    );
   }
   blocks.push(p(`**This run.** ${findings.join(' ')}`));
 
@@ -116,12 +142,27 @@ export function buildReport(input: ReportInput): Block[] {
       `**Claim tested** (sHC paper). The sHC paper reports that residual matrices learned on the Birkhoff polytope (mHC, mHC-lite) collapse around the identity, so cross-stream interaction fades and the hyper-connection degenerates towards n copies of a plain residual stream, while sHC's matrices do not. ` +
         'One plausible mechanism at initialisation: the off-diagonal logits start at −8, where the sensitivity of the normalised entries to their logits is of order e^−8. ' +
         `**Setup.** The transformers of experiment 5 after training; for every hyper-connection layer (${2 * t.blocks} per model: attention and MLP of ${t.blocks} blocks) \`H_res\` is averaged over the validation tokens. One dot per layer. ` +
-        'Two layers cannot move for any mean-preserving variant (unit row and column sums: mHC, mHC-lite, sHC), whatever the parameterisation: the first layer reads n identical copies of the embedding and `H·1xᵀ = 1xᵀ` for any H with unit row sums, and the last layer feeds a sum over streams, unchanged by H when `1ᵀH = 1ᵀ`; their `H_res` gets no gradient and stays at its initial value (for mHC\'s last layer, up to Sinkhorn\'s column error).',
+        "Two layers cannot move for any mean-preserving variant (unit row and column sums: mHC, mHC-lite, sHC), whatever the parameterisation: the first layer reads n identical copies of the embedding and `H·1xᵀ = 1xᵀ` for any H with unit row sums, and the last layer feeds a sum over streams, unchanged by H when `1ᵀH = 1ᵀ`; their `H_res` gets no gradient and stays at its initial value (for mHC's last layer, up to Sinkhorn's column error).",
     ),
   );
-  blocks.push(fig('fig2-identity-distance.svg', '‖H_res − I‖_F per trained layer (log scale; the residual\'s 1×1 map is exactly 1, distance 0). Near 0 the layer does not mix the streams at all.'));
-  blocks.push(fig('fig2-offdiagonal-mass.svg', 'Off-diagonal mass per trained layer (log scale): how much of each output stream is drawn from the other streams.'));
-  blocks.push(fig('fig2-trained-maps.svg', 'H_res − I of every trained layer (token average); blue entries are below the identity, red above. White everywhere = identity degeneration.'));
+  blocks.push(
+    fig(
+      'fig2-identity-distance.svg',
+      "‖H_res − I‖_F per trained layer (log scale; the residual's 1×1 map is exactly 1, distance 0). Near 0 the layer does not mix the streams at all.",
+    ),
+  );
+  blocks.push(
+    fig(
+      'fig2-offdiagonal-mass.svg',
+      'Off-diagonal mass per trained layer (log scale): how much of each output stream is drawn from the other streams.',
+    ),
+  );
+  blocks.push(
+    fig(
+      'fig2-trained-maps.svg',
+      'H_res − I of every trained layer (token average); blue entries are below the identity, red above. White everywhere = identity degeneration.',
+    ),
+  );
   const identity = results.identity.filter((r) => r.identityDistance.length > 0);
   blocks.push(
     p(
@@ -138,18 +179,30 @@ export function buildReport(input: ReportInput): Block[] {
       `**Claim tested** (sHC paper). Doubly stochastic matrices are non-negative, so mHC and mHC-lite can only average streams; sHC's spectral-sphere matrices may have negative entries and can route differences between streams. ` +
         `**Setup.** A stack of ${m.layers} hyper-connection layers whose branches output zero, so only \`∏H_res\` acts, is trained with Adam (lr ${m.lr}, ${m.steps} steps, ${m.tokens} fresh Gaussian tokens per step, C = ${m.dim}) to reproduce a fixed mix T in which every output stream carries the difference of two other streams, e.g. \`x₀' = ½(x₁ − x₂) + ½(x₀ + x₃)\`. ` +
         'T is orthogonal and preserves the stream mean, so it lies on the sHC set (on its boundary: sHC reaches singular values of exactly 1 only as s = tanh(·) → 1, so its loss keeps falling slowly instead of reaching 0), outside the Birkhoff polytope, and trivially within reach of unconstrained HC. Loss = held-out mean squared error divided by the error of leaving the streams unchanged (the residual, with one stream, cannot mix at all and scores 1). ' +
-        'In expectation no doubly stochastic matrix, and so no product of them, can go below 1/3: the closest point of the Birkhoff polytope to T keeps T\'s positive pattern at 1/3 and zeroes its negative entries.',
+        "In expectation no doubly stochastic matrix, and so no product of them, can go below 1/3: the closest point of the Birkhoff polytope to T keeps T's positive pattern at 1/3 and zeroes its negative entries.",
     ),
   );
-  blocks.push(fig('fig3-mixing-loss.svg', 'Held-out loss relative to the identity map (log scale): lower is better, 1 = no better than not mixing.'));
+  blocks.push(
+    fig(
+      'fig3-mixing-loss.svg',
+      'Held-out loss relative to the identity map (log scale): lower is better, 1 = no better than not mixing.',
+    ),
+  );
   blocks.push(fig('fig3-mixing-curves.svg', 'Training loss over the steps.'));
-  blocks.push(fig('fig3-learned-mixes.svg', 'The target T and each variant\'s learned ∏H_res (token average). Blue cells are negative: only HC and sHC can produce them.'));
+  blocks.push(
+    fig(
+      'fig3-learned-mixes.svg',
+      "The target T and each variant's learned ∏H_res (token average). Blue cells are negative: only HC and sHC can produce them.",
+    ),
+  );
   const mixing = results.mixing;
   const shcMix = mixing.find((r) => r.variant === 'shc');
   blocks.push(
     p(
       `**This run.** Relative loss: ${listing(mixing, (r) => r.relativeLoss)}. Fraction of negative entries in the learned \`H_res\` (mean over layers): ${listing(mixing, (r) => r.negativeFraction, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])} (T itself has 0.25). ` +
-        (shcMix !== undefined ? `sHC learned negative entries in ${fmt(100 * shcMix.negativeFraction)} % of its matrix entries. ` : '') +
+        (shcMix !== undefined
+          ? `sHC learned negative entries in ${fmt(100 * shcMix.negativeFraction)} % of its matrix entries. `
+          : '') +
         compareMixing(mixing),
     ),
   );
@@ -164,7 +217,12 @@ export function buildReport(input: ReportInput): Block[] {
         'Timings depend on the machine and its load and are not reproducible; the parameter counts are exact.',
     ),
   );
-  blocks.push(fig('fig4-parameters.svg', 'Parameters per module against n (log scale): straight lines are polynomial growth, an upward bend is factorial.'));
+  blocks.push(
+    fig(
+      'fig4-parameters.svg',
+      'Parameters per module against n (log scale): straight lines are polynomial growth, an upward bend is factorial.',
+    ),
+  );
   blocks.push(fig('fig4-time.svg', 'Measured forward + backward time per module against n (log scale).'));
   blocks.push({ kind: 'table', rows: costTable(input.cost, c.ns) });
   blocks.push(p(`**This run.** ${describeCost(input.cost, c.ns)}`));
@@ -185,7 +243,12 @@ export function buildReport(input: ReportInput): Block[] {
       `**This run.** Final validation loss: ${listing(results.training, (r) => (r.divergedAt === null ? r.valLoss.at(-1)! : null))} nats per character (uniform guessing: ${fmt(Math.log(results.training[0]?.vocabSize ?? 1))}). ` +
         `Loss spikes: ${listing(results.training, (r) => r.spikes.length)}. Largest gradient norm: ${listing(results.training, (r) => Math.max(...r.gradNorm.filter(Number.isFinite)))}; ` +
         `steps clipped: ${listing(results.training, (r) => r.gradNorm.filter((g) => g > t.clipNorm).length)}. ` +
-        (results.training.some((r) => r.divergedAt !== null) ? `Diverged: ${results.training.filter((r) => r.divergedAt !== null).map((r) => `${label(r.variant)} at step ${r.divergedAt}`).join(', ')}. ` : 'No run diverged. ') +
+        (results.training.some((r) => r.divergedAt !== null)
+          ? `Diverged: ${results.training
+              .filter((r) => r.divergedAt !== null)
+              .map((r) => `${label(r.variant)} at step ${r.divergedAt}`)
+              .join(', ')}. `
+          : 'No run diverged. ') +
         describeStability(results.training),
     ),
   );
@@ -199,7 +262,7 @@ function describeStability(training: readonly TrainingResult[]): string {
   const hcUnstable = hc.spikes.length > 0 || hc.divergedAt !== null;
   const othersUnstable = others.some((r) => r.spikes.length > 0 || r.divergedAt !== null);
   if (!hcUnstable && !othersUnstable) {
-    return "No variant is unstable at this scale: the HC instability the mHC paper reports (loss surges and composite gains in the thousands) appears in a 27B-parameter model thousands of steps into training, and a model this small trained this briefly does not reproduce it. What remains is the comparison of the curves themselves.";
+    return 'No variant is unstable at this scale: the HC instability the mHC paper reports (loss surges and composite gains in the thousands) appears in a 27B-parameter model thousands of steps into training, and a model this small trained this briefly does not reproduce it. What remains is the comparison of the curves themselves.';
   }
   if (hcUnstable && !othersUnstable) return 'Only HC shows instability, as the claim predicts.';
   return 'Instability is not confined to HC here, which does not match the claim.';
@@ -246,21 +309,33 @@ function costTable(cells: readonly CostCell[], ns: readonly number[]): string[][
     const c = cells.find((x) => x.variant === v && x.n === n);
     return c === undefined ? '' : c.refused !== undefined ? 'refused' : fmt(pick(c));
   };
-  return [header, ...variants.map((v) => [label(v), ...ns.map((n) => cell(v, n, (c) => c.params)), ...ns.map((n) => cell(v, n, (c) => (c.ms === null ? null : Number(c.ms.toPrecision(3)))))])];
+  return [
+    header,
+    ...variants.map((v) => [
+      label(v),
+      ...ns.map((n) => cell(v, n, (c) => c.params)),
+      ...ns.map((n) => cell(v, n, (c) => (c.ms === null ? null : Number(c.ms.toPrecision(3))))),
+    ]),
+  ];
 }
 
 function describeCost(cells: readonly CostCell[], ns: readonly number[]): string {
   const nMax = Math.max(...ns);
-  const at = (v: Variant, n: number): CostCell | undefined => cells.find((c) => c.variant === v && c.n === n && c.refused === undefined);
+  const at = (v: Variant, n: number): CostCell | undefined =>
+    cells.find((c) => c.variant === v && c.n === n && c.refused === undefined);
   const parts: string[] = [];
   const lite = at('mhcLite', nMax);
   const shc = at('shc', nMax);
   const mhc = at('mhc', nMax);
   if (lite !== undefined && shc !== undefined) {
-    parts.push(`At n = ${nMax}, mHC-lite has ${fmt(lite.params)} parameters per module against sHC's ${fmt(shc.params)} (${fmt(lite.params! / shc.params!)}×) and takes ${fmt(lite.ms!)} ms against ${fmt(shc.ms!)} ms.`);
+    parts.push(
+      `At n = ${nMax}, mHC-lite has ${fmt(lite.params)} parameters per module against sHC's ${fmt(shc.params)} (${fmt(lite.params! / shc.params!)}×) and takes ${fmt(lite.ms!)} ms against ${fmt(shc.ms!)} ms.`,
+    );
   }
   if (mhc !== undefined && shc !== undefined) {
-    parts.push(`mHC (Sinkhorn) takes ${fmt(mhc.ms!)} ms at n = ${nMax}, ${fmt(mhc.ms! / shc.ms!)}× sHC's time, with ${fmt(mhc.params)} parameters.`);
+    parts.push(
+      `mHC (Sinkhorn) takes ${fmt(mhc.ms!)} ms at n = ${nMax}, ${fmt(mhc.ms! / shc.ms!)}× sHC's time, with ${fmt(mhc.params)} parameters.`,
+    );
   }
   const refused = cells.filter((c) => c.refused !== undefined);
   if (refused.length > 0) parts.push(`Refused: ${refused.map((c) => `${label(c.variant)} at n = ${c.n}`).join(', ')}.`);
@@ -289,7 +364,11 @@ export function renderMarkdown(blocks: readonly Block[]): string {
       case 'table': {
         const [head, ...rows] = b.rows;
         out.push(
-          [`| ${head!.map(mdCell).join(' | ')} |`, `|${head!.map((_, j) => (j === 0 ? ' :-- ' : ' --: ')).join('|')}|`, ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`)].join('\n'),
+          [
+            `| ${head!.map(mdCell).join(' | ')} |`,
+            `|${head!.map((_, j) => (j === 0 ? ' :-- ' : ' --: ')).join('|')}|`,
+            ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+          ].join('\n'),
         );
         break;
       }

@@ -41,13 +41,21 @@ export async function runDemo(config: DemoConfig, options: RunOptions): Promise<
 
   // 1. depth stability (cheap: no training)
   const depthTask = progress.start('Experiment 1: depth stability', variants.length * config.depth.maxDepth);
-  const depth: DepthResult[] = variants.map((v, i) => runDepth(v, config, (d) => depthTask.update(i * config.depth.maxDepth + d)));
+  const depth: DepthResult[] = variants.map((v, i) =>
+    runDepth(v, config, (d) => depthTask.update(i * config.depth.maxDepth + d)),
+  );
   depthTask.finish();
 
   // 2, 3, 5: one training run and one mixing run per variant, possibly in parallel
-  const jobs: Job[] = [...variants.map((variant) => ({ kind: 'training' as const, variant })), ...variants.map((variant) => ({ kind: 'mixing' as const, variant }))];
+  const jobs: Job[] = [
+    ...variants.map((variant) => ({ kind: 'training' as const, variant })),
+    ...variants.map((variant) => ({ kind: 'mixing' as const, variant })),
+  ];
   const label = `Experiments 2, 3, 5: training (${jobs.length} runs${workers > 1 ? `, ${workers} threads` : ''})`;
-  const trainTask = progress.start(label, jobs.reduce((acc, j) => acc + (j.kind === 'training' ? config.training.steps : config.mixing.steps), 0));
+  const trainTask = progress.start(
+    label,
+    jobs.reduce((acc, j) => acc + (j.kind === 'training' ? config.training.steps : config.mixing.steps), 0),
+  );
   const jobResults = await runJobs(jobs, config, workers, (done) => trainTask.update(done));
   trainTask.finish();
   const training = jobResults.flatMap((r) => (r.kind === 'training' ? [r.result] : [])) as TrainingResult[];
@@ -55,7 +63,10 @@ export async function runDemo(config: DemoConfig, options: RunOptions): Promise<
   const identity = training.map(identityDegeneration);
 
   // 4. cost, timed alone so that no other run competes for the CPU
-  const costTask = progress.start('Experiment 4: parameterisation cost', config.cost.ns.length * variants.filter((v) => v !== 'residual').length);
+  const costTask = progress.start(
+    'Experiment 4: parameterisation cost',
+    config.cost.ns.length * variants.filter((v) => v !== 'residual').length,
+  );
   const cost = runCost(config, (d) => costTask.update(d));
   costTask.finish();
 

@@ -38,17 +38,67 @@ export interface ExperimentResults {
 
 export function buildSummary(results: ExperimentResults, maxDepth: number): Summary {
   const columns: SummaryColumn[] = [
-    { key: 'depthGain', header: `∏H fwd gain @${maxDepth}`, experiment: 1, description: `forward gain max_i Σ_j |(∏H)_ij| of the product of ${maxDepth} random layers` },
-    { key: 'depthSigma', header: `∏H σmax @${maxDepth}`, experiment: 1, description: `largest singular value of that product` },
-    { key: 'depthHomog', header: `‖∏H−J‖ @${maxDepth}`, experiment: 1, description: 'distance of that product from J = 11ᵀ/n (0: every stream replaced by the stream mean)' },
-    { key: 'identity', header: '‖H−I‖F trained', experiment: 2, description: 'mean over the trained layers of ‖H_res − I‖_F' },
-    { key: 'offDiagonal', header: 'off-diag trained', experiment: 2, description: 'mean over the trained layers of the off-diagonal mass (1/n)Σ_{i≠j}|H_ij|' },
-    { key: 'mixLoss', header: 'mix loss (rel.)', experiment: 3, description: 'held-out loss on the subtractive mixing task, relative to leaving the streams unchanged' },
-    { key: 'mixNegative', header: 'mix neg. frac.', experiment: 3, description: 'fraction of negative entries of the learned H_res (mean over layers)' },
-    { key: 'params', header: 'params/HC module', experiment: 4, description: 'parameters per hyper-connection module in the trained transformer' },
-    { key: 'valLoss', header: 'val loss', experiment: 5, description: 'validation loss (nats per character) after training' },
+    {
+      key: 'depthGain',
+      header: `∏H fwd gain @${maxDepth}`,
+      experiment: 1,
+      description: `forward gain max_i Σ_j |(∏H)_ij| of the product of ${maxDepth} random layers`,
+    },
+    {
+      key: 'depthSigma',
+      header: `∏H σmax @${maxDepth}`,
+      experiment: 1,
+      description: `largest singular value of that product`,
+    },
+    {
+      key: 'depthHomog',
+      header: `‖∏H−J‖ @${maxDepth}`,
+      experiment: 1,
+      description: 'distance of that product from J = 11ᵀ/n (0: every stream replaced by the stream mean)',
+    },
+    {
+      key: 'identity',
+      header: '‖H−I‖F trained',
+      experiment: 2,
+      description: 'mean over the trained layers of ‖H_res − I‖_F',
+    },
+    {
+      key: 'offDiagonal',
+      header: 'off-diag trained',
+      experiment: 2,
+      description: 'mean over the trained layers of the off-diagonal mass (1/n)Σ_{i≠j}|H_ij|',
+    },
+    {
+      key: 'mixLoss',
+      header: 'mix loss (rel.)',
+      experiment: 3,
+      description: 'held-out loss on the subtractive mixing task, relative to leaving the streams unchanged',
+    },
+    {
+      key: 'mixNegative',
+      header: 'mix neg. frac.',
+      experiment: 3,
+      description: 'fraction of negative entries of the learned H_res (mean over layers)',
+    },
+    {
+      key: 'params',
+      header: 'params/HC module',
+      experiment: 4,
+      description: 'parameters per hyper-connection module in the trained transformer',
+    },
+    {
+      key: 'valLoss',
+      header: 'val loss',
+      experiment: 5,
+      description: 'validation loss (nats per character) after training',
+    },
     { key: 'spikes', header: 'spikes', experiment: 5, description: 'training-loss spikes' },
-    { key: 'maxGradNorm', header: 'max ‖grad‖', experiment: 5, description: 'largest gradient norm during training (before clipping)' },
+    {
+      key: 'maxGradNorm',
+      header: 'max ‖grad‖',
+      experiment: 5,
+      description: 'largest gradient norm during training (before clipping)',
+    },
   ];
   const variants = results.depth.map((d) => d.variant);
   const rows = variants.map((variant): SummaryRow => {
@@ -94,7 +144,10 @@ export function formatNumber(v: number | null): string {
 export function summaryCells(summary: Summary): string[][] {
   return [
     ['variant', ...summary.columns.map((c) => c.header)],
-    ...summary.rows.map((r) => [VARIANT_LABEL[r.variant], ...summary.columns.map((c) => formatNumber(r.values[c.key] ?? null))]),
+    ...summary.rows.map((r) => [
+      VARIANT_LABEL[r.variant],
+      ...summary.columns.map((c) => formatNumber(r.values[c.key] ?? null)),
+    ]),
   ];
 }
 
@@ -102,6 +155,7 @@ export function summaryCells(summary: Summary): string[][] {
 export function summaryText(summary: Summary): string {
   const cells = summaryCells(summary);
   const widths = cells[0]!.map((_, j) => Math.max(...cells.map((row) => [...row[j]!].length)));
-  const line = (row: string[]): string => row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  const line = (row: string[]): string =>
+    row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
   return [line(cells[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }

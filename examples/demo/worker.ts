@@ -10,7 +10,9 @@ port.on('message', ({ id, job, config }: { id: number; job: Job; config: DemoCon
     let last = 0;
     const result = runJob(job, config, (done) => {
       // a message per step is cheap next to a step, but keep the channel quiet for tiny runs
-      if (done !== last) post({ type: 'progress', id, done: (last = done) });
+      if (done === last) return;
+      last = done;
+      post({ type: 'progress', id, done });
     });
     post({ type: 'result', id, result });
   } catch (err) {

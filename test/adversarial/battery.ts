@@ -37,18 +37,24 @@ export function battery(cases: readonly Case[]): void {
       });
     } else {
       it(`${c.error.name} from ${c.op}: ${c.name}`, () => {
-        let thrown: unknown = undefined;
-        let returned: unknown = undefined;
+        let thrown: unknown;
+        let returned: unknown;
         try {
           returned = c.run();
         } catch (e) {
           thrown = e;
         }
         expect(thrown, `expected ${c.error.name}, but it returned ${String(returned)}`).toBeDefined();
-        expect(thrown, `a bare ${(thrown as Error).name} escaped: ${(thrown as Error).message}`).toBeInstanceOf(HyperconnError);
+        expect(thrown, `a bare ${(thrown as Error).name} escaped: ${(thrown as Error).message}`).toBeInstanceOf(
+          HyperconnError,
+        );
         expect(thrown).toBeInstanceOf(c.error);
-        expect((thrown as Error).message.startsWith(`${c.op}:`) || (thrown as Error).message.startsWith(`${c.op}(`) || (thrown as Error).message.startsWith(`${c.op}.`),
-          `message should start with the op '${c.op}': ${(thrown as Error).message}`).toBe(true);
+        expect(
+          (thrown as Error).message.startsWith(`${c.op}:`) ||
+            (thrown as Error).message.startsWith(`${c.op}(`) ||
+            (thrown as Error).message.startsWith(`${c.op}.`),
+          `message should start with the op '${c.op}': ${(thrown as Error).message}`,
+        ).toBe(true);
       });
     }
   }

@@ -29,8 +29,22 @@ import { randomLayer, randomState, referenceUpdate } from '../../packages/hc-lay
 import { expectClose } from '../support/assert';
 import { battery, type Case } from './battery';
 
-const CLASSES = { residual: ResidualLayer, hc: HCLayer, mhc: MHCLayer, mhcLite: MHCLiteLayer, shc: SHCLayer, shcPower: SHCPowerLayer } as const;
-const LABEL: Record<Variant, string> = { residual: 'ResidualLayer', hc: 'HCLayer', mhc: 'MHCLayer', mhcLite: 'MHCLiteLayer', shc: 'SHCLayer', shcPower: 'SHCPowerLayer' };
+const CLASSES = {
+  residual: ResidualLayer,
+  hc: HCLayer,
+  mhc: MHCLayer,
+  mhcLite: MHCLiteLayer,
+  shc: SHCLayer,
+  shcPower: SHCPowerLayer,
+} as const;
+const LABEL: Record<Variant, string> = {
+  residual: 'ResidualLayer',
+  hc: 'HCLayer',
+  mhc: 'MHCLayer',
+  mhcLite: 'MHCLiteLayer',
+  shc: 'SHCLayer',
+  shcPower: 'SHCPowerLayer',
+};
 const CONSTRAINED = VARIANTS.filter((v) => v !== 'residual');
 
 const construct = (variant: Variant, options: Partial<HyperConnectionOptions>) => (): unknown =>
@@ -42,7 +56,8 @@ const halfLoop = (u: Float64Array): Float64Array => u.map((x) => 0.5 * x);
 /** A perturbed layer of `variant` with 3 streams (1 for the residual) of size 2. */
 const layerOf = (variant: Variant, options: Partial<HyperConnectionOptions> = {}): HyperConnection =>
   randomLayer(variant, { n: variant === 'residual' ? 1 : 3, dim: 2, layerIndex: 1, ...options }, 7, 0.3);
-const stateFor = (layer: HyperConnection, dtype: 'float64' | 'float32' = 'float64'): Tensor => randomState(new Random(11), [2, 3, layer.n, 2], 1, dtype);
+const stateFor = (layer: HyperConnection, dtype: 'float64' | 'float32' = 'float64'): Tensor =>
+  randomState(new Random(11), [2, 3, layer.n, 2], 1, dtype);
 
 const optionErrors: Case[] = CONSTRAINED.flatMap((variant): Case[] => {
   const op = LABEL[variant];
@@ -56,24 +71,79 @@ const optionErrors: Case[] = CONSTRAINED.flatMap((variant): Case[] => {
     ['eps ∞', { eps: Infinity }, ValueError],
     ["dtype 'int32'", { dtype: 'int32' as never }, DTypeError],
   ];
-  return cases.map(([what, options, error]) => ({ name: `${variant} with ${what}`, run: construct(variant, options), error, op }));
+  return cases.map(([what, options, error]) => ({
+    name: `${variant} with ${what}`,
+    run: construct(variant, options),
+    error,
+    op,
+  }));
 });
 
 const variantOptionErrors: Case[] = [
   { name: 'mhc with sinkhornIters 0', run: construct('mhc', { sinkhornIters: 0 }), error: ValueError, op: 'MHCLayer' },
-  { name: 'mhc with sinkhornIters 2.5', run: construct('mhc', { sinkhornIters: 2.5 }), error: ValueError, op: 'MHCLayer' },
+  {
+    name: 'mhc with sinkhornIters 2.5',
+    run: construct('mhc', { sinkhornIters: 2.5 }),
+    error: ValueError,
+    op: 'MHCLayer',
+  },
   { name: 'mhcLite with maxN 0', run: construct('mhcLite', { maxN: 0 }), error: ValueError, op: 'MHCLiteLayer' },
-  { name: 'mhcLite with n = 4 above maxN = 3', run: construct('mhcLite', { n: 4, maxN: 3 }), error: ValueError, op: 'MHCLiteLayer' },
-  { name: 'mhcLite with n = 9 above the default maxN', run: construct('mhcLite', { n: 9 }), error: ValueError, op: 'MHCLiteLayer' },
+  {
+    name: 'mhcLite with n = 4 above maxN = 3',
+    run: construct('mhcLite', { n: 4, maxN: 3 }),
+    error: ValueError,
+    op: 'MHCLiteLayer',
+  },
+  {
+    name: 'mhcLite with n = 9 above the default maxN',
+    run: construct('mhcLite', { n: 9 }),
+    error: ValueError,
+    op: 'MHCLiteLayer',
+  },
   { name: 'shc with n = 1 (no sphere)', run: construct('shc', { n: 1 }), error: ValueError, op: 'SHCLayer' },
-  { name: 'shcPower with powerIters −1', run: construct('shcPower', { powerIters: -1 }), error: ValueError, op: 'SHCPowerLayer' },
-  { name: "hc with dynamic 'yes'", run: construct('hc', { dynamic: 'yes' as never }), error: ValueError, op: 'HCLayer' },
+  {
+    name: 'shcPower with powerIters −1',
+    run: construct('shcPower', { powerIters: -1 }),
+    error: ValueError,
+    op: 'SHCPowerLayer',
+  },
+  {
+    name: "hc with dynamic 'yes'",
+    run: construct('hc', { dynamic: 'yes' as never }),
+    error: ValueError,
+    op: 'HCLayer',
+  },
   { name: 'residual with dim 2.5', run: construct('residual', { dim: 2.5 }), error: ValueError, op: 'ResidualLayer' },
-  { name: 'residual with options null', run: () => new ResidualLayer(null as never), error: ValueError, op: 'ResidualLayer' },
-  { name: 'sHC with options undefined', run: () => new SHCLayer(undefined as never), error: ValueError, op: 'SHCLayer' },
-  { name: 'createHyperConnection with options null', run: () => createHyperConnection('mhc', null as never), error: ValueError, op: 'createHyperConnection' },
-  { name: 'createHyperConnection with n = 1.5', run: () => createHyperConnection('mhc', { n: 1.5, dim: 2, layerIndex: 0 }), error: ValueError, op: 'createHyperConnection' },
-  { name: "createHyperConnection of variant 'MHC'", run: () => createHyperConnection('MHC' as never, { dim: 2, layerIndex: 0 }), error: ValueError, op: 'createHyperConnection' },
+  {
+    name: 'residual with options null',
+    run: () => new ResidualLayer(null as never),
+    error: ValueError,
+    op: 'ResidualLayer',
+  },
+  {
+    name: 'sHC with options undefined',
+    run: () => new SHCLayer(undefined as never),
+    error: ValueError,
+    op: 'SHCLayer',
+  },
+  {
+    name: 'createHyperConnection with options null',
+    run: () => createHyperConnection('mhc', null as never),
+    error: ValueError,
+    op: 'createHyperConnection',
+  },
+  {
+    name: 'createHyperConnection with n = 1.5',
+    run: () => createHyperConnection('mhc', { n: 1.5, dim: 2, layerIndex: 0 }),
+    error: ValueError,
+    op: 'createHyperConnection',
+  },
+  {
+    name: "createHyperConnection of variant 'MHC'",
+    run: () => createHyperConnection('MHC' as never, { dim: 2, layerIndex: 0 }),
+    error: ValueError,
+    op: 'createHyperConnection',
+  },
 ];
 
 const inputErrors: Case[] = VARIANTS.flatMap((variant): Case[] => {
@@ -84,17 +154,57 @@ const inputErrors: Case[] = VARIANTS.flatMap((variant): Case[] => {
   nan.set([0, 0, n - 1, 1], NaN);
   return [
     { name: `${variant}.forward of null`, run: () => layer.forward(null as never, half), error: ValueError, op },
-    { name: `${variant}.forward of a nested array`, run: () => layer.forward([[[[1, 2]]]] as never, half), error: ValueError, op },
+    {
+      name: `${variant}.forward of a nested array`,
+      run: () => layer.forward([[[[1, 2]]]] as never, half),
+      error: ValueError,
+      op,
+    },
     { name: `${variant}.split of a number`, run: () => layer.split(3 as never), error: ValueError, op },
     { name: `${variant}.maps of undefined`, run: () => layer.maps(undefined as never), error: ValueError, op },
-    { name: `${variant}.forward of a [1, 1, n, C + 1] tensor`, run: () => layer.forward(zeros([1, 1, n, 3]), half), error: ShapeError, op },
-    { name: `${variant}.forward of a float32 tensor into a float64 layer`, run: () => layer.forward(zeros([1, 1, n, 2], { dtype: 'float32' }), half), error: DTypeError, op },
+    {
+      name: `${variant}.forward of a [1, 1, n, C + 1] tensor`,
+      run: () => layer.forward(zeros([1, 1, n, 3]), half),
+      error: ShapeError,
+      op,
+    },
+    {
+      name: `${variant}.forward of a float32 tensor into a float64 layer`,
+      run: () => layer.forward(zeros([1, 1, n, 2], { dtype: 'float32' }), half),
+      error: DTypeError,
+      op,
+    },
     { name: `${variant}.maps of a tensor holding NaN`, run: () => layer.maps(nan), error: ValueError, op },
-    { name: `${variant}: a branch returning [B, T, C + 1]`, run: () => layer.forward(stateFor(layer), () => variable(zeros([2, 3, 3]))), error: ShapeError, op },
-    { name: `${variant}: a branch returning float32 into a float64 layer`, run: () => layer.forward(stateFor(layer), (u) => variable(u.value.astype('float32'))), error: DTypeError, op },
-    { name: `${variant}: a branch returning a Tensor`, run: () => layer.forward(stateFor(layer), (u) => u.value as never), error: ValueError, op },
-    { name: `${variant}: a branch returning undefined`, run: () => layer.forward(stateFor(layer), () => undefined as never), error: ValueError, op },
-    { name: `${variant}: a branch that is a string`, run: () => layer.forward(stateFor(layer), 'relu' as never), error: ValueError, op },
+    {
+      name: `${variant}: a branch returning [B, T, C + 1]`,
+      run: () => layer.forward(stateFor(layer), () => variable(zeros([2, 3, 3]))),
+      error: ShapeError,
+      op,
+    },
+    {
+      name: `${variant}: a branch returning float32 into a float64 layer`,
+      run: () => layer.forward(stateFor(layer), (u) => variable(u.value.astype('float32'))),
+      error: DTypeError,
+      op,
+    },
+    {
+      name: `${variant}: a branch returning a Tensor`,
+      run: () => layer.forward(stateFor(layer), (u) => u.value as never),
+      error: ValueError,
+      op,
+    },
+    {
+      name: `${variant}: a branch returning undefined`,
+      run: () => layer.forward(stateFor(layer), () => undefined as never),
+      error: ValueError,
+      op,
+    },
+    {
+      name: `${variant}: a branch that is a string`,
+      run: () => layer.forward(stateFor(layer), 'relu' as never),
+      error: ValueError,
+      op,
+    },
   ];
 });
 
@@ -120,7 +230,8 @@ const float32Errors: Case[] = CONSTRAINED.map(
 );
 
 /** X' by loops over the layer's own maps (an independent evaluation of the update). */
-const loopUpdate = (layer: HyperConnection, x: Tensor): Float64Array => referenceUpdate(x.astype('float64'), layer.maps(x), halfLoop).reference;
+const loopUpdate = (layer: HyperConnection, x: Tensor): Float64Array =>
+  referenceUpdate(x.astype('float64'), layer.maps(x), halfLoop).reference;
 
 const layerValues: Case[] = [
   ...VARIANTS.map(
@@ -169,12 +280,19 @@ const layerValues: Case[] = [
   ),
   {
     name: 'the residual on a plain Tensor is exactly x + F(x)',
-    run: () => createHyperConnection('residual', { dim: 3, layerIndex: 0 }).forward(tensor([[[[1, -2, 4]]]]), half).value.toArray(),
+    run: () =>
+      createHyperConnection('residual', { dim: 3, layerIndex: 0 })
+        .forward(tensor([[[[1, -2, 4]]]]), half)
+        .value.toArray(),
     check: (v) => expect(v).toEqual([[[[1.5, -3, 6]]]]),
   },
 ];
 
-const mapsOf = (hRes: Tensor): TokenMaps => ({ hRes, hPre: zeros(hRes.shape.slice(0, -1)), hPost: zeros(hRes.shape.slice(0, -1)) });
+const mapsOf = (hRes: Tensor): TokenMaps => ({
+  hRes,
+  hPre: zeros(hRes.shape.slice(0, -1)),
+  hPost: zeros(hRes.shape.slice(0, -1)),
+});
 const withValue = (value: number): Tensor => {
   const h = eye(3).reshape([1, 1, 3, 3]).clone();
   h.set([0, 0, 2, 0], value);
@@ -186,31 +304,105 @@ const diagnosticsValues: Case[] = [
     name: 'layerDiagnostics of I: gains and σ_max 1, every distance 0',
     run: () => layerDiagnostics(mapsOf(eye(4).reshape([1, 1, 4, 4]))),
     check: (v) =>
-      expect(v).toEqual({ forwardGain: 1, backwardGain: 1, sigmaMax: 1, identityDistance: 0, offDiagonalMass: 0, negativeFraction: 0, negativeMass: 0, rowSumDeviation: 0, colSumDeviation: 0 }),
+      expect(v).toEqual({
+        forwardGain: 1,
+        backwardGain: 1,
+        sigmaMax: 1,
+        identityDistance: 0,
+        offDiagonalMass: 0,
+        negativeFraction: 0,
+        negativeMass: 0,
+        rowSumDeviation: 0,
+        colSumDeviation: 0,
+      }),
   },
   {
     name: 'compositeDiagnostics of two HC-like maps 2I: gains 2 then 4 (closed form)',
-    run: () => compositeDiagnostics([T.mul(eye(2), 2).reshape([1, 1, 2, 2]), T.mul(eye(2), 2).reshape([1, 1, 2, 2])]).map((d) => [d.depth, d.forwardGain, d.backwardGain, d.sigmaMax]),
-    check: (v) => expect(v).toEqual([
-      [1, 2, 2, 2],
-      [2, 4, 4, 4],
-    ]),
+    run: () =>
+      compositeDiagnostics([T.mul(eye(2), 2).reshape([1, 1, 2, 2]), T.mul(eye(2), 2).reshape([1, 1, 2, 2])]).map(
+        (d) => [d.depth, d.forwardGain, d.backwardGain, d.sigmaMax],
+      ),
+    check: (v) =>
+      expect(v).toEqual([
+        [1, 2, 2, 2],
+        [2, 4, 4, 4],
+      ]),
   },
 ];
 
 const diagnosticsErrors: Case[] = [
-  { name: 'layerDiagnostics(null)', run: () => layerDiagnostics(null as never), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of a number', run: () => layerDiagnostics(3 as never), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of maps without hRes', run: () => layerDiagnostics({} as never), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of an hRes that is a nested array', run: () => layerDiagnostics({ hRes: [[1]] } as never), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of NaN maps', run: () => layerDiagnostics(mapsOf(withValue(NaN))), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of maps holding +∞', run: () => layerDiagnostics(mapsOf(withValue(Infinity))), error: ValueError, op: 'layerDiagnostics' },
-  { name: 'layerDiagnostics of non-square maps', run: () => layerDiagnostics(mapsOf(zeros([1, 1, 2, 3]))), error: ShapeError, op: 'layerDiagnostics' },
-  { name: 'compositeDiagnostics(null)', run: () => compositeDiagnostics(null as never), error: ValueError, op: 'compositeDiagnostics' },
-  { name: 'compositeDiagnostics of a Tensor instead of a list', run: () => compositeDiagnostics(eye(3) as never), error: ValueError, op: 'compositeDiagnostics' },
-  { name: 'compositeDiagnostics with a null layer', run: () => compositeDiagnostics([eye(3), null as never]), error: ValueError, op: 'compositeDiagnostics' },
-  { name: 'compositeDiagnostics with a NaN layer', run: () => compositeDiagnostics([eye(3).reshape([1, 1, 3, 3]), withValue(NaN)]), error: ValueError, op: 'compositeDiagnostics' },
-  { name: 'compositeDiagnostics of layers of different shapes', run: () => compositeDiagnostics([eye(3), eye(2)]), error: ShapeError, op: 'compositeDiagnostics' },
+  {
+    name: 'layerDiagnostics(null)',
+    run: () => layerDiagnostics(null as never),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of a number',
+    run: () => layerDiagnostics(3 as never),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of maps without hRes',
+    run: () => layerDiagnostics({} as never),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of an hRes that is a nested array',
+    run: () => layerDiagnostics({ hRes: [[1]] } as never),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of NaN maps',
+    run: () => layerDiagnostics(mapsOf(withValue(NaN))),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of maps holding +∞',
+    run: () => layerDiagnostics(mapsOf(withValue(Infinity))),
+    error: ValueError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'layerDiagnostics of non-square maps',
+    run: () => layerDiagnostics(mapsOf(zeros([1, 1, 2, 3]))),
+    error: ShapeError,
+    op: 'layerDiagnostics',
+  },
+  {
+    name: 'compositeDiagnostics(null)',
+    run: () => compositeDiagnostics(null as never),
+    error: ValueError,
+    op: 'compositeDiagnostics',
+  },
+  {
+    name: 'compositeDiagnostics of a Tensor instead of a list',
+    run: () => compositeDiagnostics(eye(3) as never),
+    error: ValueError,
+    op: 'compositeDiagnostics',
+  },
+  {
+    name: 'compositeDiagnostics with a null layer',
+    run: () => compositeDiagnostics([eye(3), null as never]),
+    error: ValueError,
+    op: 'compositeDiagnostics',
+  },
+  {
+    name: 'compositeDiagnostics with a NaN layer',
+    run: () => compositeDiagnostics([eye(3).reshape([1, 1, 3, 3]), withValue(NaN)]),
+    error: ValueError,
+    op: 'compositeDiagnostics',
+  },
+  {
+    name: 'compositeDiagnostics of layers of different shapes',
+    run: () => compositeDiagnostics([eye(3), eye(2)]),
+    error: ShapeError,
+    op: 'compositeDiagnostics',
+  },
   {
     name: 'compositeDiagnostics whose product overflows float64 at depth 2',
     run: () => compositeDiagnostics([T.mul(eye(3), 1e200), T.mul(eye(3), 1e200)]),
@@ -220,7 +412,14 @@ const diagnosticsErrors: Case[] = [
 ];
 
 describe('adversarial battery: hyper-connection layers', () => {
-  battery([...optionErrors, ...variantOptionErrors, ...inputErrors, ...zeroTokenErrors, ...float32Errors, ...layerValues]);
+  battery([
+    ...optionErrors,
+    ...variantOptionErrors,
+    ...inputErrors,
+    ...zeroTokenErrors,
+    ...float32Errors,
+    ...layerValues,
+  ]);
 });
 
 describe('adversarial battery: diagnostics', () => {

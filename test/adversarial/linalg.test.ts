@@ -92,7 +92,8 @@ function timesPower(x: Tensor | ArrayLike<number>, c: number, p: number): Float6
 const sv = (a: Tensor): number[] => Array.from(T.svd(a.astype('float64')).s.toTypedArray());
 const minGap = (x: readonly number[]): number => {
   let gap = Infinity;
-  for (let i = 0; i < x.length; i++) for (let j = i + 1; j < x.length; j++) gap = Math.min(gap, Math.abs(x[i]! - x[j]!));
+  for (let i = 0; i < x.length; i++)
+    for (let j = i + 1; j < x.length; j++) gap = Math.min(gap, Math.abs(x[i]! - x[j]!));
   return gap;
 };
 /** σ_max/σ_min: what inverses and QR divide by. */
@@ -118,7 +119,11 @@ const roundingTol = (a: Tensor, k: number): number => 16 * Math.max(...a.shape.s
  * expected value is ±∞, and finite entries within rtol·max|expected finite| (norm-wise). The
  * expected value may be given as a function, computed when the case runs.
  */
-function near(reference: Tensor | Float64Array | (() => Tensor | Float64Array), rtol: number, shape?: readonly number[]): (value: unknown) => void {
+function near(
+  reference: Tensor | Float64Array | (() => Tensor | Float64Array),
+  rtol: number,
+  shape?: readonly number[],
+): (value: unknown) => void {
   return (value) => {
     const expected = typeof reference === 'function' ? reference() : reference;
     expect(value).toBeInstanceOf(Tensor);
@@ -133,13 +138,24 @@ function near(reference: Tensor | Float64Array | (() => Tensor | Float64Array), 
     for (let i = 0; i < a.length; i++) {
       expect(Number.isNaN(a[i]!), `entry ${i} is NaN`).toBe(false);
       if (!Number.isFinite(e[i]!)) expect(a[i], `entry ${i}`).toBe(e[i]);
-      else expect(Math.abs(a[i]! - e[i]!), `entry ${i}: ${a[i]} vs ${e[i]} (scale ${size})`).toBeLessThanOrEqual(rtol * size);
+      else
+        expect(Math.abs(a[i]! - e[i]!), `entry ${i}: ${a[i]} vs ${e[i]} (scale ${size})`).toBeLessThanOrEqual(
+          rtol * size,
+        );
     }
   };
 }
 
 /** A value case: the gradient of `loss` at c·A equals the float64 gradient at A times c^p. */
-function scaled(name: string, loss: (a: Variable) => Variable, a: Tensor, c: number, p: number, k: number, dtype: DType = 'float64'): Case {
+function scaled(
+  name: string,
+  loss: (a: Variable) => Variable,
+  a: Tensor,
+  c: number,
+  p: number,
+  k: number,
+  dtype: DType = 'float64',
+): Case {
   const base = as(dtype, a);
   return {
     name: `${name} at ${c}·A (${dtype}) = c^${p}·∇L(A)`,
@@ -170,7 +186,10 @@ const FD_RTOL = 1e-7;
 /** Sign-invariant loss of the singular vectors. */
 const svdVectorsLoss = (a: Variable): Variable => {
   const { u, v } = svd(a);
-  return add(sum(mul(mul(u, u), W.slice([0, u.shape[0]!], [0, u.shape[1]!]))), sum(mul(mul(v, v), W.slice([0, v.shape[0]!], [0, v.shape[1]!]))));
+  return add(
+    sum(mul(mul(u, u), W.slice([0, u.shape[0]!], [0, u.shape[1]!]))),
+    sum(mul(mul(v, v), W.slice([0, v.shape[0]!], [0, v.shape[1]!]))),
+  );
 };
 
 // Losses of the issue's repro form ⟨W, f(A)⟩, in the dtype of A
@@ -183,7 +202,15 @@ const vLoss = (a: Variable): Variable => {
   const { v } = svd(a);
   return sum(mul(v, wOf(a, v.shape)));
 };
-const sLoss = (a: Variable): Variable => sum(mul(svd(a).s, T.tensor([1, 2, 3]).slice([0, Math.min(...a.shape)]).astype(a.dtype)));
+const sLoss = (a: Variable): Variable =>
+  sum(
+    mul(
+      svd(a).s,
+      T.tensor([1, 2, 3])
+        .slice([0, Math.min(...a.shape)])
+        .astype(a.dtype),
+    ),
+  );
 const vectorsLoss = (a: Variable): Variable => sum(mul(eigh(a).vectors, wOf(a, a.shape)));
 const valuesLoss = (a: Variable): Variable => sum(mul(eigh(a).values, T.tensor([1, 2, 3]).astype(a.dtype)));
 const qLoss = (a: Variable): Variable => {
@@ -228,7 +255,12 @@ function topEigenvalueGradient(a: number, b: number, d: number): Float64Array {
 function nilpotentExpmGradient(c: number, e: Tensor): Float64Array {
   const [e00, e01, e10, e11] = Array.from(e.toTypedArray()) as [number, number, number, number];
   // X = [[0,0],[c,0]]: XE = [[0,0],[c e00, c e01]], EX = [[c e01, 0],[c e11, 0]], XEX = [[0,0],[c² e01, 0]]
-  return Float64Array.of(e00 + (c * e01) / 2, e01, e10 + (c * e00 + c * e11) / 2 + (c * c * e01) / 6, e11 + (c * e01) / 2);
+  return Float64Array.of(
+    e00 + (c * e01) / 2,
+    e01,
+    e10 + (c * e00 + c * e11) / 2 + (c * c * e01) / 6,
+    e11 + (c * e01) / 2,
+  );
 }
 
 /** An error case: the gradient (backward) of `loss` at `a`. */
@@ -248,8 +280,12 @@ const svdCases: Case[] = [
   ...[1e-300, 1e-155, 1e155, 1e300].map((c) => scaled('svd ⟨W, U⟩ (the issue repro)', uLoss, B, c, -1, svdKappa(B))),
   ...[1e-300, 1e300].map((c) => scaled('svd ⟨W, V⟩', vLoss, B, c, -1, svdKappa(B))),
   ...[1e-300, 1e300].map((c) => scaled('svd ⟨w, s⟩', sLoss, B, c, 0, svdKappa(B))),
-  ...[1e-300, 1e300].map((c) => scaled('svd ⟨W, U⟩ of a tall 3×2 (with the (I − UUᵀ)gU S⁻¹ term)', uLoss, TALL, c, -1, svdKappa(TALL))),
-  ...[1e-155, 1e155].map((c) => scaled('svd ⟨W, V⟩ of a wide 2×3 (with the U S⁻¹ gVᵀ(I − VVᵀ) term)', vLoss, WIDE, c, -1, svdKappa(WIDE))),
+  ...[1e-300, 1e300].map((c) =>
+    scaled('svd ⟨W, U⟩ of a tall 3×2 (with the (I − UUᵀ)gU S⁻¹ term)', uLoss, TALL, c, -1, svdKappa(TALL)),
+  ),
+  ...[1e-155, 1e155].map((c) =>
+    scaled('svd ⟨W, V⟩ of a wide 2×3 (with the U S⁻¹ gVᵀ(I − VVᵀ) term)', vLoss, WIDE, c, -1, svdKappa(WIDE)),
+  ),
   ...[1e-30, 1e30].map((c) => scaled('svd ⟨W, U⟩', uLoss, B, c, -1, svdKappa(B), 'float32')),
   ...[1e-20, 1e20].map((c) => scaled('svd ⟨W, V⟩', vLoss, B, c, -1, svdKappa(B), 'float32')),
   ...[1e-300, 1e300].map(
@@ -271,12 +307,27 @@ const svdCases: Case[] = [
   },
   {
     name: 'svd tie: the top pair U diag(1,0,0) Vᵀ beside a tied block, at 1e-300·diag(2,1,1), = ∇/c',
-    run: () => gradOf((a) => sum(mul(matmul(mul(svd(a).u, T.tensor([1, 0, 0])), mT(svd(a).v)), W)), T.mul(diag([2, 1, 1]), 1e-300)),
-    check: near(() => timesPower(gradOf((a) => sum(mul(matmul(mul(svd(a).u, T.tensor([1, 0, 0])), mT(svd(a).v)), W)), diag([2, 1, 1])), 1e-300, -1), 1e-12),
+    run: () =>
+      gradOf(
+        (a) => sum(mul(matmul(mul(svd(a).u, T.tensor([1, 0, 0])), mT(svd(a).v)), W)),
+        T.mul(diag([2, 1, 1]), 1e-300),
+      ),
+    check: near(
+      () =>
+        timesPower(
+          gradOf((a) => sum(mul(matmul(mul(svd(a).u, T.tensor([1, 0, 0])), mT(svd(a).v)), W)), diag([2, 1, 1])),
+          1e-300,
+          -1,
+        ),
+      1e-12,
+    ),
   },
   {
     name: 'svd near-tie (1e-12 relative, inside the tie tolerance) at 1e300: ⟨W, U⟩ is finite, Σs gives U Vᵀ',
-    run: () => [gradOf(uLoss, T.mul(diag([1, 1 + 1e-12, 0.5]), 1e300)), gradOf((a) => sum(svd(a).s), T.mul(diag([1, 1 + 1e-12, 0.5]), 1e300))],
+    run: () => [
+      gradOf(uLoss, T.mul(diag([1, 1 + 1e-12, 0.5]), 1e300)),
+      gradOf((a) => sum(svd(a).s), T.mul(diag([1, 1 + 1e-12, 0.5]), 1e300)),
+    ],
     check: (value) => {
       const [gu, gs] = value as [Tensor, Tensor];
       expect(Array.from(gu.toTypedArray()).every(Number.isFinite)).toBe(true);
@@ -292,12 +343,27 @@ const svdCases: Case[] = [
   {
     name: 'svd ⟨W, U⟩ on a batch [1e-300·B, 1e300·B]: each matrix scaled on its own, = ∇L(B)/c per matrix',
     run: () => gradOf((a) => sum(mul(svd(a).u, W)), T.stack([T.mul(B, 1e-300), T.mul(B, 1e300)])),
-    check: near(() => {
-      const g0 = gradOf(uLoss, B);
-      return Float64Array.from([...timesPower(g0, 1e-300, -1), ...timesPower(g0, 1e300, -1)]);
-    }, roundingTol(B, svdKappa(B))),
+    check: near(
+      () => {
+        const g0 = gradOf(uLoss, B);
+        return Float64Array.from([...timesPower(g0, 1e-300, -1), ...timesPower(g0, 1e300, -1)]);
+      },
+      roundingTol(B, svdKappa(B)),
+    ),
   },
-  gradError('svd ⟨W, U⟩ of a rank-deficient tall 1e300·[[3,0],[0,0],[0,0]] (infinite gradient)', uLoss, T.mul(T.tensor([[3, 0], [0, 0], [0, 0]]), 1e300), 'svd'),
+  gradError(
+    'svd ⟨W, U⟩ of a rank-deficient tall 1e300·[[3,0],[0,0],[0,0]] (infinite gradient)',
+    uLoss,
+    T.mul(
+      T.tensor([
+        [3, 0],
+        [0, 0],
+        [0, 0],
+      ]),
+      1e300,
+    ),
+    'svd',
+  ),
 ];
 
 const eighCases: Case[] = [
@@ -307,7 +373,17 @@ const eighCases: Case[] = [
   ...[1e-300, 1e300].map(
     (c): Case => ({
       name: `eigh λ_max of the 2×2 ${c}·[[3,1],[1,2]] against the closed form (degree 0)`,
-      run: () => gradOf((a) => sum(slice(eigh(a).values, [1, 2])), T.mul(T.tensor([[3, 1], [1, 2]]), c)),
+      run: () =>
+        gradOf(
+          (a) => sum(slice(eigh(a).values, [1, 2])),
+          T.mul(
+            T.tensor([
+              [3, 1],
+              [1, 2],
+            ]),
+            c,
+          ),
+        ),
       check: near(topEigenvalueGradient(3, 1, 2), 16 * 2 * epsOf('float64') * 4),
     }),
   ),
@@ -330,7 +406,10 @@ const eighCases: Case[] = [
     name: 'eigh tie: the projector onto the tied eigenspace at 1e-300·(I + ½qqᵀ) is finite and = ∇/c',
     run: () => {
       const q = T.tensor([[0.6], [0.8], [0]]);
-      return gradOf((a) => sum(mul(matmul(mul(eigh(a).vectors, T.tensor([1, 1, 0])), mT(eigh(a).vectors)), W)), T.mul(T.add(I3, T.mul(T.matmul(q, q.mT), 0.5)), 1e-300));
+      return gradOf(
+        (a) => sum(mul(matmul(mul(eigh(a).vectors, T.tensor([1, 1, 0])), mT(eigh(a).vectors)), W)),
+        T.mul(T.add(I3, T.mul(T.matmul(q, q.mT), 0.5)), 1e-300),
+      );
     },
     check: (value) => {
       const q = T.tensor([[0.6], [0.8], [0]]);
@@ -357,19 +436,80 @@ const qrCases: Case[] = [
   ),
   {
     name: 'qr Σ log R_ii of a near-rank-deficient tall matrix just above the threshold (κ ≈ 1.2e7): U S⁻¹ Vᵀ',
-    run: () => gradOf(logDiagR, T.tensor([[1, 2], [2, 4], [3, 6.000001]])),
-    check: near(pinvT(T.tensor([[1, 2], [2, 4], [3, 6.000001]])), 16 * 3 * epsOf('float64') * 1.2e7),
+    run: () =>
+      gradOf(
+        logDiagR,
+        T.tensor([
+          [1, 2],
+          [2, 4],
+          [3, 6.000001],
+        ]),
+      ),
+    check: near(
+      pinvT(
+        T.tensor([
+          [1, 2],
+          [2, 4],
+          [3, 6.000001],
+        ]),
+      ),
+      16 * 3 * epsOf('float64') * 1.2e7,
+    ),
   },
   gradError('qr ⟨W, Q⟩ at the rank-deficient [[1,2],[2,4],[3,6]] (was ±2.3e15)', qLoss, RANK_DEFICIENT, 'qr'),
   gradError('qr ⟨W, R⟩ at the rank-deficient [[1,2],[2,4],[3,6]]', rLoss, RANK_DEFICIENT, 'qr'),
-  gradError('qr ⟨W, Q⟩ at 1e300·[[1,2],[2,4],[3,6]] (the threshold is relative)', qLoss, T.mul(RANK_DEFICIENT, 1e300), 'qr'),
+  gradError(
+    'qr ⟨W, Q⟩ at 1e300·[[1,2],[2,4],[3,6]] (the threshold is relative)',
+    qLoss,
+    T.mul(RANK_DEFICIENT, 1e300),
+    'qr',
+  ),
   gradError('qr ⟨W, Q⟩ at 1e-300·[[1,2],[2,4],[3,6]]', qLoss, T.mul(RANK_DEFICIENT, 1e-300), 'qr'),
-  gradError('qr ⟨W, Q⟩ at [[1,2],[2,4+2e-15],[3,6]] (|R₁₁| = 2e-15, not 0, below 3·eps·max|R|)', qLoss, T.tensor([[1, 2], [2, 4 + 2e-15], [3, 6]]), 'qr'),
-  gradError('qr ⟨W, Q⟩ at the wide rank-deficient [[1,2,3],[2,4,6]]', qLoss, T.tensor([[1, 2, 3], [2, 4, 6]]), 'qr'),
+  gradError(
+    'qr ⟨W, Q⟩ at [[1,2],[2,4+2e-15],[3,6]] (|R₁₁| = 2e-15, not 0, below 3·eps·max|R|)',
+    qLoss,
+    T.tensor([
+      [1, 2],
+      [2, 4 + 2e-15],
+      [3, 6],
+    ]),
+    'qr',
+  ),
+  gradError(
+    'qr ⟨W, Q⟩ at the wide rank-deficient [[1,2,3],[2,4,6]]',
+    qLoss,
+    T.tensor([
+      [1, 2, 3],
+      [2, 4, 6],
+    ]),
+    'qr',
+  ),
   gradError('qr ⟨W, Q⟩ at a zero 3×2 matrix', qLoss, T.zeros([3, 2]), 'qr'),
-  gradError('qr ⟨W, Q⟩ at float32 [[1,2],[2,4],[3,6.000001]] (rank-deficient at float32 eps)', qLoss, T.tensor([[1, 2], [2, 4], [3, 6.000001]], { dtype: 'float32' }), 'qr'),
-  gradError('qr in a batch where only the second matrix is rank-deficient', (a) => sum(qr(a).q), T.stack([TALL, RANK_DEFICIENT]), 'qr'),
-  gradError('orthogonalQR (manifolds) at the rank-deficient [[1,2],[2,4],[3,6]]', (a) => sum(mul(orthogonalQR(a), W32)), RANK_DEFICIENT, 'qr'),
+  gradError(
+    'qr ⟨W, Q⟩ at float32 [[1,2],[2,4],[3,6.000001]] (rank-deficient at float32 eps)',
+    qLoss,
+    T.tensor(
+      [
+        [1, 2],
+        [2, 4],
+        [3, 6.000001],
+      ],
+      { dtype: 'float32' },
+    ),
+    'qr',
+  ),
+  gradError(
+    'qr in a batch where only the second matrix is rank-deficient',
+    (a) => sum(qr(a).q),
+    T.stack([TALL, RANK_DEFICIENT]),
+    'qr',
+  ),
+  gradError(
+    'orthogonalQR (manifolds) at the rank-deficient [[1,2],[2,4],[3,6]]',
+    (a) => sum(mul(orthogonalQR(a), W32)),
+    RANK_DEFICIENT,
+    'qr',
+  ),
 ];
 
 const B2 = T.tensor([
@@ -395,7 +535,10 @@ const detCases: Case[] = [
     (c): Case => ({
       name: `det of ${c}·B in float32 (det beyond float32's range): gradient = cofactors of B times c²`,
       run: () => gradOf(det, T.mul(B.astype('float32'), c)),
-      check: near(timesPower(cofactors3(B.astype('float32').astype('float64')), c, 2), roundingTol(B.astype('float32'), kappa(B))),
+      check: near(
+        timesPower(cofactors3(B.astype('float32').astype('float64')), c, 2),
+        roundingTol(B.astype('float32'), kappa(B)),
+      ),
     }),
   ),
   {
@@ -413,13 +556,33 @@ const detCases: Case[] = [
     check: near(timesPower(T.inv(B).mT, c, -1), roundingTol(B, kappa(B))),
   })),
   ...[1e-30, 1e30].map((c) => scaled('slogdet log|det|', (a) => slogdet(a).logAbsDet, B, c, -1, kappa(B), 'float32')),
-  gradError('det gradient at the singular [[1,2],[2,4]]', det, T.tensor([[1, 2], [2, 4]]), 'det'),
-  gradError('slogdet gradient at the singular 1e300·[[1,2],[2,4]]', (a) => slogdet(a).logAbsDet, T.mul(T.tensor([[1, 2], [2, 4]]), 1e300), 'slogdet'),
+  gradError(
+    'det gradient at the singular [[1,2],[2,4]]',
+    det,
+    T.tensor([
+      [1, 2],
+      [2, 4],
+    ]),
+    'det',
+  ),
+  gradError(
+    'slogdet gradient at the singular 1e300·[[1,2],[2,4]]',
+    (a) => slogdet(a).logAbsDet,
+    T.mul(
+      T.tensor([
+        [1, 2],
+        [2, 4],
+      ]),
+      1e300,
+    ),
+    'slogdet',
+  ),
 ];
 
 const invLoss = (a: Variable): Variable => sum(mul(inv(a), wOf(a, a.shape)));
 const BCOL = T.tensor([[0.5], [-1.2], [2]]);
-const solveLossA = (a: Variable): Variable => sum(mul(solve(a, BCOL.astype(a.dtype)), W.slice(null, [0, 1]).astype(a.dtype)));
+const solveLossA = (a: Variable): Variable =>
+  sum(mul(solve(a, BCOL.astype(a.dtype)), W.slice(null, [0, 1]).astype(a.dtype)));
 const solveLossB = (b: Variable): Variable => sum(mul(solve(B, b), W.slice(null, [0, 1])));
 const invSolveCases: Case[] = [
   ...[1e-150, 1e150].map((c) => scaled('inv ⟨W, A⁻¹⟩', invLoss, B, c, -2, kappa(B))),
@@ -445,10 +608,41 @@ const invSolveCases: Case[] = [
   {
     name: 'solve ⟨W, A⁻¹B⟩ in A (two columns) at 1e-160·B, where the true gradient overflows: ±∞ entry by entry, never NaN',
     run: () => gradOf((a) => sum(mul(solve(a, W.slice(null, [0, 2])), W.slice(null, [1, 3]))), T.mul(B, 1e-160)),
-    check: near(() => timesPower(gradOf((a) => sum(mul(solve(a, W.slice(null, [0, 2])), W.slice(null, [1, 3]))), B), 1e-160, -2), roundingTol(B, kappa(B))),
+    check: near(
+      () =>
+        timesPower(
+          gradOf((a) => sum(mul(solve(a, W.slice(null, [0, 2])), W.slice(null, [1, 3]))), B),
+          1e-160,
+          -2,
+        ),
+      roundingTol(B, kappa(B)),
+    ),
   },
-  { name: 'inv of the singular [[1,2],[2,4]]', run: () => inv(T.tensor([[1, 2], [2, 4]])), error: LinAlgError, op: 'inv' },
-  { name: 'solve with the singular [[1,2],[2,4]]', run: () => solve(T.tensor([[1, 2], [2, 4]]), T.ones([2])), error: LinAlgError, op: 'solve' },
+  {
+    name: 'inv of the singular [[1,2],[2,4]]',
+    run: () =>
+      inv(
+        T.tensor([
+          [1, 2],
+          [2, 4],
+        ]),
+      ),
+    error: LinAlgError,
+    op: 'inv',
+  },
+  {
+    name: 'solve with the singular [[1,2],[2,4]]',
+    run: () =>
+      solve(
+        T.tensor([
+          [1, 2],
+          [2, 4],
+        ]),
+        T.ones([2]),
+      ),
+    error: LinAlgError,
+    op: 'solve',
+  },
 ];
 
 const expmLoss = (a: Variable): Variable => sum(mul(expm(a), W));
@@ -462,7 +656,14 @@ const expmCases: Case[] = [
   ),
   {
     name: 'expm ⟨E, e^A⟩ at the nilpotent [[0, 1e150], [0, 0]]: the Fréchet series E + (XE + EX)/2 + XEX/6',
-    run: () => gradOf((a) => sum(mul(expm(a), W.slice([0, 2], [0, 2]))), T.tensor([[0, 1e150], [0, 0]])),
+    run: () =>
+      gradOf(
+        (a) => sum(mul(expm(a), W.slice([0, 2], [0, 2]))),
+        T.tensor([
+          [0, 1e150],
+          [0, 0],
+        ]),
+      ),
     check: near(nilpotentExpmGradient(1e150, W.slice([0, 2], [0, 2])), 16 * 2 * epsOf('float64')),
   },
   ...[1e300, 1e-300].map(
@@ -474,7 +675,10 @@ const expmCases: Case[] = [
   ),
   {
     name: 'expm of −1e155·P (SPD; ‖A‖² overflows, e^A underflows to 0): value 0 and gradient 0',
-    run: () => [expm(T.mul(P, -1e155)).value, gradOf((a) => sum(mul(expm(a), W.slice([0, 2], [0, 2]))), T.mul(P, -1e155))],
+    run: () => [
+      expm(T.mul(P, -1e155)).value,
+      gradOf((a) => sum(mul(expm(a), W.slice([0, 2], [0, 2]))), T.mul(P, -1e155)),
+    ],
     check: (value) => {
       const [e, g] = value as [Tensor, Tensor];
       near(T.zeros([2, 2]), 0)(e);
@@ -483,7 +687,13 @@ const expmCases: Case[] = [
   },
   {
     name: 'expm of [[−1e200, 1e200], [0, −1e200]] (column sums near the float range) is 0, not an overflow error',
-    run: () => expm(T.tensor([[-1e200, 1e200], [0, -1e200]])).value,
+    run: () =>
+      expm(
+        T.tensor([
+          [-1e200, 1e200],
+          [0, -1e200],
+        ]),
+      ).value,
     check: near(T.zeros([2, 2]), 0),
   },
   { name: 'expm of 1e3·I overflows float64', run: () => expm(T.mul(I3, 1e3)), error: LinAlgError, op: 'expm' },
@@ -494,7 +704,10 @@ const normCases: Case[] = [
     (c): Case => ({
       name: `matrixNorm 2 at ${c}·B: gradient u₁v₁ᵀ (SVD kernel)`,
       run: () => gradOf((a) => matrixNorm(a, 2), T.mul(B, c)),
-      check: near(T.matmul(T.svd(B).u.slice(null, [0, 1]), T.svd(B).v.slice(null, [0, 1]).mT), roundingTol(B, svdKappa(B))),
+      check: near(
+        T.matmul(T.svd(B).u.slice(null, [0, 1]), T.svd(B).v.slice(null, [0, 1]).mT),
+        roundingTol(B, svdKappa(B)),
+      ),
     }),
   ),
   ...[1e-300, 1e300].map(

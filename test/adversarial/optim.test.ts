@@ -7,9 +7,18 @@
  */
 import { describe, expect } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { NonFiniteError, Random, Tensor, ValueError, epsOf } from '@hyperconn/tensor';
+import { NonFiniteError, Random, type Tensor, ValueError, epsOf } from '@hyperconn/tensor';
 import { Variable, optim, param } from '@hyperconn/autograd';
-import { Birkhoff, ManifoldParameter, Orthogonal, RiemannianAdam, RiemannianSGD, SpectralSphere, Stiefel, type Manifold } from '@hyperconn/manifolds';
+import {
+  Birkhoff,
+  ManifoldParameter,
+  Orthogonal,
+  RiemannianAdam,
+  RiemannianSGD,
+  SpectralSphere,
+  Stiefel,
+  type Manifold,
+} from '@hyperconn/manifolds';
 import { battery, type Case } from './battery';
 import { expectClose } from '../support/assert';
 import { optimizerSnapshot } from '../support/optim';
@@ -21,7 +30,6 @@ interface Stepper {
   readonly paramGroups: readonly Record<string, unknown>[];
   stateDict(): optim.OptimizerStateDict<object>;
 }
-
 
 const arrays = (ps: readonly Variable[]): number[][] => ps.map((p) => Array.from(p.value.toTypedArray()));
 
@@ -37,7 +45,15 @@ interface Hyper {
   betas: [number, number];
   eps: number;
 }
-const HYPER: Hyper = { lr: 0.1, weightDecay: 0.01, momentum: 0.9, dampening: 0, nesterov: true, betas: [0.8, 0.99], eps: 1e-8 };
+const HYPER: Hyper = {
+  lr: 0.1,
+  weightDecay: 0.01,
+  momentum: 0.9,
+  dampening: 0,
+  nesterov: true,
+  betas: [0.8, 0.99],
+  eps: 1e-8,
+};
 
 /** torch.optim.SGD: d = g + wd·p; b = d first, then μb + (1 − τ)d; step d + μb (Nesterov) or b. */
 function sgdReference(p0: readonly number[], grads: readonly (readonly number[])[], h: Hyper): number[] {
@@ -59,7 +75,12 @@ function sgdReference(p0: readonly number[], grads: readonly (readonly number[])
 }
 
 /** torch.optim.Adam (L2 decay in the gradient) or AdamW (p·(1 − lr·wd) first), eps after the corrected root. */
-function adamReference(p0: readonly number[], grads: readonly (readonly number[])[], h: Hyper, decoupled: boolean): number[] {
+function adamReference(
+  p0: readonly number[],
+  grads: readonly (readonly number[])[],
+  h: Hyper,
+  decoupled: boolean,
+): number[] {
   let p = [...p0];
   let m = p.map(() => 0);
   let v = p.map(() => 0);
@@ -124,9 +145,18 @@ const rng = new Random(2026);
 const stiefel32 = new Stiefel(3, 2);
 const X0 = stiefel32.randomPoint(rng);
 const W0 = [0.5, -1, 2];
-const P0: [number[], number[]] = [[1, -2], [0.5, 3]];
-const euclideanGrads = Array.from({ length: 4 }, () => [Array.from(rng.normal([2]).toTypedArray()), Array.from(rng.normal([2]).toTypedArray())]);
-const riemannianGrads = Array.from({ length: 4 }, () => [Array.from(rng.normal([3, 2]).toTypedArray()), Array.from(rng.normal([3]).toTypedArray())]);
+const P0: [number[], number[]] = [
+  [1, -2],
+  [0.5, 3],
+];
+const euclideanGrads = Array.from({ length: 4 }, () => [
+  Array.from(rng.normal([2]).toTypedArray()),
+  Array.from(rng.normal([2]).toTypedArray()),
+]);
+const riemannianGrads = Array.from({ length: 4 }, () => [
+  Array.from(rng.normal([3, 2]).toTypedArray()),
+  Array.from(rng.normal([3]).toTypedArray()),
+]);
 
 function euclideanRig(name: 'SGD' | 'Adam' | 'AdamW'): Rig {
   const h = name === 'AdamW' ? { ...HYPER, weightDecay: 0.1 } : HYPER;
@@ -155,7 +185,10 @@ function riemannianRig(name: 'RiemannianSGD' | 'RiemannianAdam'): Rig {
   return {
     name,
     make(policy) {
-      const ps = [new ManifoldParameter(X0.clone(), stiefel32, { name: 'x' }), new Variable(T.tensor(W0), { requiresGrad: true, name: 'w' })];
+      const ps = [
+        new ManifoldParameter(X0.clone(), stiefel32, { name: 'x' }),
+        new Variable(T.tensor(W0), { requiresGrad: true, name: 'w' }),
+      ];
       const opt =
         name === 'RiemannianSGD'
           ? new RiemannianSGD(ps, { lr: h.lr, momentum: h.momentum, nonFinite: policy })
@@ -174,10 +207,18 @@ function riemannianRig(name: 'RiemannianSGD' | 'RiemannianAdam'): Rig {
   };
 }
 
-const RIGS: Rig[] = [euclideanRig('SGD'), euclideanRig('Adam'), euclideanRig('AdamW'), riemannianRig('RiemannianSGD'), riemannianRig('RiemannianAdam')];
+const RIGS: Rig[] = [
+  euclideanRig('SGD'),
+  euclideanRig('Adam'),
+  euclideanRig('AdamW'),
+  riemannianRig('RiemannianSGD'),
+  riemannianRig('RiemannianAdam'),
+];
 
 function setGrads(ps: readonly Variable[], grads: readonly number[][]): void {
-  ps.forEach((p, i) => (p.grad = new Variable(T.tensor(grads[i]!).reshape([...p.shape]))));
+  ps.forEach((p, i) => {
+    p.grad = new Variable(T.tensor(grads[i]!).reshape([...p.shape]));
+  });
 }
 function cleanSteps(rig: Rig, opt: Stepper, ps: readonly Variable[], from: number, to: number): void {
   for (let k = from; k < to; k++) {
@@ -259,7 +300,10 @@ for (const rig of RIGS) {
       cleanSteps(rig, opt, ps, 2, 4);
       return arrays(ps);
     },
-    check: (value) => (value as number[][]).forEach((p, i) => expectClose(p, rig.reference(4)[i]!, refTol)),
+    check: (value) =>
+      (value as number[][]).forEach((p, i) => {
+        expectClose(p, rig.reference(4)[i]!, refTol);
+      }),
   });
 
   cases.push({
@@ -276,7 +320,9 @@ for (const rig of RIGS) {
     check: (value) => {
       const { values, skipped } = value as { values: number[][]; skipped: number };
       expect(skipped).toBe(3);
-      values.forEach((p, i) => expectClose(p, rig.reference(4)[i]!, refTol));
+      values.forEach((p, i) => {
+        expectClose(p, rig.reference(4)[i]!, refTol);
+      });
     },
   });
 }
@@ -343,10 +389,22 @@ cases.push({
     } catch (e) {
       message = (e as Error).message;
     }
-    return { message, before, after: arrays(ps), stateBefore: stateBefore.state, stateAfter: (optimizerSnapshot(opt, ps) as { state: unknown }).state };
+    return {
+      message,
+      before,
+      after: arrays(ps),
+      stateBefore: stateBefore.state,
+      stateAfter: (optimizerSnapshot(opt, ps) as { state: unknown }).state,
+    };
   },
   check: (value) => {
-    const v = value as { message: string; before: number[][]; after: number[][]; stateBefore: unknown; stateAfter: unknown };
+    const v = value as {
+      message: string;
+      before: number[][];
+      after: number[][];
+      stateBefore: unknown;
+      stateAfter: unknown;
+    };
     expect(v.message).toBe('SGD: lr (group 0) must be finite and ≥ 0, got NaN');
     expect(v.after).toEqual(v.before);
     expect(v.stateAfter).toEqual(v.stateBefore);
@@ -412,8 +470,18 @@ cases.push({
   error: NonFiniteError,
   op: 'RiemannianSGD',
 });
-cases.push({ name: "SGD: nonFinite: 'ignore'", run: () => new optim.SGD([param([1])], { nonFinite: 'ignore' as Policy }), error: ValueError, op: 'SGD' });
-cases.push({ name: 'RiemannianAdam: nonFinite: null', run: () => new RiemannianAdam([param([1])], { lr: 0.1, nonFinite: null as unknown as Policy }), error: ValueError, op: 'RiemannianAdam' });
+cases.push({
+  name: "SGD: nonFinite: 'ignore'",
+  run: () => new optim.SGD([param([1])], { nonFinite: 'ignore' as Policy }),
+  error: ValueError,
+  op: 'SGD',
+});
+cases.push({
+  name: 'RiemannianAdam: nonFinite: null',
+  run: () => new RiemannianAdam([param([1])], { lr: 0.1, nonFinite: null as unknown as Policy }),
+  error: ValueError,
+  op: 'RiemannianAdam',
+});
 cases.push({
   name: 'Adam.loadStateDict: a NaN in a saved moment',
   run: () => {
@@ -440,12 +508,22 @@ cases.push({
 
 // --- clipGradNorm at 1e±155, 1e±300, 0, subnormal, beyond float64, NaN/±∞ ---------------------
 /** Runs clipGradNorm on fresh parameters with these gradients: the norm and the gradients after. */
-function clip(grads: number[][], maxNorm: number, options?: optim.ClipGradNormOptions): { norm: number; after: number[][]; same: boolean[] } {
+function clip(
+  grads: number[][],
+  maxNorm: number,
+  options?: optim.ClipGradNormOptions,
+): { norm: number; after: number[][]; same: boolean[] } {
   const ps = grads.map((g) => param(g.map(() => 0)));
   const originals = grads.map((g) => new Variable(T.tensor(g)));
-  ps.forEach((p, i) => (p.grad = originals[i]!));
+  ps.forEach((p, i) => {
+    p.grad = originals[i]!;
+  });
   const norm = optim.clipGradNorm(ps, maxNorm, options);
-  return { norm, after: ps.map((p) => Array.from(p.grad!.value.toTypedArray())), same: ps.map((p, i) => p.grad === originals[i]) };
+  return {
+    norm,
+    after: ps.map((p) => Array.from(p.grad!.value.toTypedArray())),
+    same: ps.map((p, i) => p.grad === originals[i]),
+  };
 }
 for (const scale of [1e155, 1e-155, 1e300, 1e-300]) {
   const grads = [[3 * scale, -4 * scale], [12 * scale]];
@@ -457,7 +535,13 @@ for (const scale of [1e155, 1e-155, 1e300, 1e-300]) {
       const reference = Math.hypot(...grads.flat());
       expectClose(norm, reference, { rtol: 4 * epsOf('float64'), atol: 0 });
       const factor = reference > 1e-3 ? 1e-3 / (reference + 1e-6) : 1;
-      after.forEach((g, i) => expectClose(g, grads[i]!.map((x) => x * factor), { rtol: 8 * epsOf('float64'), atol: 0 }));
+      after.forEach((g, i) => {
+        expectClose(
+          g,
+          grads[i]!.map((x) => x * factor),
+          { rtol: 8 * epsOf('float64'), atol: 0 },
+        );
+      });
     },
   });
 }
@@ -473,7 +557,8 @@ cases.push({
 cases.push({
   name: 'clipGradNorm: subnormal entries (5e-324) have a nonzero norm',
   run: () => clip([[5e-324, 5e-324], [1e-323]], 1),
-  check: (value) => expectClose((value as ReturnType<typeof clip>).norm, Math.hypot(5e-324, 5e-324, 1e-323), { rtol: 0, atol: 5e-324 }),
+  check: (value) =>
+    expectClose((value as ReturnType<typeof clip>).norm, Math.hypot(5e-324, 5e-324, 1e-323), { rtol: 0, atol: 5e-324 }),
 });
 cases.push({
   name: 'clipGradNorm: a norm beyond float64 (entries 1.5e308) is +∞, and the gradients are still scaled to maxNorm',
@@ -482,19 +567,46 @@ cases.push({
     const { norm, after } = value as ReturnType<typeof clip>;
     expect(norm).toBe(Infinity);
     const unit = Math.hypot(1.5, 1.5, 1); // the norm in units of 1e308
-    expectClose(after.flat(), [1.5, -1.5, 1].map((x) => (2 * x) / unit), { rtol: 8 * epsOf('float64'), atol: 0 });
+    expectClose(
+      after.flat(),
+      [1.5, -1.5, 1].map((x) => (2 * x) / unit),
+      { rtol: 8 * epsOf('float64'), atol: 0 },
+    );
   },
 });
 for (const bad of [NaN, Infinity, -Infinity]) {
-  cases.push({ name: `clipGradNorm: a ${bad} entry (default 'throw')`, run: () => clip([[1, 2], [3, bad]], 1), error: NonFiniteError, op: 'clipGradNorm' });
+  cases.push({
+    name: `clipGradNorm: a ${bad} entry (default 'throw')`,
+    run: () =>
+      clip(
+        [
+          [1, 2],
+          [3, bad],
+        ],
+        1,
+      ),
+    error: NonFiniteError,
+    op: 'clipGradNorm',
+  });
   cases.push({
     name: `clipGradNorm: a ${bad} entry with nonFinite 'skip' returns the IEEE norm and leaves every gradient untouched`,
-    run: () => clip([[1e155, 2], [3, bad]], 1, { nonFinite: 'skip' }),
+    run: () =>
+      clip(
+        [
+          [1e155, 2],
+          [3, bad],
+        ],
+        1,
+        { nonFinite: 'skip' },
+      ),
     check: (value) => {
       const { norm, same, after } = value as ReturnType<typeof clip>;
       expect(norm).toBe(Number.isNaN(bad) ? NaN : Infinity);
       expect(same).toEqual([true, true]);
-      expect(after).toEqual([[1e155, 2], [3, bad]]);
+      expect(after).toEqual([
+        [1e155, 2],
+        [3, bad],
+      ]);
     },
   });
 }
@@ -558,7 +670,8 @@ for (const [label, manifold] of MANIFOLDS) {
         return x.value;
       },
       check: (value) => {
-        const reference = name === 'RiemannianSGD' ? rsgdReference(manifold, x0, grads, h) : radamReference(manifold, x0, grads, h);
+        const reference =
+          name === 'RiemannianSGD' ? rsgdReference(manifold, x0, grads, h) : radamReference(manifold, x0, grads, h);
         expectClose(value as Tensor, reference, { rtol: 0, atol: 1e-12 });
         expect(manifold.check(value as Tensor).ok).toBe(true);
       },
@@ -580,7 +693,9 @@ for (const name of ['RiemannianSGD', 'RiemannianAdam'] as const) {
     run: () => {
       const refusing = new RefusingStiefel(3, 2);
       const ps = [new ManifoldParameter(X0.clone(), stiefel32), new ManifoldParameter(X0.clone(), refusing)];
-      const opt = (name === 'RiemannianSGD' ? new RiemannianSGD(ps, { lr: 0.1, momentum: 0.9 }) : new RiemannianAdam(ps, { lr: 0.1 })) as unknown as Stepper;
+      const opt = (name === 'RiemannianSGD'
+        ? new RiemannianSGD(ps, { lr: 0.1, momentum: 0.9 })
+        : new RiemannianAdam(ps, { lr: 0.1 })) as unknown as Stepper;
       const g = (k: number): number[][] => [riemannianGrads[k]![0]!, riemannianGrads[k + 1]![0]!];
       setGrads(ps, g(0));
       opt.step();
@@ -608,7 +723,11 @@ const orthonormalityError = (y: Tensor): number => {
   const p = y.shape[y.ndim - 1]!;
   return T.max(T.abs(T.sub(T.matmul(y.mT, y), T.eye(p)))).item();
 };
-for (const [n, p] of [[5, 3], [4, 4], [3, 2]] as const) {
+for (const [n, p] of [
+  [5, 3],
+  [4, 4],
+  [3, 2],
+] as const) {
   const manifold = new Stiefel(n, p, { retraction: 'exp' });
   const local = new Random(n * 7 + p);
   const x = manifold.randomPoint(local, [2]);
@@ -668,7 +787,11 @@ cases.push({
   run: () => {
     const group = new Orthogonal(3, { retraction: 'exp' });
     const x = group.randomPoint(new Random(78));
-    const omega = T.tensor([[0, -2 * Math.PI * 1e6, 0], [2 * Math.PI * 1e6, 0, 0], [0, 0, 0]]);
+    const omega = T.tensor([
+      [0, -2 * Math.PI * 1e6, 0],
+      [2 * Math.PI * 1e6, 0, 0],
+      [0, 0, 0],
+    ]);
     return { got: group.retract(x, T.matmul(x, omega)), x };
   },
   check: (value) => {

@@ -25,7 +25,9 @@ function run(cmd: string, args: readonly string[], cwd: string): string {
     return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${err.stdout ?? ''}\n${err.stderr ?? ''}\n${err.message}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed in ${cwd}:\n${err.stdout ?? ''}\n${err.stderr ?? ''}\n${err.message}`,
+    );
   }
 }
 
@@ -68,7 +70,9 @@ afterAll(() => {
 describe('the packed tarballs', () => {
   it('carry dist/ (ESM, .d.ts, source maps), README and LICENSE, and no sources or tests', () => {
     for (const name of packages) {
-      const files = run('tar', ['tzf', tarballs.get(name)!], work).trim().split('\n');
+      const files = run('tar', ['tzf', tarballs.get(name)!], work)
+        .trim()
+        .split('\n');
       expect(files).toContain('package/LICENSE');
       expect(files).toContain('package/README.md');
       expect(files).toContain('package/dist/index.js');
@@ -81,7 +85,11 @@ describe('the packed tarballs', () => {
   });
 
   it('run in a plain Node ESM program: an sHC layer forward and backward with σ_max = 1', () => {
-    const out = JSON.parse(run('node', ['app.mjs'], project)) as { shape: number[]; sigmaMax: number; parameters: number };
+    const out = JSON.parse(run('node', ['app.mjs'], project)) as {
+      shape: number[];
+      sigmaMax: number;
+      parameters: number;
+    };
     expect(out.shape).toEqual([2, 3, 4, 8]);
     expect(Math.abs(out.sigmaMax - 1)).toBeLessThanOrEqual(1e-12);
     expect(out.parameters).toBeGreaterThan(0);
@@ -99,7 +107,10 @@ describe('the packed tarballs', () => {
   it.runIf((process.features as { require_module?: boolean }).require_module === true)(
     'load from CommonJS through require(esm) (Node ≥ 20.19)',
     () => {
-      const out = JSON.parse(run('node', ['--no-warnings', 'require.cjs'], project)) as { product: number[][]; grad: number[] };
+      const out = JSON.parse(run('node', ['--no-warnings', 'require.cjs'], project)) as {
+        product: number[][];
+        grad: number[];
+      };
       expect(out.product).toEqual([[11]]);
       expect(out.grad).toEqual([2, 4, 6]);
     },
@@ -113,7 +124,11 @@ describe('the packed tarballs', () => {
 
   it('bundle for the browser with esbuild, with no Node built-ins', () => {
     const bundle = join(work, 'bundle.js');
-    run(bin('esbuild'), ['browser.ts', '--bundle', '--platform=browser', '--format=esm', `--outfile=${bundle}`, '--log-level=error'], project);
+    run(
+      bin('esbuild'),
+      ['browser.ts', '--bundle', '--platform=browser', '--format=esm', `--outfile=${bundle}`, '--log-level=error'],
+      project,
+    );
     const code = readFileSync(bundle, 'utf8');
     expect(code).toContain('TinyTransformer');
     expect(code.match(/["'](node:[a-z_/]+|fs|path|os|worker_threads|child_process)["']/g)).toBeNull();
@@ -121,7 +136,11 @@ describe('the packed tarballs', () => {
 
   for (const name of packages) {
     it(`@hyperconn/${name}: publint reports nothing`, () => {
-      const out = run(bin('publint'), ['run', join(project, 'node_modules/@hyperconn', name), '--strict', '--pack', 'false'], project);
+      const out = run(
+        bin('publint'),
+        ['run', join(project, 'node_modules/@hyperconn', name), '--strict', '--pack', 'false'],
+        project,
+      );
       expect(out).toMatch(/All good!/);
     });
 

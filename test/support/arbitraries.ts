@@ -8,7 +8,9 @@ export function shapeArb({ minRank = 0, maxRank = 4, minDim = 0, maxDim = 4 } = 
 }
 
 /** Two shapes that broadcast together: some axes set to 1 on one side, leading axes dropped. */
-export function broadcastablePairArb(opts: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<[number[], number[]]> {
+export function broadcastablePairArb(
+  opts: { maxRank?: number; maxDim?: number } = {},
+): fc.Arbitrary<[number[], number[]]> {
   return shapeArb({ maxRank: opts.maxRank ?? 4, maxDim: opts.maxDim ?? 4 }).chain((full) =>
     fc
       .tuple(
@@ -29,17 +31,30 @@ export const dtypeArb: fc.Arbitrary<DType> = fc.constantFrom<DType>('float64', '
 
 /** Finite values in [min, max], rounded to the dtype so references see the same inputs. */
 export function valuesArb(length: number, { min = -10, max = 10 } = {}): fc.Arbitrary<number[]> {
-  return fc.array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: length, maxLength: length });
+  return fc.array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), {
+    minLength: length,
+    maxLength: length,
+  });
 }
 
 /** A random tensor of the given shape and dtype. */
-export function tensorArb(shape: readonly number[], dtype: DType = 'float64', range: { min?: number; max?: number } = {}): fc.Arbitrary<Tensor> {
+export function tensorArb(
+  shape: readonly number[],
+  dtype: DType = 'float64',
+  range: { min?: number; max?: number } = {},
+): fc.Arbitrary<Tensor> {
   const size = sizeOf(shape);
-  return valuesArb(size, range).map((v) => tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }));
+  return valuesArb(size, range).map((v) =>
+    tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }),
+  );
 }
 
 /** A random tensor of random shape. */
-export function anyTensorArb(shapeOpts: Parameters<typeof shapeArb>[0] = {}, dtype: DType = 'float64', range: { min?: number; max?: number } = {}): fc.Arbitrary<Tensor> {
+export function anyTensorArb(
+  shapeOpts: Parameters<typeof shapeArb>[0] = {},
+  dtype: DType = 'float64',
+  range: { min?: number; max?: number } = {},
+): fc.Arbitrary<Tensor> {
   return shapeArb(shapeOpts).chain((s) => tensorArb(s, dtype, range));
 }
 
@@ -67,7 +82,11 @@ export function withLayout(t: Tensor, layout: Layout): Tensor {
     case 'reversed':
       return asStridedView(t);
     case 'stepped': {
-      const view = full(t.shape.map((d) => 2 * d + 1), NaN, { dtype: t.dtype }).slice(...t.shape.map(() => [1, null, 2] as const));
+      const view = full(
+        t.shape.map((d) => 2 * d + 1),
+        NaN,
+        { dtype: t.dtype },
+      ).slice(...t.shape.map(() => [1, null, 2] as const));
       const src = t.toTypedArray();
       const index = t.shape.map(() => 0);
       for (let k = 0; k < src.length; k++) {
@@ -78,7 +97,10 @@ export function withLayout(t: Tensor, layout: Layout): Tensor {
     }
     case 'flipped': {
       const specs = t.shape.map(() => [null, null, -1] as const);
-      return t.slice(...specs).contiguous().slice(...specs);
+      return t
+        .slice(...specs)
+        .contiguous()
+        .slice(...specs);
     }
   }
 }

@@ -17,7 +17,11 @@ function flatten(x: Tensor | ArrayLike<number> | number): { values: ArrayLike<nu
  * Elementwise |a − e| ≤ atol + rtol·|e| (NaN equals NaN, ±∞ must match exactly).
  * Shapes must agree when both sides are tensors.
  */
-export function expectClose(actual: Tensor | ArrayLike<number> | number, expected: Tensor | ArrayLike<number> | number, tol: Tolerance = {}): void {
+export function expectClose(
+  actual: Tensor | ArrayLike<number> | number,
+  expected: Tensor | ArrayLike<number> | number,
+  tol: Tolerance = {},
+): void {
   const { rtol = 1e-12, atol = 1e-12 } = tol;
   const a = flatten(actual);
   const e = flatten(expected);
@@ -56,5 +60,7 @@ export function expectClose(actual: Tensor | ArrayLike<number> | number, expecte
 
 /** Tolerances for a dtype: c·eps-scaled, never one hard-coded number for both. */
 export function tolFor(dtype: 'float64' | 'float32', scale = 1): Tolerance {
-  return dtype === 'float64' ? { rtol: 1e-12 * scale, atol: 1e-12 * scale } : { rtol: 1e-5 * scale, atol: 1e-6 * scale };
+  return dtype === 'float64'
+    ? { rtol: 1e-12 * scale, atol: 1e-12 * scale }
+    : { rtol: 1e-5 * scale, atol: 1e-6 * scale };
 }

@@ -27,7 +27,8 @@ export function svgProblem(text: string): string {
       roots++;
       if (roots > 1) return 'more than one root element';
       if (name !== 'svg') return `root element is <${name}>, not <svg>`;
-      if (!attrs.includes('xmlns="http://www.w3.org/2000/svg"')) return 'root <svg> lacks xmlns="http://www.w3.org/2000/svg"';
+      if (!attrs.includes('xmlns="http://www.w3.org/2000/svg"'))
+        return 'root <svg> lacks xmlns="http://www.w3.org/2000/svg"';
     }
     if (selfClosing !== '/') stack.push(name);
   }

@@ -43,11 +43,13 @@ function timeOnce(layer: HyperConnection, x: Tensor): number {
 export function runCost(config: DemoConfig, onProgress: (done: number) => void = () => undefined): CostCell[] {
   const { ns, dim, tokens, reps, cellSeconds } = config.cost;
   const dtype = config.dtype;
-  const input = (n: number): Tensor => new Random(deriveSeed(config.seed, `cost/${n}`)).normal([1, tokens, n, dim], { dtype });
+  const input = (n: number): Tensor =>
+    new Random(deriveSeed(config.seed, `cost/${n}`)).normal([1, tokens, n, dim], { dtype });
   const variants = costVariants(config.variants);
   // the first passes through any code path run cold (the JIT has not compiled it yet): warm every
   // variant up once at the smallest n so the first cells are not penalised
-  for (const variant of variants) timeOnce(createHyperConnection(variant, { n: ns[0]!, dim, layerIndex: 0, dtype }), input(ns[0]!));
+  for (const variant of variants)
+    timeOnce(createHyperConnection(variant, { n: ns[0]!, dim, layerIndex: 0, dtype }), input(ns[0]!));
   const cells: CostCell[] = [];
   for (const n of ns) {
     const x = input(n);

@@ -7,7 +7,13 @@
  * of Birkhoff (mHC, mHC-lite) or spectral-sphere (sHC) matrices stay bounded.
  */
 import { add, Random } from '@hyperconn/tensor';
-import { compositeDiagnostics, createHyperConnection, layerDiagnostics, type CompositeDiagnostics, type Variant } from '@hyperconn/hc-layers';
+import {
+  compositeDiagnostics,
+  createHyperConnection,
+  layerDiagnostics,
+  type CompositeDiagnostics,
+  type Variant,
+} from '@hyperconn/hc-layers';
 import { deriveSeed, type DemoConfig } from '../config';
 
 export interface DepthResult {
@@ -20,7 +26,11 @@ export interface DepthResult {
   meanLayerSigmaMax: number;
 }
 
-export function runDepth(variant: Variant, config: DemoConfig, onProgress: (done: number) => void = () => undefined): DepthResult {
+export function runDepth(
+  variant: Variant,
+  config: DemoConfig,
+  onProgress: (done: number) => void = () => undefined,
+): DepthResult {
   const { maxDepth, dim, tokens, scale } = config.depth;
   const dtype = config.dtype;
   const noise = new Random(deriveSeed(config.seed, `depth/${variant}`));

@@ -60,7 +60,11 @@ function forward(layers: readonly HyperConnection[], x: Variable): Variable {
   return layers.reduce((h, layer) => layer.forward(h, zeroBranch), x);
 }
 
-export function runMixing(variant: Variant, config: DemoConfig, onProgress: (done: number) => void = () => undefined): MixingResult {
+export function runMixing(
+  variant: Variant,
+  config: DemoConfig,
+  onProgress: (done: number) => void = () => undefined,
+): MixingResult {
   const { layers: depth, dim, tokens, steps, lr } = config.mixing;
   const n = TARGET_MIX.length;
   const dtype = config.dtype;
@@ -74,10 +78,25 @@ export function runMixing(variant: Variant, config: DemoConfig, onProgress: (don
 
   if (variant === 'residual') {
     onProgress(steps);
-    return { variant, relativeLoss: 1, curve: [[0, 1], [steps, 1]], negativeFraction: 0, negativeMass: 0, learnedMix: identity(n) };
+    return {
+      variant,
+      relativeLoss: 1,
+      curve: [
+        [0, 1],
+        [steps, 1],
+      ],
+      negativeFraction: 0,
+      negativeMass: 0,
+      learnedMix: identity(n),
+    };
   }
-  const layers = Array.from({ length: depth }, (_, k) => createHyperConnection(variant, { n, dim, layerIndex: k, dtype }));
-  const opt = new optim.Adam(layers.flatMap((l) => l.parameters()), { lr });
+  const layers = Array.from({ length: depth }, (_, k) =>
+    createHyperConnection(variant, { n, dim, layerIndex: k, dtype }),
+  );
+  const opt = new optim.Adam(
+    layers.flatMap((l) => l.parameters()),
+    { lr },
+  );
   const data = new Random(deriveSeed(config.seed, 'mixing/batches'));
   const curve: [number, number][] = [];
   const every = Math.max(1, Math.floor(steps / 50));
@@ -117,4 +136,5 @@ export function runMixing(variant: Variant, config: DemoConfig, onProgress: (don
   });
 }
 
-const identity = (n: number): number[][] => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+const identity = (n: number): number[][] =>
+  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));

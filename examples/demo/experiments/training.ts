@@ -82,7 +82,11 @@ export function loadCorpus(): { tokenizer: CharTokenizer; train: number[]; heldO
 
 const toMatrix = (t: { toArray(): unknown }): number[][] => t.toArray() as number[][];
 
-export function runTraining(variant: Variant, config: DemoConfig, onProgress: (done: number) => void = () => undefined): TrainingResult {
+export function runTraining(
+  variant: Variant,
+  config: DemoConfig,
+  onProgress: (done: number) => void = () => undefined,
+): TrainingResult {
   const cfg = config.training;
   const { tokenizer, train, heldOut } = loadCorpus();
   const model = new TinyTransformer({
@@ -97,7 +101,11 @@ export function runTraining(variant: Variant, config: DemoConfig, onProgress: (d
     rng: new Random(deriveSeed(config.seed, 'training/init')),
     dtype: config.dtype,
   });
-  const evalBatch = sampleBatch(heldOut, { batchSize: cfg.evalBatchSize, seqLen: cfg.seqLen, rng: new Random(deriveSeed(config.seed, 'training/eval')) });
+  const evalBatch = sampleBatch(heldOut, {
+    batchSize: cfg.evalBatchSize,
+    seqLen: cfg.seqLen,
+    rng: new Random(deriveSeed(config.seed, 'training/eval')),
+  });
   const data = new Random(deriveSeed(config.seed, 'training/batches'));
   const { decay, noDecay } = model.parameterGroups();
   const opt = new optim.AdamW(

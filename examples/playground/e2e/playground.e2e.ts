@@ -17,9 +17,24 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = resolve(here, '../dist');
 const outDir = resolve(here, '../../../out');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' };
+const MIME: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+};
 
 /** A static file server for dist/ on an ephemeral port of 127.0.0.1. */
 function serve(root: string): Promise<Server> {
@@ -41,15 +56,20 @@ let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(dist, 'index.html'))) throw new Error(`playground e2e: ${dist}/index.html is missing; build it first (pnpm test:e2e does)`);
+  if (!existsSync(join(dist, 'index.html')))
+    throw new Error(`playground e2e: ${dist}/index.html is missing; build it first (pnpm test:e2e does)`);
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`playground e2e: no Chromium at ${CHROMIUM}; install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`);
+    throw new Error(
+      `playground e2e: no Chromium at ${CHROMIUM}; install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
   }
   server = await serve(dist);
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
   } catch (err) {
-    throw new Error(`playground e2e: Chromium at ${CHROMIUM} did not launch: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `playground e2e: Chromium at ${CHROMIUM} did not launch: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -69,7 +89,11 @@ const testId = (id: string): string => `[data-testid="${id}"]`;
 const statusIs = (status: string, timeout: number): Promise<unknown> =>
   page.waitForFunction((s) => document.querySelector('[data-testid="status"]')?.textContent === s, status, { timeout });
 const firstLoss = async (): Promise<string> => {
-  await page.waitForFunction(() => (document.querySelector<HTMLElement>('[data-testid="first-loss"]')?.dataset.value ?? '') !== '', null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => (document.querySelector<HTMLElement>('[data-testid="first-loss"]')?.dataset.value ?? '') !== '',
+    null,
+    { timeout: 30_000 },
+  );
   return (await page.getAttribute(testId('first-loss'), 'data-value'))!;
 };
 
@@ -101,7 +125,9 @@ describe('playground in Chromium', () => {
 
     // one n×n heatmap per layer, with cells of more than one colour
     await page.waitForSelector(testId('heatmap'), { timeout: 10_000 });
-    const maps = await page.$$eval(testId('heatmap'), (svgs) => svgs.map((svg) => Array.from(svg.querySelectorAll('rect'), (r) => r.getAttribute('fill'))));
+    const maps = await page.$$eval(testId('heatmap'), (svgs) =>
+      svgs.map((svg) => Array.from(svg.querySelectorAll('rect'), (r) => r.getAttribute('fill'))),
+    );
     expect(maps).toHaveLength(depth);
     for (const fills of maps) expect(fills.length).toBeGreaterThanOrEqual(n * n);
     expect(new Set(maps.flat()).size).toBeGreaterThan(1);
@@ -141,7 +167,11 @@ describe('playground in Chromium', () => {
     await page.click(testId('start'));
     await statusIs('running', 5_000);
     // the first step posts the diagnostics; the shared colour scale then has a legend
-    await page.waitForFunction((count) => document.querySelectorAll('[data-testid="heatmap"]').length === count, 2 * depth, { timeout: 30_000 });
+    await page.waitForFunction(
+      (count) => document.querySelectorAll('[data-testid="heatmap"]').length === count,
+      2 * depth,
+      { timeout: 30_000 },
+    );
     expect(Number(await firstLoss())).toBeGreaterThan(0);
     await page.click(testId('pause'));
     await statusIs('paused', 1_000);

@@ -44,7 +44,10 @@ export function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], s
     let drawing = false;
     values.forEach((v, i) => {
       // a value the log axis cannot show breaks the line
-      if (!y.accepts(v)) return void (drawing = false);
+      if (!y.accepts(v)) {
+        drawing = false;
+        return;
+      }
       if (drawing) ctx.lineTo(x.map(i + 1), y.map(v));
       else ctx.moveTo(x.map(i + 1), y.map(v));
       drawing = true;

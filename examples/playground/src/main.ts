@@ -50,7 +50,10 @@ function readConfig(): RunConfig {
   const variant = controls.variant.value as PlaygroundVariant;
   if (!PLAYGROUND_VARIANTS.includes(variant)) throw new Error(`playground: unknown variant ${variant}`);
   let lr = Number(controls.lr.value);
-  if (!(lr > 0 && lr <= 1)) controls.lr.value = String((lr = 3e-3));
+  if (!(lr > 0 && lr <= 1)) {
+    lr = 3e-3;
+    controls.lr.value = String(lr);
+  }
   return {
     task: controls.task.value as Task,
     variant,
@@ -108,8 +111,16 @@ function drawSnapshot(s: Snapshot): void {
       const figure = document.createElement('figure');
       const caption = document.createElement('figcaption');
       // the transformer's connections alternate attention and MLP branches (see TinyTransformer)
-      caption.textContent = shownTask === 'transformer' ? `block ${Math.floor(k / 2) + 1} ${k % 2 === 0 ? 'attn' : 'MLP'}` : `layer ${k + 1}`;
-      figure.innerHTML = heatmap(h, { limit, cell, tooltip: (i, j, v) => `H[${i}][${j}] = ${v.toFixed(4)}`, attrs: { 'data-testid': 'heatmap', 'aria-label': `H_res of ${caption.textContent}` } });
+      caption.textContent =
+        shownTask === 'transformer'
+          ? `block ${Math.floor(k / 2) + 1} ${k % 2 === 0 ? 'attn' : 'MLP'}`
+          : `layer ${k + 1}`;
+      figure.innerHTML = heatmap(h, {
+        limit,
+        cell,
+        tooltip: (i, j, v) => `H[${i}][${j}] = ${v.toFixed(4)}`,
+        attrs: { 'data-testid': 'heatmap', 'aria-label': `H_res of ${caption.textContent}` },
+      });
       figure.append(caption);
       return figure;
     }),
@@ -133,7 +144,12 @@ function drawSnapshot(s: Snapshot): void {
   });
   view.identity.innerHTML = barChart({
     xLabel: 'layer',
-    bars: s.identityDistance.map((v, i) => ({ name: String(i + 1), color: '#4d9221', value: v, tooltip: `layer ${i + 1}: ${v.toFixed(4)}` })),
+    bars: s.identityDistance.map((v, i) => ({
+      name: String(i + 1),
+      color: '#4d9221',
+      value: v,
+      tooltip: `layer ${i + 1}: ${v.toFixed(4)}`,
+    })),
     valueLabels: false,
     yTicks: 3,
     width: 1100,

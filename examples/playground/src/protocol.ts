@@ -3,9 +3,7 @@ import type { RunConfig, Snapshot } from './trainer';
 
 export type ToWorker =
   /** Build a fresh run from the config (its seed fixes everything); it waits for 'start'. `run` tags its progress. */
-  | { type: 'reset'; run: number; config: RunConfig }
-  | { type: 'start' }
-  | { type: 'pause' };
+  { type: 'reset'; run: number; config: RunConfig } | { type: 'start' } | { type: 'pause' };
 
 export type FromWorker =
   /** The losses of steps `firstStep`, `firstStep + 1`, … (1-based), and maybe fresh diagnostics. */

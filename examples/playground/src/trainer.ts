@@ -71,7 +71,13 @@ export class Trainer {
       const w1 = teacher.normal([MLP.inputDim, MLP.teacherWidth], { std: 1 / Math.sqrt(MLP.inputDim) });
       const w2 = teacher.normal([MLP.teacherWidth, MLP.outputDim], { std: 1 / Math.sqrt(MLP.teacherWidth) });
       const target = (x: Tensor): Tensor => matmul(sin(matmul(x, w1)), w2);
-      const mlp = new DeepResidualMLP({ ...common, dim: MLP.dim, hidden: MLP.hidden, inputDim: MLP.inputDim, outputDim: MLP.outputDim });
+      const mlp = new DeepResidualMLP({
+        ...common,
+        dim: MLP.dim,
+        hidden: MLP.hidden,
+        inputDim: MLP.inputDim,
+        outputDim: MLP.outputDim,
+      });
       model = mlp;
       this.#loss = () => {
         const x = data.normal([MLP.batch, MLP.inputDim]);
@@ -80,7 +86,13 @@ export class Trainer {
     } else {
       const tokenizer = CharTokenizer.fromText(CORPUS);
       const ids = tokenizer.encode(CORPUS);
-      const lm = new TinyTransformer({ ...common, dim: LM.dim, heads: LM.heads, seqLen: LM.seqLen, vocabSize: tokenizer.vocabSize });
+      const lm = new TinyTransformer({
+        ...common,
+        dim: LM.dim,
+        heads: LM.heads,
+        seqLen: LM.seqLen,
+        vocabSize: tokenizer.vocabSize,
+      });
       model = lm;
       this.#loss = () => lm.loss(sampleBatch(ids, { batchSize: LM.batch, seqLen: LM.seqLen, rng: data }));
     }

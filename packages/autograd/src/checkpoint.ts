@@ -141,13 +141,28 @@ function streams(op: string, rngs: unknown): [string, Random][] {
 }
 
 function checkObjects(op: string, objects: CheckpointObjects): void {
-  if (!isRecord(objects)) throw new ValueError(`${op}: expected an object with at least a model, got ${String(objects)}`);
+  if (!isRecord(objects))
+    throw new ValueError(`${op}: expected an object with at least a model, got ${String(objects)}`);
   const { model, optimizer, scheduler } = objects;
-  if (typeof model !== 'object' || model === null || typeof model.stateDict !== 'function' || typeof model.loadStateDict !== 'function') {
+  if (
+    typeof model !== 'object' ||
+    model === null ||
+    typeof model.stateDict !== 'function' ||
+    typeof model.loadStateDict !== 'function'
+  ) {
     throw new ValueError(`${op}: model must be an nn.Module`);
   }
-  for (const [name, x] of [['optimizer', optimizer], ['scheduler', scheduler]] as const) {
-    if (x !== undefined && (typeof x !== 'object' || x === null || typeof x.stateDict !== 'function' || typeof x.loadStateDict !== 'function')) {
+  for (const [name, x] of [
+    ['optimizer', optimizer],
+    ['scheduler', scheduler],
+  ] as const) {
+    if (
+      x !== undefined &&
+      (typeof x !== 'object' ||
+        x === null ||
+        typeof x.stateDict !== 'function' ||
+        typeof x.loadStateDict !== 'function')
+    ) {
       throw new ValueError(`${op}: ${name} must have stateDict and loadStateDict methods`);
     }
   }
@@ -166,7 +181,8 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
   const step = checkStep(op, state.step);
   const metadata = state.metadata ?? {};
   if (!isRecord(metadata)) throw new ValueError(`${op}: metadata must be a record of strings`);
-  if (RECORD_KEY in metadata) throw new ValueError(`${op}: metadata key '${RECORD_KEY}' is reserved for the checkpoint's own record`);
+  if (RECORD_KEY in metadata)
+    throw new ValueError(`${op}: metadata key '${RECORD_KEY}' is reserved for the checkpoint's own record`);
 
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of state.model.stateDict()) tensors.set(MODEL + name, t);
@@ -182,11 +198,18 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
           tensors.set(`${OPTIMIZER}${index}.${key}`, value);
           tensorKeys.push(key);
         } else if (typeof value === 'number') numbers[key] = value;
-        else throw new ValueError(`${op}: optimizer state '${key}' of parameter ${index} is neither a Tensor nor a number`);
+        else
+          throw new ValueError(
+            `${op}: optimizer state '${key}' of parameter ${index} is neither a Tensor nor a number`,
+          );
       }
       saved.push([index, numbers, tensorKeys]);
     }
-    record.optimizer = { paramGroups: dict.paramGroups as unknown as Record<string, unknown>[], state: saved, skippedSteps: dict.skippedSteps ?? 0 };
+    record.optimizer = {
+      paramGroups: dict.paramGroups as unknown as Record<string, unknown>[],
+      state: saved,
+      skippedSteps: dict.skippedSteps ?? 0,
+    };
   }
   if (state.scheduler !== undefined) record.scheduler = state.scheduler.stateDict();
   for (const [name, rng] of streams(op, state.rngs)) record.rngs[name] = rng.getState();
@@ -201,7 +224,9 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
 function parseRecord(op: string, metadata: Record<string, string>): CheckpointRecord {
   const text = metadata[RECORD_KEY];
   if (text === undefined) {
-    throw new ValueError(`${op}: the file has no '${RECORD_KEY}' metadata, so it is not a training checkpoint (load a plain model file with Module.loadStateDict or loadModule)`);
+    throw new ValueError(
+      `${op}: the file has no '${RECORD_KEY}' metadata, so it is not a training checkpoint (load a plain model file with Module.loadStateDict or loadModule)`,
+    );
   }
   let record: unknown;
   try {
@@ -218,20 +243,32 @@ function parseRecord(op: string, metadata: Record<string, string>): CheckpointRe
   if (!isRecord(record.rngs)) return bad('rngs is not an object');
   const { optimizer, scheduler } = record;
   if (optimizer !== undefined) {
-    if (!isRecord(optimizer) || !Array.isArray(optimizer.paramGroups) || !Array.isArray(optimizer.state)) return bad('optimizer is not { paramGroups, state }');
+    if (!isRecord(optimizer) || !Array.isArray(optimizer.paramGroups) || !Array.isArray(optimizer.state))
+      return bad('optimizer is not { paramGroups, state }');
     for (const g of optimizer.paramGroups as unknown[]) {
-      if (!isRecord(g) || !Array.isArray(g.params) || !g.params.every(isCount)) return bad('an optimizer group lacks a list of parameter indices');
+      if (!isRecord(g) || !Array.isArray(g.params) || !g.params.every(isCount))
+        return bad('an optimizer group lacks a list of parameter indices');
     }
     const seen = new Set<number>();
     for (const s of optimizer.state as unknown[]) {
-      if (!Array.isArray(s) || s.length !== 3 || !isCount(s[0]) || !isRecord(s[1]) || !Array.isArray(s[2]) || !s[2].every((k) => typeof k === 'string')) {
+      if (
+        !Array.isArray(s) ||
+        s.length !== 3 ||
+        !isCount(s[0]) ||
+        !isRecord(s[1]) ||
+        !Array.isArray(s[2]) ||
+        !s[2].every((k) => typeof k === 'string')
+      ) {
         return bad('an optimizer state entry is not [index, numbers, tensor keys]');
       }
       if (seen.has(s[0])) return bad(`parameter ${s[0]} has two optimizer state entries`);
       seen.add(s[0]);
     }
   }
-  if (scheduler !== undefined && (!isRecord(scheduler) || !isCount(scheduler.step) || !Array.isArray(scheduler.baseLrs))) {
+  if (
+    scheduler !== undefined &&
+    (!isRecord(scheduler) || !isCount(scheduler.step) || !Array.isArray(scheduler.baseLrs))
+  ) {
     return bad('scheduler is not { step, baseLrs }');
   }
   return record as unknown as CheckpointRecord;
@@ -248,11 +285,15 @@ function parseRecord(op: string, metadata: Record<string, string>): CheckpointRe
  * were and the error is rethrown as the same class with `decodeCheckpoint:` and the part in
  * front. Parts of the file that `into` does not ask for are skipped and listed in `skipped`.
  */
-export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, into: CheckpointObjects, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array | ArrayBuffer,
+  into: CheckpointObjects,
+  options: LoadCheckpointOptions = {},
+): LoadedCheckpoint {
   const op = 'decodeCheckpoint';
   checkObjects(op, into);
   const wanted = streams(op, into.rngs);
-  let file;
+  let file: ReturnType<typeof decodeSafetensors>;
   try {
     file = decodeSafetensors(bytes);
   } catch (e) {
@@ -276,13 +317,15 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, into: Checkpoi
     for (const [index, numbers, tensorKeys] of record.optimizer.state) {
       const s: ParamState = {};
       for (const [key, value] of Object.entries(numbers)) {
-        if (typeof value !== 'number') throw new ValueError(`${op}: optimizer state '${key}' of parameter ${index} is not a number`);
+        if (typeof value !== 'number')
+          throw new ValueError(`${op}: optimizer state '${key}' of parameter ${index} is not a number`);
         s[key] = value;
       }
       for (const key of tensorKeys) {
         const name = `${OPTIMIZER}${index}.${key}`;
         const t = optimizerTensors.get(name);
-        if (t === undefined) throw new ValueError(`${op}: the optimizer state lists tensor '${name}', but the file lacks it`);
+        if (t === undefined)
+          throw new ValueError(`${op}: the optimizer state lists tensor '${name}', but the file lacks it`);
         optimizerTensors.delete(name);
         s[key] = t;
       }
@@ -329,7 +372,14 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, into: Checkpoi
     for (const [name, rng] of wanted) {
       part = `rngs.${name}`;
       const saved = record.rngs[name];
-      if (saved === undefined) throw new ValueError(`the file holds no stream '${name}' (it has ${Object.keys(record.rngs).map((n) => `'${n}'`).join(', ') || 'none'})`);
+      if (saved === undefined)
+        throw new ValueError(
+          `the file holds no stream '${name}' (it has ${
+            Object.keys(record.rngs)
+              .map((n) => `'${n}'`)
+              .join(', ') || 'none'
+          })`,
+        );
       const before = rng.getState();
       rng.setState(saved);
       undo.push(() => rng.setState(before));

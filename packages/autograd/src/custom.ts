@@ -1,5 +1,5 @@
 import { argumentError, fmtArg, fmtShape, ShapeError, Tensor, ValueError } from '@hyperconn/tensor';
-import { asVariable, record, Variable } from './variable.js';
+import { asVariable, record, type Variable } from './variable.js';
 
 /** The two halves of a custom op, given to `customOp`. */
 export interface CustomOpDefinition {
@@ -19,8 +19,10 @@ export interface CustomOpDefinition {
 
 /** Turns a user's forward/backward pair into a differentiable op over variables or tensors. */
 export function customOp(def: CustomOpDefinition): (...inputs: (Variable | Tensor)[]) => Variable {
-  if (typeof def !== 'object' || def === null) throw argumentError('customOp', 'def', 'an object { name, forward, backward }', def);
-  if (typeof def.name !== 'string' || def.name === '') throw argumentError('customOp', 'def.name', 'a non-empty string', def.name);
+  if (typeof def !== 'object' || def === null)
+    throw argumentError('customOp', 'def', 'an object { name, forward, backward }', def);
+  if (typeof def.name !== 'string' || def.name === '')
+    throw argumentError('customOp', 'def.name', 'a non-empty string', def.name);
   for (const k of ['forward', 'backward'] as const) {
     if (typeof def[k] !== 'function') throw argumentError('customOp', `def.${k}`, 'a function', def[k]);
   }
@@ -31,7 +33,8 @@ export function customOp(def: CustomOpDefinition): (...inputs: (Variable | Tenso
     if (!(out instanceof Tensor)) throw new ValueError(`${op}: forward must return a Tensor, got ${fmtArg(out)}`);
     const y: Variable = record(op, out, vars, (g, needs) => {
       const grads: unknown = def.backward(g, vars, y);
-      if (!Array.isArray(grads)) throw new ValueError(`${op}: backward must return an array of gradients (one per input), got ${fmtArg(grads)}`);
+      if (!Array.isArray(grads))
+        throw new ValueError(`${op}: backward must return an array of gradients (one per input), got ${fmtArg(grads)}`);
       if (grads.length !== vars.length) {
         throw new ValueError(`${op}: backward returned ${grads.length} gradients for ${vars.length} inputs`);
       }

@@ -1,4 +1,13 @@
-import { argumentError, fmtShape, full, shapesEqual, ShapeError, Tensor, ValueError, HyperconnError } from '@hyperconn/tensor';
+import {
+  argumentError,
+  fmtShape,
+  full,
+  shapesEqual,
+  ShapeError,
+  Tensor,
+  ValueError,
+  HyperconnError,
+} from '@hyperconn/tensor';
 import { add, cast, sumToShape } from './ops.js';
 import { asVariable, Variable, withRecording } from './variable.js';
 
@@ -42,15 +51,20 @@ function reverseTopologicalOrder(root: Variable): Variable[] {
 function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): Variable {
   if (seed === undefined) {
     if (root.size !== 1) {
-      throw new ShapeError(`backward: the output has shape ${fmtShape(root.shape)}; pass a seed gradient of that shape for a non-scalar output`);
+      throw new ShapeError(
+        `backward: the output has shape ${fmtShape(root.shape)}; pass a seed gradient of that shape for a non-scalar output`,
+      );
     }
     return new Variable(full(root.shape, 1, { dtype: root.dtype }));
   }
   if (typeof seed === 'number') return new Variable(full(root.shape, seed, { dtype: root.dtype }));
-  if (!(seed instanceof Variable) && !(seed instanceof Tensor)) throw argumentError('backward', 'seed', 'a Variable, a Tensor or a number', seed);
+  if (!(seed instanceof Variable) && !(seed instanceof Tensor))
+    throw argumentError('backward', 'seed', 'a Variable, a Tensor or a number', seed);
   const s = asVariable('backward', seed, 'seed');
   if (!shapesEqual(s.shape, root.shape)) {
-    throw new ShapeError(`backward: seed of shape ${fmtShape(s.shape)} does not match the output's shape ${fmtShape(root.shape)}`);
+    throw new ShapeError(
+      `backward: seed of shape ${fmtShape(s.shape)} does not match the output's shape ${fmtShape(root.shape)}`,
+    );
   }
   return s;
 }
@@ -59,11 +73,17 @@ function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): 
  * The reverse pass. Returns the gradient of every variable reached (by identity). Broadcast
  * gradients are reduced to each input's shape here, once, so no op's rule has to.
  */
-function runBackward(root: Variable, seed: Variable | Tensor | number | undefined, options: BackwardOptions): Map<Variable, Variable> {
+function runBackward(
+  root: Variable,
+  seed: Variable | Tensor | number | undefined,
+  options: BackwardOptions,
+): Map<Variable, Variable> {
   if (!(root instanceof Variable)) throw argumentError('backward', 'output', 'a Variable', root);
   options ??= {};
   if (!root.requiresGrad) {
-    throw new ValueError('backward: the output does not require grad (no input of its graph has requiresGrad, or it was computed under noGrad)');
+    throw new ValueError(
+      'backward: the output does not require grad (no input of its graph has requiresGrad, or it was computed under noGrad)',
+    );
   }
   const createGraph = options.createGraph ?? false;
   const retainGraph = options.retainGraph ?? createGraph;

@@ -1,4 +1,14 @@
-import { argumentError, fmtArg, fmtShape, IndexError, shapesEqual, ShapeError, Tensor, ValueError, zeros } from '@hyperconn/tensor';
+import {
+  argumentError,
+  fmtArg,
+  fmtShape,
+  IndexError,
+  shapesEqual,
+  ShapeError,
+  Tensor,
+  ValueError,
+  zeros,
+} from '@hyperconn/tensor';
 import { gradients } from './engine.js';
 import { asVariable, isGradEnabled, Variable, withRecording } from './variable.js';
 
@@ -15,7 +25,11 @@ export type Arg = Variable | Tensor;
  * that already requires grad is used as it is, which is what makes `grad(grad(f))` work: the
  * inner call then records its backward pass (createGraph) for the outer one.
  */
-function prepare(op: string, args: readonly Arg[], argnums: readonly number[]): { vars: Variable[]; createGraph: boolean } {
+function prepare(
+  op: string,
+  args: readonly Arg[],
+  argnums: readonly number[],
+): { vars: Variable[]; createGraph: boolean } {
   let createGraph = false;
   const vars = args.map((a, i) => {
     const v = asVariable(op, a, String(i));
@@ -27,7 +41,8 @@ function prepare(op: string, args: readonly Arg[], argnums: readonly number[]): 
     return new Variable(v.value, { requiresGrad: true });
   });
   for (const i of argnums) {
-    if (!Number.isInteger(i) || i < 0 || i >= args.length) throw new IndexError(`${op}: argnum ${i} is out of range for ${args.length} arguments`);
+    if (!Number.isInteger(i) || i < 0 || i >= args.length)
+      throw new IndexError(`${op}: argnum ${i} is out of range for ${args.length} arguments`);
   }
   return { vars, createGraph };
 }
@@ -59,14 +74,23 @@ function checkFn(op: string, f: unknown): void {
  */
 export function grad(f: DifferentiableFn, argnums?: number): (...args: Arg[]) => Variable;
 export function grad(f: DifferentiableFn, argnums: readonly number[]): (...args: Arg[]) => Variable[];
-export function grad(f: DifferentiableFn, argnums: number | readonly number[] = 0): (...args: Arg[]) => Variable | Variable[] {
+export function grad(
+  f: DifferentiableFn,
+  argnums: number | readonly number[] = 0,
+): (...args: Arg[]) => Variable | Variable[] {
   const transform = valueAndGradAs('grad', f, argnums);
   return (...args) => transform(...args).grad;
 }
 
 /** Like `grad`, also returning f's value (computed once). */
-export function valueAndGrad(f: DifferentiableFn, argnums?: number): (...args: Arg[]) => { value: Variable; grad: Variable };
-export function valueAndGrad(f: DifferentiableFn, argnums: readonly number[]): (...args: Arg[]) => { value: Variable; grad: Variable[] };
+export function valueAndGrad(
+  f: DifferentiableFn,
+  argnums?: number,
+): (...args: Arg[]) => { value: Variable; grad: Variable };
+export function valueAndGrad(
+  f: DifferentiableFn,
+  argnums: readonly number[],
+): (...args: Arg[]) => { value: Variable; grad: Variable[] };
 export function valueAndGrad(
   f: DifferentiableFn,
   argnums: number | readonly number[] = 0,
@@ -87,7 +111,10 @@ function valueAndGradAs(
     const { vars, createGraph } = prepare(op, args, list);
     const value = callRecorded(op, f, vars);
     const targets = list.map((i) => vars[i]!);
-    if (value.size !== 1) throw new ShapeError(`${op}: f must return a single-element variable, got shape ${fmtShape(value.shape)} (use vjp for other outputs)`);
+    if (value.size !== 1)
+      throw new ShapeError(
+        `${op}: f must return a single-element variable, got shape ${fmtShape(value.shape)} (use vjp for other outputs)`,
+      );
     // An output that does not depend on the arguments has zero gradient (as JAX).
     const grads = value.requiresGrad
       ? gradients(value, targets, { createGraph })
@@ -113,7 +140,11 @@ export function vjp(
   vjp: (cotangent: Arg | number) => Variable[];
 } {
   checkFn('vjp', f);
-  const { vars, createGraph } = prepare('vjp', primals, primals.map((_, i) => i));
+  const { vars, createGraph } = prepare(
+    'vjp',
+    primals,
+    primals.map((_, i) => i),
+  );
   const value = callRecorded('vjp', f, vars);
   return {
     value,
@@ -121,7 +152,9 @@ export function vjp(
       if (typeof cotangent !== 'number') {
         const c = asVariable('vjp', cotangent, 'cotangent');
         if (!shapesEqual(c.shape, value.shape)) {
-          throw new ShapeError(`vjp: cotangent of shape ${fmtShape(c.shape)} does not match the value's shape ${fmtShape(value.shape)}`);
+          throw new ShapeError(
+            `vjp: cotangent of shape ${fmtShape(c.shape)} does not match the value's shape ${fmtShape(value.shape)}`,
+          );
         }
       }
       // As in grad: an output that depends on no primal has zero gradients.

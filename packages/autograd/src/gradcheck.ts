@@ -28,7 +28,14 @@ export interface GradcheckReport {
   /** The derivative order that failed (or the highest checked). */
   order: number;
   /** The worst element relative to the tolerance. */
-  worst: { check: 'jacobian' | 'direction'; input: number; index: number; output: number; analytic: number; numeric: number } | null;
+  worst: {
+    check: 'jacobian' | 'direction';
+    input: number;
+    index: number;
+    output: number;
+    analytic: number;
+    numeric: number;
+  } | null;
   /** A readable summary: `gradcheck: order k ok`, or the failing element with both values. */
   message: string;
 }
@@ -71,7 +78,12 @@ function normal(rng: Random, n: number): Float64Array {
   return Float64Array.from(rng.normal([n]).toTypedArray());
 }
 
-function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<GradcheckOptions, 'raise' | 'order'>>, order: number): GradcheckReport {
+function checkFirstOrder(
+  f: Fn,
+  xs: readonly Tensor[],
+  opts: Required<Omit<GradcheckOptions, 'raise' | 'order'>>,
+  order: number,
+): GradcheckReport {
   const { eps, atol, rtol } = opts;
   const rng = new Random(opts.seed + 7919 * order);
   const leaves = xs.map((x) => new Variable(x, { requiresGrad: true }));
@@ -79,7 +91,15 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
   const m = out.size;
   const tracker = new WorstViolation<NonNullable<GradcheckReport['worst']>>();
   // Any NaN on either side fails; otherwise the element that most exceeds its tolerance is kept.
-  const consider = (check: 'jacobian' | 'direction', input: number, index: number, output: number, analytic: number, numeric: number, tol: number): void => {
+  const consider = (
+    check: 'jacobian' | 'direction',
+    input: number,
+    index: number,
+    output: number,
+    analytic: number,
+    numeric: number,
+    tol: number,
+  ): void => {
     const excess = Number.isNaN(analytic) || Number.isNaN(numeric) ? Infinity : Math.abs(analytic - numeric) - tol;
     // equal infinities (∞ − ∞ = NaN) agree: not a violation
     tracker.consider(Number.isNaN(excess) ? 0 : excess, () => ({ check, input, index, output, analytic, numeric }));
@@ -114,10 +134,16 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
     const dirs = xs.map((x) => normal(rng, x.size));
     const v = normal(rng, m);
     const jtv = out.requiresGrad
-      ? gradients(out, leaves, { seed: new Tensor(v, [...out.shape]), retainGraph: true }).map((g) => g.value.toTypedArray())
+      ? gradients(out, leaves, { seed: new Tensor(v, [...out.shape]), retainGraph: true }).map((g) =>
+          g.value.toTypedArray(),
+        )
       : xs.map((x) => new Float64Array(x.size));
     let lhs = 0;
-    dirs.forEach((u, k) => u.forEach((uj, j) => (lhs += uj * jtv[k]![j]!)));
+    dirs.forEach((u, k) => {
+      u.forEach((uj, j) => {
+        lhs += uj * jtv[k]![j]!;
+      });
+    });
     const plus = alongDirection(f, xs, dirs, eps);
     const minus = alongDirection(f, xs, dirs, -eps);
     let rhs = 0;
@@ -147,13 +173,25 @@ function checkFirstOrder(f: Fn, xs: readonly Tensor[], opts: Required<Omit<Gradc
  * the gradient of the gradient (f's vjp with a random cotangent, differentiated again), and so
  * on. Float64 only: float32 differences are too coarse to say anything.
  */
-export function gradcheck(f: DifferentiableFn, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
-  const opts = { eps: options.eps ?? 1e-6, atol: options.atol ?? 1e-6, rtol: options.rtol ?? 1e-5, seed: options.seed ?? 0 };
+export function gradcheck(
+  f: DifferentiableFn,
+  inputs: readonly Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckReport {
+  const opts = {
+    eps: options.eps ?? 1e-6,
+    atol: options.atol ?? 1e-6,
+    rtol: options.rtol ?? 1e-5,
+    seed: options.seed ?? 0,
+  };
   const order = options.order ?? 1;
-  if (!Number.isInteger(order) || order < 1) throw new ValueError(`gradcheck: order must be a positive integer, got ${order}`);
+  if (!Number.isInteger(order) || order < 1)
+    throw new ValueError(`gradcheck: order must be a positive integer, got ${order}`);
   inputs.forEach((x, i) => {
     if (x.dtype !== 'float64') {
-      throw new DTypeError(`gradcheck: input ${i} is ${x.dtype}; finite differences need float64 inputs (use .astype('float64'))`);
+      throw new DTypeError(
+        `gradcheck: input ${i} is ${x.dtype}; finite differences need float64 inputs (use .astype('float64'))`,
+      );
     }
   });
   let report: GradcheckReport = { ok: true, order: 0, worst: null, message: '' };

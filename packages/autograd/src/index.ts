@@ -1,4 +1,14 @@
-export { Variable, variable, param, noGrad, isGradEnabled, asVariable, type VariableOptions, type Backward, type GraphNode } from './variable.js';
+export {
+  Variable,
+  variable,
+  param,
+  noGrad,
+  isGradEnabled,
+  asVariable,
+  type VariableOptions,
+  type Backward,
+  type GraphNode,
+} from './variable.js';
 export { backward, gradients, FreedGraphError, type BackwardOptions } from './engine.js';
 export * from './ops.js';
 export { grad, valueAndGrad, vjp, type Arg, type DifferentiableFn } from './functional.js';

@@ -84,7 +84,9 @@ export class Module {
     const ancestors = new Set<Module>();
     const visit = (m: Module, prefix: string): void => {
       if (ancestors.has(m)) {
-        throw new ValueError(`Module: '${prefix}' refers back to one of its ancestors; a module tree must not have cycles`);
+        throw new ValueError(
+          `Module: '${prefix}' refers back to one of its ancestors; a module tree must not have cycles`,
+        );
       }
       ancestors.add(m);
       for (const [name, member] of m.namedMembers()) {
@@ -106,7 +108,8 @@ export class Module {
       if (seen.has(m)) return;
       seen.add(m);
       out.push([prefix, m]);
-      for (const [name, member] of m.namedMembers()) if (member instanceof Module) visit(member, joinName(prefix, name));
+      for (const [name, member] of m.namedMembers())
+        if (member instanceof Module) visit(member, joinName(prefix, name));
     };
     visit(this, '');
     return out;
@@ -144,7 +147,10 @@ export class Module {
    * mismatch always throws; missing or unexpected keys throw when `strict` (the default) and
    * are reported otherwise.
    */
-  loadStateDict(dict: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(
+    dict: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
+    options: LoadStateDictOptions = {},
+  ): LoadStateDictResult {
     const strict = options.strict ?? true;
     const source: ReadonlyMap<string, Tensor> = dict instanceof Map ? dict : new Map(Object.entries(dict));
     const targets = this.namedTensors();
@@ -164,10 +170,14 @@ export class Module {
       if (!(src instanceof Tensor)) throw new ValueError(`loadStateDict: '${name}' is not a Tensor`);
       const dst = t instanceof Variable ? t.value : t;
       if (!shapesEqual(src.shape, dst.shape)) {
-        throw new ShapeError(`loadStateDict: '${name}' has shape ${fmtShape(dst.shape)} in the module but ${fmtShape(src.shape)} in the state dict`);
+        throw new ShapeError(
+          `loadStateDict: '${name}' has shape ${fmtShape(dst.shape)} in the module but ${fmtShape(src.shape)} in the state dict`,
+        );
       }
       if (src.dtype !== dst.dtype) {
-        throw new DTypeError(`loadStateDict: '${name}' is ${dst.dtype} in the module but ${src.dtype} in the state dict (cast with .astype first)`);
+        throw new DTypeError(
+          `loadStateDict: '${name}' is ${dst.dtype} in the module but ${src.dtype} in the state dict (cast with .astype first)`,
+        );
       }
       writes.push([dst, src]);
     }
@@ -301,12 +311,16 @@ function rowScales(d: Tensor, eps: number | Float64Array): { c: Tensor; epsOverC
     // c as stored in d's dtype, so that eps/c² goes with the c that d is divided by (a huge eps
     // in float32 is clamped: the output then rounds to 0 either way)
     let cr = Math.min(d.dtype === 'float32' ? Math.fround(Math.max(m[r]!, root)) : Math.max(m[r]!, root), largest);
-    if (!(m[r]! < Infinity)) cr = NaN; // a row holding ±∞ or NaN: NaN throughout, not [NaN, 0]
+    if (!(m[r]! < Infinity))
+      cr = NaN; // a row holding ±∞ or NaN: NaN throughout, not [NaN, 0]
     else if (cr === 0) cr = 1; // eps = 0 and a zero row: 0/0 below, NaN
     c[r] = cr;
     epsOverC2[r] = (root / cr) ** 2;
   }
-  return { c: tensor(c, { shape: maxAbs.shape, dtype: d.dtype }), epsOverC2: tensor(epsOverC2, { shape: maxAbs.shape, dtype: d.dtype }) };
+  return {
+    c: tensor(c, { shape: maxAbs.shape, dtype: d.dtype }),
+    epsOverC2: tensor(epsOverC2, { shape: maxAbs.shape, dtype: d.dtype }),
+  };
 }
 
 /**
@@ -524,13 +538,19 @@ export class CausalSelfAttention extends Module implements Layer {
   forward(x: Variable | Tensor): Variable {
     asVariable('CausalSelfAttention', x);
     if (x.shape.length !== 3 || x.shape[2] !== this.dim) {
-      throw new ShapeError(`CausalSelfAttention: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.dim}]`);
+      throw new ShapeError(
+        `CausalSelfAttention: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.dim}]`,
+      );
     }
     const [batch, seq] = x.shape as [number, number, number];
     // [batch, seq, dim] pieces → [batch, heads, seq, headDim]
     const [q, k, v] = ops
       .split(this.qkv.forward(x), 3, -1)
-      .map((t) => ops.permute(ops.reshape(t, [batch, seq, this.heads, this.headDim]), [0, 2, 1, 3])) as [Variable, Variable, Variable];
+      .map((t) => ops.permute(ops.reshape(t, [batch, seq, this.heads, this.headDim]), [0, 2, 1, 3])) as [
+      Variable,
+      Variable,
+      Variable,
+    ];
     const scores = ops.mul(ops.matmul(q, ops.transpose(k)), 1 / Math.sqrt(this.headDim));
     // exp(−∞) is exactly 0, so the future has no influence at all, not merely a tiny one
     const future = triu(ones([seq, seq]), 1);
@@ -553,7 +573,8 @@ function reduce(op: string, losses: Variable, reduction: Reduction): Variable {
     case 'sum':
       return ops.sum(losses);
     case 'mean':
-      if (losses.size === 0) throw new ValueError(`${op}: the mean over zero elements is undefined (use reduction 'sum')`);
+      if (losses.size === 0)
+        throw new ValueError(`${op}: the mean over zero elements is undefined (use reduction 'sum')`);
       return ops.mean(losses);
     default:
       throw new ValueError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
@@ -578,16 +599,24 @@ export function crossEntropy(
   const idx = indexTensor('crossEntropy', 'target class', targets, classes);
   const batchShape = logits.shape.slice(0, -1);
   if (!shapesEqual(idx.shape, batchShape)) {
-    throw new ShapeError(`crossEntropy: targets of shape ${fmtShape(idx.shape)} do not match logits of shape ${fmtShape(logits.shape)} without the class axis`);
+    throw new ShapeError(
+      `crossEntropy: targets of shape ${fmtShape(idx.shape)} do not match logits of shape ${fmtShape(logits.shape)} without the class axis`,
+    );
   }
   const picked = ops.gather(ops.logSoftmax(logits, -1), -1, idx.unsqueeze(-1));
   return reduce('crossEntropy', ops.neg(ops.squeeze(picked, -1)), options.reduction ?? 'mean');
 }
 
 /** The squared error (pred − target)²; shapes must match exactly (no silent broadcasting). */
-export function mse(pred: Variable | Tensor, target: Variable | Tensor, options: { reduction?: Reduction } = {}): Variable {
+export function mse(
+  pred: Variable | Tensor,
+  target: Variable | Tensor,
+  options: { reduction?: Reduction } = {},
+): Variable {
   if (!shapesEqual(pred.shape, target.shape)) {
-    throw new ShapeError(`mse: prediction of shape ${fmtShape(pred.shape)} and target of shape ${fmtShape(target.shape)} differ`);
+    throw new ShapeError(
+      `mse: prediction of shape ${fmtShape(pred.shape)} and target of shape ${fmtShape(target.shape)} differ`,
+    );
   }
   return reduce('mse', ops.square(ops.sub(pred, target)), options.reduction ?? 'mean');
 }

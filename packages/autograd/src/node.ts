@@ -9,22 +9,49 @@
  * keeps its class; a file-system error becomes a ValueError with the original as `cause`).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, fchmodSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  fchmodSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ValueError, type Tensor } from '@hyperconn/tensor';
-import { decodeCheckpoint, encodeCheckpoint, rethrowWith, type CheckpointObjects, type CheckpointState, type LoadCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  rethrowWith,
+  type CheckpointObjects,
+  type CheckpointState,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+} from './checkpoint.js';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from './nn.js';
 import { decodeSafetensors, encodeSafetensors, type Safetensors } from './safetensors.js';
 
 export type { CheckpointObjects, CheckpointState, LoadCheckpointOptions, LoadedCheckpoint } from './checkpoint.js';
 
 function checkPath(op: string, path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path === '') throw new ValueError(`${op}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
+  if (typeof path !== 'string' || path === '')
+    throw new ValueError(
+      `${op}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`,
+    );
 }
 
 function checkModule(op: string, module: unknown): asserts module is Module {
   const m = module as Partial<Module> | null;
-  if (typeof m !== 'object' || m === null || typeof m.stateDict !== 'function' || typeof m.loadStateDict !== 'function') {
+  if (
+    typeof m !== 'object' ||
+    m === null ||
+    typeof m.stateDict !== 'function' ||
+    typeof m.loadStateDict !== 'function'
+  ) {
     throw new ValueError(`${op}: module must be an nn.Module`);
   }
 }
@@ -125,7 +152,11 @@ export function saveTensors(
   metadata?: Readonly<Record<string, string>>,
 ): void {
   checkPath('saveTensors', path);
-  writeFileAtomic('saveTensors', path, encodeFor('saveTensors', path, () => encodeSafetensors(tensors, metadata)));
+  writeFileAtomic(
+    'saveTensors',
+    path,
+    encodeFor('saveTensors', path, () => encodeSafetensors(tensors, metadata)),
+  );
 }
 
 /**
@@ -140,7 +171,11 @@ export function loadTensors(path: string): Safetensors {
 export function saveModule(path: string, module: Module, metadata?: Readonly<Record<string, string>>): void {
   checkPath('saveModule', path);
   checkModule('saveModule', module);
-  writeFileAtomic('saveModule', path, encodeFor('saveModule', path, () => encodeSafetensors(module.stateDict(), metadata)));
+  writeFileAtomic(
+    'saveModule',
+    path,
+    encodeFor('saveModule', path, () => encodeSafetensors(module.stateDict(), metadata)),
+  );
 }
 
 /**
@@ -164,7 +199,11 @@ export function loadModule(path: string, module: Module, options?: LoadStateDict
  */
 export function saveCheckpoint(path: string, state: CheckpointState): void {
   checkPath('saveCheckpoint', path);
-  writeFileAtomic('saveCheckpoint', path, encodeFor('saveCheckpoint', path, () => encodeCheckpoint(state)));
+  writeFileAtomic(
+    'saveCheckpoint',
+    path,
+    encodeFor('saveCheckpoint', path, () => encodeCheckpoint(state)),
+  );
 }
 
 /**
@@ -172,7 +211,11 @@ export function saveCheckpoint(path: string, state: CheckpointState): void {
  * `decodeCheckpoint`: all or nothing) and returns the saved step and metadata. Errors start
  * `loadCheckpoint:`, name the path and keep the reason and its class.
  */
-export function loadCheckpoint(path: string, into: CheckpointObjects, options?: LoadCheckpointOptions): LoadedCheckpoint {
+export function loadCheckpoint(
+  path: string,
+  into: CheckpointObjects,
+  options?: LoadCheckpointOptions,
+): LoadedCheckpoint {
   const bytes = readBytes('loadCheckpoint', path);
   try {
     return decodeCheckpoint(bytes, into, options);

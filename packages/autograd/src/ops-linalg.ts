@@ -1,9 +1,29 @@
 // The linear-algebra rules of the gradient table (solve, inv, det, slogdet, qr, eigh, svd, expm, matrixNorm, trace), re-exported by ops.ts.
 import * as T from '@hyperconn/tensor';
-import { fmtShape, Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
-import { abs, add, concat, diagonal, div, matmul, max, mul, neg, norm, reciprocal, slice, squeeze, sub, sum, transpose, triu, unsqueeze, where } from './ops.js';
+import { fmtShape, type Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
+import {
+  abs,
+  add,
+  concat,
+  diagonal,
+  div,
+  matmul,
+  max,
+  mul,
+  neg,
+  norm,
+  reciprocal,
+  slice,
+  squeeze,
+  sub,
+  sum,
+  transpose,
+  triu,
+  unsqueeze,
+  where,
+} from './ops.js';
 import { constant, unary, type OpMetadata } from './ops-table.js';
-import { asVariable, record, Variable } from './variable.js';
+import { asVariable, record, type Variable } from './variable.js';
 
 // ---------------------------------------------------------------------------------------------
 // Linear algebra. Forwards are the tensor package's linalg kernels (last two axes, batched over
@@ -22,7 +42,10 @@ function block(x: Variable, rows: SliceSpec, cols: SliceSpec): Variable {
 }
 
 function requireMatrix(op: string, x: Variable): void {
-  if (x.ndim < 2) throw new T.ShapeError(`${op}: a must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(x.shape)}`);
+  if (x.ndim < 2)
+    throw new T.ShapeError(
+      `${op}: a must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(x.shape)}`,
+    );
 }
 
 /** Runs a rule that inverts a matrix, so that a singular one is reported under the op whose gradient needed it. */
@@ -30,7 +53,8 @@ function needsInverse<R>(op: string, matrix: string, rule: () => R): R {
   try {
     return rule();
   } catch (e) {
-    if (e instanceof T.LinAlgError) throw new T.LinAlgError(`${op}: the gradient needs ${matrix} to be invertible (${e.message})`);
+    if (e instanceof T.LinAlgError)
+      throw new T.LinAlgError(`${op}: the gradient needs ${matrix} to be invertible (${e.message})`);
     throw e;
   }
 }
@@ -105,7 +129,10 @@ function scaleExponents(x: Tensor, trailing: number): Exponents {
 }
 
 /** The exponents of a product: e of `a` plus e of `b`, block by block (same batch). */
-const addExponents = (a: Exponents, b: Exponents): Exponents => ({ exps: a.exps.map((e, i) => e + b.exps[i]!), batch: a.batch });
+const addExponents = (a: Exponents, b: Exponents): Exponents => ({
+  exps: a.exps.map((e, i) => e + b.exps[i]!),
+  batch: a.batch,
+});
 
 /**
  * x·2^(p·e) per block of `x` (whose leading axes are the batch of `scale`). Applied in steps that
@@ -124,7 +151,10 @@ function timesPowerOfTwo(x: Variable, scale: Exponents, p: number): Variable {
   let y = x;
   for (let j = 0; j < steps; j++) {
     // integer parts of the same sign, |part| ≤ step: the intermediate values move monotonically
-    const factors = Float64Array.from(totals, (t) => 2 ** (Math.trunc((t * (j + 1)) / steps) - Math.trunc((t * j) / steps)));
+    const factors = Float64Array.from(
+      totals,
+      (t) => 2 ** (Math.trunc((t * (j + 1)) / steps) - Math.trunc((t * j) / steps)),
+    );
     y = mul(y, constant(T.tensor(factors, { shape, dtype: x.dtype })));
   }
   return y;
@@ -191,7 +221,9 @@ export function slogdet(a: Variable | Tensor): { sign: Variable; logAbsDet: Vari
   const { sign, logAbsDet } = T.slogdet(av.value);
   return {
     sign: constant(sign),
-    logAbsDet: record('slogdet', logAbsDet, [av], (g) => [needsInverse('slogdet', 'A', () => mul(perMatrix(g), mT(inv(av))))]),
+    logAbsDet: record('slogdet', logAbsDet, [av], (g) => [
+      needsInverse('slogdet', 'A', () => mul(perMatrix(g), mT(inv(av)))),
+    ]),
   };
 }
 
@@ -297,7 +329,9 @@ function qrTallBackward(q: Variable, r: Variable, gQ: Variable | null, gR: Varia
 export function eigh(a: Variable | Tensor): { values: Variable; vectors: Variable } {
   const av = asVariable('eigh', a, 'a');
   const d = T.eigh(av.value);
-  const values: Variable = record('eigh.values', d.values, [av], (g) => [matmul(mul(vectors, unsqueeze(g, -2)), mT(vectors))]);
+  const values: Variable = record('eigh.values', d.values, [av], (g) => [
+    matmul(mul(vectors, unsqueeze(g, -2)), mT(vectors)),
+  ]);
   const vectors: Variable = record('eigh.vectors', d.vectors, [av], (g) => {
     // gaps of λ/2^e (max |λ|/2^e in [1, 2)), so that 1/gap neither overflows nor loses bits in
     // subnormals at extreme scales; the one factor 2^−e is applied at the end
@@ -411,7 +445,12 @@ export function matrixNorm(a: Variable | Tensor, ord: T.MatrixNormOrder = 'fro')
   requireMatrix('matrixNorm', av);
   if (av.shape[av.ndim - 2] === 0 || av.shape[av.ndim - 1] === 0) {
     // empty matrices have norm 0 (and an empty gradient); the composites would reduce empty axes
-    return unary('matrixNorm', av, (t) => T.matrixNorm(t, ord), (_g, x) => constant(T.zeros(x.shape, { dtype: x.dtype })));
+    return unary(
+      'matrixNorm',
+      av,
+      (t) => T.matrixNorm(t, ord),
+      (_g, x) => constant(T.zeros(x.shape, { dtype: x.dtype })),
+    );
   }
   switch (ord) {
     case 'fro':
@@ -422,13 +461,20 @@ export function matrixNorm(a: Variable | Tensor, ord: T.MatrixNormOrder = 'fro')
       return max(sum(abs(av), -1), -1);
     case 2:
     case 'nuc':
-      return unary('matrixNorm', av, (t) => T.matrixNorm(t, ord), (g, x) => {
-        const { u, v } = svd(x);
-        const uv = ord === 2 ? matmul(block(u, null, [0, 1]), mT(block(v, null, [0, 1]))) : matmul(u, mT(v));
-        return mul(perMatrix(g), uv);
-      });
+      return unary(
+        'matrixNorm',
+        av,
+        (t) => T.matrixNorm(t, ord),
+        (g, x) => {
+          const { u, v } = svd(x);
+          const uv = ord === 2 ? matmul(block(u, null, [0, 1]), mT(block(v, null, [0, 1]))) : matmul(u, mT(v));
+          return mul(perMatrix(g), uv);
+        },
+      );
     default:
-      throw new ValueError(`matrixNorm: ord must be 'fro', 1, 'inf', 2 or 'nuc', got ${JSON.stringify(ord) ?? String(ord)}`);
+      throw new ValueError(
+        `matrixNorm: ord must be 'fro', 1, 'inf', 2 or 'nuc', got ${JSON.stringify(ord) ?? String(ord)}`,
+      );
   }
 }
 
@@ -439,7 +485,8 @@ export function trace(a: Variable | Tensor): Variable {
   return sum(diagonal(av), -1);
 }
 
-const LINALG_TESTS = 'matrix generators of their own (well-conditioned, distinct spectra) and closed-form checks of the decompositions';
+const LINALG_TESTS =
+  'matrix generators of their own (well-conditioned, distinct spectra) and closed-form checks of the decompositions';
 /** The metadata of the ops above (see `OpMetadata`): all gradchecked to second order by test/linalg.test.ts. */
 export const LINALG_OP_METADATA: Readonly<Record<string, OpMetadata>> = {
   solve: { maxOrder: 2, gradientTest: { file: 'linalg.test.ts', reason: LINALG_TESTS } },

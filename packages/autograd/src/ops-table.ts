@@ -3,7 +3,12 @@ import type { Tensor } from '@hyperconn/tensor';
 import { asVariable, record, Variable } from './variable.js';
 
 /** Records a one-input op: `forward` on the value, `rule` the vjp from the output gradient `g`, the input and the output. */
-export function unary(op: string, x: Variable | Tensor, forward: (t: Tensor) => Tensor, rule: (g: Variable, x: Variable, y: Variable) => Variable): Variable {
+export function unary(
+  op: string,
+  x: Variable | Tensor,
+  forward: (t: Tensor) => Tensor,
+  rule: (g: Variable, x: Variable, y: Variable) => Variable,
+): Variable {
   const xv = asVariable(op, x);
   const y: Variable = record(op, forward(xv.value), [xv], (g) => [rule(g, xv, y)]);
   return y;

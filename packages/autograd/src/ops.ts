@@ -11,7 +11,7 @@
  * end of its file.
  */
 import * as T from '@hyperconn/tensor';
-import { fmtShape, Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
+import { fmtShape, type Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
 import { constant, unary, type OpMetadata } from './ops-table.js';
 import { asOperand, asVariable, isGradEnabled, record, Variable } from './variable.js';
 
@@ -20,9 +20,16 @@ export type Input = Variable | Tensor | number;
 type Operand = Variable | number;
 type Rule2 = (g: Variable, a: Operand, b: Operand, y: Variable) => Variable;
 
-const valueOf = (x: Operand): Tensor | number => (x instanceof Variable ? x.value : x);
+const valueOfOperand = (x: Operand): Tensor | number => (x instanceof Variable ? x.value : x);
 
-function binary(op: string, a: Input, b: Input, forward: (a: Tensor | number, b: Tensor | number) => Tensor, ruleA: Rule2, ruleB: Rule2): Variable {
+function binary(
+  op: string,
+  a: Input,
+  b: Input,
+  forward: (a: Tensor | number, b: Tensor | number) => Tensor,
+  ruleA: Rule2,
+  ruleB: Rule2,
+): Variable {
   const av = asOperand(op, a, 'a');
   const bv = asOperand(op, b, 'b');
   if (!(av instanceof Variable) && !(bv instanceof Variable)) {
@@ -31,7 +38,7 @@ function binary(op: string, a: Input, b: Input, forward: (a: Tensor | number, b:
   const inputs: Variable[] = [];
   if (av instanceof Variable) inputs.push(av);
   if (bv instanceof Variable) inputs.push(bv);
-  const y: Variable = record(op, forward(valueOf(av), valueOf(bv)), inputs, (g, needs) => {
+  const y: Variable = record(op, forward(valueOfOperand(av), valueOfOperand(bv)), inputs, (g, needs) => {
     const out: (Variable | null)[] = [];
     let k = 0;
     if (av instanceof Variable) out.push(needs[k++] ? ruleA(g, av, bv, y) : null);
@@ -41,7 +48,7 @@ function binary(op: string, a: Input, b: Input, forward: (a: Tensor | number, b:
   return y;
 }
 
-const detached = (x: Operand): Tensor | number => valueOf(x);
+const detached = (x: Operand): Tensor | number => valueOfOperand(x);
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise, binary (broadcasting)
@@ -50,15 +57,45 @@ const detached = (x: Operand): Tensor | number => valueOf(x);
  * a + b with NumPy broadcasting; mixed dtypes give float64, a number takes the other operand's
  * dtype. ValueError if both are numbers.
  */
-export const add = (a: Input, b: Input): Variable => binary('add', a, b, T.add, (g) => g, (g) => g);
+export const add = (a: Input, b: Input): Variable =>
+  binary(
+    'add',
+    a,
+    b,
+    T.add,
+    (g) => g,
+    (g) => g,
+  );
 /** a − b, broadcasting as `add`. */
-export const sub = (a: Input, b: Input): Variable => binary('sub', a, b, T.sub, (g) => g, (g) => neg(g));
+export const sub = (a: Input, b: Input): Variable =>
+  binary(
+    'sub',
+    a,
+    b,
+    T.sub,
+    (g) => g,
+    (g) => neg(g),
+  );
 /** a · b element-wise, broadcasting as `add`. */
 export const mul = (a: Input, b: Input): Variable =>
-  binary('mul', a, b, T.mul, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
+  binary(
+    'mul',
+    a,
+    b,
+    T.mul,
+    (g, _a, b) => mul(g, b),
+    (g, a) => mul(g, a),
+  );
 /** a / b, broadcasting as `add` (IEEE: x/0 = ±∞, 0/0 = NaN). */
 export const div = (a: Input, b: Input): Variable =>
-  binary('div', a, b, T.div, (g, _a, b) => div(g, b), (g, _a, b, y) => neg(div(mul(g, y), b)));
+  binary(
+    'div',
+    a,
+    b,
+    T.div,
+    (g, _a, b) => div(g, b),
+    (g, _a, b, y) => neg(div(mul(g, y), b)),
+  );
 /** d/da = b·a^(b−1); d/db = y·log a, taken as 0 where a = 0 (the limit for b > 0). */
 export const pow = (a: Input, b: Input): Variable =>
   binary(
@@ -139,14 +176,17 @@ export const square = (x: Variable | Tensor): Variable => unary('square', x, T.s
 export const reciprocal = (x: Variable | Tensor): Variable =>
   unary('reciprocal', x, T.reciprocal, (g, _x, y) => neg(mul(g, square(y))));
 /** Subgradient 0 at 0. */
-export const abs = (x: Variable | Tensor): Variable => unary('abs', x, T.abs, (g, x) => mul(g, constant(T.sign(x.value))));
+export const abs = (x: Variable | Tensor): Variable =>
+  unary('abs', x, T.abs, (g, x) => mul(g, constant(T.sign(x.value))));
 /** tanh x; gradient g·(1 − y²) from the output y. */
-export const tanh = (x: Variable | Tensor): Variable => unary('tanh', x, T.tanh, (g, _x, y) => mul(g, sub(1, square(y))));
+export const tanh = (x: Variable | Tensor): Variable =>
+  unary('tanh', x, T.tanh, (g, _x, y) => mul(g, sub(1, square(y))));
 /** The logistic 1/(1 + e⁻ˣ), never NaN for infinite x; gradient g·y(1 − y) from the output y. */
 export const sigmoid = (x: Variable | Tensor): Variable =>
   unary('sigmoid', x, T.sigmoid, (g, _x, y) => mul(g, mul(y, sub(1, y))));
 /** Gradient 0 at 0. */
-export const relu = (x: Variable | Tensor): Variable => unary('relu', x, T.relu, (g, x) => mul(g, constant(T.gt(x.value, 0))));
+export const relu = (x: Variable | Tensor): Variable =>
+  unary('relu', x, T.relu, (g, x) => mul(g, constant(T.gt(x.value, 0))));
 /** Exact GELU x·Φ(x); d/dx = Φ(x) + x·φ(x). */
 export const gelu = (x: Variable | Tensor): Variable =>
   unary('gelu', x, T.gelu, (g, x) => {
@@ -162,7 +202,8 @@ export const sin = (x: Variable | Tensor): Variable => unary('sin', x, T.sin, (g
 /** cos x; gradient −g·sin x. */
 export const cos = (x: Variable | Tensor): Variable => unary('cos', x, T.cos, (g, x) => neg(mul(g, sin(x))));
 /** log(1 + eˣ) without overflow; gradient g·sigmoid(x). */
-export const softplus = (x: Variable | Tensor): Variable => unary('softplus', x, T.softplus, (g, x) => mul(g, sigmoid(x)));
+export const softplus = (x: Variable | Tensor): Variable =>
+  unary('softplus', x, T.softplus, (g, x) => mul(g, sigmoid(x)));
 /** The gradient passes where min ≤ x ≤ max (inclusive, as PyTorch). */
 export function clamp(x: Variable | Tensor, min?: number, max?: number): Variable {
   return unary(
@@ -182,16 +223,31 @@ export function cast(x: Variable | Tensor, dtype: DType): Variable {
   const xv = asVariable('cast', x);
   if (xv.dtype === T.checkDType('cast', dtype)) return xv;
   const from = xv.dtype;
-  return unary('cast', xv, (t) => t.astype(dtype), (g) => cast(g, from));
+  return unary(
+    'cast',
+    xv,
+    (t) => t.astype(dtype),
+    (g) => cast(g, from),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reductions. `axes` undefined = all axes; negative axes count from the end.
 
 /** `g` (reduced over `axes`) broadcast back to `shape`. */
-function expandReduced(g: Variable, shape: readonly number[], axes: number | readonly number[] | undefined, keepDims: boolean): Variable {
+function expandReduced(
+  g: Variable,
+  shape: readonly number[],
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+): Variable {
   const ax = T.normalizeAxes('sum', axes, shape.length);
-  const kept = keepDims ? g : reshape(g, shape.map((d, i) => (ax.includes(i) ? 1 : d)));
+  const kept = keepDims
+    ? g
+    : reshape(
+        g,
+        shape.map((d, i) => (ax.includes(i) ? 1 : d)),
+      );
   return expand(kept, shape);
 }
 function reducedCount(shape: readonly number[], axes: number | readonly number[] | undefined): number {
@@ -203,26 +259,43 @@ function reducedCount(shape: readonly number[], axes: number | readonly number[]
  * Over zero elements, 0.
  */
 export function sum(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('sum', x, (t) => T.sum(t, axes, keepDims), (g, x) => expandReduced(g, x.shape, axes, keepDims));
+  return unary(
+    'sum',
+    x,
+    (t) => T.sum(t, axes, keepDims),
+    (g, x) => expandReduced(g, x.shape, axes, keepDims),
+  );
 }
 /** The arithmetic mean over `axes` (as `sum`). Throws a ValueError over zero elements. */
 export function mean(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('mean', x, (t) => T.mean(t, axes, keepDims), (g, x) => div(expandReduced(g, x.shape, axes, keepDims), reducedCount(x.shape, axes)));
+  return unary(
+    'mean',
+    x,
+    (t) => T.mean(t, axes, keepDims),
+    (g, x) => div(expandReduced(g, x.shape, axes, keepDims), reducedCount(x.shape, axes)),
+  );
 }
 /**
  * d/dx_i = product of the others: y/x_i when the slice has no zero. With zeros the first-order
  * rule uses exact products of the other entries; differentiating it again is refused.
  */
 export function prod(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('prod', x, (t) => T.prod(t, axes, keepDims), (g, x, y) => {
-    const gFull = expandReduced(g, x.shape, axes, keepDims);
-    const hasZero = T.sum(T.eq(x.value, 0)).item() > 0;
-    if (!hasZero) return mul(gFull, div(expandReduced(y, x.shape, axes, keepDims), x));
-    if (isGradEnabled()) {
-      throw new ValueError('prod: differentiating the gradient of prod at inputs that contain zeros is not supported');
-    }
-    return mul(gFull, constant(productOfOthers(x.value, axes)));
-  });
+  return unary(
+    'prod',
+    x,
+    (t) => T.prod(t, axes, keepDims),
+    (g, x, y) => {
+      const gFull = expandReduced(g, x.shape, axes, keepDims);
+      const hasZero = T.sum(T.eq(x.value, 0)).item() > 0;
+      if (!hasZero) return mul(gFull, div(expandReduced(y, x.shape, axes, keepDims), x));
+      if (isGradEnabled()) {
+        throw new ValueError(
+          'prod: differentiating the gradient of prod at inputs that contain zeros is not supported',
+        );
+      }
+      return mul(gFull, constant(productOfOthers(x.value, axes)));
+    },
+  );
 }
 /** For each element, the product of the other elements of its slice (prefix × suffix products, no division). */
 function productOfOthers(x: Tensor, axes: number | readonly number[] | undefined): Tensor {
@@ -247,21 +320,39 @@ function productOfOthers(x: Tensor, axes: number | readonly number[] | undefined
     }
   }
   const inverse = new Array<number>(perm.length);
-  perm.forEach((a, i) => (inverse[a] = i));
+  perm.forEach((a, i) => {
+    inverse[a] = i;
+  });
   return T.tensor(out, { shape: moved.shape }).permute(inverse).contiguous();
 }
 /** Ties share the gradient equally. */
 export function max(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('max', x, (t) => T.max(t, axes, keepDims), (g, x, y) => extremumRule(g, x, y, axes, keepDims));
+  return unary(
+    'max',
+    x,
+    (t) => T.max(t, axes, keepDims),
+    (g, x, y) => extremumRule(g, x, y, axes, keepDims),
+  );
 }
 /**
  * The smallest element over `axes` (as `sum`); ValueError over an empty axis. Ties share the
  * gradient equally.
  */
 export function min(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('min', x, (t) => T.min(t, axes, keepDims), (g, x, y) => extremumRule(g, x, y, axes, keepDims));
+  return unary(
+    'min',
+    x,
+    (t) => T.min(t, axes, keepDims),
+    (g, x, y) => extremumRule(g, x, y, axes, keepDims),
+  );
 }
-function extremumRule(g: Variable, x: Variable, y: Variable, axes: number | readonly number[] | undefined, keepDims: boolean): Variable {
+function extremumRule(
+  g: Variable,
+  x: Variable,
+  y: Variable,
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+): Variable {
   const yFull = expandReduced(y.detach(), x.shape, axes, keepDims).value;
   const hits = T.eq(x.value, yFull);
   const count = T.sum(hits, axes, true);
@@ -276,8 +367,11 @@ function extremumRule(g: Variable, x: Variable, y: Variable, axes: number | read
  * or NaN is NaN throughout (no limit exists there).
  */
 export function logsumexp(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('logsumexp', x, (t) => T.logsumexp(t, axes, keepDims), (g, x) =>
-    mul(expandReduced(g, x.shape, axes, keepDims), exp(logSoftmaxOver('logsumexp', x, axes))),
+  return unary(
+    'logsumexp',
+    x,
+    (t) => T.logsumexp(t, axes, keepDims),
+    (g, x) => mul(expandReduced(g, x.shape, axes, keepDims), exp(logSoftmaxOver('logsumexp', x, axes))),
   );
 }
 
@@ -299,11 +393,16 @@ function logSoftmaxOver(op: string, x: Variable, axes: number | readonly number[
 }
 /** 2-norm over the axes (Frobenius for two); the subgradient at 0 is 0. */
 export function norm(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false): Variable {
-  return unary('norm', x, (t) => T.norm(t, axes, keepDims), (g, x, y) => {
-    const yFull = expandReduced(y, x.shape, axes, keepDims);
-    const safe = where(T.eq(yFull.value, 0), 1, yFull);
-    return mul(expandReduced(g, x.shape, axes, keepDims), div(x, safe));
-  });
+  return unary(
+    'norm',
+    x,
+    (t) => T.norm(t, axes, keepDims),
+    (g, x, y) => {
+      const yFull = expandReduced(y, x.shape, axes, keepDims);
+      const safe = where(T.eq(yFull.value, 0), 1, yFull);
+      return mul(expandReduced(g, x.shape, axes, keepDims), div(x, safe));
+    },
+  );
 }
 
 // Composite reductions: differentiable through the ops above.
@@ -311,13 +410,19 @@ export function norm(x: Variable | Tensor, axes?: number | readonly number[], ke
  * Σ (x − mean)² / (N − correction) over `axes`: correction 0 (default) is the population variance,
  * 1 the sample variance. Throws a ValueError when N − correction ≤ 0.
  */
-export function variance(x: Variable | Tensor, axes?: number | readonly number[], keepDims = false, correction = 0): Variable {
+export function variance(
+  x: Variable | Tensor,
+  axes?: number | readonly number[],
+  keepDims = false,
+  correction = 0,
+): Variable {
   const xv = asVariable('variance', x);
   if (!(typeof correction === 'number' && Number.isFinite(correction) && correction >= 0)) {
     throw new ValueError(`variance: correction must be a finite number ≥ 0, got ${correction}`);
   }
   const n = reducedCount(xv.shape, axes);
-  if (n - correction <= 0) throw new ValueError(`variance: ${n} elements with correction ${correction} leave no degrees of freedom`);
+  if (n - correction <= 0)
+    throw new ValueError(`variance: ${n} elements with correction ${correction} leave no degrees of freedom`);
   const centered = sub(xv, mean(xv, axes, true));
   return div(sum(square(centered), axes, keepDims), n - correction);
 }
@@ -345,15 +450,27 @@ export function softmax(x: Variable | Tensor, axis = -1): Variable {
 
 /** The same elements in C order in a new shape (one entry may be -1); ShapeError if the sizes differ. */
 export function reshape(x: Variable | Tensor, shape: readonly number[]): Variable {
-  return unary('reshape', x, (t) => t.reshape(shape), (g, x) => reshape(g, x.shape));
+  return unary(
+    'reshape',
+    x,
+    (t) => t.reshape(shape),
+    (g, x) => reshape(g, x.shape),
+  );
 }
 /** Reorders the axes: output axis i is input axis `axes[i]` (negative count from the end). */
 export function permute(x: Variable | Tensor, axes: readonly number[]): Variable {
   const xv = asVariable('permute', x);
   const y = xv.value.permute(axes);
   const inverse = new Array<number>(axes.length);
-  axes.forEach((a, i) => (inverse[T.normalizeAxis('permute', a, axes.length)] = i));
-  return unary('permute', xv, () => y, (g) => permute(g, inverse));
+  axes.forEach((a, i) => {
+    inverse[T.normalizeAxis('permute', a, axes.length)] = i;
+  });
+  return unary(
+    'permute',
+    xv,
+    () => y,
+    (g) => permute(g, inverse),
+  );
 }
 /** Swaps two axes (default the last two). */
 export function transpose(x: Variable | Tensor, axis0 = -2, axis1 = -1): Variable {
@@ -369,7 +486,12 @@ export function transpose(x: Variable | Tensor, axis0 = -2, axis1 = -1): Variabl
 }
 /** Broadcast view; the gradient is summed back by the engine. */
 export function expand(x: Variable | Tensor, shape: readonly number[]): Variable {
-  return unary('expand', x, (t) => t.expand(shape), (g) => g);
+  return unary(
+    'expand',
+    x,
+    (t) => t.expand(shape),
+    (g) => g,
+  );
 }
 /** Drops size-1 axes: all of them, or the listed ones (ShapeError if one is not size 1). */
 export function squeeze(x: Variable | Tensor, axes?: number | readonly number[]): Variable {
@@ -393,7 +515,8 @@ export function sumToShape(x: Variable, shape: readonly number[]): Variable {
   const axes: number[] = [];
   for (let i = 0; i < x.ndim; i++) {
     if (i < lead || (shape[i - lead] === 1 && x.shape[i] !== 1)) axes.push(i);
-    else if (shape[i - lead] !== x.shape[i]) throw new T.ShapeError(`sumToShape: cannot sum ${fmtShape(x.shape)} down to ${fmtShape(shape)}`);
+    else if (shape[i - lead] !== x.shape[i])
+      throw new T.ShapeError(`sumToShape: cannot sum ${fmtShape(x.shape)} down to ${fmtShape(shape)}`);
   }
   return reshape(sum(x, axes, true), shape);
 }
@@ -403,7 +526,12 @@ export function sumToShape(x: Variable, shape: readonly number[]): Variable {
  * (`embedSlice`).
  */
 export function slice(x: Variable | Tensor, ...specs: SliceSpec[]): Variable {
-  return unary('slice', x, (t) => t.slice(...specs), (g, x) => embedSlice(g, x.shape, specs));
+  return unary(
+    'slice',
+    x,
+    (t) => t.slice(...specs),
+    (g, x) => embedSlice(g, x.shape, specs),
+  );
 }
 /** Zeros of `shape` with `g` written into the region `slice(...specs)` selects (slice's adjoint). */
 export function embedSlice(g: Variable | Tensor, shape: readonly number[], specs: readonly SliceSpec[]): Variable {
@@ -426,16 +554,24 @@ export function concat(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   if (!Array.isArray(xs)) throw T.argumentError('concat', 'xs', 'an array of Variables or Tensors', xs);
   if (xs.length === 0) throw new ValueError('concat: needs at least one tensor');
   const vs = xs.map((x, i) => asVariable('concat', x, `xs[${i}]`));
-  const y: Variable = record('concat', T.concat(vs.map((v) => v.value), axis), vs, (g) => {
-    const ax = T.normalizeAxis('concat', axis, g.ndim);
-    let start = 0;
-    return vs.map((v) => {
-      const specs: SliceSpec[] = new Array<SliceSpec>(ax).fill(null);
-      specs.push([start, start + v.shape[ax]!]);
-      start += v.shape[ax]!;
-      return slice(g, ...specs);
-    });
-  });
+  const y: Variable = record(
+    'concat',
+    T.concat(
+      vs.map((v) => v.value),
+      axis,
+    ),
+    vs,
+    (g) => {
+      const ax = T.normalizeAxis('concat', axis, g.ndim);
+      let start = 0;
+      return vs.map((v) => {
+        const specs: SliceSpec[] = new Array<SliceSpec>(ax).fill(null);
+        specs.push([start, start + v.shape[ax]!]);
+        start += v.shape[ax]!;
+        return slice(g, ...specs);
+      });
+    },
+  );
   return y;
 }
 /** Joins same-shape inputs along a new `axis` (numbered in the output). ValueError for an empty list. */
@@ -444,7 +580,10 @@ export function stack(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   if (xs.length === 0) throw new ValueError('stack: needs at least one tensor');
   const vs = xs.map((x, i) => asVariable('stack', x, `xs[${i}]`));
   const ax = T.normalizeAxis('stack', axis, vs[0]!.ndim + 1);
-  return concat(vs.map((x) => unsqueeze(x, ax)), ax);
+  return concat(
+    vs.map((x) => unsqueeze(x, ax)),
+    ax,
+  );
 }
 /**
  * Cuts x along `axis`: a number asks for that many equal sections (it must divide the length), an
@@ -464,7 +603,12 @@ export function split(x: Variable | Tensor, sizesOrSections: number | readonly n
 }
 /** Reverses the order of elements along `axes` (default: all). */
 export function flip(x: Variable | Tensor, axes?: number | readonly number[]): Variable {
-  return unary('flip', x, (t) => T.flip(t, axes), (g) => flip(g, axes));
+  return unary(
+    'flip',
+    x,
+    (t) => T.flip(t, axes),
+    (g) => flip(g, axes),
+  );
 }
 /**
  * Picks the entries `indices` along `axis` (repeats allowed, negative count from the end): x's
@@ -472,15 +616,26 @@ export function flip(x: Variable | Tensor, axes?: number | readonly number[]): V
  * (`indexAdd`).
  */
 export function indexSelect(x: Variable | Tensor, axis: number, indices: readonly number[] | Tensor): Variable {
-  return unary('indexSelect', x, (t) => T.indexSelect(t, axis, indices), (g, x) =>
-    indexAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, indices, g),
+  return unary(
+    'indexSelect',
+    x,
+    (t) => T.indexSelect(t, axis, indices),
+    (g, x) => indexAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, indices, g),
   );
 }
 /** `base` plus `src` accumulated into the rows `indices` along `axis` (indexSelect's adjoint). */
-export function indexAdd(base: Variable | Tensor, axis: number, indices: readonly number[] | Tensor, src: Variable | Tensor): Variable {
+export function indexAdd(
+  base: Variable | Tensor,
+  axis: number,
+  indices: readonly number[] | Tensor,
+  src: Variable | Tensor,
+): Variable {
   const b = asVariable('indexAdd', base, 'base');
   const s = asVariable('indexAdd', src, 'src');
-  return record('indexAdd', T.indexAdd(b.value, axis, indices, s.value), [b, s], (g) => [g, indexSelect(g, axis, indices)]);
+  return record('indexAdd', T.indexAdd(b.value, axis, indices, s.value), [b, s], (g) => [
+    g,
+    indexSelect(g, axis, indices),
+  ]);
 }
 /**
  * As torch.gather, `out[…, i, …] = x[…, index[…, i, …], …]` along `axis`: `index` (a constant) has
@@ -488,7 +643,12 @@ export function indexAdd(base: Variable | Tensor, axis: number, indices: readonl
  * `scatterAdd`.
  */
 export function gather(x: Variable | Tensor, axis: number, index: Tensor): Variable {
-  return unary('gather', x, (t) => T.gather(t, axis, index), (g, x) => scatterAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, index, g));
+  return unary(
+    'gather',
+    x,
+    (t) => T.gather(t, axis, index),
+    (g, x) => scatterAdd(T.zeros(x.shape, { dtype: x.dtype }), axis, index, g),
+  );
 }
 /** `base` plus `src` accumulated at `index` along `axis` (gather's adjoint). */
 export function scatterAdd(base: Variable | Tensor, axis: number, index: Tensor, src: Variable | Tensor): Variable {
@@ -496,15 +656,23 @@ export function scatterAdd(base: Variable | Tensor, axis: number, index: Tensor,
   const s = asVariable('scatterAdd', src, 'src');
   // Only src's leading index-shaped block is read, so its gradient is zero outside that block.
   const block = index.shape.map((d): SliceSpec => [0, d]);
-  return record('scatterAdd', T.scatterAdd(b.value, axis, index, s.value), [b, s], (g) => [g, embedSlice(gather(g, axis, index), s.shape, block)]);
+  return record('scatterAdd', T.scatterAdd(b.value, axis, index, s.value), [b, s], (g) => [
+    g,
+    embedSlice(gather(g, axis, index), s.shape, block),
+  ]);
 }
 /** The main diagonal of the last two axes. */
 export function diagonal(x: Variable | Tensor): Variable {
-  return unary('diagonal', x, (t) => T.diagonal(t), (g, x) => {
-    const [n, m] = x.shape.slice(-2) as [number, number];
-    const band = constant(T.eye(n, m, { dtype: x.dtype }));
-    return mul(unsqueeze(g, n <= m ? -1 : -2), band);
-  });
+  return unary(
+    'diagonal',
+    x,
+    (t) => T.diagonal(t),
+    (g, x) => {
+      const [n, m] = x.shape.slice(-2) as [number, number];
+      const band = constant(T.eye(n, m, { dtype: x.dtype }));
+      return mul(unsqueeze(g, n <= m ? -1 : -2), band);
+    },
+  );
 }
 /** Square matrices with x's last axis on the diagonal, zeros elsewhere: `[..., k]` → `[..., k, k]`. */
 export function diagEmbed(x: Variable | Tensor): Variable {
@@ -512,11 +680,21 @@ export function diagEmbed(x: Variable | Tensor): Variable {
 }
 /** The lower triangle of the last two axes: keeps (i, j) with j ≤ i + k, zeroes the rest. */
 export function tril(x: Variable | Tensor, k = 0): Variable {
-  return unary('tril', x, (t) => T.tril(t, k), (g) => tril(g, k));
+  return unary(
+    'tril',
+    x,
+    (t) => T.tril(t, k),
+    (g) => tril(g, k),
+  );
 }
 /** The upper triangle of the last two axes: keeps (i, j) with j ≥ i + k, zeroes the rest. */
 export function triu(x: Variable | Tensor, k = 0): Variable {
-  return unary('triu', x, (t) => T.triu(t, k), (g) => triu(g, k));
+  return unary(
+    'triu',
+    x,
+    (t) => T.triu(t, k),
+    (g) => triu(g, k),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,7 +709,9 @@ export function matmul(a: Variable | Tensor, b: Variable | Tensor): Variable {
   const av = asVariable('matmul', a, 'a');
   const bv = asVariable('matmul', b, 'b');
   if (av.ndim === 0 || bv.ndim === 0) {
-    throw new T.ShapeError(`matmul: operands must have at least one axis, got ${fmtShape(av.shape)} @ ${fmtShape(bv.shape)}`);
+    throw new T.ShapeError(
+      `matmul: operands must have at least one axis, got ${fmtShape(av.shape)} @ ${fmtShape(bv.shape)}`,
+    );
   }
   if (av.ndim === 1 && bv.ndim === 1) return squeeze(matmul(unsqueeze(av, 0), unsqueeze(bv, -1)), [-2, -1]);
   if (av.ndim === 1) return squeeze(matmul(unsqueeze(av, 0), bv), -2);
@@ -573,7 +753,7 @@ export const ge = (a: Input, b: Input): Variable => compare('ge', T.ge, a, b);
 function compare(op: string, fn: (a: Tensor | number, b: Tensor | number) => Tensor, a: Input, b: Input): Variable {
   const av = asOperand(op, a, 'a');
   const bv = asOperand(op, b, 'b');
-  return constant(fn(valueOf(av), valueOf(bv)));
+  return constant(fn(valueOfOperand(av), valueOfOperand(bv)));
 }
 /**
  * Index of the largest element along `axis` (of the flattened x when undefined) as a float64
@@ -620,7 +800,14 @@ const OP_METADATA: Readonly<Record<string, OpMetadata>> = {
   cos: { maxOrder: 2 },
   softplus: { maxOrder: 2 },
   clamp: { maxOrder: 2 },
-  cast: { maxOrder: 2, gradientTest: { file: 'engine.test.ts', reason: 'float32 rounding defeats finite differences; engine.test.ts checks its gradient (dtype round trip, second order) in closed form' } },
+  cast: {
+    maxOrder: 2,
+    gradientTest: {
+      file: 'engine.test.ts',
+      reason:
+        'float32 rounding defeats finite differences; engine.test.ts checks its gradient (dtype round trip, second order) in closed form',
+    },
+  },
   sum: { maxOrder: 2 },
   mean: { maxOrder: 2 },
   // second order only where the input has no zeros (the rule with zeros refuses it)

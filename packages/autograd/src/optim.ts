@@ -4,7 +4,18 @@
  * modules that hold the parameters see them without being rebuilt.
  */
 import * as T from '@hyperconn/tensor';
-import { allocate, DTypeError, fmtIndex, fmtShape, NonFiniteError, shapesEqual, ShapeError, Tensor, ValueError, type TypedArray } from '@hyperconn/tensor';
+import {
+  allocate,
+  DTypeError,
+  fmtIndex,
+  fmtShape,
+  NonFiniteError,
+  shapesEqual,
+  ShapeError,
+  Tensor,
+  ValueError,
+  type TypedArray,
+} from '@hyperconn/tensor';
 import { Variable } from './variable.js';
 
 /** Hyper-parameters every optimiser has; each group may override any hyper-parameter. */
@@ -65,14 +76,16 @@ function definedOnly<T extends object>(options: T): Partial<T> {
 /** Unknown keys (typos such as `weight_decay` from JavaScript callers) would be silently ignored. */
 function checkKnownKeys(op: string, where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new ValueError(`${op}: unknown hyper-parameter '${key}' in ${where}; known: ${known.join(', ')}`);
+    if (!known.includes(key))
+      throw new ValueError(`${op}: unknown hyper-parameter '${key}' in ${where}; known: ${known.join(', ')}`);
   }
 }
 
 /** "NaN at element [1, 0] of shape [2, 3]" for the first non-finite entry of `values` (C order); null if all are finite. */
 function firstNonFinite(values: ArrayLike<number>, shape: readonly number[]): string | null {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) return `${values[i]} at element ${fmtIndex(i, shape)} of shape ${fmtShape(shape)}`;
+    if (!Number.isFinite(values[i]!))
+      return `${values[i]} at element ${fmtIndex(i, shape)} of shape ${fmtShape(shape)}`;
   }
   return null;
 }
@@ -102,7 +115,10 @@ function checkGroupParams(op: string, params: unknown, g: number, seen: Set<Vari
   if (!Array.isArray(params)) throw new ValueError(`${op}: group ${g} has no params array`);
   for (const p of params) {
     if (!(p instanceof Variable)) throw new ValueError(`${op}: group ${g} holds something that is not a Variable`);
-    if (!p.isLeaf) throw new ValueError(`${op}: can only optimise leaf variables; a parameter in group ${g} was computed by '${p.node!.op}'`);
+    if (!p.isLeaf)
+      throw new ValueError(
+        `${op}: can only optimise leaf variables; a parameter in group ${g} was computed by '${p.node!.op}'`,
+      );
     if (seen.has(p)) throw new ValueError(`${op}: a parameter appears in more than one place (group ${g})`);
     seen.add(p);
   }
@@ -137,14 +153,17 @@ export function writeValues(p: Variable, values: ArrayLike<number>): void {
 export function checkedGrad(op: string, p: Variable): Tensor {
   const g = p.grad!.value;
   if (!shapesEqual(g.shape, p.shape)) {
-    throw new ShapeError(`${op}: gradient of shape ${fmtShape(g.shape)} does not match its parameter's shape ${fmtShape(p.shape)}`);
+    throw new ShapeError(
+      `${op}: gradient of shape ${fmtShape(g.shape)} does not match its parameter's shape ${fmtShape(p.shape)}`,
+    );
   }
   return g;
 }
 
 /** ValueError `${op}: ${name} must be finite and ≥ 0` unless `value` is. */
 export function checkNonNegative(op: string, name: string, value: number): void {
-  if (!(Number.isFinite(value) && value >= 0)) throw new ValueError(`${op}: ${name} must be finite and ≥ 0, got ${value}`);
+  if (!(Number.isFinite(value) && value >= 0))
+    throw new ValueError(`${op}: ${name} must be finite and ≥ 0, got ${value}`);
 }
 
 /**
@@ -172,20 +191,28 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
     private readonly stateKeys: readonly string[],
   ) {
     const { nonFinite = 'throw', ...options } = allOptions;
-    if (nonFinite !== 'throw' && nonFinite !== 'skip') throw new ValueError(`${opName}: nonFinite must be 'throw' or 'skip', got ${JSON.stringify(nonFinite)}`);
+    if (nonFinite !== 'throw' && nonFinite !== 'skip')
+      throw new ValueError(`${opName}: nonFinite must be 'throw' or 'skip', got ${JSON.stringify(nonFinite)}`);
     this.nonFinite = nonFinite;
     const known = Object.keys(defaults);
     this.hyperKeys = known;
     checkKnownKeys(opName, 'the options', options, known);
     const specs: readonly ParamGroupSpec<H>[] =
-      params.length > 0 && params.every((p) => p instanceof Variable) ? [{ params: params as readonly Variable[] } as ParamGroupSpec<H>] : (params as readonly ParamGroupSpec<H>[]);
+      params.length > 0 && params.every((p) => p instanceof Variable)
+        ? [{ params: params as readonly Variable[] } as ParamGroupSpec<H>]
+        : (params as readonly ParamGroupSpec<H>[]);
     if (specs.length === 0) throw new ValueError(`${opName}: got an empty parameter list`);
     const seen = new Set<Variable>();
     this.paramGroups = specs.map((spec, g) => {
       checkGroupParams(opName, spec.params, g, seen);
       const { params: groupParams, ...overrides } = spec;
       checkKnownKeys(opName, `group ${g}`, overrides, known);
-      const group = { ...defaults, ...definedOnly(options as Partial<H>), ...definedOnly(overrides), params: [...groupParams] } as ParamGroup<H>;
+      const group = {
+        ...defaults,
+        ...definedOnly(options as Partial<H>),
+        ...definedOnly(overrides),
+        params: [...groupParams],
+      } as ParamGroup<H>;
       this.validateGroup(group, g);
       return group;
     });
@@ -221,7 +248,10 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
     try {
       for (const { grad, gradValues, label } of entries) {
         const bad = firstNonFinite(gradValues, grad.shape);
-        if (bad !== null) throw new NonFiniteError(`${this.opName}: the gradient of ${label} is not finite: ${bad}; nothing was changed`);
+        if (bad !== null)
+          throw new NonFiniteError(
+            `${this.opName}: the gradient of ${label} is not finite: ${bad}; nothing was changed`,
+          );
       }
       commit = this.prepareStep(entries);
     } catch (e) {
@@ -245,10 +275,17 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
    * write as `what` of the parameter `label`, is finite. The inputs are finite by then, so this
    * is an overflow (or 0/0, as Adam's with eps 0 and a zero gradient).
    */
-  protected requireFiniteUpdate(label: string, what: string, values: ArrayLike<number>, shape: readonly number[]): void {
+  protected requireFiniteUpdate(
+    label: string,
+    what: string,
+    values: ArrayLike<number>,
+    shape: readonly number[],
+  ): void {
     const bad = firstNonFinite(values, shape);
     if (bad !== null) {
-      throw new NonFiniteError(`${this.opName}: the update of ${label} is not finite although its inputs are (an overflow): ${what} would hold ${bad}; nothing was changed`);
+      throw new NonFiniteError(
+        `${this.opName}: the update of ${label} is not finite although its inputs are (an overflow): ${what} would hold ${bad}; nothing was changed`,
+      );
     }
   }
 
@@ -268,10 +305,15 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
         const label = paramLabel(p, g, i);
         const bad = firstNonFinite(readValues(p.value), p.shape);
         // not subject to the policy: skipping would skip every later step as well
-        if (bad !== null) throw new NonFiniteError(`${this.opName}: the value of ${label} is not finite: ${bad}; no step can start from it`);
+        if (bad !== null)
+          throw new NonFiniteError(
+            `${this.opName}: the value of ${label} is not finite: ${bad}; no step can start from it`,
+          );
         const grad = p.grad.value;
         if (!shapesEqual(grad.shape, p.shape)) {
-          throw new ShapeError(`${this.opName}: the gradient of ${label} has shape ${fmtShape(grad.shape)}, the parameter ${fmtShape(p.shape)}`);
+          throw new ShapeError(
+            `${this.opName}: the gradient of ${label} has shape ${fmtShape(grad.shape)}, the parameter ${fmtShape(p.shape)}`,
+          );
         }
         entries.push({ p, grad, gradValues: readValues(grad), group, label });
       });
@@ -309,20 +351,27 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
   loadStateDict(dict: OptimizerStateDict<H>): void {
     const op = `${this.opName}.loadStateDict`;
     const skippedSteps = dict.skippedSteps ?? 0;
-    if (!Number.isSafeInteger(skippedSteps) || skippedSteps < 0) throw new ValueError(`${op}: skippedSteps must be a non-negative integer, got ${skippedSteps}`);
+    if (!Number.isSafeInteger(skippedSteps) || skippedSteps < 0)
+      throw new ValueError(`${op}: skippedSteps must be a non-negative integer, got ${skippedSteps}`);
     if (dict.paramGroups.length !== this.paramGroups.length) {
-      throw new ValueError(`${op}: the dict has ${dict.paramGroups.length} parameter groups, the optimiser ${this.paramGroups.length}`);
+      throw new ValueError(
+        `${op}: the dict has ${dict.paramGroups.length} parameter groups, the optimiser ${this.paramGroups.length}`,
+      );
     }
     const params: Variable[] = [];
     dict.paramGroups.forEach((saved, g) => {
       const group = this.paramGroups[g]!;
       if (saved.params.length !== group.params.length) {
-        throw new ValueError(`${op}: group ${g} has ${saved.params.length} parameters in the dict, ${group.params.length} in the optimiser`);
+        throw new ValueError(
+          `${op}: group ${g} has ${saved.params.length} parameters in the dict, ${group.params.length} in the optimiser`,
+        );
       }
       const keys = Object.keys(group).filter((k) => k !== 'params');
       const savedKeys = Object.keys(saved).filter((k) => k !== 'params');
       if (keys.length !== savedKeys.length || keys.some((k) => !savedKeys.includes(k))) {
-        throw new ValueError(`${op}: group ${g} has hyper-parameters {${savedKeys.join(', ')}} in the dict, {${keys.join(', ')}} in the optimiser`);
+        throw new ValueError(
+          `${op}: group ${g} has hyper-parameters {${savedKeys.join(', ')}} in the dict, {${keys.join(', ')}} in the optimiser`,
+        );
       }
       this.validateGroup({ ...saved, params: group.params }, g);
       params.push(...group.params);
@@ -330,23 +379,38 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
     const state = new Map<Variable, S>();
     for (const [index, s] of dict.state) {
       const p = params[index];
-      if (p === undefined) throw new ValueError(`${op}: state for parameter ${index}, but there are ${params.length} parameters`);
+      if (p === undefined)
+        throw new ValueError(`${op}: state for parameter ${index}, but there are ${params.length} parameters`);
       const keys = Object.keys(s);
       if (keys.length !== this.stateKeys.length || this.stateKeys.some((k) => !(k in s))) {
-        throw new ValueError(`${op}: state of parameter ${index} has keys {${keys.join(', ')}}, expected {${this.stateKeys.join(', ')}}`);
+        throw new ValueError(
+          `${op}: state of parameter ${index} has keys {${keys.join(', ')}}, expected {${this.stateKeys.join(', ')}}`,
+        );
       }
       for (const [key, value] of Object.entries(s)) {
-        const bad = value instanceof Tensor ? firstNonFinite(value.toTypedArray(), value.shape) : Number.isFinite(value) ? null : String(value);
+        const bad =
+          value instanceof Tensor
+            ? firstNonFinite(value.toTypedArray(), value.shape)
+            : Number.isFinite(value)
+              ? null
+              : String(value);
         if (bad !== null) throw new NonFiniteError(`${op}: state '${key}' of parameter ${index} is not finite: ${bad}`);
         if (!(value instanceof Tensor)) continue;
         if (!shapesEqual(value.shape, p.shape)) {
-          throw new ShapeError(`${op}: state '${key}' of parameter ${index} has shape ${fmtShape(value.shape)}, the parameter ${fmtShape(p.shape)}`);
+          throw new ShapeError(
+            `${op}: state '${key}' of parameter ${index} has shape ${fmtShape(value.shape)}, the parameter ${fmtShape(p.shape)}`,
+          );
         }
-        if (value.dtype !== p.dtype) throw new DTypeError(`${op}: state '${key}' of parameter ${index} is ${value.dtype}, the parameter ${p.dtype}`);
+        if (value.dtype !== p.dtype)
+          throw new DTypeError(
+            `${op}: state '${key}' of parameter ${index} is ${value.dtype}, the parameter ${p.dtype}`,
+          );
       }
       state.set(p, copyState(s) as S);
     }
-    dict.paramGroups.forEach(({ params: _ids, ...hyper }, g) => Object.assign(this.paramGroups[g]!, hyper));
+    dict.paramGroups.forEach(({ params: _ids, ...hyper }, g) => {
+      Object.assign(this.paramGroups[g]!, hyper);
+    });
     this.state.clear();
     for (const [p, s] of state) this.state.set(p, s);
     this.skipped = skippedSteps;
@@ -375,7 +439,9 @@ export type SGDState = { momentumBuffer: Tensor };
  */
 export class SGD extends Optimizer<SGDHyperParams, SGDState> {
   constructor(params: ParamsArg<SGDHyperParams>, options: Partial<SGDHyperParams> & OptimizerOptions = {}) {
-    super('SGD', params, { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, options, ['momentumBuffer']);
+    super('SGD', params, { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, options, [
+      'momentumBuffer',
+    ]);
   }
 
   protected checkHyperParams(group: SGDHyperParams, g: number): void {
@@ -412,7 +478,10 @@ export class SGD extends Optimizer<SGDHyperParams, SGDState> {
         if (b !== null) this.state.set(p, { momentumBuffer: new Tensor(b, [...p.shape]) });
       });
     }
-    return () => writes.forEach((write) => write());
+    return () =>
+      writes.forEach((write) => {
+        write();
+      });
   }
 }
 
@@ -431,7 +500,15 @@ export function l2WeightDecay(g: number, weightDecay: number, w: number): number
  * direction sees the buffer's dtype rounding (as PyTorch's in-place buffer). Shared with
  * RiemannianSGD.
  */
-export function sgdMomentum(i: number, d: number, b: TypedArray, b0: ArrayLike<number> | null, momentum: number, dampening: number, nesterov: boolean): number {
+export function sgdMomentum(
+  i: number,
+  d: number,
+  b: TypedArray,
+  b0: ArrayLike<number> | null,
+  momentum: number,
+  dampening: number,
+  nesterov: boolean,
+): number {
   b[i] = b0 === null ? d : momentum * b0[i]! + (1 - dampening) * d;
   return nesterov ? d + momentum * b[i]! : b[i]!;
 }
@@ -439,10 +516,14 @@ export function sgdMomentum(i: number, d: number, b: TypedArray, b0: ArrayLike<n
 /** SGD's hyper-parameter checks beyond lr and weightDecay (shared with RiemannianSGD). */
 export function checkSGDHyperParams(op: string, group: SGDHyperParams, g: number): void {
   checkNonNegative(op, `momentum (group ${g})`, group.momentum);
-  if (!(group.dampening >= 0 && group.dampening <= 1)) throw new ValueError(`${op}: dampening (group ${g}) must lie in [0, 1], got ${group.dampening}`);
-  if (typeof group.nesterov !== 'boolean') throw new ValueError(`${op}: nesterov (group ${g}) must be a boolean, got ${JSON.stringify(group.nesterov)}`);
+  if (!(group.dampening >= 0 && group.dampening <= 1))
+    throw new ValueError(`${op}: dampening (group ${g}) must lie in [0, 1], got ${group.dampening}`);
+  if (typeof group.nesterov !== 'boolean')
+    throw new ValueError(`${op}: nesterov (group ${g}) must be a boolean, got ${JSON.stringify(group.nesterov)}`);
   if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
-    throw new ValueError(`${op}: Nesterov momentum (group ${g}) needs momentum > 0 and dampening 0, got momentum ${group.momentum}, dampening ${group.dampening}`);
+    throw new ValueError(
+      `${op}: Nesterov momentum (group ${g}) needs momentum > 0 and dampening 0, got momentum ${group.momentum}, dampening ${group.dampening}`,
+    );
   }
 }
 
@@ -510,7 +591,9 @@ export function checkAdamHyperParams(op: string, group: AdamHyperParams, g: numb
   const { betas, eps } = group;
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
     // String, not JSON: JSON shows NaN and Infinity as null
-    throw new ValueError(`${op}: betas (group ${g}) must be two numbers in [0, 1), got ${Array.isArray(betas) ? `[${betas.map(String).join(', ')}]` : String(betas)}`);
+    throw new ValueError(
+      `${op}: betas (group ${g}) must be two numbers in [0, 1), got ${Array.isArray(betas) ? `[${betas.map(String).join(', ')}]` : String(betas)}`,
+    );
   }
   checkNonNegative(op, `eps (group ${g})`, eps);
 }
@@ -569,9 +652,16 @@ function prepareAdamStep(
     const old = states.get(p);
     const w0 = readValues(p.value);
     const n = w0.length;
-    const [m0, v0] = old === undefined ? [allocate(p.dtype, n), allocate(p.dtype, n)] : [readValues(old.expAvg), readValues(old.expAvgSq)];
+    const [m0, v0] =
+      old === undefined
+        ? [allocate(p.dtype, n), allocate(p.dtype, n)]
+        : [readValues(old.expAvg), readValues(old.expAvgSq)];
     const [w, m, v] = [allocate(p.dtype, n), allocate(p.dtype, n), allocate(p.dtype, n)];
-    const s: AdamState = { step: (old?.step ?? 0) + 1, expAvg: new Tensor(m, [...p.shape]), expAvgSq: new Tensor(v, [...p.shape]) };
+    const s: AdamState = {
+      step: (old?.step ?? 0) + 1,
+      expAvg: new Tensor(m, [...p.shape]),
+      expAvgSq: new Tensor(v, [...p.shape]),
+    };
     const bias = adamBiasCorrection(lr, betas, s.step);
     const l2 = decoupled ? 0 : weightDecay;
     const shrink = decoupled ? 1 - lr * weightDecay : 1;
@@ -594,7 +684,10 @@ function prepareAdamStep(
       states.set(p, s);
     });
   }
-  return () => writes.forEach((write) => write());
+  return () =>
+    writes.forEach((write) => {
+      write();
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -623,7 +716,8 @@ export interface ClipGradNormOptions {
 export function clipGradNorm(params: Iterable<Variable>, maxNorm: number, options: ClipGradNormOptions = {}): number {
   checkNonNegative('clipGradNorm', 'maxNorm', maxNorm);
   const { nonFinite = 'throw' } = options;
-  if (nonFinite !== 'throw' && nonFinite !== 'skip') throw new ValueError(`clipGradNorm: nonFinite must be 'throw' or 'skip', got ${JSON.stringify(nonFinite)}`);
+  if (nonFinite !== 'throw' && nonFinite !== 'skip')
+    throw new ValueError(`clipGradNorm: nonFinite must be 'throw' or 'skip', got ${JSON.stringify(nonFinite)}`);
   const all = [...params];
   const withGrad = all.filter((p) => p.grad !== null);
   const grads = withGrad.map((p) => p.grad!.value.toTypedArray());
@@ -636,7 +730,9 @@ export function clipGradNorm(params: Iterable<Variable>, maxNorm: number, option
     // the position in the caller's list, parameters without a gradient included
     const name = p.name ? `parameter '${p.name}' (index ${all.indexOf(p)})` : `parameter ${all.indexOf(p)}`;
     const bad = firstNonFinite(grads[badIndex]!, p.grad!.shape);
-    throw new NonFiniteError(`clipGradNorm: the total gradient norm is ${ieeeNorm}: the gradient of ${name} holds ${bad}; nothing was scaled`);
+    throw new NonFiniteError(
+      `clipGradNorm: the total gradient norm is ${ieeeNorm}: the gradient of ${name} holds ${bad}; nothing was scaled`,
+    );
   }
   let largest = 0;
   for (const g of grads) for (let i = 0; i < g.length; i++) largest = Math.max(largest, Math.abs(g[i]!));
@@ -665,7 +761,8 @@ export function clipGradNorm(params: Iterable<Variable>, maxNorm: number, option
 export type Schedule = (step: number) => number;
 
 function checkSteps(op: string, name: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`${op}: ${name} must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ValueError(`${op}: ${name} must be a non-negative integer, got ${n}`);
 }
 
 /**
@@ -681,7 +778,8 @@ export function linearWarmup(warmupSteps: number): Schedule {
 export function cosineSchedule(totalSteps: number, options: { minFactor?: number } = {}): Schedule {
   checkSteps('cosineSchedule', 'totalSteps', totalSteps);
   const minFactor = options.minFactor ?? 0;
-  if (!(minFactor >= 0 && minFactor <= 1)) throw new ValueError(`cosineSchedule: minFactor must lie in [0, 1], got ${minFactor}`);
+  if (!(minFactor >= 0 && minFactor <= 1))
+    throw new ValueError(`cosineSchedule: minFactor must lie in [0, 1], got ${minFactor}`);
   return (step) => {
     const progress = totalSteps === 0 ? 1 : Math.min(step, totalSteps) / totalSteps;
     return minFactor + (1 - minFactor) * 0.5 * (1 + Math.cos(Math.PI * progress));
@@ -696,7 +794,8 @@ export function withWarmup(warmupSteps: number, after: Schedule): Schedule {
 
 /** The usual transformer schedule: linear warm-up, then cosine decay until `totalSteps`. */
 export function warmupCosine(warmupSteps: number, totalSteps: number, options: { minFactor?: number } = {}): Schedule {
-  if (totalSteps < warmupSteps) throw new ValueError(`warmupCosine: totalSteps ${totalSteps} is shorter than warmupSteps ${warmupSteps}`);
+  if (totalSteps < warmupSteps)
+    throw new ValueError(`warmupCosine: totalSteps ${totalSteps} is shorter than warmupSteps ${warmupSteps}`);
   return withWarmup(warmupSteps, cosineSchedule(totalSteps - warmupSteps, options));
 }
 
@@ -743,10 +842,13 @@ export class LRScheduler {
     const op = 'LRScheduler.loadStateDict';
     checkSteps(op, 'step', dict.step);
     if (!Array.isArray(dict.baseLrs) || dict.baseLrs.length !== this.optimizer.paramGroups.length) {
-      throw new ValueError(`${op}: ${String(dict.baseLrs?.length)} base learning rates for ${this.optimizer.paramGroups.length} parameter groups`);
+      throw new ValueError(
+        `${op}: ${String(dict.baseLrs?.length)} base learning rates for ${this.optimizer.paramGroups.length} parameter groups`,
+      );
     }
     dict.baseLrs.forEach((lr, i) => {
-      if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) throw new ValueError(`${op}: base learning rate ${i} must be finite and ≥ 0, got ${lr}`);
+      if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0))
+        throw new ValueError(`${op}: base learning rate ${i} must be finite and ≥ 0, got ${lr}`);
     });
     this.factorAt(dict.step, op); // before anything changes
     this.current = dict.step;
@@ -756,12 +858,15 @@ export class LRScheduler {
 
   private factorAt(step: number, op = 'LRScheduler'): number {
     const factor = this.schedule(step);
-    if (!(Number.isFinite(factor) && factor >= 0)) throw new ValueError(`${op}: the schedule gave ${factor} at step ${step}`);
+    if (!(Number.isFinite(factor) && factor >= 0))
+      throw new ValueError(`${op}: the schedule gave ${factor} at step ${step}`);
     return factor;
   }
 
   private apply(): void {
     const factor = this.factorAt(this.current);
-    this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]! * factor));
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = this.baseLrs[i]! * factor;
+    });
   }
 }

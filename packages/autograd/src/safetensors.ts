@@ -21,7 +21,9 @@ const ITEM_BYTES: Record<DType, number> = { float64: 8, float32: 4 };
 function dtypeFromFormat(name: string, code: unknown): DType {
   if (code === 'F64') return 'float64';
   if (code === 'F32') return 'float32';
-  throw new DTypeError(`decodeSafetensors: tensor '${name}' has dtype ${JSON.stringify(code)}; only F32 and F64 are supported`);
+  throw new DTypeError(
+    `decodeSafetensors: tensor '${name}' has dtype ${JSON.stringify(code)}; only F32 and F64 are supported`,
+  );
 }
 
 /**
@@ -35,19 +37,24 @@ export function encodeSafetensors(
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array {
   if (typeof tensors !== 'object' || tensors === null) {
-    throw new ValueError(`encodeSafetensors: tensors must be a Map or a record of Tensors, got ${describeValue(tensors)}`);
+    throw new ValueError(
+      `encodeSafetensors: tensors must be a Map or a record of Tensors, got ${describeValue(tensors)}`,
+    );
   }
   if (typeof metadata !== 'object' || metadata === null) {
     throw new ValueError(`encodeSafetensors: metadata must be a record of strings, got ${describeValue(metadata)}`);
   }
   const entries = [...(tensors instanceof Map ? tensors : Object.entries(tensors))] as [string, Tensor][];
   for (const [name, t] of entries) {
-    if (typeof name !== 'string') throw new ValueError(`encodeSafetensors: tensor names must be strings, got ${describeValue(name)}`);
-    if (name === '' || name === METADATA_KEY) throw new ValueError(`encodeSafetensors: '${name}' is not a valid tensor name`);
+    if (typeof name !== 'string')
+      throw new ValueError(`encodeSafetensors: tensor names must be strings, got ${describeValue(name)}`);
+    if (name === '' || name === METADATA_KEY)
+      throw new ValueError(`encodeSafetensors: '${name}' is not a valid tensor name`);
     if (!(t instanceof Tensor)) throw new ValueError(`encodeSafetensors: '${name}' is not a Tensor`);
   }
   for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== 'string') throw new ValueError(`encodeSafetensors: metadata '${key}' must be a string, got ${typeof value}`);
+    if (typeof value !== 'string')
+      throw new ValueError(`encodeSafetensors: metadata '${key}' must be a string, got ${typeof value}`);
   }
   entries.sort(([na, a], [nb, b]) => ITEM_BYTES[b.dtype] - ITEM_BYTES[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0));
 
@@ -95,7 +102,8 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 /** The bytes of a Uint8Array (Node's Buffer included) or an ArrayBuffer; ValueError for anything else. */
 function asBytes(input: unknown): Uint8Array {
   // tags rather than instanceof, so buffers from another realm (a worker, vm) pass too
-  if (ArrayBuffer.isView(input) && Object.prototype.toString.call(input) === '[object Uint8Array]') return input as Uint8Array;
+  if (ArrayBuffer.isView(input) && Object.prototype.toString.call(input) === '[object Uint8Array]')
+    return input as Uint8Array;
   if (Object.prototype.toString.call(input) === '[object ArrayBuffer]') return new Uint8Array(input as ArrayBuffer);
   throw new ValueError(`decodeSafetensors: bytes must be a Uint8Array or an ArrayBuffer, got ${describeValue(input)}`);
 }
@@ -153,7 +161,8 @@ function parseEntry(name: string, raw: unknown): Entry {
   if (!isRecord(raw)) return fail('its header entry is not an object');
   const dtype = dtypeFromFormat(name, raw.dtype);
   const shape = raw.shape;
-  if (!Array.isArray(shape) || !shape.every(isCount)) return fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    return fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
   const offsets = raw.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
     return fail(`data_offsets ${JSON.stringify(offsets)} is not a pair [begin, end] of integers with begin ≤ end`);
@@ -161,7 +170,9 @@ function parseEntry(name: string, raw: unknown): Entry {
   const [begin, end] = offsets as [number, number];
   const expected = sizeOf(shape) * ITEM_BYTES[dtype];
   if (end - begin !== expected) {
-    fail(`data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape ${fmtShape(shape)} of ${raw.dtype} needs ${expected}`);
+    fail(
+      `data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape ${fmtShape(shape)} of ${raw.dtype} needs ${expected}`,
+    );
   }
   return { name, dtype, shape, begin, end };
 }
@@ -178,15 +189,20 @@ function parseEntry(name: string, raw: unknown): Entry {
  */
 export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors {
   const bytes = asBytes(input);
-  if (bytes.length < 8) throw new ValueError(`decodeSafetensors: ${bytes.length} bytes cannot hold the 8-byte header length`);
+  if (bytes.length < 8)
+    throw new ValueError(`decodeSafetensors: ${bytes.length} bytes cannot hold the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const declared = view.getBigUint64(0, true);
   // two limits, two messages: each quotes the count it was compared with
   if (declared > BigInt(bytes.length - 8)) {
-    throw new ValueError(`decodeSafetensors: header length ${declared} exceeds the ${bytes.length - 8} bytes after the length field (the file is truncated or not safetensors)`);
+    throw new ValueError(
+      `decodeSafetensors: header length ${declared} exceeds the ${bytes.length - 8} bytes after the length field (the file is truncated or not safetensors)`,
+    );
   }
   if (declared > BigInt(MAX_HEADER_BYTES)) {
-    throw new ValueError(`decodeSafetensors: header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit of the format`);
+    throw new ValueError(
+      `decodeSafetensors: header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit of the format`,
+    );
   }
   const headerBytes = Number(declared);
   let text: string;
@@ -196,9 +212,12 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.slice(8, 8 + headerBytes));
     header = JSON.parse(text);
   } catch (e) {
-    throw new ValueError(`decodeSafetensors: the ${headerBytes}-byte header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new ValueError(
+      `decodeSafetensors: the ${headerBytes}-byte header is not valid UTF-8 JSON (${(e as Error).message})`,
+    );
   }
-  if (!isRecord(header)) throw new ValueError(`decodeSafetensors: the header is ${describeJson(header)}, not a JSON object`);
+  if (!isRecord(header))
+    throw new ValueError(`decodeSafetensors: the header is ${describeJson(header)}, not a JSON object`);
   const repeated = repeatedKey(text);
   if (repeated !== null) {
     const { key, owner } = repeated;
@@ -229,17 +248,23 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
   let previous: string | null = null;
   for (const e of entries) {
     if (e.begin !== expectedBegin) {
-      const before = previous === null ? 'the data starts at 0' : `the previous tensor '${previous}' ends at ${expectedBegin}`;
+      const before =
+        previous === null ? 'the data starts at 0' : `the previous tensor '${previous}' ends at ${expectedBegin}`;
       throw new ValueError(
         `decodeSafetensors: tensor '${e.name}' starts at byte ${e.begin} of the data, but ${before} (the data must be contiguous, without gaps or overlaps)`,
       );
     }
-    if (e.end > dataBytes) throw new ValueError(`decodeSafetensors: tensor '${e.name}' ends at byte ${e.end}, past the ${dataBytes} bytes of data`);
+    if (e.end > dataBytes)
+      throw new ValueError(
+        `decodeSafetensors: tensor '${e.name}' ends at byte ${e.end}, past the ${dataBytes} bytes of data`,
+      );
     expectedBegin = e.end;
     previous = e.name;
   }
   if (expectedBegin !== dataBytes) {
-    throw new ValueError(`decodeSafetensors: the tensors cover ${expectedBegin} bytes of data, but the file holds ${dataBytes}`);
+    throw new ValueError(
+      `decodeSafetensors: the tensors cover ${expectedBegin} bytes of data, but the file holds ${dataBytes}`,
+    );
   }
 
   const tensors = new Map<string, Tensor>();

@@ -1,4 +1,13 @@
-import { argumentError, dtypeOption, Tensor, tensor, type DType, type NestedArray, type SliceSpec, type TypedArray } from '@hyperconn/tensor';
+import {
+  argumentError,
+  dtypeOption,
+  Tensor,
+  tensor,
+  type DType,
+  type NestedArray,
+  type SliceSpec,
+  type TypedArray,
+} from '@hyperconn/tensor';
 // A cycle by design: the methods below call the ops, and the ops build Variables. Neither
 // module touches the other at load time, so the cycle is safe.
 import * as ops from './ops.js';
@@ -122,61 +131,117 @@ export class Variable {
 
   // Method forms of the common ops (see ops.ts for the rules).
   /** `this + b`, broadcasting (see `add`). */
-  add(b: ops.Input): Variable { return ops.add(this, b); }
+  add(b: ops.Input): Variable {
+    return ops.add(this, b);
+  }
   /** `this − b`, broadcasting (see `sub`). */
-  sub(b: ops.Input): Variable { return ops.sub(this, b); }
+  sub(b: ops.Input): Variable {
+    return ops.sub(this, b);
+  }
   /** `this · b` element-wise, broadcasting (see `mul`). */
-  mul(b: ops.Input): Variable { return ops.mul(this, b); }
+  mul(b: ops.Input): Variable {
+    return ops.mul(this, b);
+  }
   /** `this / b`, broadcasting (see `div`). */
-  div(b: ops.Input): Variable { return ops.div(this, b); }
+  div(b: ops.Input): Variable {
+    return ops.div(this, b);
+  }
   /** `this ** b`, broadcasting (see `pow`). */
-  pow(b: ops.Input): Variable { return ops.pow(this, b); }
+  pow(b: ops.Input): Variable {
+    return ops.pow(this, b);
+  }
   /** −this (see `neg`). */
-  neg(): Variable { return ops.neg(this); }
+  neg(): Variable {
+    return ops.neg(this);
+  }
   /** eˣ element-wise (see `exp`). */
-  exp(): Variable { return ops.exp(this); }
+  exp(): Variable {
+    return ops.exp(this);
+  }
   /** Natural log element-wise (see `log`). */
-  log(): Variable { return ops.log(this); }
+  log(): Variable {
+    return ops.log(this);
+  }
   /** √x element-wise; the gradient at 0 is +∞ (see `sqrt`). */
-  sqrt(): Variable { return ops.sqrt(this); }
+  sqrt(): Variable {
+    return ops.sqrt(this);
+  }
   /** x² element-wise (see `square`). */
-  square(): Variable { return ops.square(this); }
+  square(): Variable {
+    return ops.square(this);
+  }
   /** |x| element-wise; subgradient 0 at 0 (see `abs`). */
-  abs(): Variable { return ops.abs(this); }
+  abs(): Variable {
+    return ops.abs(this);
+  }
   /** tanh element-wise (see `tanh`). */
-  tanh(): Variable { return ops.tanh(this); }
+  tanh(): Variable {
+    return ops.tanh(this);
+  }
   /** 1/(1 + e⁻ˣ) element-wise (see `sigmoid`). */
-  sigmoid(): Variable { return ops.sigmoid(this); }
+  sigmoid(): Variable {
+    return ops.sigmoid(this);
+  }
   /** max(x, 0) element-wise; gradient 0 at 0 (see `relu`). */
-  relu(): Variable { return ops.relu(this); }
+  relu(): Variable {
+    return ops.relu(this);
+  }
   /** Σ over `axes` (default all); see `sum`. */
-  sum(axes?: number | readonly number[], keepDims = false): Variable { return ops.sum(this, axes, keepDims); }
+  sum(axes?: number | readonly number[], keepDims = false): Variable {
+    return ops.sum(this, axes, keepDims);
+  }
   /** The mean over `axes` (default all); ValueError over zero elements. See `mean`. */
-  mean(axes?: number | readonly number[], keepDims = false): Variable { return ops.mean(this, axes, keepDims); }
+  mean(axes?: number | readonly number[], keepDims = false): Variable {
+    return ops.mean(this, axes, keepDims);
+  }
   /** The maximum over `axes` (default all); ties share the gradient. See `max`. */
-  max(axes?: number | readonly number[], keepDims = false): Variable { return ops.max(this, axes, keepDims); }
+  max(axes?: number | readonly number[], keepDims = false): Variable {
+    return ops.max(this, axes, keepDims);
+  }
   /** The minimum over `axes` (default all); ties share the gradient. See `min`. */
-  min(axes?: number | readonly number[], keepDims = false): Variable { return ops.min(this, axes, keepDims); }
+  min(axes?: number | readonly number[], keepDims = false): Variable {
+    return ops.min(this, axes, keepDims);
+  }
   /** The matrix product `this @ b` with NumPy semantics for 1-d operands (see `matmul`). */
-  matmul(b: Variable | Tensor): Variable { return ops.matmul(this, b); }
+  matmul(b: Variable | Tensor): Variable {
+    return ops.matmul(this, b);
+  }
   /** Same elements in C order, new shape (one entry may be -1). See `reshape`. */
-  reshape(shape: readonly number[]): Variable { return ops.reshape(this, shape); }
+  reshape(shape: readonly number[]): Variable {
+    return ops.reshape(this, shape);
+  }
   /** Output axis i is input axis `axes[i]` (see `permute`). */
-  permute(axes: readonly number[]): Variable { return ops.permute(this, axes); }
+  permute(axes: readonly number[]): Variable {
+    return ops.permute(this, axes);
+  }
   /** Swaps two axes, by default the last two (see `transpose`). */
-  transpose(axis0 = -2, axis1 = -1): Variable { return ops.transpose(this, axis0, axis1); }
+  transpose(axis0 = -2, axis1 = -1): Variable {
+    return ops.transpose(this, axis0, axis1);
+  }
   /** The transpose of the last two axes. */
-  get mT(): Variable { return ops.transpose(this, -2, -1); }
+  get mT(): Variable {
+    return ops.transpose(this, -2, -1);
+  }
   /** Broadcasts to `shape` (see `expand`). */
-  expand(shape: readonly number[]): Variable { return ops.expand(this, shape); }
+  expand(shape: readonly number[]): Variable {
+    return ops.expand(this, shape);
+  }
   /** Drops size-1 axes: all, or the listed ones (ShapeError if one is not size 1). */
-  squeeze(axes?: number | readonly number[]): Variable { return ops.squeeze(this, axes); }
+  squeeze(axes?: number | readonly number[]): Variable {
+    return ops.squeeze(this, axes);
+  }
   /** Inserts a size-1 axis at `axis` (numbered in the output). */
-  unsqueeze(axis: number): Variable { return ops.unsqueeze(this, axis); }
+  unsqueeze(axis: number): Variable {
+    return ops.unsqueeze(this, axis);
+  }
   /** All elements along one axis, in C order. */
-  flatten(): Variable { return ops.flatten(this); }
+  flatten(): Variable {
+    return ops.flatten(this);
+  }
   /** NumPy-style basic slicing, one `SliceSpec` per leading axis (see `slice`). */
-  slice(...specs: SliceSpec[]): Variable { return ops.slice(this, ...specs); }
+  slice(...specs: SliceSpec[]): Variable {
+    return ops.slice(this, ...specs);
+  }
 }
 
 /** A Variable from a tensor, nested arrays or a typed array. */
@@ -190,7 +255,10 @@ export function variable(
 }
 
 /** A leaf that requires grad (a trainable parameter or an input to differentiate). */
-export function param(values: Tensor | NestedArray | TypedArray, options: { dtype?: DType; name?: string } = {}): Variable {
+export function param(
+  values: Tensor | NestedArray | TypedArray,
+  options: { dtype?: DType; name?: string } = {},
+): Variable {
   return variable(values, { ...options, requiresGrad: true });
 }
 

@@ -6,21 +6,42 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DTypeError, HyperconnError, Random, ShapeError, tensor, ValueError } from '@hyperconn/tensor';
+import { DTypeError, type HyperconnError, Random, ShapeError, tensor, ValueError } from '@hyperconn/tensor';
 import { decodeCheckpoint, encodeCheckpoint, encodeSafetensors, nn, optim, sum } from '@hyperconn/autograd';
-import { loadCheckpoint, loadModule, loadTensors, saveCheckpoint, saveModule, saveTensors } from '@hyperconn/autograd/node';
+import {
+  loadCheckpoint,
+  loadModule,
+  loadTensors,
+  saveCheckpoint,
+  saveModule,
+  saveTensors,
+} from '@hyperconn/autograd/node';
 
 /** Which node:fs call fails next (null: none), and after how many bytes a write fails. */
-const inject = vi.hoisted(() => ({ fail: null as null | 'openSync' | 'writeSync' | 'fsyncSync' | 'renameSync', bytesBeforeFailure: 0 }));
+const inject = vi.hoisted(() => ({
+  fail: null as null | 'openSync' | 'writeSync' | 'fsyncSync' | 'renameSync',
+  bytesBeforeFailure: 0,
+}));
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const failure = (call: string): Error => Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
+  const failure = (call: string): Error =>
+    Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
   return {
     ...fs,
     openSync: ((...args: Parameters<typeof fs.openSync>) => {
@@ -77,7 +98,10 @@ describe('atomic saves', () => {
     const size = 1 << 20; // 8 MiB of float64 + 2 MiB of float32 per save
     const fixture = fileURLToPath(new URL('./fixtures/save-loop.ts', import.meta.url));
     for (let trial = 0; trial < 3; trial++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, String(size)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, String(size)], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let saved = -1;
       let stderr = '';
       const times: number[] = [];
@@ -92,7 +116,8 @@ describe('atomic saves', () => {
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       const exited = once(child, 'exit');
       const deadline = performance.now() + 45_000;
-      while (saved < 2 && child.exitCode === null && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (saved < 2 && child.exitCode === null && performance.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
       expect(saved, `the writer did not get going: ${stderr}`).toBeGreaterThanOrEqual(2);
       // somewhere within the next save or two: usually mid-write, sometimes mid-rename
       const interval = (times[times.length - 1]! - times[0]!) / (times.length - 1);
@@ -124,7 +149,9 @@ describe('atomic saves', () => {
       const e = thrown(() => saveTensors(path, { w: tensor([4, 5, 6, 7]) }, { version: 'new' }));
       inject.fail = null;
       expect(e).toBeInstanceOf(ValueError);
-      expect(e.message.startsWith(`saveTensors: cannot write '${path}' (the previous file, if any, is unchanged): ENOSPC`)).toBe(true);
+      expect(
+        e.message.startsWith(`saveTensors: cannot write '${path}' (the previous file, if any, is unchanged): ENOSPC`),
+      ).toBe(true);
       expect((e.cause as { code?: string }).code).toBe('ENOSPC');
       expect(readFileSync(path).equals(before)).toBe(true);
       expect(loadTensors(path).metadata).toEqual({ version: 'old' });
@@ -139,7 +166,9 @@ describe('atomic saves', () => {
     saveModule(path, model);
     const before = readFileSync(path);
     inject.fail = 'fsyncSync';
-    expect(thrown(() => saveModule(path, new nn.Linear(2, 2, new Random(1)))).message).toMatch(/^saveModule: cannot write/);
+    expect(thrown(() => saveModule(path, new nn.Linear(2, 2, new Random(1)))).message).toMatch(
+      /^saveModule: cannot write/,
+    );
     expect(thrown(() => saveCheckpoint(path, { model, step: 0 })).message).toMatch(/^saveCheckpoint: cannot write/);
     inject.fail = null;
     expect(readFileSync(path).equals(before)).toBe(true);
@@ -167,20 +196,35 @@ describe('atomic saves', () => {
     expect(e.message).toContain('ENOENT');
     const bad = thrown(() => saveTensors(join(dir, 'y.safetensors'), { w: [1, 2] as never }));
     expect(bad).toBeInstanceOf(ValueError);
-    expect(bad.message).toMatch(/^saveTensors: cannot encode '.*y\.safetensors': encodeSafetensors: 'w' is not a Tensor/);
+    expect(bad.message).toMatch(
+      /^saveTensors: cannot encode '.*y\.safetensors': encodeSafetensors: 'w' is not a Tensor/,
+    );
   });
 });
 
 describe('loaders name the file and keep the reason', () => {
   const folder = freshFolder();
   const valid = join(folder, 'valid.safetensors');
-  saveTensors(valid, { w: tensor([[1, 2], [3, 4]]) });
+  saveTensors(valid, {
+    w: tensor([
+      [1, 2],
+      [3, 4],
+    ]),
+  });
   const bytes = readFileSync(valid);
   const files: [string, string, RegExp][] = [
     ['missing', join(folder, 'missing.safetensors'), /cannot read '.*missing\.safetensors': ENOENT/],
     ['empty', join(folder, 'empty.safetensors'), /safetensors file: decodeSafetensors: 0 bytes cannot hold/],
-    ['truncated', join(folder, 'truncated.safetensors'), /safetensors file: decodeSafetensors: tensor 'w' ends at byte 32, past the 29 bytes/],
-    ['cut inside the header', join(folder, 'cut.safetensors'), /safetensors file: decodeSafetensors: header length \d+ exceeds the 12 bytes/],
+    [
+      'truncated',
+      join(folder, 'truncated.safetensors'),
+      /safetensors file: decodeSafetensors: tensor 'w' ends at byte 32, past the 29 bytes/,
+    ],
+    [
+      'cut inside the header',
+      join(folder, 'cut.safetensors'),
+      /safetensors file: decodeSafetensors: header length \d+ exceeds the 12 bytes/,
+    ],
     ['foreign (text)', join(folder, 'notes.txt'), /safetensors file: decodeSafetensors: header length \d+ exceeds/],
     ['folder as', folder, /cannot read '.*': EISDIR/],
   ];
@@ -203,7 +247,9 @@ describe('loaders name the file and keep the reason', () => {
         expect(e.message).toMatch(reason);
         // the loaders of plain files say which file is not safetensors; loadCheckpoint which it cannot restore
         if (reason.source.startsWith('safetensors')) {
-          expect(e.message).toContain(op === 'loadCheckpoint' ? `cannot restore '${path}'` : `'${path}' is not a valid safetensors file`);
+          expect(e.message).toContain(
+            op === 'loadCheckpoint' ? `cannot restore '${path}'` : `'${path}' is not a valid safetensors file`,
+          );
         }
         expect(e.cause).toBeDefined();
       }
@@ -219,24 +265,34 @@ describe('loaders name the file and keep the reason', () => {
     writeFileSync(f16, file);
     const e = thrown(() => loadTensors(f16));
     expect(e).toBeInstanceOf(DTypeError);
-    expect(e.message).toMatch(/^loadTensors: '.*f16\.safetensors' is not a valid safetensors file: decodeSafetensors: tensor 'w' has dtype "F16"/);
+    expect(e.message).toMatch(
+      /^loadTensors: '.*f16\.safetensors' is not a valid safetensors file: decodeSafetensors: tensor 'w' has dtype "F16"/,
+    );
 
     const model = new nn.Linear(2, 2, new Random(0));
     const path = join(folder, 'linear.safetensors');
     saveModule(path, model);
     const misfit = thrown(() => loadModule(path, new nn.Linear(2, 3, new Random(0))));
     expect(misfit).toBeInstanceOf(ShapeError);
-    expect(misfit.message).toMatch(/^loadModule: '.*linear\.safetensors' does not fit the module: loadStateDict: 'weight' has shape \[3,2\]/);
+    expect(misfit.message).toMatch(
+      /^loadModule: '.*linear\.safetensors' does not fit the module: loadStateDict: 'weight' has shape \[3,2\]/,
+    );
     expect(thrown(() => loadModule(path, null as never))).toBeInstanceOf(ValueError);
     expect(thrown(() => loadTensors('' as never)).message).toMatch(/^loadTensors: path must be a non-empty string/);
-    expect(thrown(() => loadTensors(3 as never)).message).toMatch(/^loadTensors: path must be a non-empty string, got number/);
+    expect(thrown(() => loadTensors(3 as never)).message).toMatch(
+      /^loadTensors: path must be a non-empty string, got number/,
+    );
   });
 });
 
 /** A small model, AdamW over two groups, a warm-up schedule and two streams, a few steps in. */
 function trainingState(seed: number, steps: number) {
   const init = new Random(seed);
-  const model = new nn.Sequential(new nn.Linear(3, 4, init), new nn.GELU(), new nn.Linear(4, 2, init, { dtype: 'float64' }));
+  const model = new nn.Sequential(
+    new nn.Linear(3, 4, init),
+    new nn.GELU(),
+    new nn.Linear(4, 2, init, { dtype: 'float64' }),
+  );
   const [first, ...rest] = model.parameters();
   const optimizer = new optim.AdamW([{ params: [first!] }, { params: rest, weightDecay: 0 }], { lr: 1e-2 });
   const scheduler = new optim.LRScheduler(optimizer, optim.warmupCosine(2, 10));
@@ -258,8 +314,15 @@ describe('training checkpoints', () => {
     saveCheckpoint(path, { ...saved, step: 3, metadata: { note: 'ü' } });
     const fresh = trainingState(7, 0);
     const result = loadCheckpoint(path, fresh);
-    expect(result).toEqual({ step: 3, metadata: { note: 'ü' }, model: { missingKeys: [], unexpectedKeys: [] }, skipped: [] });
-    expect([...fresh.model.stateDict()].map(([k, t]) => [k, t.dtype, t.toArray()])).toEqual([...saved.model.stateDict()].map(([k, t]) => [k, t.dtype, t.toArray()]));
+    expect(result).toEqual({
+      step: 3,
+      metadata: { note: 'ü' },
+      model: { missingKeys: [], unexpectedKeys: [] },
+      skipped: [],
+    });
+    expect([...fresh.model.stateDict()].map(([k, t]) => [k, t.dtype, t.toArray()])).toEqual(
+      [...saved.model.stateDict()].map(([k, t]) => [k, t.dtype, t.toArray()]),
+    );
     const [a, b] = [saved.optimizer.stateDict(), fresh.optimizer.stateDict()];
     expect(b.paramGroups).toEqual(a.paramGroups);
     expect([...b.state].map(([i, s]) => [i, s.step, (s.expAvg as never as { toArray(): unknown }).toArray()])).toEqual(
@@ -282,7 +345,10 @@ describe('training checkpoints', () => {
     optimizer.step();
     expect(optimizer.skippedSteps).toBe(1);
     const fresh = new optim.Adam(new nn.Linear(2, 1, new Random(1)).parameters(), { lr: 0.1, nonFinite: 'skip' });
-    decodeCheckpoint(encodeCheckpoint({ model, optimizer, step: 1 }), { model: new nn.Linear(2, 1, new Random(1)), optimizer: fresh });
+    decodeCheckpoint(encodeCheckpoint({ model, optimizer, step: 1 }), {
+      model: new nn.Linear(2, 1, new Random(1)),
+      optimizer: fresh,
+    });
     expect(fresh.skippedSteps).toBe(1);
   });
 
@@ -307,12 +373,18 @@ describe('training checkpoints', () => {
     const sgd = new optim.SGD([{ params: [first!] }, { params: rest }], { lr: 0.3 });
     const e = thrown(() => decodeCheckpoint(bytes, { model: target.model, optimizer: sgd }));
     expect(e).toBeInstanceOf(ValueError);
-    expect(e.message).toMatch(/^decodeCheckpoint: the optimizer state does not fit: SGD\.loadStateDict: group 0 has hyper-parameters/);
+    expect(e.message).toMatch(
+      /^decodeCheckpoint: the optimizer state does not fit: SGD\.loadStateDict: group 0 has hyper-parameters/,
+    );
     expect([...target.model.stateDict()].map(([k, t]) => [k, t.toArray()])).toEqual(model);
     expect(sgd.paramGroups[0]!.lr).toBe(0.3);
     // a stream the file lacks: model, optimiser, scheduler and the other stream all restored, then undone
-    const f = thrown(() => decodeCheckpoint(bytes, { ...target, rngs: { data: target.rngs.data, extra: new Random(0) } }));
-    expect(f.message).toMatch(/^decodeCheckpoint: the rngs\.extra state does not fit: the file holds no stream 'extra' \(it has 'data', 'noise'\)/);
+    const f = thrown(() =>
+      decodeCheckpoint(bytes, { ...target, rngs: { data: target.rngs.data, extra: new Random(0) } }),
+    );
+    expect(f.message).toMatch(
+      /^decodeCheckpoint: the rngs\.extra state does not fit: the file holds no stream 'extra' \(it has 'data', 'noise'\)/,
+    );
     expect([...target.model.stateDict()].map(([k, t]) => [k, t.toArray()])).toEqual(model);
     expect(target.optimizer.paramGroups.map((g) => g.lr)).toEqual(lrs);
     expect(target.rngs.data.getState()).toEqual(rng);
@@ -327,33 +399,74 @@ describe('training checkpoints', () => {
     expect(thrown(() => decodeCheckpoint(modelOnly, { model: t.model, optimizer: t.optimizer })).message).toMatch(
       /^decodeCheckpoint: the optimizer state does not fit: the file holds no optimizer state/,
     );
-    expect(thrown(() => decodeCheckpoint(modelOnly, { model: t.model, scheduler: t.scheduler })).message).toMatch(/the file holds no scheduler state/);
+    expect(thrown(() => decodeCheckpoint(modelOnly, { model: t.model, scheduler: t.scheduler })).message).toMatch(
+      /the file holds no scheduler state/,
+    );
   });
 
   it('refuses bad states and files with typed errors naming the op', () => {
     const { model } = trainingState(0, 0);
     const cases: [() => unknown, typeof HyperconnError, RegExp][] = [
-      [() => encodeCheckpoint({ model, step: -1 }), ValueError, /^encodeCheckpoint: step must be a non-negative integer, got -1/],
-      [() => encodeCheckpoint({ model, step: 1.5 }), ValueError, /^encodeCheckpoint: step/],
-      [() => encodeCheckpoint({ model: null as never, step: 0 }), ValueError, /^encodeCheckpoint: model must be an nn\.Module/],
-      [() => encodeCheckpoint(null as never), ValueError, /^encodeCheckpoint: expected an object/],
-      [() => encodeCheckpoint({ model, step: 0, rngs: { a: 3 as never } }), ValueError, /^encodeCheckpoint: rngs\.a is not a Random/],
-      [() => encodeCheckpoint({ model, step: 0, metadata: { 'hyperconn.checkpoint': 'x' } }), ValueError, /reserved/],
-      [() => encodeCheckpoint({ model, step: 0, optimizer: {} as never }), ValueError, /^encodeCheckpoint: optimizer must have stateDict/],
-      [() => decodeCheckpoint(encodeSafetensors({ w: tensor([1]) }), { model }), ValueError, /^decodeCheckpoint: the file has no 'hyperconn\.checkpoint' metadata/],
-      [() => decodeCheckpoint(new Uint8Array(3), { model }), ValueError, /^decodeCheckpoint: not a valid safetensors file: decodeSafetensors: 3 bytes/],
       [
-        () => decodeCheckpoint(encodeSafetensors({ 'model.weight': tensor([1]) }, { 'hyperconn.checkpoint': '{"version":2,"step":0,"rngs":{}}' }), { model }),
+        () => encodeCheckpoint({ model, step: -1 }),
+        ValueError,
+        /^encodeCheckpoint: step must be a non-negative integer, got -1/,
+      ],
+      [() => encodeCheckpoint({ model, step: 1.5 }), ValueError, /^encodeCheckpoint: step/],
+      [
+        () => encodeCheckpoint({ model: null as never, step: 0 }),
+        ValueError,
+        /^encodeCheckpoint: model must be an nn\.Module/,
+      ],
+      [() => encodeCheckpoint(null as never), ValueError, /^encodeCheckpoint: expected an object/],
+      [
+        () => encodeCheckpoint({ model, step: 0, rngs: { a: 3 as never } }),
+        ValueError,
+        /^encodeCheckpoint: rngs\.a is not a Random/,
+      ],
+      [() => encodeCheckpoint({ model, step: 0, metadata: { 'hyperconn.checkpoint': 'x' } }), ValueError, /reserved/],
+      [
+        () => encodeCheckpoint({ model, step: 0, optimizer: {} as never }),
+        ValueError,
+        /^encodeCheckpoint: optimizer must have stateDict/,
+      ],
+      [
+        () => decodeCheckpoint(encodeSafetensors({ w: tensor([1]) }), { model }),
+        ValueError,
+        /^decodeCheckpoint: the file has no 'hyperconn\.checkpoint' metadata/,
+      ],
+      [
+        () => decodeCheckpoint(new Uint8Array(3), { model }),
+        ValueError,
+        /^decodeCheckpoint: not a valid safetensors file: decodeSafetensors: 3 bytes/,
+      ],
+      [
+        () =>
+          decodeCheckpoint(
+            encodeSafetensors(
+              { 'model.weight': tensor([1]) },
+              { 'hyperconn.checkpoint': '{"version":2,"step":0,"rngs":{}}' },
+            ),
+            { model },
+          ),
         ValueError,
         /^decodeCheckpoint: the 'hyperconn\.checkpoint' metadata is malformed: version 2/,
       ],
       [
-        () => decodeCheckpoint(encodeSafetensors({ stray: tensor([1]) }, { 'hyperconn.checkpoint': '{"version":1,"step":0,"rngs":{}}' }), { model }),
+        () =>
+          decodeCheckpoint(
+            encodeSafetensors({ stray: tensor([1]) }, { 'hyperconn.checkpoint': '{"version":1,"step":0,"rngs":{}}' }),
+            { model },
+          ),
         ValueError,
         /^decodeCheckpoint: tensor 'stray' belongs to neither/,
       ],
       [
-        () => decodeCheckpoint(encodeSafetensors({}, { 'hyperconn.checkpoint': '{"version":1,"step":0,"rngs":{"d":[0,0,0,0]}}' }), { model: new nn.Sequential(), rngs: { d: new Random(0) } }),
+        () =>
+          decodeCheckpoint(
+            encodeSafetensors({}, { 'hyperconn.checkpoint': '{"version":1,"step":0,"rngs":{"d":[0,0,0,0]}}' }),
+            { model: new nn.Sequential(), rngs: { d: new Random(0) } },
+          ),
         ValueError,
         /^decodeCheckpoint: the rngs\.d state does not fit: Random\.setState: the all-zero state/,
       ],

@@ -9,7 +9,7 @@ import * as T from '@hyperconn/tensor';
 import { ShapeError, ValueError } from '@hyperconn/tensor';
 import * as ops from '../src/ops';
 import { backward, FreedGraphError, gradients } from '../src/engine';
-import { isGradEnabled, noGrad, param, Variable, variable } from '../src/variable';
+import { isGradEnabled, noGrad, param, type Variable, variable } from '../src/variable';
 import { broadcastablePairArb, tensorArb } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
 
@@ -64,7 +64,11 @@ describe('broadcasting is reduced to each input shape in the engine', () => {
   it('a [3,1] + b [4] with weights W gives row sums and column sums of W', () => {
     const a = param([[1], [2], [3]]);
     const b = param([10, 20, 30, 40]);
-    const w = T.tensor([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]);
+    const w = T.tensor([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10, 11, 12],
+    ]);
     ops.sum(ops.mul(ops.add(a, b), w)).backward();
     expect(a.grad!.shape).toEqual([3, 1]);
     expect(b.grad!.shape).toEqual([4]);
@@ -219,7 +223,9 @@ describe('seeds', () => {
   it('a seed of the wrong shape is a ShapeError naming both shapes', () => {
     const y = ops.mul(param([1, 2, 3]), 2);
     expect(() => y.backward(T.ones([2]))).toThrow(ShapeError);
-    expect(() => y.backward(T.ones([3, 1]))).toThrow(/^backward: seed of shape \[3,1\] does not match the output's shape \[3\]/);
+    expect(() => y.backward(T.ones([3, 1]))).toThrow(
+      /^backward: seed of shape \[3,1\] does not match the output's shape \[3\]/,
+    );
   });
 
   it('a tensor, variable or number seed weights the output', () => {
@@ -279,15 +285,27 @@ describe('dtypes', () => {
 
 describe('Tensor operands are constants', () => {
   it('binary ops and matmul differentiate only the Variable operand', () => {
-    const x = param([[1, 2], [3, 4]]);
-    const c = T.tensor([[5, 6], [7, 8]]);
+    const x = param([
+      [1, 2],
+      [3, 4],
+    ]);
+    const c = T.tensor([
+      [5, 6],
+      [7, 8],
+    ]);
     const y = ops.sum(ops.add(ops.mul(x, c), ops.matmul(x, c)));
     const inputs = y.node!.inputs[0]!.node!.inputs;
     expect(inputs.map((v) => v.requiresGrad)).toEqual([true, true]);
     expect(inputs[0]!.node!.inputs.map((v) => v.requiresGrad)).toEqual([true, false]);
     y.backward();
     // d/dx sum(x∘c) = c; d/dx sum(x c) = 1 cᵀ (every row is the row sums of c).
-    expectClose(x.grad!.value, T.tensor([[5 + 11, 6 + 15], [7 + 11, 8 + 15]]));
+    expectClose(
+      x.grad!.value,
+      T.tensor([
+        [5 + 11, 6 + 15],
+        [7 + 11, 8 + 15],
+      ]),
+    );
   });
 
   it('an op of Tensors only gives a constant', () => {

@@ -13,12 +13,19 @@ import { anyTensorArb, tensorArb } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
 
 const SMALL = { maxRank: 3, maxDim: 4 };
-const map = (t: Tensor, f: (v: number) => number): Tensor => T.tensor(Float64Array.from(t.toTypedArray(), f), { shape: t.shape });
+const map = (t: Tensor, f: (v: number) => number): Tensor =>
+  T.tensor(Float64Array.from(t.toTypedArray(), f), { shape: t.shape });
 
 /** Three same-shaped tensors. */
 const tripleArb = fc
   .array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 })
-  .chain((s) => fc.tuple(tensorArb(s, 'float64', { min: -3, max: 3 }), tensorArb(s, 'float64', { min: -3, max: 3 }), tensorArb(s, 'float64', { min: -3, max: 3 })));
+  .chain((s) =>
+    fc.tuple(
+      tensorArb(s, 'float64', { min: -3, max: 3 }),
+      tensorArb(s, 'float64', { min: -3, max: 3 }),
+      tensorArb(s, 'float64', { min: -3, max: 3 }),
+    ),
+  );
 
 describe('grad and valueAndGrad', () => {
   const f = (x: Variable): Variable => ops.sum(ops.mul(x, ops.sin(x)));
@@ -26,7 +33,10 @@ describe('grad and valueAndGrad', () => {
   it('d/dx Σ x·sin x = sin x + x·cos x', () => {
     fc.assert(
       fc.property(anyTensorArb(SMALL), (x) => {
-        expectClose(grad(f)(x).value, map(x, (v) => Math.sin(v) + v * Math.cos(v)));
+        expectClose(
+          grad(f)(x).value,
+          map(x, (v) => Math.sin(v) + v * Math.cos(v)),
+        );
       }),
     );
   });
@@ -80,12 +90,17 @@ describe('grad and valueAndGrad', () => {
 
   it('computes the gradient inside noGrad too', () => {
     const g = noGrad(() => grad(f)(T.tensor([0.5, -1])));
-    expectClose(g.value, [0.5, -1].map((v) => Math.sin(v) + v * Math.cos(v)));
+    expectClose(
+      g.value,
+      [0.5, -1].map((v) => Math.sin(v) + v * Math.cos(v)),
+    );
   });
 
   it('refuses an output with more than one element, and argnums out of range', () => {
     expect(() => grad((x: Variable) => ops.mul(x, 2))(T.tensor([1, 2]))).toThrow(ShapeError);
-    expect(() => grad((x: Variable) => ops.mul(x, 2))(T.tensor([1, 2]))).toThrow(/^grad: f must return a single-element variable, got shape \[2\]/);
+    expect(() => grad((x: Variable) => ops.mul(x, 2))(T.tensor([1, 2]))).toThrow(
+      /^grad: f must return a single-element variable, got shape \[2\]/,
+    );
     expect(() => grad((x: Variable) => ops.sum(x), 1)(T.tensor([1, 2]))).toThrow(T.IndexError);
   });
 });
@@ -125,7 +140,11 @@ describe('nested grad: second and third derivatives', () => {
     fc.assert(
       fc.property(anyTensorArb({ maxRank: 2, maxDim: 3 }, 'float64', { min: -2, max: 2 }), (x) => {
         // (eˣ cos x)″ = −2 eˣ sin x
-        expectClose(d2(x).value, map(x, (v) => -2 * Math.exp(v) * Math.sin(v)), { rtol: 1e-12, atol: 1e-12 });
+        expectClose(
+          d2(x).value,
+          map(x, (v) => -2 * Math.exp(v) * Math.sin(v)),
+          { rtol: 1e-12, atol: 1e-12 },
+        );
       }),
     );
   });
@@ -134,7 +153,10 @@ describe('nested grad: second and third derivatives', () => {
 describe('vjp', () => {
   // y = tanh(x·w) with x [2,3] and w [3] broadcast: x̄ = c(1 − y²)·w, w̄ = Σ_rows c(1 − y²)·x.
   const f = (x: Variable, w: Variable): Variable => ops.tanh(ops.mul(x, w));
-  const x = T.tensor([[0.1, -0.4, 0.7], [1.2, 0.3, -0.9]]);
+  const x = T.tensor([
+    [0.1, -0.4, 0.7],
+    [1.2, 0.3, -0.9],
+  ]);
   const w = T.tensor([0.5, -1.5, 2]);
   const expected = (c: Tensor): [Tensor, Tensor] => {
     const y = T.tanh(T.mul(x, w));
@@ -145,7 +167,10 @@ describe('vjp', () => {
   it('returns the value and the closed-form vector-Jacobian product', () => {
     const { value, vjp: pullback } = vjp(f, x, w);
     expectClose(value.value, T.tanh(T.mul(x, w)));
-    const c = T.tensor([[1, 2, 3], [-1, 0.5, 0]]);
+    const c = T.tensor([
+      [1, 2, 3],
+      [-1, 0.5, 0],
+    ]);
     const [gx, gw] = pullback(c);
     const [ex, ew] = expected(c);
     expect(gw!.shape).toEqual([3]);
@@ -155,10 +180,15 @@ describe('vjp', () => {
 
   it('can be called again: the same cotangent gives the same result, a number cotangent fills the shape', () => {
     const { vjp: pullback } = vjp(f, x, w);
-    const c = T.tensor([[0.3, -2, 1], [4, 0.5, -1]]);
+    const c = T.tensor([
+      [0.3, -2, 1],
+      [4, 0.5, -1],
+    ]);
     const first = pullback(c);
     const second = pullback(c);
-    first.forEach((g, i) => expectClose(second[i]!.value, g.value, { rtol: 0, atol: 0 }));
+    first.forEach((g, i) => {
+      expectClose(second[i]!.value, g.value, { rtol: 0, atol: 0 });
+    });
     const [gx, gw] = pullback(2);
     const [ex, ew] = expected(T.full([2, 3], 2));
     expectClose(gx!.value, ex, { rtol: 1e-14, atol: 1e-15 });

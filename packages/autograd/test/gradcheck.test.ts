@@ -31,7 +31,10 @@ const squareConstantBackward = customOp({
 const sinCos = customOp({
   name: 'sinCos',
   forward: (a, b) => T.mul(T.sin(a), T.cos(b)),
-  backward: (g, [a, b]) => [ops.mul(g, ops.mul(ops.cos(a!), ops.cos(b!))), ops.neg(ops.mul(g, ops.mul(ops.sin(a!), ops.sin(b!))))],
+  backward: (g, [a, b]) => [
+    ops.mul(g, ops.mul(ops.cos(a!), ops.cos(b!))),
+    ops.neg(ops.mul(g, ops.mul(ops.sin(a!), ops.sin(b!)))),
+  ],
 });
 
 /** 1 to 6 distinct multiples of 1/8 in [−2, 2], so the largest (where |2eˣ − eˣ| peaks) is unique. */
@@ -52,8 +55,14 @@ function failureOf(fn: () => unknown): GradcheckReport {
 describe('passes on correct derivatives', () => {
   it('ops composed with broadcasting, to second order', () => {
     const f = (a: Variable, b: Variable): Variable => ops.sum(ops.mul(ops.tanh(ops.matmul(a, b)), ops.exp(a)), -1);
-    const a = T.tensor([[0.2, -0.5], [1.1, 0.3]]);
-    const b = T.tensor([[0.7, -1.2], [0.4, 0.9]]);
+    const a = T.tensor([
+      [0.2, -0.5],
+      [1.1, 0.3],
+    ]);
+    const b = T.tensor([
+      [0.7, -1.2],
+      [0.4, 0.9],
+    ]);
     const report = gradcheck(f, [a, b], { order: 2 });
     expect(report).toMatchObject({ ok: true, order: 2, worst: null });
     expect(report.message).toBe('gradcheck: order 2 ok');
@@ -62,7 +71,11 @@ describe('passes on correct derivatives', () => {
   it('a customOp with a Variable-based backward, to third order', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }).chain((s) => fc.tuple(tensorArb(s, 'float64', { min: -3, max: 3 }), tensorArb(s, 'float64', { min: -3, max: 3 }))),
+        fc
+          .array(fc.integer({ min: 0, max: 3 }), { maxLength: 2 })
+          .chain((s) =>
+            fc.tuple(tensorArb(s, 'float64', { min: -3, max: 3 }), tensorArb(s, 'float64', { min: -3, max: 3 })),
+          ),
         ([a, b]) => gradcheck((x, y) => sinCos(x, y), [a, b], { order: 3 }).ok,
       ),
       // Third order differentiates a twice-recorded backward once per element: 25 runs suffice.
@@ -88,7 +101,9 @@ describe('fails on wrong derivatives, naming the worst element', () => {
         expect(worst.analytic).toBeCloseTo(2 * Math.exp(xmax), 12);
         expect(Math.abs(worst.numeric - Math.exp(xmax))).toBeLessThan(1e-7);
         expect(report.message).toMatch(
-          new RegExp(`^gradcheck: order-1 derivative of output element ${worst.output} with respect to input 0 \\(shape \\[${x.shape.join(',')}\\]\\) element ${worst.index}: analytic .* numeric `),
+          new RegExp(
+            `^gradcheck: order-1 derivative of output element ${worst.output} with respect to input 0 \\(shape \\[${x.shape.join(',')}\\]\\) element ${worst.index}: analytic .* numeric `,
+          ),
         );
       }),
       { numRuns: 50 },
@@ -108,17 +123,20 @@ describe('fails on wrong derivatives, naming the worst element', () => {
 
   it('a backward built from constant tensors passes first order and fails second order', () => {
     fc.assert(
-      fc.property(anyTensorArb({ minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }, 'float64', { min: -2, max: 2 }), (x) => {
-        const f = (v: Variable): Variable => squareConstantBackward(v);
-        expect(gradcheck(f, [x]).ok).toBe(true);
-        const report = failureOf(() => gradcheck(f, [x], { order: 2 }));
-        expect(report.order).toBe(2);
-        // The true second derivative of Σ vᵢ xᵢ² is 2vᵢ on the diagonal; the constant backward says 0.
-        expect(report.worst).toMatchObject({ check: 'jacobian', input: 0, analytic: 0 });
-        expect(report.worst!.output).toBe(report.worst!.index);
-        expect(Math.abs(report.worst!.numeric)).toBeGreaterThan(1e-5);
-        expect(report.message).toMatch(/^gradcheck: order-2 derivative/);
-      }),
+      fc.property(
+        anyTensorArb({ minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }, 'float64', { min: -2, max: 2 }),
+        (x) => {
+          const f = (v: Variable): Variable => squareConstantBackward(v);
+          expect(gradcheck(f, [x]).ok).toBe(true);
+          const report = failureOf(() => gradcheck(f, [x], { order: 2 }));
+          expect(report.order).toBe(2);
+          // The true second derivative of Σ vᵢ xᵢ² is 2vᵢ on the diagonal; the constant backward says 0.
+          expect(report.worst).toMatchObject({ check: 'jacobian', input: 0, analytic: 0 });
+          expect(report.worst!.output).toBe(report.worst!.index);
+          expect(Math.abs(report.worst!.numeric)).toBeGreaterThan(1e-5);
+          expect(report.message).toMatch(/^gradcheck: order-2 derivative/);
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -156,6 +174,8 @@ describe('refusals', () => {
 
   it('a customOp backward with the wrong number of gradients is a ValueError naming the op', () => {
     const bad = customOp({ name: 'bad', forward: (a, b) => T.add(a, b), backward: (g) => [g] });
-    expect(() => gradcheck((a, b) => bad(a, b), [T.tensor([1]), T.tensor([2])])).toThrow(/^bad: backward returned 1 gradients for 2 inputs/);
+    expect(() => gradcheck((a, b) => bad(a, b), [T.tensor([1]), T.tensor([2])])).toThrow(
+      /^bad: backward returned 1 gradients for 2 inputs/,
+    );
   });
 });

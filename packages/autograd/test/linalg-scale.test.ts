@@ -16,8 +16,28 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { Random, Tensor, epsOf, type DType } from '@hyperconn/tensor';
-import { add, concat, det, eigh, expm, flatten, grad, gradcheck, inv, matmul, matrixNorm, mul, qr, slogdet, solve, sum, svd, transpose, Variable } from '@hyperconn/autograd';
+import { Random, type Tensor, epsOf, type DType } from '@hyperconn/tensor';
+import {
+  add,
+  concat,
+  det,
+  eigh,
+  expm,
+  flatten,
+  grad,
+  gradcheck,
+  inv,
+  matmul,
+  matrixNorm,
+  mul,
+  qr,
+  slogdet,
+  solve,
+  sum,
+  svd,
+  transpose,
+  type Variable,
+} from '@hyperconn/autograd';
 
 const RUNS = { numRuns: 60 };
 
@@ -62,7 +82,12 @@ const symmetricArb: fc.Arbitrary<Tensor> = fc.tuple(fc.integer({ min: 1, max: 4 
 /** Scales 10^k over the dtype's range (extremes included), k limited so that c^p·∇L(A) stays normal. */
 const scaleArb = (dtype: DType, power: number): fc.Arbitrary<number> => {
   const range = Math.floor((dtype === 'float64' ? 300 : 30) / Math.max(1, Math.abs(power)));
-  return fc.oneof(fc.constantFrom(-range, range, -Math.ceil(range / 2), Math.ceil(range / 2)), fc.integer({ min: -range, max: range })).map((k) => 10 ** k);
+  return fc
+    .oneof(
+      fc.constantFrom(-range, range, -Math.ceil(range / 2), Math.ceil(range / 2)),
+      fc.integer({ min: -range, max: range }),
+    )
+    .map((k) => 10 ** k);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -71,7 +96,8 @@ const scaleArb = (dtype: DType, power: number): fc.Arbitrary<number> => {
 const singularValues = (a: Tensor): number[] => Array.from(T.svd(a).s.toTypedArray());
 const minGap = (x: readonly number[]): number => {
   let gap = Infinity;
-  for (let i = 0; i < x.length; i++) for (let j = i + 1; j < x.length; j++) gap = Math.min(gap, Math.abs(x[i]! - x[j]!));
+  for (let i = 0; i < x.length; i++)
+    for (let j = i + 1; j < x.length; j++) gap = Math.min(gap, Math.abs(x[i]! - x[j]!));
   return gap;
 };
 /** σ_max/σ_min. */
@@ -99,7 +125,13 @@ function timesPower(x: Tensor, c: number, p: number): Float64Array {
 }
 
 /** ‖actual − expected‖_max ≤ tol·max(‖expected‖_max, termSize), no NaN and no infinity. */
-function expectNormwiseClose(actual: Tensor, expected: Float64Array, tol: number, termSize: number, label: string): void {
+function expectNormwiseClose(
+  actual: Tensor,
+  expected: Float64Array,
+  tol: number,
+  termSize: number,
+  label: string,
+): void {
   const a = actual.toTypedArray();
   expect(a.length).toBe(expected.length);
   let err = 0;
@@ -190,8 +222,20 @@ const cases: ScaleCase[] = [
     power: () => 0,
     kappa: kappaOf,
   },
-  { name: 'det (p = n − 1)', arb: generalArb(true), loss: (a) => det(a), power: (a) => a.shape[0]! - 1, kappa: kappaOf },
-  { name: 'slogdet: log|det| (p = −1)', arb: generalArb(true), loss: (a) => slogdet(a).logAbsDet, power: () => -1, kappa: kappaOf },
+  {
+    name: 'det (p = n − 1)',
+    arb: generalArb(true),
+    loss: (a) => det(a),
+    power: (a) => a.shape[0]! - 1,
+    kappa: kappaOf,
+  },
+  {
+    name: 'slogdet: log|det| (p = −1)',
+    arb: generalArb(true),
+    loss: (a) => slogdet(a).logAbsDet,
+    power: () => -1,
+    kappa: kappaOf,
+  },
   {
     name: 'inv: ⟨W, A⁻¹⟩ (p = −2)',
     arb: generalArb(true),
@@ -211,8 +255,20 @@ const cases: ScaleCase[] = [
     power: () => -2,
     kappa: kappaOf,
   },
-  { name: "matrixNorm 2 (p = 0)", arb: generalArb(false), loss: (a) => matrixNorm(a, 2), power: () => 0, kappa: svdKappa },
-  { name: "matrixNorm 'nuc' (p = 0)", arb: generalArb(false), loss: (a) => matrixNorm(a, 'nuc'), power: () => 0, kappa: kappaOf },
+  {
+    name: 'matrixNorm 2 (p = 0)',
+    arb: generalArb(false),
+    loss: (a) => matrixNorm(a, 2),
+    power: () => 0,
+    kappa: svdKappa,
+  },
+  {
+    name: "matrixNorm 'nuc' (p = 0)",
+    arb: generalArb(false),
+    loss: (a) => matrixNorm(a, 'nuc'),
+    power: () => 0,
+    kappa: kappaOf,
+  },
 ];
 
 /**
@@ -262,7 +318,10 @@ describe.each(['float64', 'float32'] as const)('%s gradients are scale-equivaria
 describe('the scaled rules stay differentiable', () => {
   // at c = 5 or 1/5 the scale exponents are non-zero, so the power-of-two factors are in the graph
   const scaledArb = (arb: fc.Arbitrary<Tensor>): fc.Arbitrary<Tensor> =>
-    fc.tuple(arb, fc.constantFrom(5, 0.2)).map(([a, c]) => T.mul(a, c)).filter((a) => a.shape[0]! <= 3 && a.shape[1]! <= 3);
+    fc
+      .tuple(arb, fc.constantFrom(5, 0.2))
+      .map(([a, c]) => T.mul(a, c))
+      .filter((a) => a.shape[0]! <= 3 && a.shape[1]! <= 3);
   const flatJoin = (...xs: Variable[]): Variable => concat(xs.map((x) => flatten(x)));
   const SECOND_ORDER = { numRuns: 15 };
 
@@ -270,20 +329,28 @@ describe('the scaled rules stay differentiable', () => {
     fc.assert(
       fc.property(scaledArb(generalArb(false)), (a) => {
         const c = T.tensor(Array.from({ length: Math.min(...a.shape) }, (_, i) => i + 1));
-        gradcheck((x) => {
-          const { u, v } = svd(x);
-          return flatJoin(mul(u, u), mul(v, v), matmul(mul(u, c), mT(v)));
-        }, [a], { order: 2 });
+        gradcheck(
+          (x) => {
+            const { u, v } = svd(x);
+            return flatJoin(mul(u, u), mul(v, v), matmul(mul(u, c), mT(v)));
+          },
+          [a],
+          { order: 2 },
+        );
       }),
       SECOND_ORDER,
     );
     fc.assert(
       fc.property(scaledArb(symmetricArb), (a) => {
         const c = T.tensor(Array.from({ length: a.shape[0]! }, (_, i) => i + 1));
-        gradcheck((x) => {
-          const { vectors } = eigh(x);
-          return flatJoin(mul(vectors, vectors), matmul(mul(vectors, c), mT(vectors)));
-        }, [a], { order: 2 });
+        gradcheck(
+          (x) => {
+            const { vectors } = eigh(x);
+            return flatJoin(mul(vectors, vectors), matmul(mul(vectors, c), mT(vectors)));
+          },
+          [a],
+          { order: 2 },
+        );
       }),
       SECOND_ORDER,
     );

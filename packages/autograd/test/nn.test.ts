@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { DTypeError, IndexError, Random, ShapeError, tensor, Tensor, ValueError } from '@hyperconn/tensor';
-import { gradcheck, nn, param, sum, Variable } from '@hyperconn/autograd';
+import { DTypeError, IndexError, Random, ShapeError, tensor, type Tensor, ValueError } from '@hyperconn/tensor';
+import { gradcheck, nn, param, sum, type Variable } from '@hyperconn/autograd';
 import { expectClose } from '../../../test/support/assert';
 
 /**
@@ -27,7 +27,11 @@ function bindParameters<M extends nn.Module>(module: M, names: readonly string[]
 function gradcheckLayer(layer: nn.Layer, x: Tensor, order = 1): void {
   const named = layer.namedParameters();
   const names = named.map(([n]) => n);
-  const report = gradcheck((xv, ...ps) => bindParameters(layer, names, ps).forward(xv), [x, ...named.map(([, p]) => p.value.clone())], { order });
+  const report = gradcheck(
+    (xv, ...ps) => bindParameters(layer, names, ps).forward(xv),
+    [x, ...named.map(([, p]) => p.value.clone())],
+    { order },
+  );
   expect(report.order).toBe(order);
 }
 
@@ -87,7 +91,9 @@ describe('Module', () => {
     const names = ['embed.weight', ...blockNames('blocks.0'), ...blockNames('blocks.1'), 'head.weight', 'temperature'];
     expect(model.namedParameters().map(([n]) => n)).toEqual(names);
     expect(model.parameters()).toEqual(model.namedParameters().map(([, p]) => p));
-    expect(model.namedParameters().find(([n]) => n === 'blocks.1.attn.qkv.weight')![1]).toBe(model.blocks[1]!.attn.qkv.weight);
+    expect(model.namedParameters().find(([n]) => n === 'blocks.1.attn.qkv.weight')![1]).toBe(
+      model.blocks[1]!.attn.qkv.weight,
+    );
     expect(model.namedParameters().find(([n]) => n === 'blocks.1.attn.qkv.weight')![1].shape).toEqual([12, 4]);
     // the buffer is in the state dict but not among the parameters
     expect([...model.stateDict().keys()]).toEqual([...names, 'counts']);
@@ -170,7 +176,9 @@ describe('stateDict / loadStateDict', () => {
     expect(b.forward([0, 4, 2]).toArray()).toEqual(a.forward([0, 4, 2]).toArray());
     expect(b.counts.toArray()).toEqual([1, 2, 3, 4, 5]);
     // loaded in place: the same Variables, so an optimiser holding them keeps working
-    b.parameters().forEach((p, i) => expect(p).toBe(before[i]));
+    b.parameters().forEach((p, i) => {
+      expect(p).toBe(before[i]);
+    });
   });
 
   it('returns copies, so a snapshot does not follow later in-place updates', () => {
@@ -186,7 +194,10 @@ describe('stateDict / loadStateDict', () => {
   it('accepts a plain record', () => {
     const m = new nn.LayerNorm(2);
     m.loadStateDict({ weight: tensor([2, 3]), bias: tensor([4, 5]) });
-    expect([m.weight.toArray(), m.bias.toArray()]).toEqual([[2, 3], [4, 5]]);
+    expect([m.weight.toArray(), m.bias.toArray()]).toEqual([
+      [2, 3],
+      [4, 5],
+    ]);
   });
 
   it('names missing and unexpected keys, and loads the rest when not strict', () => {
@@ -208,7 +219,9 @@ describe('stateDict / loadStateDict', () => {
       ['bias', T.zeros([2])],
     ]);
     expect(() => m.loadStateDict(swapped)).toThrow(ShapeError);
-    expect(() => m.loadStateDict(swapped)).toThrow("loadStateDict: 'bias' has shape [3] in the module but [2] in the state dict");
+    expect(() => m.loadStateDict(swapped)).toThrow(
+      "loadStateDict: 'bias' has shape [3] in the module but [2] in the state dict",
+    );
     expect(m.weight.toArray()).toEqual(original.get('weight')!.toArray());
     const f32 = new Map([
       ['weight', T.zeros([3, 2], { dtype: 'float32' })],
@@ -232,13 +245,18 @@ describe('Linear', () => {
     const noBias = new nn.Linear(3, 2, rng, { bias: false });
     expect(noBias.bias).toBeNull();
     expect(noBias.namedParameters().map(([n]) => n)).toEqual(['weight']);
-    expectClose(noBias.forward(x.slice(0)).value, tensor(naiveLinear(rows(x.slice(0)), rows(noBias.weight.value), null)));
+    expectClose(
+      noBias.forward(x.slice(0)).value,
+      tensor(naiveLinear(rows(x.slice(0)), rows(noBias.weight.value), null)),
+    );
   });
 
   it('draws W and b from U(−1/√in, 1/√in), in that order, in the requested dtype', () => {
     const lin = new nn.Linear(4, 3, new Random(9), { dtype: 'float32' });
     const rng = new Random(9);
-    expect(lin.weight.value.toArray()).toEqual(rng.uniform([3, 4], { low: -0.5, high: 0.5, dtype: 'float32' }).toArray());
+    expect(lin.weight.value.toArray()).toEqual(
+      rng.uniform([3, 4], { low: -0.5, high: 0.5, dtype: 'float32' }).toArray(),
+    );
     expect(lin.bias!.value.toArray()).toEqual(rng.uniform([3], { low: -0.5, high: 0.5, dtype: 'float32' }).toArray());
     expect(lin.weight.dtype).toBe('float32');
     expect(lin.weight.requiresGrad).toBe(true);
@@ -302,7 +320,10 @@ describe('RMSNorm and LayerNorm', () => {
 
   it('LayerNorm is (x − mean) / √(var + eps) · g + b with the biased variance', () => {
     const norm = new nn.LayerNorm(4);
-    expect([norm.weight.toArray(), norm.bias.toArray()]).toEqual([[1, 1, 1, 1], [0, 0, 0, 0]]);
+    expect([norm.weight.toArray(), norm.bias.toArray()]).toEqual([
+      [1, 1, 1, 1],
+      [0, 0, 0, 0],
+    ]);
     norm.weight.value.assign(gain);
     norm.bias.value.assign(shift);
     const [g, b] = [gain.toArray() as number[], shift.toArray() as number[]];
@@ -324,7 +345,9 @@ describe('RMSNorm and LayerNorm', () => {
   });
 
   it('reject a wrong last axis', () => {
-    expect(() => new nn.RMSNorm(4).forward(T.zeros([2, 3]))).toThrow('RMSNorm: input of shape [2,3] must end in an axis of size 4');
+    expect(() => new nn.RMSNorm(4).forward(T.zeros([2, 3]))).toThrow(
+      'RMSNorm: input of shape [2,3] must end in an axis of size 4',
+    );
     expect(() => new nn.LayerNorm(4).forward(T.zeros([]))).toThrow(ShapeError);
   });
 });
@@ -333,9 +356,15 @@ describe('activations, Sequential and MLP', () => {
   const x = new Random(3).normal([3, 4]);
   it('activation modules apply their functions', () => {
     const flat = Array.from(x.toTypedArray());
-    expectClose(new nn.ReLU().forward(x).value.toTypedArray(), flat.map((v) => Math.max(v, 0)));
+    expectClose(
+      new nn.ReLU().forward(x).value.toTypedArray(),
+      flat.map((v) => Math.max(v, 0)),
+    );
     expectClose(new nn.Tanh().forward(x).value.toTypedArray(), flat.map(Math.tanh));
-    expectClose(new nn.Sigmoid().forward(x).value.toTypedArray(), flat.map((v) => 1 / (1 + Math.exp(-v))));
+    expectClose(
+      new nn.Sigmoid().forward(x).value.toTypedArray(),
+      flat.map((v) => 1 / (1 + Math.exp(-v))),
+    );
     // GELU(x) = x·Φ(x); Φ from the erf kernel
     expectClose(new nn.GELU().forward(x).value, T.mul(T.mul(x, 0.5), T.add(T.erf(T.mul(x, Math.SQRT1_2)), 1)));
   });
@@ -345,8 +374,13 @@ describe('activations, Sequential and MLP', () => {
     const seq = new nn.Sequential(new nn.Linear(4, 3, rng), new nn.Tanh(), new nn.Linear(3, 2, rng));
     expect(seq.namedParameters().map(([n]) => n)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
     const [l0, , l2] = seq.layers as [nn.Linear, nn.Tanh, nn.Linear];
-    const hidden = naiveLinear(rows(x), rows(l0.weight.value), l0.bias!.toArray() as number[]).map((r) => r.map(Math.tanh));
-    expectClose(seq.forward(x).value, tensor(naiveLinear(hidden, rows(l2.weight.value), l2.bias!.toArray() as number[])));
+    const hidden = naiveLinear(rows(x), rows(l0.weight.value), l0.bias!.toArray() as number[]).map((r) =>
+      r.map(Math.tanh),
+    );
+    expectClose(
+      seq.forward(x).value,
+      tensor(naiveLinear(hidden, rows(l2.weight.value), l2.bias!.toArray() as number[])),
+    );
   });
 
   it('MLP is Linear(dim → hidden), GELU, Linear(hidden → dim)', () => {
@@ -377,7 +411,10 @@ function naiveAttention(attn: nn.CausalSelfAttention, x: Tensor): number[][][] {
       const feat = (row: number[], part: number): number[] => row.slice(part * dim + h * hd, part * dim + (h + 1) * hd);
       for (let t = 0; t < seq; t++) {
         const q = feat(qkv[t]!, 0);
-        const scores = Array.from({ length: t + 1 }, (_, j) => feat(qkv[j]!, 1).reduce((s, k, i) => s + k * q[i]!, 0) / Math.sqrt(hd));
+        const scores = Array.from(
+          { length: t + 1 },
+          (_, j) => feat(qkv[j]!, 1).reduce((s, k, i) => s + k * q[i]!, 0) / Math.sqrt(hd),
+        );
         const top = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - top));
         const z = e.reduce((s, v) => s + v, 0);
@@ -430,7 +467,9 @@ describe('CausalSelfAttention', () => {
   });
 
   it('rejects a dim not divisible by heads and inputs not [batch, seq, dim]', () => {
-    expect(() => new nn.CausalSelfAttention(5, 2, new Random(0))).toThrow('CausalSelfAttention: dim 5 is not divisible by heads 2');
+    expect(() => new nn.CausalSelfAttention(5, 2, new Random(0))).toThrow(
+      'CausalSelfAttention: dim 5 is not divisible by heads 2',
+    );
     expect(() => new nn.CausalSelfAttention(4, 2, new Random(0)).forward(T.zeros([3, 4]))).toThrow(ShapeError);
   });
 });
@@ -469,7 +508,9 @@ describe('Dropout', () => {
     const d = new nn.Dropout(0.5, new Random(1)).eval();
     expect(d.forward(x).value).toBe(x);
     expect(new nn.Dropout(0, new Random(1)).forward(x).value).toBe(x);
-    expect(Array.from(new nn.Dropout(1, new Random(1)).forward(x).value.toTypedArray()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(new nn.Dropout(1, new Random(1)).forward(x).value.toTypedArray()).every((v) => v === 0)).toBe(
+      true,
+    );
     expect(() => new nn.Dropout(1.5, new Random(1))).toThrow('Dropout: p must lie in [0, 1], got 1.5');
   });
 });
@@ -480,18 +521,32 @@ describe('losses', () => {
   const targets = [0, 4, 2, 2];
 
   /** −log softmax(row)[t], by the formula. */
-  const naiveNll = (row: number[], t: number): number => -Math.log(Math.exp(row[t]!) / row.reduce((s, v) => s + Math.exp(v), 0));
+  const naiveNll = (row: number[], t: number): number =>
+    -Math.log(Math.exp(row[t]!) / row.reduce((s, v) => s + Math.exp(v), 0));
 
   it('crossEntropy is −log softmax[target], reduced by mean, sum or none', () => {
     const losses = rows(logits).map((r, i) => naiveNll(r, targets[i]!));
     expectClose(nn.crossEntropy(logits, targets, { reduction: 'none' }).value, tensor(losses));
-    expectClose(nn.crossEntropy(logits, tensor(targets), { reduction: 'sum' }).item(), losses.reduce((a, b) => a + b));
+    expectClose(
+      nn.crossEntropy(logits, tensor(targets), { reduction: 'sum' }).item(),
+      losses.reduce((a, b) => a + b),
+    );
     expectClose(nn.crossEntropy(logits, targets).item(), losses.reduce((a, b) => a + b) / 4);
   });
 
   it('crossEntropy handles leading batch axes and stays finite for huge logits', () => {
     const batched = logits.reshape([2, 2, 5]);
-    expectClose(nn.crossEntropy(batched, tensor([[0, 4], [2, 2]]), { reduction: 'none' }).value, nn.crossEntropy(logits, targets, { reduction: 'none' }).value.reshape([2, 2]));
+    expectClose(
+      nn.crossEntropy(
+        batched,
+        tensor([
+          [0, 4],
+          [2, 2],
+        ]),
+        { reduction: 'none' },
+      ).value,
+      nn.crossEntropy(logits, targets, { reduction: 'none' }).value.reshape([2, 2]),
+    );
     // log-sum-exp of [1000, −1000, 999] is 1000 + log(1 + e⁻¹)
     const loss = nn.crossEntropy(tensor([[1000, -1000, 999]]), [2]).item();
     expectClose(loss, 1 + Math.log1p(Math.exp(-1)));
@@ -513,7 +568,9 @@ describe('losses', () => {
     expect(() => nn.crossEntropy(logits, [0, 5, 1, 1])).toThrow('crossEntropy: target class 5 is out of range [0, 5)');
     expect(() => nn.crossEntropy(logits, [0, -1, 1, 1])).toThrow(IndexError);
     expect(() => nn.crossEntropy(logits, [0, 1.5, 1, 1])).toThrow(IndexError);
-    expect(() => nn.crossEntropy(logits, [0, 1, 1])).toThrow('crossEntropy: targets of shape [3] do not match logits of shape [4,5] without the class axis');
+    expect(() => nn.crossEntropy(logits, [0, 1, 1])).toThrow(
+      'crossEntropy: targets of shape [3] do not match logits of shape [4,5] without the class axis',
+    );
     expect(() => nn.crossEntropy(T.scalar(1), [])).toThrow(ShapeError);
     expect(() => nn.crossEntropy(T.zeros([0, 5]), [])).toThrow(/mean over zero elements/);
     expect(nn.crossEntropy(T.zeros([0, 5]), [], { reduction: 'sum' }).item()).toBe(0);
@@ -525,11 +582,16 @@ describe('losses', () => {
     const target = rng.normal([3, 2]);
     const sq = Array.from(pred.toTypedArray()).map((p, i) => (p - target.toTypedArray()[i]!) ** 2);
     expectClose(nn.mse(pred, target, { reduction: 'none' }).value.toTypedArray(), sq);
-    expectClose(nn.mse(pred, target, { reduction: 'sum' }).item(), sq.reduce((a, b) => a + b));
+    expectClose(
+      nn.mse(pred, target, { reduction: 'sum' }).item(),
+      sq.reduce((a, b) => a + b),
+    );
     expectClose(nn.mse(pred, target).item(), sq.reduce((a, b) => a + b) / 6);
     const p = param(pred);
     nn.mse(p, target).backward();
     expectClose(p.grad!.value, T.div(T.mul(T.sub(pred, target), 2), 6));
-    expect(() => nn.mse(pred, target.reshape([6]))).toThrow('mse: prediction of shape [3,2] and target of shape [6] differ');
+    expect(() => nn.mse(pred, target.reshape([6]))).toThrow(
+      'mse: prediction of shape [3,2] and target of shape [6] differ',
+    );
   });
 });

@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { broadcastShapes, Tensor, type SliceSpec } from '@hyperconn/tensor';
+import { broadcastShapes, type Tensor, type SliceSpec } from '@hyperconn/tensor';
 import OP_METADATA, * as ops from '../src/ops';
 import type { Variable } from '../src/variable';
 import { broadcastablePairArb, shapeArb, tensorArb } from '../../../test/support/arbitraries';
@@ -60,7 +60,9 @@ function mapValues(t: Tensor, f: (v: number) => number): Tensor {
 
 /** Values with |v| ≥ margin (both signs), for ops singular at 0. */
 function nonzero(shape: readonly number[], margin = 0.5, max = 3): fc.Arbitrary<Tensor> {
-  return values(shape, -(max - margin), max - margin).map((t) => mapValues(t, (v) => (v < 0 || Object.is(v, -0) ? v - margin : v + margin)));
+  return values(shape, -(max - margin), max - margin).map((t) =>
+    mapValues(t, (v) => (v < 0 || Object.is(v, -0) ? v - margin : v + margin)),
+  );
 }
 
 /**
@@ -75,7 +77,10 @@ function distinct(shapes: readonly (readonly number[])[]): fc.Arbitrary<Tensor[]
     let at = 0;
     return shapes.map((s) => {
       const n = sizeOf(s);
-      const t = T.tensor(Float64Array.from(ks.slice(at, at + n), (k) => (k + 0.5) / 500), { shape: s });
+      const t = T.tensor(
+        Float64Array.from(ks.slice(at, at + n), (k) => (k + 0.5) / 500),
+        { shape: s },
+      );
       at += n;
       return t;
     });
@@ -90,9 +95,13 @@ function single<P>(params: P, x: fc.Arbitrary<Tensor>): fc.Arbitrary<Instance<P>
 function axesArb(rank: number): fc.Arbitrary<number | number[] | undefined> {
   const options: fc.Arbitrary<number | number[] | undefined>[] = [
     fc.constant(undefined),
-    fc.shuffledSubarray(range(rank)).chain((axes) =>
-      fc.array(fc.boolean(), { minLength: axes.length, maxLength: axes.length }).map((negative) => axes.map((a, i) => (negative[i] ? a - rank : a))),
-    ),
+    fc
+      .shuffledSubarray(range(rank))
+      .chain((axes) =>
+        fc
+          .array(fc.boolean(), { minLength: axes.length, maxLength: axes.length })
+          .map((negative) => axes.map((a, i) => (negative[i] ? a - rank : a))),
+      ),
   ];
   if (rank > 0) options.push(fc.integer({ min: -rank, max: rank - 1 }));
   return fc.oneof(...options);
@@ -102,7 +111,8 @@ function axesArb(rank: number): fc.Arbitrary<number | number[] | undefined> {
 const axisArb = (rank: number): fc.Arbitrary<number> => fc.integer({ min: -rank, max: rank - 1 });
 
 /** A shape with at least `minRank` axes. */
-const shapeOfRank = (minRank: number, maxRank = 3, minDim = 0): fc.Arbitrary<number[]> => shapeArb({ minRank, maxRank, minDim, maxDim: 3 });
+const shapeOfRank = (minRank: number, maxRank = 3, minDim = 0): fc.Arbitrary<number[]> =>
+  shapeArb({ minRank, maxRank, minDim, maxDim: 3 });
 
 // ---------------------------------------------------------------------------------------------
 // Case builders
@@ -111,7 +121,12 @@ type Binary = (a: ops.Input, b: ops.Input) => Variable;
 type BinaryKernel = (a: Tensor | number, b: Tensor | number) => Tensor;
 
 /** Both operands differentiable, shapes broadcasting against each other. */
-function broadcastCase(name: keyof typeof ops, op: Binary, kernel: BinaryKernel, inputs: (a: number[], b: number[]) => fc.Arbitrary<Tensor[]>): AnyOpCase {
+function broadcastCase(
+  name: keyof typeof ops,
+  op: Binary,
+  kernel: BinaryKernel,
+  inputs: (a: number[], b: number[]) => fc.Arbitrary<Tensor[]>,
+): AnyOpCase {
   return defineCase<null>({
     name,
     variant: 'broadcastable pair',
@@ -206,7 +221,8 @@ function mapLanes(x: Tensor, axis: number, f: (lane: number[]) => number[]): Ten
   const d = x.shape[ax]!;
   const src = moved.toTypedArray();
   const out = new Float64Array(src.length);
-  for (let start = 0; d > 0 && start < src.length; start += d) out.set(f(Array.from(src.subarray(start, start + d))), start);
+  for (let start = 0; d > 0 && start < src.length; start += d)
+    out.set(f(Array.from(src.subarray(start, start + d))), start);
   const back = range(x.ndim).map((i) => (i < ax ? i : i === ax ? x.ndim - 1 : i - 1));
   return T.tensor(out, { shape: moved.shape }).permute(back).contiguous();
 }
@@ -222,7 +238,12 @@ function naiveVariance(x: Tensor, axes: number | number[] | undefined, keepDims:
   const reduced = T.normalizeAxes('variance', axes, x.ndim);
   const kept = range(x.ndim).filter((i) => !reduced.includes(i));
   const n = sizeOf(reduced.map((a) => x.shape[a]!));
-  const moved = Float64Array.from(x.permute([...kept, ...reduced]).contiguous().toTypedArray());
+  const moved = Float64Array.from(
+    x
+      .permute([...kept, ...reduced])
+      .contiguous()
+      .toTypedArray(),
+  );
   const out = new Float64Array(moved.length / n);
   for (let r = 0; r < out.length; r++) {
     const slice = moved.subarray(r * n, (r + 1) * n);
@@ -239,7 +260,13 @@ function naiveVariance(x: Tensor, axes: number | number[] | undefined, keepDims:
 /** A shape with the same number of elements: dims shuffled, maybe two merged, maybe 1s inserted, maybe one -1. */
 function reshapeTargetArb(shape: readonly number[]): fc.Arbitrary<number[]> {
   return fc
-    .tuple(fc.shuffledSubarray([...shape], { minLength: shape.length, maxLength: shape.length }), fc.boolean(), fc.nat({ max: 2 }), fc.boolean(), fc.nat())
+    .tuple(
+      fc.shuffledSubarray([...shape], { minLength: shape.length, maxLength: shape.length }),
+      fc.boolean(),
+      fc.nat({ max: 2 }),
+      fc.boolean(),
+      fc.nat(),
+    )
     .map(([dims, merge, ones, inferOne, pick]) => {
       let t = merge && dims.length >= 2 ? [dims[0]! * dims[1]!, ...dims.slice(2)] : [...dims];
       for (let i = 0; i < ones; i++) t.splice(pick % (t.length + 1), 0, 1);
@@ -262,7 +289,9 @@ function sliceSpecArb(d: number): fc.Arbitrary<SliceSpec> {
 }
 
 function sliceSpecsArb(shape: readonly number[]): fc.Arbitrary<SliceSpec[]> {
-  return fc.tuple(...shape.map(sliceSpecArb)).chain((specs) => fc.nat({ max: specs.length }).map((n) => specs.slice(0, n)));
+  return fc
+    .tuple(...shape.map(sliceSpecArb))
+    .chain((specs) => fc.nat({ max: specs.length }).map((n) => specs.slice(0, n)));
 }
 
 /** Indices into an axis of length d (repeats and negatives; none when d = 0). */
@@ -295,15 +324,19 @@ function sizesSummingTo(n: number): fc.Arbitrary<number[]> {
   });
 }
 
-const divisorsOf = (n: number): number[] => range(n).map((i) => i + 1).filter((k) => n % k === 0);
+const divisorsOf = (n: number): number[] =>
+  range(n)
+    .map((i) => i + 1)
+    .filter((k) => n % k === 0);
 
 // ---------------------------------------------------------------------------------------------
 // The table
 
 const anyValues = (s: number[]): fc.Arbitrary<Tensor> => values(s);
 const positive = (s: number[]): fc.Arbitrary<Tensor> => values(s, 0.2, 4);
-const pairOf = (x: (s: number[]) => fc.Arbitrary<Tensor>, y: (s: number[]) => fc.Arbitrary<Tensor>) => (a: number[], b: number[]) =>
-  fc.tuple(x(a), y(b));
+const pairOf =
+  (x: (s: number[]) => fc.Arbitrary<Tensor>, y: (s: number[]) => fc.Arbitrary<Tensor>) => (a: number[], b: number[]) =>
+    fc.tuple(x(a), y(b));
 const distinctOne = (s: number[]): fc.Arbitrary<Tensor> => distinct([s]).map(([t]) => t!);
 
 const smallNumber = fc.double({ min: -3, max: 3, noNaN: true });
@@ -327,14 +360,34 @@ const elementwiseBinary: AnyOpCase[] = [
   ...bothSides('sub', ops.sub, T.sub, smallNumber, anyValues),
   broadcastCase('mul', ops.mul, T.mul, pairOf(anyValues, anyValues)),
   ...bothSides('mul', ops.mul, T.mul, smallNumber, anyValues),
-  broadcastCase('div', ops.div, T.div, pairOf(anyValues, (s) => nonzero(s))),
+  broadcastCase(
+    'div',
+    ops.div,
+    T.div,
+    pairOf(anyValues, (s) => nonzero(s)),
+  ),
   ...bothSides('div', ops.div, T.div, smallNumber, (s) => nonzero(s), fc.constantFrom(-2.5, 0.5, 3), anyValues),
-  broadcastCase('pow', ops.pow, T.pow, pairOf(positive, (s) => values(s, -2, 2))),
-  ...bothSides('pow', ops.pow, T.pow, fc.double({ min: 0.2, max: 3, noNaN: true }), (s) => values(s, -2, 2), fc.double({ min: -2, max: 2, noNaN: true }), positive),
+  broadcastCase(
+    'pow',
+    ops.pow,
+    T.pow,
+    pairOf(positive, (s) => values(s, -2, 2)),
+  ),
+  ...bothSides(
+    'pow',
+    ops.pow,
+    T.pow,
+    fc.double({ min: 0.2, max: 3, noNaN: true }),
+    (s) => values(s, -2, 2),
+    fc.double({ min: -2, max: 2, noNaN: true }),
+    positive,
+  ),
   defineCase<number>({
     name: 'pow',
     variant: 'integer exponent, negative bases',
-    inputsArb: fc.tuple(fc.integer({ min: 1, max: 4 }), shapeArb(SMALL)).chain(([k, s]) => single(k, nonzero(s, 0.3, 2))),
+    inputsArb: fc
+      .tuple(fc.integer({ min: 1, max: 4 }), shapeArb(SMALL))
+      .chain(([k, s]) => single(k, nonzero(s, 0.3, 2))),
     fn: (k, x) => ops.pow(x!, k),
     reference: (k, x) => T.pow(x!, k),
   }),
@@ -351,7 +404,9 @@ const elementwiseBinary: AnyOpCase[] = [
         .tuple(fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }), fc.nat({ max: full.length }))
         .map(([ones, drop]) => full.map((d, i) => (ones[i] ? 1 : d)).slice(drop));
       const cond = condShape.chain((s) =>
-        fc.array(fc.boolean(), { minLength: sizeOf(s), maxLength: sizeOf(s) }).map((bits) => T.tensor(Float64Array.from(bits, Number), { shape: s })),
+        fc
+          .array(fc.boolean(), { minLength: sizeOf(s), maxLength: sizeOf(s) })
+          .map((bits) => T.tensor(Float64Array.from(bits, Number), { shape: s })),
       );
       return fc.tuple(cond, values(a), values(b)).map(([c, x, y]) => ({ params: c, inputs: [x, y] }));
     }),
@@ -390,9 +445,27 @@ const elementwiseUnary: AnyOpCase[] = [
   unaryCase('cos', ops.cos, T.cos, anyValues),
   unaryCase('softplus', ops.softplus, T.softplus, anyValues),
   // Bounds sit on the 2e-3 grid that distinct() keeps its values 1e-3 away from.
-  unaryCase('clamp', (x) => ops.clamp(x, -1, 1.5), (x) => T.clamp(x, -1, 1.5), distinctOne, 'both bounds'),
-  unaryCase('clamp', (x) => ops.clamp(x, 0.5), (x) => T.clamp(x, 0.5), distinctOne, 'min only'),
-  unaryCase('clamp', (x) => ops.clamp(x, undefined, -0.5), (x) => T.clamp(x, undefined, -0.5), distinctOne, 'max only'),
+  unaryCase(
+    'clamp',
+    (x) => ops.clamp(x, -1, 1.5),
+    (x) => T.clamp(x, -1, 1.5),
+    distinctOne,
+    'both bounds',
+  ),
+  unaryCase(
+    'clamp',
+    (x) => ops.clamp(x, 0.5),
+    (x) => T.clamp(x, 0.5),
+    distinctOne,
+    'min only',
+  ),
+  unaryCase(
+    'clamp',
+    (x) => ops.clamp(x, undefined, -0.5),
+    (x) => T.clamp(x, undefined, -0.5),
+    distinctOne,
+    'max only',
+  ),
 ];
 
 const reductions: AnyOpCase[] = [
@@ -404,11 +477,16 @@ const reductions: AnyOpCase[] = [
     'prod',
     ops.prod,
     T.prod,
-    (s) => fc.tuple(values(s, -2, 2), fc.array(fc.boolean(), { minLength: sizeOf(s), maxLength: sizeOf(s) })).map(([t, zero]) => {
-      const flat = t.toTypedArray();
-      zero.forEach((z, i) => z && (flat[i] = 0));
-      return T.tensor(flat, { shape: s });
-    }),
+    (s) =>
+      fc
+        .tuple(values(s, -2, 2), fc.array(fc.boolean(), { minLength: sizeOf(s), maxLength: sizeOf(s) }))
+        .map(([t, zero]) => {
+          const flat = t.toTypedArray();
+          zero.forEach((z, i) => {
+            if (z) flat[i] = 0;
+          });
+          return T.tensor(flat, { shape: s });
+        }),
     { variant: 'inputs with zeros', maxOrder: 1 },
   ),
   reductionCase('max', ops.max, T.max, distinctOne, { minDim: 1 }),
@@ -460,7 +538,12 @@ const views: AnyOpCase[] = [
           fc.shuffledSubarray(range(s.length), { minLength: s.length, maxLength: s.length }),
           fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }),
         )
-        .chain(([perm, negative]) => single(perm.map((a, i) => (negative[i] ? a - s.length : a)), values(s))),
+        .chain(([perm, negative]) =>
+          single(
+            perm.map((a, i) => (negative[i] ? a - s.length : a)),
+            values(s),
+          ),
+        ),
     ),
     fn: (perm, x) => ops.permute(x!, perm),
     reference: (perm, x) => x!.permute(perm),
@@ -468,7 +551,9 @@ const views: AnyOpCase[] = [
   defineCase<[number, number]>({
     name: 'transpose',
     variant: 'any two axes',
-    inputsArb: shapeOfRank(2).chain((s) => fc.tuple(axisArb(s.length), axisArb(s.length)).chain((axes) => single(axes, values(s)))),
+    inputsArb: shapeOfRank(2).chain((s) =>
+      fc.tuple(axisArb(s.length), axisArb(s.length)).chain((axes) => single(axes, values(s))),
+    ),
     fn: ([a, b], x) => ops.transpose(x!, a, b),
     reference: ([a, b], x) => x!.transpose(a, b),
   }),
@@ -496,7 +581,9 @@ const views: AnyOpCase[] = [
   defineCase<number>({
     name: 'unsqueeze',
     variant: 'any position',
-    inputsArb: shapeArb(SMALL).chain((s) => fc.integer({ min: -s.length - 1, max: s.length }).chain((axis) => single(axis, values(s)))),
+    inputsArb: shapeArb(SMALL).chain((s) =>
+      fc.integer({ min: -s.length - 1, max: s.length }).chain((axis) => single(axis, values(s))),
+    ),
     fn: (axis, x) => ops.unsqueeze(x!, axis),
     reference: (axis, x) => x!.unsqueeze(axis),
   }),
@@ -532,10 +619,14 @@ const views: AnyOpCase[] = [
     name: 'concat',
     variant: '1 to 3 pieces, any axis',
     inputsArb: shapeOfRank(1).chain((s) =>
-      fc.tuple(axisArb(s.length), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 })).chain(([axis, lengths]) => {
-        const ax = T.normalizeAxis('concat', axis, s.length);
-        return fc.tuple(...lengths.map((n) => values(s.map((d, k) => (k === ax ? n : d))))).map((ts) => ({ params: axis, inputs: ts }));
-      }),
+      fc
+        .tuple(axisArb(s.length), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 }))
+        .chain(([axis, lengths]) => {
+          const ax = T.normalizeAxis('concat', axis, s.length);
+          return fc
+            .tuple(...lengths.map((n) => values(s.map((d, k) => (k === ax ? n : d)))))
+            .map((ts) => ({ params: axis, inputs: ts }));
+        }),
     ),
     fn: (axis, ...xs) => ops.concat(xs, axis),
     reference: (axis, ...xs) => T.concat(xs, axis),
@@ -546,7 +637,9 @@ const views: AnyOpCase[] = [
     inputsArb: shapeOfRank(0, 2).chain((s) =>
       fc
         .tuple(fc.integer({ min: -s.length - 1, max: s.length }), fc.integer({ min: 1, max: 3 }))
-        .chain(([axis, k]) => fc.array(values(s), { minLength: k, maxLength: k }).map((ts) => ({ params: axis, inputs: ts }))),
+        .chain(([axis, k]) =>
+          fc.array(values(s), { minLength: k, maxLength: k }).map((ts) => ({ params: axis, inputs: ts })),
+        ),
     ),
     fn: (axis, ...xs) => ops.stack(xs, axis),
     reference: (axis, ...xs) => T.stack(xs, axis),
@@ -579,7 +672,9 @@ const views: AnyOpCase[] = [
       axisArb(s.length).chain((axis) =>
         fc
           .tuple(indicesArb(s[T.normalizeAxis('indexSelect', axis, s.length)]!), fc.boolean())
-          .chain(([indices, asTensor]) => single({ axis, indices: asTensor ? T.tensor(Float64Array.from(indices)) : indices }, values(s))),
+          .chain(([indices, asTensor]) =>
+            single({ axis, indices: asTensor ? T.tensor(Float64Array.from(indices)) : indices }, values(s)),
+          ),
       ),
     ),
     fn: (p, x) => ops.indexSelect(x!, p.axis, p.indices),
@@ -668,16 +763,49 @@ function matmulCase(variant: string, shapes: fc.Arbitrary<[number[], number[]]>)
 const dim = fc.integer({ min: 0, max: 3 });
 const batchPair = broadcastablePairArb({ maxRank: 2, maxDim: 2 });
 const products: AnyOpCase[] = [
-  matmulCase('2-d @ 2-d', fc.tuple(dim, dim, dim).map(([n, k, m]) => [[n, k], [k, m]])),
-  matmulCase('1-d @ 2-d', fc.tuple(dim, dim).map(([k, m]) => [[k], [k, m]])),
-  matmulCase('2-d @ 1-d', fc.tuple(dim, dim).map(([n, k]) => [[n, k], [k]])),
-  matmulCase('1-d @ 1-d', dim.map((k) => [[k], [k]])),
-  matmulCase('batched, batch axes broadcasting', fc.tuple(batchPair, dim, dim, dim).map(([[ba, bb], n, k, m]) => [[...ba, n, k], [...bb, k, m]])),
-  matmulCase('batched @ 1-d', fc.tuple(shapeOfRank(1, 2), dim, dim).map(([batch, n, k]) => [[...batch, n, k], [k]])),
-  matmulCase('1-d @ batched', fc.tuple(shapeOfRank(1, 2), dim, dim).map(([batch, k, m]) => [[k], [...batch, k, m]])),
+  matmulCase(
+    '2-d @ 2-d',
+    fc.tuple(dim, dim, dim).map(([n, k, m]) => [
+      [n, k],
+      [k, m],
+    ]),
+  ),
+  matmulCase(
+    '1-d @ 2-d',
+    fc.tuple(dim, dim).map(([k, m]) => [[k], [k, m]]),
+  ),
+  matmulCase(
+    '2-d @ 1-d',
+    fc.tuple(dim, dim).map(([n, k]) => [[n, k], [k]]),
+  ),
+  matmulCase(
+    '1-d @ 1-d',
+    dim.map((k) => [[k], [k]]),
+  ),
+  matmulCase(
+    'batched, batch axes broadcasting',
+    fc.tuple(batchPair, dim, dim, dim).map(([[ba, bb], n, k, m]) => [
+      [...ba, n, k],
+      [...bb, k, m],
+    ]),
+  ),
+  matmulCase(
+    'batched @ 1-d',
+    fc.tuple(shapeOfRank(1, 2), dim, dim).map(([batch, n, k]) => [[...batch, n, k], [k]]),
+  ),
+  matmulCase(
+    '1-d @ batched',
+    fc.tuple(shapeOfRank(1, 2), dim, dim).map(([batch, k, m]) => [[k], [...batch, k, m]]),
+  ),
 ];
 
-export const OP_CASES: readonly AnyOpCase[] = [...elementwiseBinary, ...elementwiseUnary, ...reductions, ...views, ...products];
+export const OP_CASES: readonly AnyOpCase[] = [
+  ...elementwiseBinary,
+  ...elementwiseUnary,
+  ...reductions,
+  ...views,
+  ...products,
+];
 
 /** The ops.ts exports that have at least one gradchecked case. */
 export const GRADCHECKED_OPS: ReadonlySet<string> = new Set(OP_CASES.map((c) => c.name));

@@ -33,12 +33,17 @@ function printable(c: AnyOpCase): fc.Arbitrary<Instance<unknown>> {
 function describeValue(v: unknown): string {
   if (v instanceof Tensor) return `tensor [${v.shape.join(',')}] ${JSON.stringify(Array.from(v.toTypedArray()))}`;
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-    return `{ ${Object.entries(v).map(([k, x]) => `${k}: ${describeValue(x)}`).join(', ')} }`;
+    return `{ ${Object.entries(v)
+      .map(([k, x]) => `${k}: ${describeValue(x)}`)
+      .join(', ')} }`;
   }
   return JSON.stringify(v) ?? String(v);
 }
 
-const run = (c: AnyOpCase, inst: Instance<unknown>) => (...xs: Variable[]) => c.fn(inst.params, ...xs);
+const run =
+  (c: AnyOpCase, inst: Instance<unknown>) =>
+  (...xs: Variable[]) =>
+    c.fn(inst.params, ...xs);
 
 describe.each(OP_CASES.map((c) => [`${c.name} (${c.variant})`, c] as const))('%s', (_, c) => {
   it('forward equals the reference', () => {
@@ -52,12 +57,18 @@ describe.each(OP_CASES.map((c) => [`${c.name} (${c.variant})`, c] as const))('%s
   });
 
   it('gradcheck, first order', () => {
-    fc.assert(fc.property(printable(c), (inst) => gradcheck(run(c, inst), inst.inputs).ok), { numRuns: FIRST_ORDER_RUNS });
+    fc.assert(
+      fc.property(printable(c), (inst) => gradcheck(run(c, inst), inst.inputs).ok),
+      { numRuns: FIRST_ORDER_RUNS },
+    );
   });
 
   if (caseOrder(c) === 2) {
     it('gradcheck, second order', () => {
-      fc.assert(fc.property(printable(c), (inst) => gradcheck(run(c, inst), inst.inputs, { order: 2 }).ok), { numRuns: SECOND_ORDER_RUNS });
+      fc.assert(
+        fc.property(printable(c), (inst) => gradcheck(run(c, inst), inst.inputs, { order: 2 }).ok),
+        { numRuns: SECOND_ORDER_RUNS },
+      );
     });
   }
 });
@@ -81,20 +92,41 @@ describe('documented conventions at kinks and ties', () => {
   });
 
   it('max and min share the gradient among tied extrema', () => {
-    const x = T.tensor([[3, 1, 3], [2, 2, 2]]);
-    expectClose(gradOf((v) => ops.max(v, 1), x), [1 / 2, 0, 1 / 2, 1 / 3, 1 / 3, 1 / 3]);
-    expectClose(gradOf((v) => ops.min(v, 0), x), [0, 1, 0, 1, 0, 1]);
+    const x = T.tensor([
+      [3, 1, 3],
+      [2, 2, 2],
+    ]);
+    expectClose(
+      gradOf((v) => ops.max(v, 1), x),
+      [1 / 2, 0, 1 / 2, 1 / 3, 1 / 3, 1 / 3],
+    );
+    expectClose(
+      gradOf((v) => ops.min(v, 0), x),
+      [0, 1, 0, 1, 0, 1],
+    );
   });
 
   it('abs and relu have gradient 0 at 0, clamp passes it at the bounds', () => {
     const x = T.tensor([-2, 0, 2]);
     expectClose(gradOf(ops.abs, x), [-1, 0, 1]);
     expectClose(gradOf(ops.relu, x), [0, 0, 1]);
-    expectClose(gradOf((v) => ops.clamp(v, -2, 2), T.tensor([-3, -2, 0, 2, 3])), [0, 1, 1, 1, 0]);
+    expectClose(
+      gradOf((v) => ops.clamp(v, -2, 2), T.tensor([-3, -2, 0, 2, 3])),
+      [0, 1, 1, 1, 0],
+    );
   });
 
   it('norm has subgradient 0 at the origin; sqrt has gradient +∞ at 0', () => {
-    expectClose(gradOf((v) => ops.norm(v, 1), T.tensor([[0, 0], [3, 4]])), [0, 0, 0.6, 0.8]);
+    expectClose(
+      gradOf(
+        (v) => ops.norm(v, 1),
+        T.tensor([
+          [0, 0],
+          [3, 4],
+        ]),
+      ),
+      [0, 0, 0.6, 0.8],
+    );
     expectClose(gradOf(ops.sqrt, T.tensor([0, 4])), [Infinity, 0.25]);
   });
 
@@ -113,7 +145,11 @@ describe('documented conventions at kinks and ties', () => {
     expectClose(gradients(ops.sum(ops.pow(x, 0)), [x])[0]!.value, [0, 0]);
     // d⁴/dx⁴ x³ = 0 everywhere; the fourth rule met is that of x⁰.
     let [g] = gradients(ops.sum(ops.pow(x, 3)), [x], { createGraph: true });
-    for (const expected of [[0, 12], [6, 6], [0, 0]]) {
+    for (const expected of [
+      [0, 12],
+      [6, 6],
+      [0, 0],
+    ]) {
       [g] = gradients(ops.sum(g!), [x], { createGraph: true });
       expectClose(g!.value, expected);
     }

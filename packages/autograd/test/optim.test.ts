@@ -70,10 +70,14 @@ describe('SGD', () => {
 
   it('rejects Nesterov without momentum, negative hyper-parameters and unknown keys', () => {
     const p = param([1]);
-    expect(() => new optim.SGD([p], { lr: 0.1, nesterov: true })).toThrow(/Nesterov momentum \(group 0\) needs momentum > 0/);
+    expect(() => new optim.SGD([p], { lr: 0.1, nesterov: true })).toThrow(
+      /Nesterov momentum \(group 0\) needs momentum > 0/,
+    );
     expect(() => new optim.SGD([p], { lr: -1 })).toThrow(ValueError);
     expect(() => new optim.SGD([{ params: [p], momentum: -0.5 }], { lr: 0.1 })).toThrow(/momentum \(group 0\)/);
-    expect(() => new optim.SGD([p], { lr: 0.1, weight_decay: 0.1 } as never)).toThrow(/unknown hyper-parameter 'weight_decay'/);
+    expect(() => new optim.SGD([p], { lr: 0.1, weight_decay: 0.1 } as never)).toThrow(
+      /unknown hyper-parameter 'weight_decay'/,
+    );
   });
 });
 
@@ -135,7 +139,10 @@ describe('Adam and AdamW', () => {
     const pa = param([1, -2]);
     const adamw = new optim.AdamW([pw], { lr: 0.1, weightDecay: 0.1 });
     const adam = new optim.Adam([pa], { lr: 0.1, weightDecay: 0.1 });
-    for (const [opt, p] of [[adamw, pw], [adam, pa]] as const) {
+    for (const [opt, p] of [
+      [adamw, pw],
+      [adam, pa],
+    ] as const) {
       opt.zeroGrad();
       p.grad = new Variable(tensor([0, 0]));
       opt.step();
@@ -157,7 +164,11 @@ describe('Adam and AdamW', () => {
     expectClose(values(decayed), [0.99, -1.98]);
     expect(values(exempt)).toEqual([3, 4]);
     expectClose(values(fast), [5 * (1 - 0.5 * 0.1)]);
-    expect(opt.paramGroups.map((g) => [g.lr, g.weightDecay])).toEqual([[0.1, 0.1], [0.1, 0], [0.5, 0.1]]);
+    expect(opt.paramGroups.map((g) => [g.lr, g.weightDecay])).toEqual([
+      [0.1, 0.1],
+      [0.1, 0],
+      [0.5, 0.1],
+    ]);
 
     // With gradients, each group matches a separate optimiser with that group's settings.
     const x = param([1, -2]);
@@ -169,7 +180,9 @@ describe('Adam and AdamW', () => {
     const optY = new optim.Adam([yAlone], { lr: 0.3, betas: [0.5, 0.9] });
     for (let i = 0; i < 3; i++) {
       grouped.zeroGrad();
-      add(sum(mul(square(x), A)), sum(mul(square(y), A))).mul(0.5).backward();
+      add(sum(mul(square(x), A)), sum(mul(square(y), A)))
+        .mul(0.5)
+        .backward();
       grouped.step();
       quadraticStep(optX, xAlone);
       quadraticStep(optY, yAlone);
@@ -194,12 +207,21 @@ describe('optimisers in general', () => {
     const view = weight.value.slice(0);
     const before = weight.value.clone();
     const opt = new optim.SGD(layer.parameters(), { lr: 0.5 });
-    layer.forward(tensor([[1, 2]])).sum().backward();
+    layer
+      .forward(tensor([[1, 2]]))
+      .sum()
+      .backward();
     opt.step();
     // d(sum(x Wᵀ + b))/dW[i][j] = x[j]: W ← W − 0.5·[[1, 2], [1, 2]], written into the storage
     // that the layer's Variable and an earlier view of it share
     expect(layer.weight).toBe(weight);
-    expectClose(weight.value, tensor([[before.get(0, 0) - 0.5, before.get(0, 1) - 1], [before.get(1, 0) - 0.5, before.get(1, 1) - 1]]));
+    expectClose(
+      weight.value,
+      tensor([
+        [before.get(0, 0) - 0.5, before.get(0, 1) - 1],
+        [before.get(1, 0) - 0.5, before.get(1, 1) - 1],
+      ]),
+    );
     expectClose(view, tensor([before.get(0, 0) - 0.5, before.get(0, 1) - 1]));
   });
 
@@ -225,15 +247,30 @@ describe('optimisers in general', () => {
 
   type AnyOptimizer = optim.Optimizer<optim.BaseHyperParams, optim.ParamState>;
   const makers: [string, (ps: Variable[]) => AnyOptimizer][] = [
-    ['SGD with Nesterov momentum', (ps) => new optim.SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
+    [
+      'SGD with Nesterov momentum',
+      (ps) => new optim.SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 }),
+    ],
     ['Adam', (ps) => new optim.Adam(ps, { lr: 0.05, weightDecay: 0.01 })],
-    ['AdamW', (ps) => new optim.AdamW([{ params: ps.slice(0, 1) }, { params: ps.slice(1), weightDecay: 0 }], { lr: 0.05 })],
+    [
+      'AdamW',
+      (ps) => new optim.AdamW([{ params: ps.slice(0, 1) }, { params: ps.slice(1), weightDecay: 0 }], { lr: 0.05 }),
+    ],
   ];
   for (const [name, make] of makers) {
     it(`${name}: stateDict / loadStateDict continue bit-identically`, () => {
       const rng = new Random(7);
       const a = rng.normal([3, 2]);
-      const fresh = (): Variable[] => [param(tensor([[1, -2], [0.5, 3], [-1, 1]])), param(tensor([2, -1]))];
+      const fresh = (): Variable[] => [
+        param(
+          tensor([
+            [1, -2],
+            [0.5, 3],
+            [-1, 1],
+          ]),
+        ),
+        param(tensor([2, -1])),
+      ];
       const loss = (ps: Variable[]): Variable => add(sum(mul(square(ps[0]!), a)), sum(pow(sub(ps[1]!, 1), 4)));
       const run = (opt: AnyOptimizer, ps: Variable[], steps: number): void => {
         for (let i = 0; i < steps; i++) {
@@ -250,11 +287,15 @@ describe('optimisers in general', () => {
       run(opt, ps, 3);
       // the snapshot is a deep copy: three more steps did not move it
       const again = fresh();
-      again.forEach((p, i) => p.value.assign(savedParams[i]!));
+      again.forEach((p, i) => {
+        p.value.assign(savedParams[i]!);
+      });
       const restored = make(again);
       restored.loadStateDict(saved);
       run(restored, again, 3);
-      ps.forEach((p, i) => expect(values(again[i]!)).toEqual(values(p)));
+      ps.forEach((p, i) => {
+        expect(values(again[i]!)).toEqual(values(p));
+      });
     });
   }
 
@@ -269,7 +310,9 @@ describe('optimisers in general', () => {
     expect(other.stateDict().state.get(0)!.step).toBe(1);
 
     const wrongShape = new optim.Adam([param([1, 2, 3])], { lr: 0.5 });
-    expect(() => wrongShape.loadStateDict(saved)).toThrow(/state 'expAvg' of parameter 0 has shape \[2\], the parameter \[3\]/);
+    expect(() => wrongShape.loadStateDict(saved)).toThrow(
+      /state 'expAvg' of parameter 0 has shape \[2\], the parameter \[3\]/,
+    );
     expect(wrongShape.paramGroups[0]!.lr).toBe(0.5);
     const twoGroups = new optim.Adam([{ params: [param([1])] }, { params: [param([2])] }]);
     expect(() => twoGroups.loadStateDict(saved)).toThrow(/1 parameter groups, the optimiser 2/);
@@ -300,7 +343,12 @@ describe('clipGradNorm', () => {
     const norm = optim.clipGradNorm(ps, 0.5);
     expectClose(norm, naive);
     const scale = 0.5 / (naive + 1e-6);
-    ps.slice(0, 2).forEach((p, i) => expectClose(p.grad!.value.toTypedArray(), before[i]!.map((x) => x * scale)));
+    ps.slice(0, 2).forEach((p, i) => {
+      expectClose(
+        p.grad!.value.toTypedArray(),
+        before[i]!.map((x) => x * scale),
+      );
+    });
     expect(ps[2]!.grad).toBeNull();
   });
 
@@ -352,27 +400,43 @@ describe('learning-rate schedules', () => {
   it('LRScheduler sets every group to its base lr times the schedule, and round-trips', () => {
     const opt = new optim.SGD([{ params: [param([1])] }, { params: [param([2])], lr: 0.4 }], { lr: 0.2 });
     const sched = new optim.LRScheduler(opt, optim.linearWarmup(3));
-    expectClose(opt.paramGroups.map((g) => g.lr), [0.05, 0.1]);
+    expectClose(
+      opt.paramGroups.map((g) => g.lr),
+      [0.05, 0.1],
+    );
     sched.step();
     sched.step();
-    expectClose(opt.paramGroups.map((g) => g.lr), [0.15, 0.3]);
+    expectClose(
+      opt.paramGroups.map((g) => g.lr),
+      [0.15, 0.3],
+    );
     const saved = sched.stateDict();
     sched.step();
-    expectClose(opt.paramGroups.map((g) => g.lr), [0.2, 0.4]);
+    expectClose(
+      opt.paramGroups.map((g) => g.lr),
+      [0.2, 0.4],
+    );
 
     const opt2 = new optim.SGD([{ params: [param([1])] }, { params: [param([2])], lr: 0.4 }], { lr: 0.2 });
     const sched2 = new optim.LRScheduler(opt2, optim.linearWarmup(3));
     sched2.loadStateDict(saved);
     expect(sched2.lastStep).toBe(2);
-    expectClose(opt2.paramGroups.map((g) => g.lr), [0.15, 0.3]);
+    expectClose(
+      opt2.paramGroups.map((g) => g.lr),
+      [0.15, 0.3],
+    );
   });
 
   it('LRScheduler refuses a bad state dict or schedule factor and changes nothing', () => {
     const opt = new optim.SGD([param([1])], { lr: 0.2 });
     // a schedule that breaks at step 5
     const sched = new optim.LRScheduler(opt, (step) => (step < 5 ? 1 : Number.NaN));
-    expect(() => sched.loadStateDict({ step: 7, baseLrs: [0.2] })).toThrow(/^LRScheduler\.loadStateDict: the schedule gave NaN at step 7/);
-    expect(() => sched.loadStateDict({ step: 1, baseLrs: [-5] })).toThrow(/^LRScheduler\.loadStateDict: base learning rate 0 must be finite and ≥ 0, got -5/);
+    expect(() => sched.loadStateDict({ step: 7, baseLrs: [0.2] })).toThrow(
+      /^LRScheduler\.loadStateDict: the schedule gave NaN at step 7/,
+    );
+    expect(() => sched.loadStateDict({ step: 1, baseLrs: [-5] })).toThrow(
+      /^LRScheduler\.loadStateDict: base learning rate 0 must be finite and ≥ 0, got -5/,
+    );
     expect(() => sched.loadStateDict({ step: 1, baseLrs: [Number.NaN] })).toThrow(ValueError);
     expect([sched.lastStep, opt.paramGroups[0]!.lr]).toEqual([0, 0.2]);
     sched.loadStateDict({ step: 4, baseLrs: [0.3] });
@@ -387,14 +451,25 @@ describe('learning-rate schedules', () => {
 
 type SomeOptimizer = optim.Optimizer<optim.BaseHyperParams, optim.ParamState>;
 
-
 /** Two named parameters in two groups, and a gradient sequence for them. */
 const freshPair = (): Variable[] => [param([1, -2], { name: 'a' }), param([0.5, 3], { name: 'b' })];
 const GRADIENTS: [number[], number[]][] = [
-  [[1, -6], [0.5, 2]],
-  [[0.9, -4.2], [-1, 0.25]],
-  [[0.3, 2], [0.1, -0.7]],
-  [[-0.4, 1.5], [2, 0.3]],
+  [
+    [1, -6],
+    [0.5, 2],
+  ],
+  [
+    [0.9, -4.2],
+    [-1, 0.25],
+  ],
+  [
+    [0.3, 2],
+    [0.1, -0.7],
+  ],
+  [
+    [-0.4, 1.5],
+    [2, 0.3],
+  ],
 ];
 function feed(opt: { step(): void }, ps: readonly Variable[], grads: readonly [number[], number[]][]): void {
   for (const [ga, gb] of grads) {
@@ -405,9 +480,30 @@ function feed(opt: { step(): void }, ps: readonly Variable[], grads: readonly [n
 }
 
 const OPTIMISERS: [string, (ps: Variable[], extra?: optim.OptimizerOptions) => SomeOptimizer][] = [
-  ['SGD', (ps, extra) => new optim.SGD([{ params: [ps[0]!] }, { params: [ps[1]!], lr: 0.05 }], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01, ...extra })],
-  ['Adam', (ps, extra) => new optim.Adam([{ params: [ps[0]!] }, { params: [ps[1]!], betas: [0.8, 0.99] }], { lr: 0.1, weightDecay: 0.01, ...extra })],
-  ['AdamW', (ps, extra) => new optim.AdamW([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0 }], { lr: 0.1, ...extra })],
+  [
+    'SGD',
+    (ps, extra) =>
+      new optim.SGD([{ params: [ps[0]!] }, { params: [ps[1]!], lr: 0.05 }], {
+        lr: 0.1,
+        momentum: 0.9,
+        nesterov: true,
+        weightDecay: 0.01,
+        ...extra,
+      }),
+  ],
+  [
+    'Adam',
+    (ps, extra) =>
+      new optim.Adam([{ params: [ps[0]!] }, { params: [ps[1]!], betas: [0.8, 0.99] }], {
+        lr: 0.1,
+        weightDecay: 0.01,
+        ...extra,
+      }),
+  ],
+  [
+    'AdamW',
+    (ps, extra) => new optim.AdamW([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0 }], { lr: 0.1, ...extra }),
+  ],
 ];
 
 describe('non-finite gradients: nothing changes, then a NonFiniteError or a counted skip', () => {
@@ -421,13 +517,17 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
         ps[0]!.grad = new Variable(tensor([0.5, 0.25])); // a good gradient in the other group: not applied either
         ps[1]!.grad = new Variable(tensor([1, bad]));
         expect(() => opt.step()).toThrow(NonFiniteError);
-        expect(() => opt.step()).toThrow(`${name}: the gradient of parameter 'b' (group 1, index 0) is not finite: ${bad} at element [1] of shape [2]; nothing was changed`);
+        expect(() => opt.step()).toThrow(
+          `${name}: the gradient of parameter 'b' (group 1, index 0) is not finite: ${bad} at element [1] of shape [2]; nothing was changed`,
+        );
         expect(optimizerSnapshot(opt, ps)).toEqual(before);
         expect(opt.skippedSteps).toBe(0);
         feed(opt, ps, GRADIENTS.slice(2));
         const reference = freshPair();
         feed(make(reference), reference, GRADIENTS);
-        ps.forEach((p, i) => expect(values(p)).toEqual(values(reference[i]!)));
+        ps.forEach((p, i) => {
+          expect(values(p)).toEqual(values(reference[i]!));
+        });
       });
     }
 
@@ -437,13 +537,24 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
       expect(opt.nonFinite).toBe('skip');
       feed(opt, ps, GRADIENTS.slice(0, 2));
       const before = optimizerSnapshot(opt, ps) as { skippedSteps: number };
-      feed(opt, ps, [[[NaN, 1], [1, 1]], [[1, 1], [1, -Infinity]]]);
+      feed(opt, ps, [
+        [
+          [NaN, 1],
+          [1, 1],
+        ],
+        [
+          [1, 1],
+          [1, -Infinity],
+        ],
+      ]);
       expect(opt.skippedSteps).toBe(2);
       expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
       const saved = opt.stateDict();
       expect(saved.skippedSteps).toBe(2);
       const again = freshPair();
-      again.forEach((p, i) => p.value.assign(ps[i]!.value));
+      again.forEach((p, i) => {
+        p.value.assign(ps[i]!.value);
+      });
       const restored = make(again, { nonFinite: 'skip' });
       restored.loadStateDict(saved);
       expect(restored.skippedSteps).toBe(2);
@@ -451,8 +562,12 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
       feed(restored, again, GRADIENTS.slice(2));
       const reference = freshPair();
       feed(make(reference), reference, GRADIENTS);
-      ps.forEach((p, i) => expect(values(p)).toEqual(values(reference[i]!)));
-      again.forEach((p, i) => expect(values(p)).toEqual(values(reference[i]!)));
+      ps.forEach((p, i) => {
+        expect(values(p)).toEqual(values(reference[i]!));
+      });
+      again.forEach((p, i) => {
+        expect(values(p)).toEqual(values(reference[i]!));
+      });
       // a dict without the counter (an older one) restores 0
       restored.loadStateDict({ state: saved.state, paramGroups: saved.paramGroups });
       expect(restored.skippedSteps).toBe(0);
@@ -461,18 +576,29 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
 
   it('property: any one non-finite entry anywhere in a run is skipped, and the run ends where the clean run does', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom(NaN, Infinity, -Infinity), (which, at, element, bad) => {
-        const [, make] = OPTIMISERS[which]!;
-        const ps = freshPair();
-        const opt = make(ps, { nonFinite: 'skip' });
-        const poisoned: [number[], number[]] = [[1, 2], [3, 4]];
-        poisoned[element >> 1]![element & 1] = bad;
-        feed(opt, ps, [...GRADIENTS.slice(0, at), poisoned, ...GRADIENTS.slice(at)]);
-        const reference = freshPair();
-        feed(make(reference), reference, GRADIENTS);
-        expect(opt.skippedSteps).toBe(1);
-        ps.forEach((p, i) => expect(values(p)).toEqual(values(reference[i]!)));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.constantFrom(NaN, Infinity, -Infinity),
+        (which, at, element, bad) => {
+          const [, make] = OPTIMISERS[which]!;
+          const ps = freshPair();
+          const opt = make(ps, { nonFinite: 'skip' });
+          const poisoned: [number[], number[]] = [
+            [1, 2],
+            [3, 4],
+          ];
+          poisoned[element >> 1]![element & 1] = bad;
+          feed(opt, ps, [...GRADIENTS.slice(0, at), poisoned, ...GRADIENTS.slice(at)]);
+          const reference = freshPair();
+          feed(make(reference), reference, GRADIENTS);
+          expect(opt.skippedSteps).toBe(1);
+          ps.forEach((p, i) => {
+            expect(values(p)).toEqual(values(reference[i]!));
+          });
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -495,14 +621,20 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     adam.step();
     expect(adam.skippedSteps).toBe(1);
     expect(optimizerSnapshot(adam as SomeOptimizer, [v])).toEqual({ ...(before as object), skippedSteps: 1 });
-    expect(() => new optim.Adam([v], { lr: 0.1 }).step()).toThrow(/Adam: the update of parameter 'v' .* the state 'expAvgSq' would hold Infinity at element \[0\]/);
+    expect(() => new optim.Adam([v], { lr: 0.1 }).step()).toThrow(
+      /Adam: the update of parameter 'v' .* the state 'expAvgSq' would hold Infinity at element \[0\]/,
+    );
   });
 
   it('a non-finite parameter value is always an error (skipping would skip every later step too)', () => {
     const w = param([NaN, 1]);
     const opt = new optim.SGD([w], { lr: 0.1, nonFinite: 'skip' });
     w.grad = new Variable(tensor([1, 1]));
-    expect(() => opt.step()).toThrow(new NonFiniteError('SGD: the value of parameter 0 of group 0 is not finite: NaN at element [0] of shape [2]; no step can start from it'));
+    expect(() => opt.step()).toThrow(
+      new NonFiniteError(
+        'SGD: the value of parameter 0 of group 0 is not finite: NaN at element [0] of shape [2]; no step can start from it',
+      ),
+    );
     expect(opt.skippedSteps).toBe(0);
   });
 
@@ -511,8 +643,12 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     const opt = new optim.Adam([{ params: [ps[0]!] }, { params: [ps[1]!] }]);
     ps[1]!.grad = new Variable(tensor([1, 2, 3]));
     expect(() => opt.step()).toThrow(ShapeError);
-    expect(() => opt.step()).toThrow("Adam: the gradient of parameter 'b' (group 1, index 0) has shape [3], the parameter [2]");
-    expect(() => new optim.SGD(ps, { nonFinite: 'ignore' as never })).toThrow(/^SGD: nonFinite must be 'throw' or 'skip', got "ignore"$/);
+    expect(() => opt.step()).toThrow(
+      "Adam: the gradient of parameter 'b' (group 1, index 0) has shape [3], the parameter [2]",
+    );
+    expect(() => new optim.SGD(ps, { nonFinite: 'ignore' as never })).toThrow(
+      /^SGD: nonFinite must be 'throw' or 'skip', got "ignore"$/,
+    );
   });
 
   it('loadStateDict refuses non-finite state and a bad skippedSteps before changing anything', () => {
@@ -523,8 +659,14 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     const before = optimizerSnapshot(opt as SomeOptimizer, ps);
     const poisoned = { ...dict, state: new Map(dict.state) };
     poisoned.state.set(1, { ...dict.state.get(1)!, expAvgSq: tensor([0.1, Infinity]) });
-    expect(() => opt.loadStateDict(poisoned)).toThrow(new NonFiniteError("Adam.loadStateDict: state 'expAvgSq' of parameter 1 is not finite: Infinity at element [1] of shape [2]"));
-    expect(() => opt.loadStateDict({ ...dict, skippedSteps: -1 })).toThrow(/Adam.loadStateDict: skippedSteps must be a non-negative integer, got -1/);
+    expect(() => opt.loadStateDict(poisoned)).toThrow(
+      new NonFiniteError(
+        "Adam.loadStateDict: state 'expAvgSq' of parameter 1 is not finite: Infinity at element [1] of shape [2]",
+      ),
+    );
+    expect(() => opt.loadStateDict({ ...dict, skippedSteps: -1 })).toThrow(
+      /Adam.loadStateDict: skippedSteps must be a non-negative integer, got -1/,
+    );
     expect(optimizerSnapshot(opt as SomeOptimizer, ps)).toEqual(before);
   });
 });
@@ -547,8 +689,16 @@ describe('hyper-parameters changed after construction are checked by every step,
     ],
     Adam: [
       ['betas [1, 0.99]', (g) => (g.betas = [1, 0.99]), 'betas (group 1) must be two numbers in [0, 1), got [1, 0.99]'],
-      ['betas [NaN, 0.99]', (g) => (g.betas = [NaN, 0.99]), 'betas (group 1) must be two numbers in [0, 1), got [NaN, 0.99]'],
-      ['betas [0.9, −0.1]', (g) => (g.betas = [0.9, -0.1]), 'betas (group 1) must be two numbers in [0, 1), got [0.9, -0.1]'],
+      [
+        'betas [NaN, 0.99]',
+        (g) => (g.betas = [NaN, 0.99]),
+        'betas (group 1) must be two numbers in [0, 1), got [NaN, 0.99]',
+      ],
+      [
+        'betas [0.9, −0.1]',
+        (g) => (g.betas = [0.9, -0.1]),
+        'betas (group 1) must be two numbers in [0, 1), got [0.9, -0.1]',
+      ],
       ['eps −1', (g) => (g.eps = -1), 'eps (group 1) must be finite and ≥ 0, got -1'],
     ],
   };
@@ -600,12 +750,20 @@ describe('clipGradNorm without overflow or underflow', () => {
         (u, v, e) => {
           const gs = [u, v].map((xs) => xs.map((x) => x * 10 ** e));
           const ps = gs.map((g) => param(new Array<number>(g.length).fill(0)));
-          ps.forEach((p, i) => (p.grad = new Variable(tensor(gs[i]!))));
+          ps.forEach((p, i) => {
+            p.grad = new Variable(tensor(gs[i]!));
+          });
           const reference = hypot(gs);
           const norm = optim.clipGradNorm(ps, 1);
           expectClose(norm, reference, { rtol: 1e-14, atol: 0 });
           const scale = reference > 1 ? 1 / (reference + 1e-6) : 1;
-          ps.forEach((p, i) => expectClose(p.grad!.value.toTypedArray(), gs[i]!.map((x) => x * scale), { rtol: 1e-14, atol: 0 }));
+          ps.forEach((p, i) => {
+            expectClose(
+              p.grad!.value.toTypedArray(),
+              gs[i]!.map((x) => x * scale),
+              { rtol: 1e-14, atol: 0 },
+            );
+          });
         },
       ),
     );
@@ -630,7 +788,9 @@ describe('clipGradNorm without overflow or underflow', () => {
     const g1 = new Variable(tensor([3, NaN, Infinity]));
     [ps[0]!.grad, ps[1]!.grad] = [g0, g1];
     expect(() => optim.clipGradNorm(ps, 1)).toThrow(
-      new NonFiniteError("clipGradNorm: the total gradient norm is NaN: the gradient of parameter 'w' (index 1) holds NaN at element [1] of shape [3]; nothing was scaled"),
+      new NonFiniteError(
+        "clipGradNorm: the total gradient norm is NaN: the gradient of parameter 'w' (index 1) holds NaN at element [1] of shape [3]; nothing was scaled",
+      ),
     );
     expect(optim.clipGradNorm(ps, 1, { nonFinite: 'skip' })).toBeNaN();
     ps[1]!.grad = new Variable(tensor([3, -Infinity, 1]));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DTypeError, Random, tensor, Tensor, ValueError, type DType } from '@hyperconn/tensor';
+import { DTypeError, Random, tensor, type Tensor, ValueError, type DType } from '@hyperconn/tensor';
 import { decodeSafetensors, encodeSafetensors, nn } from '@hyperconn/autograd';
 import { loadModule, loadTensors, saveModule, saveTensors } from '@hyperconn/autograd/node';
 import { shapeArb } from '../../../test/support/arbitraries';
@@ -17,7 +17,8 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A file from a header (raw bytes, JSON text or an object) and data bytes, with the length field in little-endian. */
 function file(header: Uint8Array | string | object, data: ArrayLike<number> = []): Uint8Array {
-  const json = header instanceof Uint8Array ? header : utf8(typeof header === 'string' ? header : JSON.stringify(header));
+  const json =
+    header instanceof Uint8Array ? header : utf8(typeof header === 'string' ? header : JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
@@ -33,12 +34,15 @@ const bytesOf = (t: Tensor): number[] => {
 
 describe('encodeSafetensors', () => {
   it('writes the length, the JSON header padded with spaces to 8 bytes, and little-endian data', () => {
-    const bytes = encodeSafetensors(new Map([
-      ['w', tensor([1, 2], { dtype: 'float32' })],
-      ['z', tensor([[3]])],
-    ]));
+    const bytes = encodeSafetensors(
+      new Map([
+        ['w', tensor([1, 2], { dtype: 'float32' })],
+        ['z', tensor([[3]])],
+      ]),
+    );
     // float64 before float32 (larger elements first), so every tensor stays aligned
-    const json = '{"z":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}';
+    const json =
+      '{"z":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}';
     const padded = json + ' '.repeat(Math.ceil(json.length / 8) * 8 - json.length);
     const expected = [
       ...[padded.length, 0, 0, 0, 0, 0, 0, 0],
@@ -58,7 +62,9 @@ describe('encodeSafetensors', () => {
     expect(header.__metadata__).toEqual({ format: 'pt', step: '12' });
     expect(() => encodeSafetensors({ __metadata__: tensor([1]) })).toThrow(ValueError);
     expect(() => encodeSafetensors({ '': tensor([1]) })).toThrow(ValueError);
-    expect(() => encodeSafetensors({ a: tensor([1]) }, { n: 3 as unknown as string })).toThrow(/metadata 'n' must be a string/);
+    expect(() => encodeSafetensors({ a: tensor([1]) }, { n: 3 as unknown as string })).toThrow(
+      /metadata 'n' must be a string/,
+    );
   });
 });
 
@@ -84,24 +90,76 @@ describe('decodeSafetensors', () => {
     const inner = encodeSafetensors({ x: tensor([1, 2, 3]) });
     const outer = new Uint8Array(inner.length + 5);
     outer.set(inner, 3);
-    expect(decodeSafetensors(outer.subarray(3, 3 + inner.length)).tensors.get('x')!.toArray()).toEqual([1, 2, 3]);
+    expect(
+      decodeSafetensors(outer.subarray(3, 3 + inner.length))
+        .tensors.get('x')!
+        .toArray(),
+    ).toEqual([1, 2, 3]);
   });
 
-  const entry = (dtype: string, shape: number[], offsets: number[]): object => ({ dtype, shape, data_offsets: offsets });
+  const entry = (dtype: string, shape: number[], offsets: number[]): object => ({
+    dtype,
+    shape,
+    data_offsets: offsets,
+  });
   const cases: [string, Uint8Array, RegExp, typeof ValueError][] = [
     ['a buffer shorter than the length field', new Uint8Array(5), /5 bytes cannot hold/, ValueError],
-    ['a header longer than the file', (() => { const f = file('{}'); f[0] = 200; return f; })(), /header length 200 exceeds the 2 bytes/, ValueError],
+    [
+      'a header longer than the file',
+      (() => {
+        const f = file('{}');
+        f[0] = 200;
+        return f;
+      })(),
+      /header length 200 exceeds the 2 bytes/,
+      ValueError,
+    ],
     ['a header that is not JSON', file('{"a":'), /not valid UTF-8 JSON/, ValueError],
     ['a header that is not UTF-8', file(new Uint8Array([0x7b, 0xff, 0x7d])), /not valid UTF-8 JSON/, ValueError],
     ['a header that is an array', file('[]'), /not a JSON object/, ValueError],
-    ['an unsupported dtype', file({ a: entry('F16', [2], [0, 4]) }, new Array(4).fill(0)), /tensor 'a' has dtype "F16"; only F32 and F64/, DTypeError],
-    ['a negative axis', file({ a: entry('F32', [-1], [0, 4]) }, new Array(4).fill(0)), /shape \[-1\] is not a list of non-negative integers/, ValueError],
+    [
+      'an unsupported dtype',
+      file({ a: entry('F16', [2], [0, 4]) }, new Array(4).fill(0)),
+      /tensor 'a' has dtype "F16"; only F32 and F64/,
+      DTypeError,
+    ],
+    [
+      'a negative axis',
+      file({ a: entry('F32', [-1], [0, 4]) }, new Array(4).fill(0)),
+      /shape \[-1\] is not a list of non-negative integers/,
+      ValueError,
+    ],
     ['reversed offsets', file({ a: entry('F32', [1], [4, 0]) }, new Array(4).fill(0)), /begin ≤ end/, ValueError],
-    ['offsets that do not match the shape', file({ a: entry('F32', [2], [0, 4]) }, new Array(4).fill(0)), /span 4 bytes, but shape \[2\] of F32 needs 8/, ValueError],
-    ['a gap', file({ a: entry('F32', [1], [0, 4]), b: entry('F32', [1], [8, 12]) }, new Array(12).fill(0)), /'b' starts at byte 8 .* ends at 4/, ValueError],
-    ['overlapping tensors', file({ a: entry('F32', [2], [0, 8]), b: entry('F32', [2], [4, 12]) }, new Array(12).fill(0)), /'b' starts at byte 4 .* ends at 8/, ValueError],
-    ['data past the end', file({ a: entry('F64', [2], [0, 16]) }, new Array(8).fill(0)), /ends at byte 16, past the 8 bytes/, ValueError],
-    ['trailing bytes', file({ a: entry('F32', [1], [0, 4]) }, new Array(6).fill(0)), /cover 4 bytes of data, but the file holds 6/, ValueError],
+    [
+      'offsets that do not match the shape',
+      file({ a: entry('F32', [2], [0, 4]) }, new Array(4).fill(0)),
+      /span 4 bytes, but shape \[2\] of F32 needs 8/,
+      ValueError,
+    ],
+    [
+      'a gap',
+      file({ a: entry('F32', [1], [0, 4]), b: entry('F32', [1], [8, 12]) }, new Array(12).fill(0)),
+      /'b' starts at byte 8 .* ends at 4/,
+      ValueError,
+    ],
+    [
+      'overlapping tensors',
+      file({ a: entry('F32', [2], [0, 8]), b: entry('F32', [2], [4, 12]) }, new Array(12).fill(0)),
+      /'b' starts at byte 4 .* ends at 8/,
+      ValueError,
+    ],
+    [
+      'data past the end',
+      file({ a: entry('F64', [2], [0, 16]) }, new Array(8).fill(0)),
+      /ends at byte 16, past the 8 bytes/,
+      ValueError,
+    ],
+    [
+      'trailing bytes',
+      file({ a: entry('F32', [1], [0, 4]) }, new Array(6).fill(0)),
+      /cover 4 bytes of data, but the file holds 6/,
+      ValueError,
+    ],
     ['non-string metadata', file({ __metadata__: { n: 1 } }), /metadata 'n' is not a string/, ValueError],
   ];
   for (const [what, bytes, message, type] of cases) {
@@ -114,21 +172,39 @@ describe('decodeSafetensors', () => {
   it('reads an ArrayBuffer as well as a Uint8Array, and refuses anything else with a ValueError', () => {
     const bytes = encodeSafetensors({ x: tensor([1, 2]) });
     expect(decodeSafetensors(bytes.slice().buffer).tensors.get('x')!.toArray()).toEqual([1, 2]);
-    for (const bad of [null, undefined, 'bytes', [1, 2, 3], new Float64Array(2), new DataView(new ArrayBuffer(8)), {}]) {
+    for (const bad of [
+      null,
+      undefined,
+      'bytes',
+      [1, 2, 3],
+      new Float64Array(2),
+      new DataView(new ArrayBuffer(8)),
+      {},
+    ]) {
       expect(() => decodeSafetensors(bad as never)).toThrow(ValueError);
-      expect(() => decodeSafetensors(bad as never)).toThrow(/^decodeSafetensors: bytes must be a Uint8Array or an ArrayBuffer, got /);
+      expect(() => decodeSafetensors(bad as never)).toThrow(
+        /^decodeSafetensors: bytes must be a Uint8Array or an ArrayBuffer, got /,
+      );
     }
   });
 
   it('refuses a repeated name (JSON.parse would keep the last silently), at the top level or inside an entry', () => {
     const a = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
-    expect(() => decodeSafetensors(file(`{"w":${a},"w":${a}}`, [0, 0, 0, 0]))).toThrow(/^decodeSafetensors: tensor name 'w' appears more than once in the header$/);
-    expect(() => decodeSafetensors(file(`{"w":${a}, "v" :{}, "\\u0077" : ${a}}`, [0, 0, 0, 0]))).toThrow(/tensor name 'w' appears more than once/);
-    expect(() => decodeSafetensors(file(`{"w":{"dtype":"F32","shape":[1],"dtype":"F64","data_offsets":[0,4]}}`, [0, 0, 0, 0]))).toThrow(
-      /^decodeSafetensors: key 'dtype' appears more than once in the header entry of tensor 'w'$/,
+    expect(() => decodeSafetensors(file(`{"w":${a},"w":${a}}`, [0, 0, 0, 0]))).toThrow(
+      /^decodeSafetensors: tensor name 'w' appears more than once in the header$/,
     );
-    expect(() => decodeSafetensors(file('{"__metadata__":{"a":"1","a":"2"}}'))).toThrow(/key 'a' appears more than once in the header entry of __metadata__/);
-    expect(() => decodeSafetensors(file('{"__metadata__":{},"__metadata__":{}}'))).toThrow(/__metadata__ appears more than once/);
+    expect(() => decodeSafetensors(file(`{"w":${a}, "v" :{}, "\\u0077" : ${a}}`, [0, 0, 0, 0]))).toThrow(
+      /tensor name 'w' appears more than once/,
+    );
+    expect(() =>
+      decodeSafetensors(file(`{"w":{"dtype":"F32","shape":[1],"dtype":"F64","data_offsets":[0,4]}}`, [0, 0, 0, 0])),
+    ).toThrow(/^decodeSafetensors: key 'dtype' appears more than once in the header entry of tensor 'w'$/);
+    expect(() => decodeSafetensors(file('{"__metadata__":{"a":"1","a":"2"}}'))).toThrow(
+      /key 'a' appears more than once in the header entry of __metadata__/,
+    );
+    expect(() => decodeSafetensors(file('{"__metadata__":{},"__metadata__":{}}'))).toThrow(
+      /__metadata__ appears more than once/,
+    );
     // the same key in different objects, and key-like strings inside values, are fine
     const ok = decodeSafetensors(file(`{"__metadata__":{"dtype":"x: \\"w\\":"},"w":${a}}`, [0, 0, 0x80, 0x3f]));
     expect([ok.metadata, ok.tensors.get('w')!.toArray()]).toEqual([{ dtype: 'x: "w":' }, [1]]);
@@ -137,36 +213,61 @@ describe('decodeSafetensors', () => {
   it('quotes the right count when the header length exceeds the file or the format limit', () => {
     const tooLong = file('{}');
     new DataView(tooLong.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
-    expect(() => decodeSafetensors(tooLong)).toThrow(/^decodeSafetensors: header length 18446744073709551615 exceeds the 2 bytes after the length field/);
+    expect(() => decodeSafetensors(tooLong)).toThrow(
+      /^decodeSafetensors: header length 18446744073709551615 exceeds the 2 bytes after the length field/,
+    );
     // within the file but above the format's 100 MB header limit: the limit is quoted, not the file size
     const big = new Uint8Array(8 + 100_000_001);
     new DataView(big.buffer).setBigUint64(0, 100_000_001n, true);
-    expect(() => decodeSafetensors(big)).toThrow(/^decodeSafetensors: header length 100000001 exceeds the 100000000-byte limit of the format$/);
+    expect(() => decodeSafetensors(big)).toThrow(
+      /^decodeSafetensors: header length 100000001 exceeds the 100000000-byte limit of the format$/,
+    );
   });
 
   it('names what is wrong in entries: dtype not a string, shape not integers, a first tensor not at 0', () => {
     const data = new Array(8).fill(0);
-    expect(() => decodeSafetensors(file({ a: { dtype: 32, shape: [2], data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a' has dtype 32; only F32 and F64/);
-    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a': shape \[1.5\] is not a list/);
-    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, data))).toThrow(/tensor 'a': shape "2" is not a list/);
-    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, '8'] } }, data))).toThrow(/tensor 'a': data_offsets \[0,"8"\]/);
-    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data))).toThrow(/tensor 'a' starts at byte 4 of the data, but the data starts at 0/);
+    expect(() => decodeSafetensors(file({ a: { dtype: 32, shape: [2], data_offsets: [0, 8] } }, data))).toThrow(
+      /tensor 'a' has dtype 32; only F32 and F64/,
+    );
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data))).toThrow(
+      /tensor 'a': shape \[1.5\] is not a list/,
+    );
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, data))).toThrow(
+      /tensor 'a': shape "2" is not a list/,
+    );
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, '8'] } }, data))).toThrow(
+      /tensor 'a': data_offsets \[0,"8"\]/,
+    );
+    expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data))).toThrow(
+      /tensor 'a' starts at byte 4 of the data, but the data starts at 0/,
+    );
     expect(() => decodeSafetensors(file({ a: 7 }))).toThrow(/tensor 'a': its header entry is not an object/);
     expect(() => decodeSafetensors(file('null'))).toThrow(/^decodeSafetensors: the header is null, not a JSON object$/);
     expect(() => decodeSafetensors(file('"w"'))).toThrow(/the header is a string, not a JSON object/);
   });
 
   it("keeps a tensor or a metadata key named '__proto__' as a key", () => {
-    const back = decodeSafetensors(encodeSafetensors(new Map([['__proto__', tensor([5])]]), JSON.parse('{"__proto__":"m"}') as Record<string, string>));
+    const back = decodeSafetensors(
+      encodeSafetensors(
+        new Map([['__proto__', tensor([5])]]),
+        JSON.parse('{"__proto__":"m"}') as Record<string, string>,
+      ),
+    );
     expect([...back.tensors.keys()]).toEqual(['__proto__']);
     expect(Object.keys(back.metadata)).toEqual(['__proto__']);
     expect(Object.getPrototypeOf(back.metadata)).toBe(Object.prototype);
   });
 
   it('the encoder refuses non-record tensors and metadata with ValueErrors', () => {
-    expect(() => encodeSafetensors(null as never)).toThrow(/^encodeSafetensors: tensors must be a Map or a record of Tensors, got null/);
-    expect(() => encodeSafetensors({ a: tensor([1]) }, null as never)).toThrow(/^encodeSafetensors: metadata must be a record of strings, got null/);
-    expect(() => encodeSafetensors(new Map([[3 as never, tensor([1])]]))).toThrow(/^encodeSafetensors: tensor names must be strings, got number/);
+    expect(() => encodeSafetensors(null as never)).toThrow(
+      /^encodeSafetensors: tensors must be a Map or a record of Tensors, got null/,
+    );
+    expect(() => encodeSafetensors({ a: tensor([1]) }, null as never)).toThrow(
+      /^encodeSafetensors: metadata must be a record of strings, got null/,
+    );
+    expect(() => encodeSafetensors(new Map([[3 as never, tensor([1])]]))).toThrow(
+      /^encodeSafetensors: tensor names must be strings, got number/,
+    );
   });
 });
 
@@ -201,7 +302,10 @@ describe('round trips', () => {
         // the data section starts 8-aligned and every tensor at a multiple of its element size
         const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
         expect(headerLength % 8).toBe(0);
-        const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, { dtype: string; data_offsets: number[] }>;
+        const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<
+          string,
+          { dtype: string; data_offsets: number[] }
+        >;
         for (const [name, e] of Object.entries(header)) {
           if (name !== '__metadata__') expect(e.data_offsets[0]! % (e.dtype === 'F64' ? 8 : 4)).toBe(0);
         }
@@ -211,7 +315,10 @@ describe('round trips', () => {
 
   it('keeps special values bit for bit', () => {
     for (const dtype of ['float64', 'float32'] as const) {
-      const t = tensor([NaN, Infinity, -Infinity, -0, 0, 5e-324, 1.401298464324817e-45, 3.4028234663852886e38, -1e-310], { dtype });
+      const t = tensor(
+        [NaN, Infinity, -Infinity, -0, 0, 5e-324, 1.401298464324817e-45, 3.4028234663852886e38, -1e-310],
+        { dtype },
+      );
       const back = decodeSafetensors(encodeSafetensors({ t })).tensors.get('t')!;
       expect(bytesOf(back)).toEqual(bytesOf(t));
     }
@@ -224,7 +331,11 @@ describe('@hyperconn/autograd/node', () => {
 
   it('saveModule / loadModule round-trip a model through a file', () => {
     const rng = new Random(0);
-    const a = new nn.Sequential(new nn.Linear(3, 4, rng), new nn.GELU(), new nn.Linear(4, 2, rng, { dtype: 'float64' }));
+    const a = new nn.Sequential(
+      new nn.Linear(3, 4, rng),
+      new nn.GELU(),
+      new nn.Linear(4, 2, rng, { dtype: 'float64' }),
+    );
     const b = new nn.Sequential(new nn.Linear(3, 4, rng), new nn.GELU(), new nn.Linear(4, 2, rng));
     const path = join(dir, 'model.safetensors');
     saveModule(path, a, { epoch: '3' });
@@ -238,12 +349,28 @@ describe('@hyperconn/autograd/node', () => {
 
   it('saveTensors / loadTensors keep names, dtypes and values', () => {
     const path = join(dir, 'tensors.safetensors');
-    const input = { x: tensor([[1, 2], [3, 4]], { dtype: 'float32' }), y: tensor([0.1]) };
+    const input = {
+      x: tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float32' },
+      ),
+      y: tensor([0.1]),
+    };
     saveTensors(path, input);
     const { tensors } = loadTensors(path);
     expect([...tensors].map(([n, t]) => [n, t.dtype, t.toArray()])).toEqual([
       ['y', 'float64', [0.1]],
-      ['x', 'float32', [[1, 2], [3, 4]]],
+      [
+        'x',
+        'float32',
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ],
     ]);
   });
 });

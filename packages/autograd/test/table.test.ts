@@ -40,11 +40,15 @@ describe('every exported op is accounted for', () => {
   });
 
   it('each differentiable op has a gradient test: a case in OP_CASES, or the test file its metadata names', () => {
-    expect(differentiable.filter((name) => !GRADCHECKED_OPS.has(name) && METADATA[name]!.gradientTest === undefined)).toEqual([]);
+    expect(
+      differentiable.filter((name) => !GRADCHECKED_OPS.has(name) && METADATA[name]!.gradientTest === undefined),
+    ).toEqual([]);
   });
 
   it('OP_CASES hold only exported differentiable ops whose metadata names no other test file', () => {
-    const misplaced = [...GRADCHECKED_OPS].filter((name) => !differentiable.includes(name) || METADATA[name]!.gradientTest !== undefined);
+    const misplaced = [...GRADCHECKED_OPS].filter(
+      (name) => !differentiable.includes(name) || METADATA[name]!.gradientTest !== undefined,
+    );
     expect(misplaced).toEqual([]);
   });
 
@@ -54,9 +58,12 @@ describe('every exported op is accounted for', () => {
     expect(zero.filter((name) => METADATA[name]!.gradientTest !== undefined)).toEqual([]);
   });
 
-  it("each op with cases is gradchecked to its maxOrder by some case, and no case goes beyond it", () => {
-    for (const c of OP_CASES) expect(c.maxOrder ?? 2, `${c.name} (${c.variant})`).toBeLessThanOrEqual(METADATA[c.name]!.maxOrder);
-    const reached = [...GRADCHECKED_OPS].filter((name) => Math.max(...OP_CASES.filter((c) => c.name === name).map(caseOrder)) !== METADATA[name]!.maxOrder);
+  it('each op with cases is gradchecked to its maxOrder by some case, and no case goes beyond it', () => {
+    for (const c of OP_CASES)
+      expect(c.maxOrder ?? 2, `${c.name} (${c.variant})`).toBeLessThanOrEqual(METADATA[c.name]!.maxOrder);
+    const reached = [...GRADCHECKED_OPS].filter(
+      (name) => Math.max(...OP_CASES.filter((c) => c.name === name).map(caseOrder)) !== METADATA[name]!.maxOrder,
+    );
     expect(reached).toEqual([]);
   });
 
@@ -75,7 +82,10 @@ describe('every exported op is accounted for', () => {
       const y = c.fn(inst!.params, ...inst!.inputs.map((t) => param(t)));
       const recorded = opsInGraph(y);
       if (!recorded.has(c.name)) {
-        expect(METADATA[c.name]!.composite, `${c.name} (${c.variant}) recorded only ${[...recorded].join(', ')}`).toBeDefined();
+        expect(
+          METADATA[c.name]!.composite,
+          `${c.name} (${c.variant}) recorded only ${[...recorded].join(', ')}`,
+        ).toBeDefined();
       }
     }
   });
@@ -99,16 +109,23 @@ function opsInGraph(y: Variable): Set<string> {
 describe('non-differentiable ops give constants equal to the kernels', () => {
   const comparisons = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
   // Small integers make ties (where eq/le/ge differ from lt/gt) frequent.
-  const ints = (s: number[]): fc.Arbitrary<Tensor> => tensorArb(s, 'float64', { min: -2, max: 2 }).map((t) => T.tensor(Float64Array.from(t.toTypedArray(), Math.round), { shape: t.shape }));
+  const ints = (s: number[]): fc.Arbitrary<Tensor> =>
+    tensorArb(s, 'float64', { min: -2, max: 2 }).map((t) =>
+      T.tensor(Float64Array.from(t.toTypedArray(), Math.round), { shape: t.shape }),
+    );
 
   it('NON_DIFFERENTIABLE lists exactly sign, the comparisons, argmax and argmin', () => {
-    expect([...nonDifferentiable].sort()).toEqual(['argmax', 'argmin', 'eq', 'ge', 'gt', 'le', 'lt', 'ne', 'sign'].sort());
+    expect([...nonDifferentiable].sort()).toEqual(
+      ['argmax', 'argmin', 'eq', 'ge', 'gt', 'le', 'lt', 'ne', 'sign'].sort(),
+    );
   });
 
   it.each(comparisons)('%s on broadcastable pairs and with a number on either side', (name) => {
     fc.assert(
       fc.property(
-        broadcastablePairArb({ maxRank: 3, maxDim: 3 }).chain(([a, b]) => fc.tuple(ints(a), ints(b), fc.integer({ min: -2, max: 2 }))),
+        broadcastablePairArb({ maxRank: 3, maxDim: 3 }).chain(([a, b]) =>
+          fc.tuple(ints(a), ints(b), fc.integer({ min: -2, max: 2 })),
+        ),
         ([a, b, c]) => {
           const va = param(a);
           const vb = param(b);
@@ -131,11 +148,14 @@ describe('non-differentiable ops give constants equal to the kernels', () => {
 
   it('sign', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 3, maxDim: 3 }).chain((s) => ints(s)), (x) => {
-        const y = ops.sign(param(x));
-        expect(y.requiresGrad).toBe(false);
-        expectClose(y.value, T.sign(x), { rtol: 0, atol: 0 });
-      }),
+      fc.property(
+        shapeArb({ maxRank: 3, maxDim: 3 }).chain((s) => ints(s)),
+        (x) => {
+          const y = ops.sign(param(x));
+          expect(y.requiresGrad).toBe(false);
+          expectClose(y.value, T.sign(x), { rtol: 0, atol: 0 });
+        },
+      ),
     );
   });
 
@@ -143,7 +163,11 @@ describe('non-differentiable ops give constants equal to the kernels', () => {
     fc.assert(
       fc.property(
         shapeArb({ minRank: 1, maxRank: 3, minDim: 1, maxDim: 3 }).chain((s) =>
-          fc.tuple(ints(s), fc.option(fc.integer({ min: -s.length, max: s.length - 1 }), { nil: undefined }), fc.boolean()),
+          fc.tuple(
+            ints(s),
+            fc.option(fc.integer({ min: -s.length, max: s.length - 1 }), { nil: undefined }),
+            fc.boolean(),
+          ),
         ),
         ([x, axis, keepDims]) => {
           const y = ops[name](param(x), axis, keepDims);

@@ -21,8 +21,11 @@ function train(kind: 'adam' | 'adamw-scheduled', steps = 500): { losses: number[
   const heldOut = dataset(rng, 64);
   const model = new nn.Sequential(new nn.Linear(2, 16, rng), new nn.Tanh(), new nn.Linear(16, 1, rng));
   const opt =
-    kind === 'adam' ? new optim.Adam(model.parameters(), { lr: 0.03 }) : new optim.AdamW(model.parameters(), { lr: 0.05, weightDecay: 1e-4 });
-  const schedule = kind === 'adam' ? null : new optim.LRScheduler(opt, optim.warmupCosine(20, steps, { minFactor: 0.05 }));
+    kind === 'adam'
+      ? new optim.Adam(model.parameters(), { lr: 0.03 })
+      : new optim.AdamW(model.parameters(), { lr: 0.05, weightDecay: 1e-4 });
+  const schedule =
+    kind === 'adam' ? null : new optim.LRScheduler(opt, optim.warmupCosine(20, steps, { minFactor: 0.05 }));
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
     opt.zeroGrad();

@@ -63,7 +63,9 @@ export interface CompositeDiagnostics {
 function squareSize(op: string, h: Tensor): number {
   const n = h.shape[h.ndim - 1];
   if (h.ndim < 2 || n !== h.shape[h.ndim - 2] || n === 0) {
-    throw new ShapeError(`${op}: H_res must be a batch of non-empty square matrices [..., n, n], got shape ${fmtShape(h.shape)}`);
+    throw new ShapeError(
+      `${op}: H_res must be a batch of non-empty square matrices [..., n, n], got shape ${fmtShape(h.shape)}`,
+    );
   }
   return n!;
 }
@@ -74,10 +76,14 @@ function squareSize(op: string, h: Tensor): number {
  * ValueError naming the op and the first bad entry.
  */
 function checkFiniteMaps(op: string, what: string, h: unknown): Tensor {
-  if (!(h instanceof Tensor)) throw new ValueError(`${op}: ${what} must be a Tensor [..., n, n], got ${h === null ? 'null' : typeof h}`);
+  if (!(h instanceof Tensor))
+    throw new ValueError(`${op}: ${what} must be a Tensor [..., n, n], got ${h === null ? 'null' : typeof h}`);
   const flat = h.toTypedArray();
   for (let i = 0; i < flat.length; i++) {
-    if (!Number.isFinite(flat[i]!)) throw new ValueError(`${op}: ${what} has the non-finite value ${flat[i]} at flat index ${i} of shape ${fmtShape(h.shape)}`);
+    if (!Number.isFinite(flat[i]!))
+      throw new ValueError(
+        `${op}: ${what} has the non-finite value ${flat[i]} at flat index ${i} of shape ${fmtShape(h.shape)}`,
+      );
   }
   return h;
 }
@@ -103,7 +109,9 @@ function gains(h: Tensor): { forwardGain: number; backwardGain: number; sigmaMax
  */
 export function layerDiagnostics(maps: TokenMaps): LayerDiagnostics {
   if (typeof maps !== 'object' || maps === null) {
-    throw new ValueError(`layerDiagnostics: maps must be TokenMaps such as a layer's lastMaps or maps(x), got ${maps === null ? 'null' : typeof maps}`);
+    throw new ValueError(
+      `layerDiagnostics: maps must be TokenMaps such as a layer's lastMaps or maps(x), got ${maps === null ? 'null' : typeof maps}`,
+    );
   }
   const h = checkFiniteMaps('layerDiagnostics', 'maps.hRes', maps.hRes).astype('float64');
   const n = squareSize('layerDiagnostics', h);
@@ -132,10 +140,14 @@ export function layerDiagnostics(maps: TokenMaps): LayerDiagnostics {
 export function compositeDiagnostics(mapsPerLayer: readonly Tensor[]): CompositeDiagnostics[] {
   const op = 'compositeDiagnostics';
   if (!Array.isArray(mapsPerLayer)) {
-    throw new ValueError(`${op}: mapsPerLayer must be an array of H_res tensors (one per layer), got ${mapsPerLayer === null ? 'null' : typeof mapsPerLayer}`);
+    throw new ValueError(
+      `${op}: mapsPerLayer must be an array of H_res tensors (one per layer), got ${mapsPerLayer === null ? 'null' : typeof mapsPerLayer}`,
+    );
   }
   const layers: readonly Tensor[] = mapsPerLayer;
-  layers.forEach((h, d) => checkFiniteMaps(op, `H_res of layer ${d}`, h));
+  layers.forEach((h, d) => {
+    checkFiniteMaps(op, `H_res of layer ${d}`, h);
+  });
   if (layers.length === 0) return [];
   const first = layers[0]!;
   const n = squareSize('compositeDiagnostics', first);
@@ -144,11 +156,17 @@ export function compositeDiagnostics(mapsPerLayer: readonly Tensor[]): Composite
   let product: Tensor | null = null;
   layers.forEach((layer, d) => {
     if (layer.ndim !== first.ndim || layer.shape.some((s, i) => s !== first.shape[i])) {
-      throw new ShapeError(`compositeDiagnostics: layer ${d} has H_res of shape ${fmtShape(layer.shape)}, layer 0 ${fmtShape(first.shape)}; all must match`);
+      throw new ShapeError(
+        `compositeDiagnostics: layer ${d} has H_res of shape ${fmtShape(layer.shape)}, layer 0 ${fmtShape(first.shape)}; all must match`,
+      );
     }
     const h = layer.astype('float64');
     // unconstrained maps (HC) can overflow float64 over depth: say where rather than fail in the SVD
-    const p = checkFiniteMaps(op, `the product of layers 0..${d} (its entries overflow float64)`, product === null ? h : matmul(h, product));
+    const p = checkFiniteMaps(
+      op,
+      `the product of layers 0..${d} (its entries overflow float64)`,
+      product === null ? h : matmul(h, product),
+    );
     product = p;
     out.push({ depth: d + 1, ...gains(p), homogenisation: average(matrixNorm(sub(p, uniform), 'fro')) });
   });

@@ -15,13 +15,18 @@ import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
  */
 export function createHyperConnection(variant: Variant, options: HyperConnectionOptions): HyperConnection {
   if (!VARIANTS.includes(variant)) {
-    throw new ValueError(`createHyperConnection: unknown variant '${String(variant)}'; expected one of ${VARIANTS.map((v) => `'${v}'`).join(', ')}`);
+    throw new ValueError(
+      `createHyperConnection: unknown variant '${String(variant)}'; expected one of ${VARIANTS.map((v) => `'${v}'`).join(', ')}`,
+    );
   }
   if (typeof options !== 'object' || options === null) {
-    throw new ValueError(`createHyperConnection: options must be an object such as { dim: 64, layerIndex: 0 }, got ${String(options)}`);
+    throw new ValueError(
+      `createHyperConnection: options must be an object such as { dim: 64, layerIndex: 0 }, got ${String(options)}`,
+    );
   }
   const n = options.n ?? 4;
-  if (!Number.isSafeInteger(n) || n < 1) throw new ValueError(`createHyperConnection: n must be a positive integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ValueError(`createHyperConnection: n must be a positive integer, got ${n}`);
   if (variant === 'residual' || n === 1) return new ResidualLayer(options);
   switch (variant) {
     case 'hc':

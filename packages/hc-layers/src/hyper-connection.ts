@@ -8,7 +8,7 @@
  *     X' = H_res · X + H_postᵀ · F(H_pre · X)
  */
 import type { Tensor } from '@hyperconn/tensor';
-import { nn, type Variable } from '@hyperconn/autograd';
+import type { nn, Variable } from '@hyperconn/autograd';
 
 /** The variants, chosen by name in `createHyperConnection`. */
 export type Variant = 'residual' | 'hc' | 'mhc' | 'mhcLite' | 'shc' | 'shcPower';

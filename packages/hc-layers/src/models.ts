@@ -4,7 +4,16 @@
  * language modelling). Both expand the input into n streams, run every branch through its own
  * hyper-connection, sum the streams and finish with RMSNorm and a linear head.
  */
-import { dtypeOption, fmtShape, ShapeError, ValueError, type DType, type NestedArray, type Random, type Tensor } from '@hyperconn/tensor';
+import {
+  dtypeOption,
+  fmtShape,
+  ShapeError,
+  ValueError,
+  type DType,
+  type NestedArray,
+  type Random,
+  type Tensor,
+} from '@hyperconn/tensor';
 import { add, matmul, nn, noGrad, reshape, transpose, type Variable } from '@hyperconn/autograd';
 import { parameterCount } from './diagnostics.js';
 import { createHyperConnection } from './factory.js';
@@ -29,7 +38,8 @@ interface CommonModelOptions extends ModelConnectionOptions {
 }
 
 function checkPositive(op: string, name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) throw new ValueError(`${op}: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ValueError(`${op}: ${name} must be a positive integer, got ${value}`);
 }
 
 /** One stream for 'residual' (the plain pre-norm residual has nothing to mix), n otherwise. */
@@ -138,7 +148,8 @@ export class DeepResidualMLP extends nn.Module {
   constructor(options: DeepResidualMLPOptions) {
     super();
     const op = 'DeepResidualMLP';
-    for (const key of ['dim', 'depth', 'hidden', 'inputDim', 'outputDim'] as const) checkPositive(op, key, options[key]);
+    for (const key of ['dim', 'depth', 'hidden', 'inputDim', 'outputDim'] as const)
+      checkPositive(op, key, options[key]);
     const { dim, rng } = options;
     const dtype = dtypeOption(op, options);
     this.variant = options.variant;
@@ -146,7 +157,11 @@ export class DeepResidualMLP extends nn.Module {
     this.input = new nn.Linear(options.inputDim, dim, rng, { dtype });
     this.blocks = Array.from(
       { length: options.depth },
-      (_, k) => new MLPBlock(new PreNormBranch(dim, new nn.MLP(dim, options.hidden, rng, { dtype }), { dtype, eps: options.eps }), connection(options, this.n, k)),
+      (_, k) =>
+        new MLPBlock(
+          new PreNormBranch(dim, new nn.MLP(dim, options.hidden, rng, { dtype }), { dtype, eps: options.eps }),
+          connection(options, this.n, k),
+        ),
     );
     this.norm = new nn.RMSNorm(dim, { dtype, eps: options.eps });
     this.head = new nn.Linear(dim, options.outputDim, rng, { dtype });
@@ -163,7 +178,9 @@ export class DeepResidualMLP extends nn.Module {
    */
   forward(x: Variable | Tensor): Variable {
     if (x.shape.length !== 2 && x.shape.length !== 3) {
-      throw new ShapeError(`DeepResidualMLP: input of shape ${fmtShape(x.shape)} must be [batch, ${this.input.inFeatures}] or [batch, seq, ${this.input.inFeatures}]`);
+      throw new ShapeError(
+        `DeepResidualMLP: input of shape ${fmtShape(x.shape)} must be [batch, ${this.input.inFeatures}] or [batch, seq, ${this.input.inFeatures}]`,
+      );
     }
     // hyper-connections work on [batch, seq, n, C]: a plain batch is a sequence of length 1
     const tokens = x.shape.length === 2 ? reshape(x, [x.shape[0]!, 1, x.shape[1]!]) : x;
@@ -280,10 +297,13 @@ export class TinyTransformer extends nn.Module {
   forward(tokens: Tensor | NestedArray): Variable {
     const tok = this.tokenEmbedding.forward(tokens);
     if (tok.shape.length !== 3) {
-      throw new ShapeError(`TinyTransformer: tokens must be [batch, seq], got shape ${fmtShape(tok.shape.slice(0, -1))}`);
+      throw new ShapeError(
+        `TinyTransformer: tokens must be [batch, seq], got shape ${fmtShape(tok.shape.slice(0, -1))}`,
+      );
     }
     const seq = tok.shape[1]!;
-    if (seq < 1 || seq > this.seqLen) throw new ShapeError(`TinyTransformer: sequence length ${seq} must lie in [1, ${this.seqLen}]`);
+    if (seq < 1 || seq > this.seqLen)
+      throw new ShapeError(`TinyTransformer: sequence length ${seq} must lie in [1, ${this.seqLen}]`);
     const positions = this.positionEmbedding.forward(Array.from({ length: seq }, (_, t) => t));
     let h = expandStreams(add(tok, positions), this.n);
     for (const block of this.blocks) h = block.forward(h);
@@ -297,7 +317,9 @@ export class TinyTransformer extends nn.Module {
    */
   loss(tokens: Tensor): Variable {
     if (tokens.shape.length !== 2 || tokens.shape[1]! < 2) {
-      throw new ShapeError(`TinyTransformer.loss: tokens of shape ${fmtShape(tokens.shape)} must be [batch, L] with L ≥ 2`);
+      throw new ShapeError(
+        `TinyTransformer.loss: tokens of shape ${fmtShape(tokens.shape)} must be [batch, L] with L ≥ 2`,
+      );
     }
     const inputs = tokens.slice(null, [0, -1]);
     const targets = tokens.slice(null, [1, null]);
@@ -310,9 +332,11 @@ export class TinyTransformer extends nn.Module {
    */
   generate(prompt: readonly number[], steps: number, rng: Random, options: GenerateOptions = {}): number[] {
     const temperature = options.temperature ?? 1;
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError(`TinyTransformer.generate: temperature must be finite and ≥ 0, got ${temperature}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature))
+      throw new ValueError(`TinyTransformer.generate: temperature must be finite and ≥ 0, got ${temperature}`);
     if (prompt.length === 0) throw new ValueError('TinyTransformer.generate: the prompt is empty');
-    if (!Number.isSafeInteger(steps) || steps < 0) throw new ValueError(`TinyTransformer.generate: steps must be a non-negative integer, got ${steps}`);
+    if (!Number.isSafeInteger(steps) || steps < 0)
+      throw new ValueError(`TinyTransformer.generate: steps must be a non-negative integer, got ${steps}`);
     const out = [...prompt];
     noGrad(() => {
       for (let s = 0; s < steps; s++) {

@@ -7,7 +7,17 @@
  * throws a `LayerInvariantError` carrying it. fast-check is a peer dependency.
  */
 import fc from 'fast-check';
-import { dtypeOption, epsOf, HyperconnError, matrixNorm, Random, tensor, ValueError, type DType, type Tensor } from '@hyperconn/tensor';
+import {
+  dtypeOption,
+  epsOf,
+  HyperconnError,
+  matrixNorm,
+  Random,
+  tensor,
+  ValueError,
+  type DType,
+  type Tensor,
+} from '@hyperconn/tensor';
 import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
 import { VARIANTS, type HyperConnection, type TokenMaps, type Variant } from './hyper-connection.js';
 import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroBranchScale } from './reference.js';
@@ -29,7 +39,15 @@ import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroB
  *   and `σ_max ≤ 1` is not asserted (inexact columns let it exceed 1 by as much);
  * - `spectralSphere` — row and column sums 1 and `σ_max = 1`.
  */
-export type LayerInvariant = 'finite' | 'update' | 'splitMerge' | 'tokenIndependence' | 'bypass' | 'gates' | 'doublyStochastic' | 'spectralSphere';
+export type LayerInvariant =
+  | 'finite'
+  | 'update'
+  | 'splitMerge'
+  | 'tokenIndependence'
+  | 'bypass'
+  | 'gates'
+  | 'doublyStochastic'
+  | 'spectralSphere';
 
 /** Options of `checkLayerInvariants` and `expectLayerInvariants`; all optional. */
 export interface LayerInvariantOptions {
@@ -100,10 +118,16 @@ export class LayerInvariantError extends HyperconnError {
 /** A one-line-per-invariant summary of a report. */
 export function formatLayerInvariantReport(report: LayerInvariantReport): string {
   const lines = report.invariants.map(
-    (r) => `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: worst ${fmt(r.worst)} (tolerance ${fmt(r.tolerance)}, ${r.cases} cases)${r.detail === '' ? '' : ` — ${r.detail}`}`,
+    (r) =>
+      `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: worst ${fmt(r.worst)} (tolerance ${fmt(r.tolerance)}, ${r.cases} cases)${r.detail === '' ? '' : ` — ${r.detail}`}`,
   );
-  const verdict = report.ok ? 'all invariants hold' : `${report.invariants.filter((r) => !r.ok).length} invariant(s) violated`;
-  return [`checkLayerInvariants(${report.variant}): ${verdict} over ${report.numRuns} cases (seed ${report.seed})`, ...lines].join('\n');
+  const verdict = report.ok
+    ? 'all invariants hold'
+    : `${report.invariants.filter((r) => !r.ok).length} invariant(s) violated`;
+  return [
+    `checkLayerInvariants(${report.variant}): ${verdict} over ${report.numRuns} cases (seed ${report.seed})`,
+    ...lines,
+  ].join('\n');
 }
 
 /** A layer, or a factory giving an identical fresh layer per call (use one for stateful layers). */
@@ -125,9 +149,12 @@ export function streamStateArb(
     .chain(({ batch, seq, scale }) => {
       const shape = [batch, seq, n, dim];
       const size = batch * seq * n * dim;
-      return fc
-        .array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: size, maxLength: size })
-        .map((v) => tensor(Float64Array.from(v, (x) => x * scale), { shape, dtype }));
+      return fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: size, maxLength: size }).map((v) =>
+        tensor(
+          Float64Array.from(v, (x) => x * scale),
+          { shape, dtype },
+        ),
+      );
     });
 }
 
@@ -164,7 +191,14 @@ class Worst {
 
   result(name: LayerInvariant, note = ''): InvariantResult {
     const ok = this.ratio <= 1;
-    return { name, ok, worst: this.value, tolerance: this.tolerance, detail: ok ? note : this.where, cases: this.cases };
+    return {
+      name,
+      ok,
+      worst: this.value,
+      tolerance: this.tolerance,
+      detail: ok ? note : this.where,
+      cases: this.cases,
+    };
   }
 }
 
@@ -223,8 +257,18 @@ const CHECKS: readonly InvariantCheck[] = [
     name: 'update',
     variants: VARIANTS,
     check({ c, n, dim, out, maps, branchWeights, tol, where }, w) {
-      const { reference, scale } = referenceUpdate(c.x, maps, tanhBranchLoop(branchWeights), tanhBranchScale(branchWeights));
-      compare(w, out, reference, scale, tol, (i) => where(`forward output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`, Math.floor(i / (n * dim))));
+      const { reference, scale } = referenceUpdate(
+        c.x,
+        maps,
+        tanhBranchLoop(branchWeights),
+        tanhBranchScale(branchWeights),
+      );
+      compare(w, out, reference, scale, tol, (i) =>
+        where(
+          `forward output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`,
+          Math.floor(i / (n * dim)),
+        ),
+      );
       return true;
     },
   },
@@ -236,7 +280,12 @@ const CHECKS: readonly InvariantCheck[] = [
         const { branchInput, merge } = layer.split(variable(c.x));
         return merge(branch(branchInput)).value.toTypedArray();
       });
-      compare(w, merged, out, absScale(out), tol, (i) => where(`split/merge output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from forward`, Math.floor(i / (n * dim))));
+      compare(w, merged, out, absScale(out), tol, (i) =>
+        where(
+          `split/merge output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from forward`,
+          Math.floor(i / (n * dim)),
+        ),
+      );
       return true;
     },
   },
@@ -251,12 +300,20 @@ const CHECKS: readonly InvariantCheck[] = [
         return { out: y.value.toTypedArray(), maps: layer.lastMaps };
       });
       const desc = `tokens permuted by [${perm.join(',')}]`;
-      compare(w, result.out, permuteTokens(out, perm, n * dim), absScale(out), tol, (i) => where(`output with ${desc} is not the permuted output`, Math.floor(i / (n * dim))));
+      compare(w, result.out, permuteTokens(out, perm, n * dim), absScale(out), tol, (i) =>
+        where(`output with ${desc} is not the permuted output`, Math.floor(i / (n * dim))),
+      );
       if (result.maps === null) w.fail(`${label}: lastMaps is null after forward`);
       else {
-        compare(w, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, n * n), absScale(hRes), tol, (i) => where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / (n * n))));
-        compare(w, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, n), absScale(hPre), tol, (i) => where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / n)));
-        compare(w, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, n), absScale(hPost), tol, (i) => where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / n)));
+        compare(w, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, n * n), absScale(hRes), tol, (i) =>
+          where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / (n * n))),
+        );
+        compare(w, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, n), absScale(hPre), tol, (i) =>
+          where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / n)),
+        );
+        compare(w, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, n), absScale(hPost), tol, (i) =>
+          where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / n)),
+        );
       }
       return true;
     },
@@ -281,7 +338,10 @@ const CHECKS: readonly InvariantCheck[] = [
       if (!(moved > 1e3 * tol)) return false;
       compare(w, result.out, reference, scale, tol, (i) => {
         const gap = Math.abs(result.out[i]! - xs[i]!);
-        return where(`with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} (X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`, Math.floor(i / (n * dim)));
+        return where(
+          `with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} (X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`,
+          Math.floor(i / (n * dim)),
+        );
       });
       return true;
     },
@@ -292,8 +352,12 @@ const CHECKS: readonly InvariantCheck[] = [
     check({ n, dtype, hPre, hPost, where }, w) {
       const gateTol = 4 * epsOf(dtype);
       for (let i = 0; i < hPre.length; i++) {
-        w.see(outside(hPre[i]!, 0, 1), gateTol, () => where(`H_pre[${i % n}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / n)));
-        w.see(outside(hPost[i]!, 0, 2), gateTol, () => where(`H_post[${i % n}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / n)));
+        w.see(outside(hPre[i]!, 0, 1), gateTol, () =>
+          where(`H_pre[${i % n}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / n)),
+        );
+        w.see(outside(hPost[i]!, 0, 2), gateTol, () =>
+          where(`H_post[${i % n}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / n)),
+        );
       }
       return true;
     },
@@ -309,7 +373,9 @@ const CHECKS: readonly InvariantCheck[] = [
         let at = 0;
         for (let i = 0; i < n * n; i++) if (-h[i]! > neg) [neg, at] = [-h[i]!, i];
         w.see(neg, tol, () => where(`H_res[${Math.floor(at / n)}][${at % n}] = ${-neg} is negative`, k));
-        w.see(rowErr, tol, () => where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))} (|H1 − 1| = ${fmt(rowErr)})`, k));
+        w.see(rowErr, tol, () =>
+          where(`row ${row} of H_res sums to ${fmt(signedRow(h, n, row))} (|H1 − 1| = ${fmt(rowErr)})`, k),
+        );
         let colTol = tol;
         let how = '';
         if (sinkhornIters !== null) {
@@ -322,7 +388,9 @@ const CHECKS: readonly InvariantCheck[] = [
           const s = sigma()[k]!;
           w.see(Math.max(0, s - 1), tol, () => where(`σ_max(H_res) = ${s} exceeds 1`, k));
         }
-        w.see(colErr, colTol, () => where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))} (|Hᵀ1 − 1| = ${fmt(colErr)})${how}`, k));
+        w.see(colErr, colTol, () =>
+          where(`column ${col} of H_res sums to ${fmt(signedCol(h, n, col))} (|Hᵀ1 − 1| = ${fmt(colErr)})${how}`, k),
+        );
       }
       return true;
     },
@@ -364,17 +432,30 @@ function promisedBy(variant: Variant): LayerInvariant[] {
  * in half the cases, a perturbation of every parameter; the layer (or a fresh one from the
  * factory) is restored after each case.
  */
-export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: LayerInvariantOptions = {}): LayerInvariantReport {
+export function checkLayerInvariants(
+  layerOrFactory: LayerOrFactory,
+  options: LayerInvariantOptions = {},
+): LayerInvariantReport {
   const make = typeof layerOrFactory === 'function' ? layerOrFactory : (): HyperConnection => layerOrFactory;
   const probe = make();
   const { n, dim, variant } = probe;
   const invariants = options.invariants ?? DEFAULT_INVARIANTS[variant];
-  if (invariants === undefined) throw new ValueError(`checkLayerInvariants: no default invariants for variant '${String(variant)}'; pass options.invariants`);
+  if (invariants === undefined)
+    throw new ValueError(
+      `checkLayerInvariants: no default invariants for variant '${String(variant)}'; pass options.invariants`,
+    );
   const numRuns = options.numRuns ?? 20;
   const seed = options.seed ?? 0;
   const perturbation = options.perturbation ?? 0.5;
   const ownIters = (probe as { sinkhornIters?: unknown }).sinkhornIters;
-  const sinkhornIters = options.sinkhornIters !== undefined ? options.sinkhornIters : typeof ownIters === 'number' ? ownIters : variant === 'mhc' ? 20 : null;
+  const sinkhornIters =
+    options.sinkhornIters !== undefined
+      ? options.sinkhornIters
+      : typeof ownIters === 'number'
+        ? ownIters
+        : variant === 'mhc'
+          ? 20
+          : null;
   const dtype = dtypeOption('checkLayerInvariants', options, probe.parameters()[0]?.dtype ?? 'float64');
   const tol = 64 * n * epsOf(dtype) * (options.toleranceScale ?? 1);
   const checks = CHECKS.filter((c) => invariants.includes(c.name));
@@ -398,12 +479,20 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
         for (const p of params) {
           const noise = rng.normal(p.shape, { dtype: p.dtype }).toTypedArray();
           const v = p.value.toTypedArray();
-          p.value.assign(tensor(v.map((pv, i) => pv + perturbation * (1 + Math.abs(pv)) * noise[i]!), { shape: [...p.shape], dtype: p.dtype }));
+          p.value.assign(
+            tensor(
+              v.map((pv, i) => pv + perturbation * (1 + Math.abs(pv)) * noise[i]!),
+              { shape: [...p.shape], dtype: p.dtype },
+            ),
+          );
         }
       }
       return run(layer);
     } finally {
-      if (original !== null) params.forEach((p, i) => p.value.assign(original[i]!));
+      if (original !== null)
+        params.forEach((p, i) => {
+          p.value.assign(original[i]!);
+        });
     }
   };
 
@@ -418,7 +507,8 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
       return { out: y.value.toTypedArray(), maps: layer.lastMaps };
     });
     if (maps === null) {
-      for (const name of invariants) worst.get(name)!.fail(`${label}: lastMaps is null after forward, so nothing can be checked`);
+      for (const name of invariants)
+        worst.get(name)!.fail(`${label}: lastMaps is null after forward, so nothing can be checked`);
       return;
     }
     let sigma: ArrayLike<number> | null = null;
@@ -452,7 +542,9 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
   const results = invariants.map((name) => {
     const w = worst.get(name)!;
     if (name === 'bypass' && w.cases === 0 && w.ratio <= 1) {
-      w.fail(`H_res stayed within ${fmt(1e3 * tol)} of I in every case, so bypassing it could not be detected (raise options.perturbation)`);
+      w.fail(
+        `H_res stayed within ${fmt(1e3 * tol)} of I in every case, so bypassing it could not be detected (raise options.perturbation)`,
+      );
     }
     return w.result(name);
   });
@@ -460,7 +552,10 @@ export function checkLayerInvariants(layerOrFactory: LayerOrFactory, options: La
 }
 
 /** `checkLayerInvariants`, throwing a `LayerInvariantError` (with the report) when any fails. */
-export function expectLayerInvariants(layerOrFactory: LayerOrFactory, options: LayerInvariantOptions = {}): LayerInvariantReport {
+export function expectLayerInvariants(
+  layerOrFactory: LayerOrFactory,
+  options: LayerInvariantOptions = {},
+): LayerInvariantReport {
   const report = checkLayerInvariants(layerOrFactory, options);
   if (!report.ok) throw new LayerInvariantError(report);
   return report;
@@ -480,7 +575,14 @@ function tokenMatrix(hRes: ArrayLike<number>, n: number, k: number): ArrayLike<n
 }
 
 /** Records |actual − expected| against tol·(1 + scale) element by element. */
-function compare(w: Worst, actual: ArrayLike<number>, expected: ArrayLike<number>, scale: ArrayLike<number>, tol: number, where: (i: number) => string): void {
+function compare(
+  w: Worst,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  tol: number,
+  where: (i: number) => string,
+): void {
   if (actual.length !== expected.length) {
     w.fail(`${actual.length} values where ${expected.length} were expected (wrong output shape)`);
     return;
@@ -571,4 +673,3 @@ function maxAbs(values: ArrayLike<number>): number {
 function fmt(x: number): string {
   return Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x);
 }
-

@@ -27,7 +27,8 @@ export class CharTokenizer {
   static fromVocab(vocab: readonly string[]): CharTokenizer {
     const seen = new Set<string>();
     for (const ch of vocab) {
-      if (Array.from(ch).length !== 1) throw new ValueError(`CharTokenizer.fromVocab: '${ch}' is not a single character`);
+      if (Array.from(ch).length !== 1)
+        throw new ValueError(`CharTokenizer.fromVocab: '${ch}' is not a single character`);
       if (seen.has(ch)) throw new ValueError(`CharTokenizer.fromVocab: '${ch}' appears twice`);
       seen.add(ch);
     }
@@ -45,7 +46,9 @@ export class CharTokenizer {
     for (const ch of text) {
       const id = this.#ids.get(ch);
       if (id === undefined) {
-        throw new ValueError(`CharTokenizer.encode: character ${JSON.stringify(ch)} at offset ${offset} is not in the vocabulary of ${this.vocabSize}`);
+        throw new ValueError(
+          `CharTokenizer.encode: character ${JSON.stringify(ch)} at offset ${offset} is not in the vocabulary of ${this.vocabSize}`,
+        );
       }
       out.push(id);
       offset += ch.length;
@@ -83,8 +86,10 @@ export interface BatchOptions {
  */
 export function sampleBatch(ids: ArrayLike<number>, options: BatchOptions): Tensor {
   const { batchSize, seqLen, rng } = options;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValueError(`sampleBatch: batchSize must be a positive integer, got ${batchSize}`);
-  if (!Number.isSafeInteger(seqLen) || seqLen < 1) throw new ValueError(`sampleBatch: seqLen must be a positive integer, got ${seqLen}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw new ValueError(`sampleBatch: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isSafeInteger(seqLen) || seqLen < 1)
+    throw new ValueError(`sampleBatch: seqLen must be a positive integer, got ${seqLen}`);
   const width = seqLen + 1;
   if (ids.length < width) {
     throw new ShapeError(`sampleBatch: ${ids.length} ids are fewer than one window of seqLen + 1 = ${width}`);
@@ -102,6 +107,9 @@ export function sampleBatch(ids: ArrayLike<number>, options: BatchOptions): Tens
 export function splitIds(ids: readonly number[], fraction: number): { train: number[]; heldOut: number[] } {
   if (!(fraction > 0 && fraction < 1)) throw new ValueError(`splitIds: fraction must lie in (0, 1), got ${fraction}`);
   const cut = Math.round(ids.length * (1 - fraction));
-  if (cut < 1 || cut >= ids.length) throw new ShapeError(`splitIds: ${ids.length} ids at fraction ${fraction} leave an empty part (${fmtShape([cut, ids.length - cut])})`);
+  if (cut < 1 || cut >= ids.length)
+    throw new ShapeError(
+      `splitIds: ${ids.length} ids at fraction ${fraction} leave an empty part (${fmtShape([cut, ids.length - cut])})`,
+    );
   return { train: ids.slice(0, cut), heldOut: ids.slice(cut) };
 }

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { abs, matrixNorm, Random, tensor, type Tensor } from '@hyperconn/tensor';
 import { gradcheck, sum, mul, variable, type nn, type Variable } from '@hyperconn/autograd';
-import { HCLayer, SHCPowerLayer, VARIANTS, type HyperConnection, type HyperConnectionOptions, type Variant } from '../src/index';
+import {
+  HCLayer,
+  type SHCPowerLayer,
+  VARIANTS,
+  type HyperConnection,
+  type HyperConnectionOptions,
+  type Variant,
+} from '../src/index';
 import { randomLayer, randomState, rmsNormLoop, tanhBranch, vecMat } from './layer-helpers';
 
 /**
@@ -40,7 +47,9 @@ function checkLayer(layer: HyperConnection, seed: number): void {
     (xv, wv, ...ps) =>
       withParameters(layer, ps, () => {
         // the layer must really read gradcheck's variables, or the check would be vacuous
-        layer.parameters().forEach((p, i) => expect(p).toBe(ps[i]));
+        layer.parameters().forEach((p, i) => {
+          expect(p).toBe(ps[i]);
+        });
         return layer.forward(xv, tanhBranch(wv));
       }),
     [x, w, ...params],
@@ -72,10 +81,20 @@ describe('10. gradients through a whole layer (gradcheck, float64)', () => {
       const size = n * layer.dim;
       const xs = x.toTypedArray();
       return [0, 1].map((token) => {
-        const v = rmsNormLoop(xs.subarray(token * size, (token + 1) * size), layer.norm.weight.value.toTypedArray(), 1e-6);
+        const v = rmsNormLoop(
+          xs.subarray(token * size, (token + 1) * size),
+          layer.norm.weight.value.toTypedArray(),
+          1e-6,
+        );
         const z = vecMat(v, layer.resWeight.value);
         const c = layer.resBias.value.toTypedArray();
-        return matrixNorm(tensor(Array.from(z, (zi, i) => zi + c[i]!), { shape: [m, m] }), 2).item();
+        return matrixNorm(
+          tensor(
+            Array.from(z, (zi, i) => zi + c[i]!),
+            { shape: [m, m] },
+          ),
+          2,
+        ).item();
       });
     };
     for (const [factor, active] of [

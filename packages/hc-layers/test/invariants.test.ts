@@ -10,7 +10,18 @@ import { abs, det, epsOf, eye, Random, svd, tensor, type DType, type Tensor } fr
 import { matmul, mul, nn, tanh, variable, type Variable } from '@hyperconn/autograd';
 import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
 import { expectClose } from '../../../test/support/assert';
-import { createHyperConnection, expandStreams, HCLayer, MHCLayer, MHCLiteLayer, SHCLayer, SHCPowerLayer, VARIANTS, type HyperConnection, type Variant } from '../src/index';
+import {
+  createHyperConnection,
+  expandStreams,
+  HCLayer,
+  MHCLayer,
+  MHCLiteLayer,
+  SHCLayer,
+  SHCPowerLayer,
+  VARIANTS,
+  type HyperConnection,
+  type Variant,
+} from '../src/index';
 import {
   lexicographicPermutations,
   MAX_N,
@@ -44,40 +55,64 @@ function perToken(h: Tensor): { rows: number[][]; cols: number[][]; sigma: numbe
 }
 
 function expectAll(values: number[][], expected: number, tol: number, what: string): void {
-  values.forEach((vs, k) => vs.forEach((v, i) => expect(Math.abs(v - expected), `${what} ${i} of token ${k} is ${v}`).toBeLessThanOrEqual(tol)));
+  values.forEach((vs, k) => {
+    vs.forEach((v, i) => {
+      expect(Math.abs(v - expected), `${what} ${i} of token ${k} is ${v}`).toBeLessThanOrEqual(tol);
+    });
+  });
 }
 
 describe('1. sHC: H_res·1 = 1, 1ᵀH_res = 1ᵀ, singular values {1} ∪ |s|', () => {
   it('holds for random (also extreme) parameters and states up to ±100, float64 and float32', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 4 }), dtypeArb, seedArb, paramScaleArb, stateScaleArb, (n, dim, dtype, seed, pScale, xScale) => {
-        const layer = randomLayer('shc', { n, dim, layerIndex: seed % 5, dtype }, seed, pScale) as SHCLayer;
-        const x = randomState(new Random(seed + 1), [2, 2, n, dim], xScale, dtype);
-        const maps = layer.maps(x);
-        const tol = roundingTol(dtype, n);
-        const { rows, cols, sigma } = perToken(maps.hRes);
-        expectAll(rows, 1, tol, 'row sum');
-        expectAll(cols, 1, tol, 'column sum');
-        expectAll(sigma.map((s) => [s[0]!]), 1, tol, 'σ_max');
-        if (dtype === 'float64') {
-          // s by loops from the parameters: s = tanh(ρ_S·z_S + c_S), z = RMSNorm(vec X)·W_res
-          const m = n - 1;
-          const k = (m * (m - 1)) / 2;
-          const xs = x.toTypedArray();
-          const gain = layer.norm.weight.value.toTypedArray();
-          const rho = layer.resScaleS.value.item();
-          const c = layer.resBiasS.value.toTypedArray();
-          sigma.forEach((singular, token) => {
-            const v = rmsNormLoop(xs.subarray(token * n * dim, (token + 1) * n * dim), gain, 1e-6);
-            const z = vecMat(v, layer.resWeight.value);
-            const zMagnitude = vecMat(v.map(Math.abs), abs(layer.resWeight.value));
-            const expected = [1, ...Array.from({ length: m }, (_, i) => Math.abs(Math.tanh(rho * z[2 * k + i]! + c[i]!)))].sort((a, b) => b - a);
-            // the rounding of tanh's argument (≈ eps·|ρ·z|) passes through tanh′ ≤ 1
-            const argTol = roundingTol('float64', n * dim) * (1 + Math.abs(rho) * zMagnitude.reduce((a, b) => Math.max(a, Math.abs(b)), 0) + Math.max(...Array.from(c, Math.abs)));
-            expectClose(singular, expected, { rtol: 0, atol: tol + argTol });
-          });
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        dtypeArb,
+        seedArb,
+        paramScaleArb,
+        stateScaleArb,
+        (n, dim, dtype, seed, pScale, xScale) => {
+          const layer = randomLayer('shc', { n, dim, layerIndex: seed % 5, dtype }, seed, pScale) as SHCLayer;
+          const x = randomState(new Random(seed + 1), [2, 2, n, dim], xScale, dtype);
+          const maps = layer.maps(x);
+          const tol = roundingTol(dtype, n);
+          const { rows, cols, sigma } = perToken(maps.hRes);
+          expectAll(rows, 1, tol, 'row sum');
+          expectAll(cols, 1, tol, 'column sum');
+          expectAll(
+            sigma.map((s) => [s[0]!]),
+            1,
+            tol,
+            'σ_max',
+          );
+          if (dtype === 'float64') {
+            // s by loops from the parameters: s = tanh(ρ_S·z_S + c_S), z = RMSNorm(vec X)·W_res
+            const m = n - 1;
+            const k = (m * (m - 1)) / 2;
+            const xs = x.toTypedArray();
+            const gain = layer.norm.weight.value.toTypedArray();
+            const rho = layer.resScaleS.value.item();
+            const c = layer.resBiasS.value.toTypedArray();
+            sigma.forEach((singular, token) => {
+              const v = rmsNormLoop(xs.subarray(token * n * dim, (token + 1) * n * dim), gain, 1e-6);
+              const z = vecMat(v, layer.resWeight.value);
+              const zMagnitude = vecMat(v.map(Math.abs), abs(layer.resWeight.value));
+              const expected = [
+                1,
+                ...Array.from({ length: m }, (_, i) => Math.abs(Math.tanh(rho * z[2 * k + i]! + c[i]!))),
+              ].sort((a, b) => b - a);
+              // the rounding of tanh's argument (≈ eps·|ρ·z|) passes through tanh′ ≤ 1
+              const argTol =
+                roundingTol('float64', n * dim) *
+                (1 +
+                  Math.abs(rho) * zMagnitude.reduce((a, b) => Math.max(a, Math.abs(b)), 0) +
+                  Math.max(...Array.from(c, Math.abs)));
+              expectClose(singular, expected, { rtol: 0, atol: tol + argTol });
+            });
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -86,38 +121,65 @@ describe('1. sHC: H_res·1 = 1, 1ᵀH_res = 1ᵀ, singular values {1} ∪ |s|', 
 describe('1′. shcPower (the extension): sums = 1, singular values {1} ∪ σ(Ẽ)/max(1, σ̂)', () => {
   it('holds for random (also extreme) parameters and states up to ±100', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 0, max: 24 }), dtypeArb, seedArb, paramScaleArb, stateScaleArb, (n, squarings, dtype, seed, pScale, xScale) => {
-        const dim = 2;
-        const layer = randomLayer('shcPower', { n, dim, layerIndex: 0, dtype, powerIters: squarings }, seed, pScale) as SHCPowerLayer;
-        const x = randomState(new Random(seed + 1), [1, 3, n, dim], xScale, dtype);
-        const maps = layer.maps(x);
-        const tol = roundingTol(dtype, n);
-        const { rows, cols, sigma } = perToken(maps.hRes);
-        expectAll(rows, 1, tol, 'row sum');
-        expectAll(cols, 1, tol, 'column sum');
-        expectAll(sigma.map((s) => [s[0]!]), 1, tol, 'σ_max');
-        if (dtype === 'float64') {
-          // Ẽ by loops, its singular values by an exact SVD; σ̂ lies in [σ_max, m^(1/2^(K+1))·σ_max]
-          const m = n - 1;
-          const slack = m ** (1 / 2 ** (squarings + 1));
-          sigma.forEach((singular, token) => {
-            const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-            const z = vecMat(v, layer.resWeight.value);
-            const free = tensor(Array.from(z, (zi, i) => zi + layer.resBias.value.get(i)), { shape: [m, m] });
-            const s = Array.from(svd(free).s.toTypedArray());
-            const top = s[0]!;
-            // the layer's own rounding of Ẽ (≈ eps·Σ|v||W|) moves its singular values by as much
-            const magnitude = vecMat(v.map(Math.abs), abs(layer.resWeight.value)).reduce((a, b) => Math.max(a, b), 0) + Math.max(...Array.from(layer.resBias.value.toTypedArray(), Math.abs));
-            const atol = tol + roundingTol('float64', n * dim) * magnitude;
-            const low = [1, ...s.map((si) => si / Math.max(1, top * slack))].sort((a, b) => b - a);
-            const high = [1, ...s.map((si) => si / Math.max(1, top))].sort((a, b) => b - a);
-            singular.forEach((value, i) => {
-              expect(value).toBeGreaterThanOrEqual(low[i]! - atol);
-              expect(value).toBeLessThanOrEqual(high[i]! + atol);
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 0, max: 24 }),
+        dtypeArb,
+        seedArb,
+        paramScaleArb,
+        stateScaleArb,
+        (n, squarings, dtype, seed, pScale, xScale) => {
+          const dim = 2;
+          const layer = randomLayer(
+            'shcPower',
+            { n, dim, layerIndex: 0, dtype, powerIters: squarings },
+            seed,
+            pScale,
+          ) as SHCPowerLayer;
+          const x = randomState(new Random(seed + 1), [1, 3, n, dim], xScale, dtype);
+          const maps = layer.maps(x);
+          const tol = roundingTol(dtype, n);
+          const { rows, cols, sigma } = perToken(maps.hRes);
+          expectAll(rows, 1, tol, 'row sum');
+          expectAll(cols, 1, tol, 'column sum');
+          expectAll(
+            sigma.map((s) => [s[0]!]),
+            1,
+            tol,
+            'σ_max',
+          );
+          if (dtype === 'float64') {
+            // Ẽ by loops, its singular values by an exact SVD; σ̂ lies in [σ_max, m^(1/2^(K+1))·σ_max]
+            const m = n - 1;
+            const slack = m ** (1 / 2 ** (squarings + 1));
+            sigma.forEach((singular, token) => {
+              const v = rmsNormLoop(
+                x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim),
+                layer.norm.weight.value.toTypedArray(),
+                1e-6,
+              );
+              const z = vecMat(v, layer.resWeight.value);
+              const free = tensor(
+                Array.from(z, (zi, i) => zi + layer.resBias.value.get(i)),
+                { shape: [m, m] },
+              );
+              const s = Array.from(svd(free).s.toTypedArray());
+              const top = s[0]!;
+              // the layer's own rounding of Ẽ (≈ eps·Σ|v||W|) moves its singular values by as much
+              const magnitude =
+                vecMat(v.map(Math.abs), abs(layer.resWeight.value)).reduce((a, b) => Math.max(a, b), 0) +
+                Math.max(...Array.from(layer.resBias.value.toTypedArray(), Math.abs));
+              const atol = tol + roundingTol('float64', n * dim) * magnitude;
+              const low = [1, ...s.map((si) => si / Math.max(1, top * slack))].sort((a, b) => b - a);
+              const high = [1, ...s.map((si) => si / Math.max(1, top))].sort((a, b) => b - a);
+              singular.forEach((value, i) => {
+                expect(value).toBeGreaterThanOrEqual(low[i]! - atol);
+                expect(value).toBeLessThanOrEqual(high[i]! + atol);
+              });
             });
-          });
-        }
-      }),
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -138,7 +200,10 @@ describe('2. Cayley, as sHC uses it: UᵀU = I, det U = +1, A = 0 ⇒ U = I', ()
       }),
       { numRuns: 100 },
     );
-    for (let m = 1; m <= 6; m++) expect(cayley(skewFromVector(tensor(new Array<number>((m * (m - 1)) / 2).fill(0)), m)).value.toArray()).toEqual(eye(m).toArray());
+    for (let m = 1; m <= 6; m++)
+      expect(cayley(skewFromVector(tensor(new Array<number>((m * (m - 1)) / 2).fill(0)), m)).value.toArray()).toEqual(
+        eye(m).toArray(),
+      );
   });
 });
 
@@ -148,8 +213,13 @@ describe('3. Helmert: U_zᵀU_z = I, U_zᵀ1 = 0, U_zU_zᵀ = I − J', () => {
       const u = helmertBasis(n);
       const tol = roundingTol('float64', n);
       expectClose(T.matmul(u.mT, u), eye(n - 1), { rtol: 0, atol: tol });
-      expectClose(T.matmul(u.mT, tensor(new Array<number>(n).fill(1))), new Array<number>(n - 1).fill(0), { rtol: 0, atol: tol });
-      const iMinusJ = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0) - 1 / n));
+      expectClose(T.matmul(u.mT, tensor(new Array<number>(n).fill(1))), new Array<number>(n - 1).fill(0), {
+        rtol: 0,
+        atol: tol,
+      });
+      const iMinusJ = Array.from({ length: n }, (_, i) =>
+        Array.from({ length: n }, (_, j) => (i === j ? 1 : 0) - 1 / n),
+      );
       expectClose(T.matmul(u, u.mT), tensor(iMinusJ), { rtol: 0, atol: tol });
       for (let i = 1; i < n; i++) {
         const column = Array.from({ length: n }, (_, r) => (r < i ? 1 : r === i ? -i : 0) / Math.sqrt(i * (i + 1)));
@@ -178,28 +248,48 @@ describe('4. init values', () => {
 
   it('are the closed forms for every variant, n = 2..6, whatever the input', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...(Object.keys(closedForm) as (keyof typeof closedForm)[])), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 0, max: 20 }), dtypeArb, seedArb, (variant, nWanted, layerIndex, dtype, seed) => {
-        const n = Math.min(nWanted, MAX_N[variant]);
-        const layer = createHyperConnection(variant, { n, dim: 3, layerIndex, dtype });
-        const maps = layer.maps(randomState(new Random(seed), [1, 3, n, 3], 10, dtype));
-        const { diagonal, off } = closedForm[variant](n);
-        // mHC-lite's float64 entries each sum up to n! softmax weights; float32 kernels accumulate
-        // in float64 and round once
-        const tol = roundingTol(dtype, variant === 'mhcLite' && dtype === 'float64' ? factorial(n) : n);
-        const expectedH = Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? diagonal : off));
-        for (const h of matrices(maps.hRes)) expectClose(h.flat(), expectedH, { rtol: 0, atol: tol });
-        const k = layerIndex % n;
-        const pre = variant === 'hc' ? (i: number) => (i === k ? 1 : 0) : (i: number) => sigmoid(i === k ? 1 : -1);
-        const post = variant === 'hc' ? () => 1 : (i: number) => 2 * sigmoid(i === k ? 1 : -1);
-        expectClose(maps.hPre, Array.from({ length: 3 * n }, (_, i) => pre(i % n)), { rtol: 0, atol: tol });
-        expectClose(maps.hPost, Array.from({ length: 3 * n }, (_, i) => post(i % n)), { rtol: 0, atol: tol });
-      }),
+      fc.property(
+        fc.constantFrom(...(Object.keys(closedForm) as (keyof typeof closedForm)[])),
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 0, max: 20 }),
+        dtypeArb,
+        seedArb,
+        (variant, nWanted, layerIndex, dtype, seed) => {
+          const n = Math.min(nWanted, MAX_N[variant]);
+          const layer = createHyperConnection(variant, { n, dim: 3, layerIndex, dtype });
+          const maps = layer.maps(randomState(new Random(seed), [1, 3, n, 3], 10, dtype));
+          const { diagonal, off } = closedForm[variant](n);
+          // mHC-lite's float64 entries each sum up to n! softmax weights; float32 kernels accumulate
+          // in float64 and round once
+          const tol = roundingTol(dtype, variant === 'mhcLite' && dtype === 'float64' ? factorial(n) : n);
+          const expectedH = Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? diagonal : off));
+          for (const h of matrices(maps.hRes)) expectClose(h.flat(), expectedH, { rtol: 0, atol: tol });
+          const k = layerIndex % n;
+          const pre = variant === 'hc' ? (i: number) => (i === k ? 1 : 0) : (i: number) => sigmoid(i === k ? 1 : -1);
+          const post = variant === 'hc' ? () => 1 : (i: number) => 2 * sigmoid(i === k ? 1 : -1);
+          expectClose(
+            maps.hPre,
+            Array.from({ length: 3 * n }, (_, i) => pre(i % n)),
+            { rtol: 0, atol: tol },
+          );
+          expectClose(
+            maps.hPost,
+            Array.from({ length: 3 * n }, (_, i) => post(i % n)),
+            { rtol: 0, atol: tol },
+          );
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('match the published numbers at n = 4 (1e-6)', () => {
-    const at4 = (variant: Variant): number[][] => matrices(createHyperConnection(variant, { n: 4, dim: 2, layerIndex: 0 }).maps(randomState(new Random(1), [1, 1, 4, 2], 1)).hRes)[0]!;
+    const at4 = (variant: Variant): number[][] =>
+      matrices(
+        createHyperConnection(variant, { n: 4, dim: 2, layerIndex: 0 }).maps(
+          randomState(new Random(1), [1, 1, 4, 2], 1),
+        ).hRes,
+      )[0]!;
     expect(Math.abs(at4('mhc')[0]![0]! - 0.99899)).toBeLessThan(1e-5); // published to 5 digits
     expect(Math.abs(at4('mhcLite')[2]![2]! - 0.99401)).toBeLessThan(1e-5);
     for (const variant of ['shc', 'shcPower'] as const) {
@@ -215,34 +305,53 @@ describe('4. init values', () => {
 function hilbertDiameter(logits: number[][]): number {
   const n = logits.length;
   let d = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) for (let l = 0; l < n; l++) d = Math.max(d, logits[i]![k]! + logits[j]![l]! - logits[i]![l]! - logits[j]![k]!);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      for (let k = 0; k < n; k++)
+        for (let l = 0; l < n; l++) d = Math.max(d, logits[i]![k]! + logits[j]![l]! - logits[i]![l]! - logits[j]![k]!);
   return d;
 }
 
 describe('5. mHC Sinkhorn: entries > 0, rows exact, columns within the convergence bound', () => {
   it('holds for random parameters; the column bound is Birkhoff’s contraction for t iterations of the logits’ spread', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 30 }), seedArb, fc.constantFrom(0.1, 0.5, 2), (n, iters, seed, pScale) => {
-        const dim = 2;
-        const layer = randomLayer('mhc', { n, dim, layerIndex: 0, sinkhornIters: iters }, seed, pScale) as MHCLayer;
-        const x = randomState(new Random(seed + 1), [1, 3, n, dim], 2);
-        const hRes = layer.maps(x).hRes;
-        const tol = roundingTol('float64', n);
-        const { rows, cols } = perToken(hRes);
-        expectAll(rows, 1, tol, 'row sum');
-        matrices(hRes).forEach((h, token) => {
-          h.flat().forEach((v) => expect(v).toBeGreaterThan(0));
-          // the logits by loops: α_res·mat(RMSNorm(vec X)·φ_res) + b_res
-          const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-          const z = vecMat(v, layer.resWeight.value);
-          const alpha = layer.resScale.value.item();
-          const b = layer.resBias.value.toTypedArray();
-          const logits = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => alpha * z[i * n + j]! + b[i * n + j]!));
-          const diameter = hilbertDiameter(logits);
-          const bound = Math.expm1(diameter * Math.tanh(diameter / 4) ** Math.max(0, 2 * iters - 3));
-          cols[token]!.forEach((c) => expect(Math.abs(c - 1)).toBeLessThanOrEqual(bound + tol));
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 1, max: 30 }),
+        seedArb,
+        fc.constantFrom(0.1, 0.5, 2),
+        (n, iters, seed, pScale) => {
+          const dim = 2;
+          const layer = randomLayer('mhc', { n, dim, layerIndex: 0, sinkhornIters: iters }, seed, pScale) as MHCLayer;
+          const x = randomState(new Random(seed + 1), [1, 3, n, dim], 2);
+          const hRes = layer.maps(x).hRes;
+          const tol = roundingTol('float64', n);
+          const { rows, cols } = perToken(hRes);
+          expectAll(rows, 1, tol, 'row sum');
+          matrices(hRes).forEach((h, token) => {
+            h.flat().forEach((v) => {
+              expect(v).toBeGreaterThan(0);
+            });
+            // the logits by loops: α_res·mat(RMSNorm(vec X)·φ_res) + b_res
+            const v = rmsNormLoop(
+              x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim),
+              layer.norm.weight.value.toTypedArray(),
+              1e-6,
+            );
+            const z = vecMat(v, layer.resWeight.value);
+            const alpha = layer.resScale.value.item();
+            const b = layer.resBias.value.toTypedArray();
+            const logits = Array.from({ length: n }, (_, i) =>
+              Array.from({ length: n }, (_, j) => alpha * z[i * n + j]! + b[i * n + j]!),
+            );
+            const diameter = hilbertDiameter(logits);
+            const bound = Math.expm1(diameter * Math.tanh(diameter / 4) ** Math.max(0, 2 * iters - 3));
+            cols[token]!.forEach((c) => {
+              expect(Math.abs(c - 1)).toBeLessThanOrEqual(bound + tol);
+            });
+          });
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -261,32 +370,54 @@ describe('5. mHC Sinkhorn: entries > 0, rows exact, columns within the convergen
 describe('6. mHC-lite: exactly doubly stochastic', () => {
   it('entries ≥ 0, row and column sums 1, σ_max ≤ 1, and H_res = Σ a_k P_k by loops', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 5 }), dtypeArb, seedArb, paramScaleArb, stateScaleArb, (n, dtype, seed, pScale, xScale) => {
-        const dim = 2;
-        const layer = randomLayer('mhcLite', { n, dim, layerIndex: 0, dtype }, seed, pScale) as MHCLiteLayer;
-        const x = randomState(new Random(seed + 1), [1, 3, n, dim], xScale, dtype);
-        const hRes = layer.maps(x).hRes;
-        const tol = roundingTol(dtype, n);
-        const { rows, cols, sigma } = perToken(hRes);
-        expectAll(rows, 1, tol, 'row sum');
-        expectAll(cols, 1, tol, 'column sum');
-        sigma.forEach((s) => expect(s[0]!).toBeLessThanOrEqual(1 + tol));
-        hRes.toTypedArray().forEach((v) => expect(v).toBeGreaterThanOrEqual(0));
-        if (dtype === 'float64') {
-          const perms = lexicographicPermutations(n);
-          matrices(hRes).forEach((h, token) => {
-            const v = rmsNormLoop(x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim), layer.norm.weight.value.toTypedArray(), 1e-6);
-            const z = vecMat(v, layer.resWeight.value);
-            const logits = Array.from(z, (zk, k) => layer.resScale.value.item() * zk + layer.resBias.value.get(k));
-            const top = Math.max(...logits);
-            const weights = logits.map((l) => Math.exp(l - top));
-            const total = weights.reduce((a, b) => a + b, 0);
-            const expected = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-            perms.forEach((p, k) => p.forEach((j, i) => (expected[i]![j]! += weights[k]! / total)));
-            expectClose(h.flat(), expected.flat(), { rtol: 0, atol: roundingTol('float64', perms.length) * (1 + Math.max(...logits.map(Math.abs))) });
+      fc.property(
+        fc.integer({ min: 2, max: 5 }),
+        dtypeArb,
+        seedArb,
+        paramScaleArb,
+        stateScaleArb,
+        (n, dtype, seed, pScale, xScale) => {
+          const dim = 2;
+          const layer = randomLayer('mhcLite', { n, dim, layerIndex: 0, dtype }, seed, pScale) as MHCLiteLayer;
+          const x = randomState(new Random(seed + 1), [1, 3, n, dim], xScale, dtype);
+          const hRes = layer.maps(x).hRes;
+          const tol = roundingTol(dtype, n);
+          const { rows, cols, sigma } = perToken(hRes);
+          expectAll(rows, 1, tol, 'row sum');
+          expectAll(cols, 1, tol, 'column sum');
+          sigma.forEach((s) => {
+            expect(s[0]!).toBeLessThanOrEqual(1 + tol);
           });
-        }
-      }),
+          hRes.toTypedArray().forEach((v) => {
+            expect(v).toBeGreaterThanOrEqual(0);
+          });
+          if (dtype === 'float64') {
+            const perms = lexicographicPermutations(n);
+            matrices(hRes).forEach((h, token) => {
+              const v = rmsNormLoop(
+                x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim),
+                layer.norm.weight.value.toTypedArray(),
+                1e-6,
+              );
+              const z = vecMat(v, layer.resWeight.value);
+              const logits = Array.from(z, (zk, k) => layer.resScale.value.item() * zk + layer.resBias.value.get(k));
+              const top = Math.max(...logits);
+              const weights = logits.map((l) => Math.exp(l - top));
+              const total = weights.reduce((a, b) => a + b, 0);
+              const expected = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+              perms.forEach((p, k) => {
+                p.forEach((j, i) => {
+                  expected[i]![j]! += weights[k]! / total;
+                });
+              });
+              expectClose(h.flat(), expected.flat(), {
+                rtol: 0,
+                atol: roundingTol('float64', perms.length) * (1 + Math.max(...logits.map(Math.abs))),
+              });
+            });
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -295,13 +426,22 @@ describe('6. mHC-lite: exactly doubly stochastic', () => {
 describe('7. gates: H_pre ∈ (0,1)ⁿ, H_post ∈ (0,2)ⁿ', () => {
   it('hold for mHC, mHC-lite, sHC and shcPower with random parameters (closed where the sigmoid saturates)', () => {
     fc.assert(
-      fc.property(fc.constantFrom('mhc', 'mhcLite', 'shc', 'shcPower' as const), fc.integer({ min: 2, max: 5 }), seedArb, paramScaleArb, stateScaleArb, (variant, n, seed, pScale, xScale) => {
-        const layer = randomLayer(variant, { n, dim: 3, layerIndex: seed % 4 }, seed, pScale);
-        const maps = layer.maps(randomState(new Random(seed + 1), [2, 2, n, 3], xScale));
-        const strict = pScale <= 0.1 && xScale <= 1; // arguments stay far from sigmoid's saturation
-        for (const v of maps.hPre.toTypedArray()) strict ? expect(v > 0 && v < 1).toBe(true) : expect(v >= 0 && v <= 1).toBe(true);
-        for (const v of maps.hPost.toTypedArray()) strict ? expect(v > 0 && v < 2).toBe(true) : expect(v >= 0 && v <= 2).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom('mhc', 'mhcLite', 'shc', 'shcPower' as const),
+        fc.integer({ min: 2, max: 5 }),
+        seedArb,
+        paramScaleArb,
+        stateScaleArb,
+        (variant, n, seed, pScale, xScale) => {
+          const layer = randomLayer(variant, { n, dim: 3, layerIndex: seed % 4 }, seed, pScale);
+          const maps = layer.maps(randomState(new Random(seed + 1), [2, 2, n, 3], xScale));
+          const strict = pScale <= 0.1 && xScale <= 1; // arguments stay far from sigmoid's saturation
+          for (const v of maps.hPre.toTypedArray())
+            strict ? expect(v > 0 && v < 1).toBe(true) : expect(v >= 0 && v <= 1).toBe(true);
+          for (const v of maps.hPost.toTypedArray())
+            strict ? expect(v > 0 && v < 2).toBe(true) : expect(v >= 0 && v <= 2).toBe(true);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -316,17 +456,23 @@ describe('8. HC at init with equal streams ≡ pre-norm residual; n = 1 ≡ resi
 
   it('HC: every stream after two layers is exactly the residual x + F₁(x), then + F₂', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 10 }), seedArb, (n, dim, layerIndex, seed) => {
-        const rng = new Random(seed);
-        const x = variable(rng.normal([2, 3, dim]));
-        const f1 = preNormBranch(dim, rng.normal([dim, dim]));
-        const f2 = preNormBranch(dim, rng.normal([dim, dim]));
-        const layers = [0, 1].map((k) => new HCLayer({ n, dim, layerIndex: layerIndex + k }));
-        const out = layers[1]!.forward(layers[0]!.forward(expandStreams(x, n), f1), f2);
-        const h = x.add(f1(x));
-        const expected = h.add(f2(h)).value;
-        for (let s = 0; s < n; s++) expectClose(out.value.slice(null, null, s, null), expected, { rtol: 0, atol: 0 });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 10 }),
+        seedArb,
+        (n, dim, layerIndex, seed) => {
+          const rng = new Random(seed);
+          const x = variable(rng.normal([2, 3, dim]));
+          const f1 = preNormBranch(dim, rng.normal([dim, dim]));
+          const f2 = preNormBranch(dim, rng.normal([dim, dim]));
+          const layers = [0, 1].map((k) => new HCLayer({ n, dim, layerIndex: layerIndex + k }));
+          const out = layers[1]!.forward(layers[0]!.forward(expandStreams(x, n), f1), f2);
+          const h = x.add(f1(x));
+          const expected = h.add(f2(h)).value;
+          for (let s = 0; s < n; s++) expectClose(out.value.slice(null, null, s, null), expected, { rtol: 0, atol: 0 });
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -364,7 +510,12 @@ describe('9. composition over 64 layers', () => {
         const { rows, cols, sigma } = perToken(products(compositionMaps('shc', n, seed, pScale)));
         expectAll(rows, 1, 1e-9, 'row sum');
         expectAll(cols, 1, 1e-9, 'column sum');
-        expectAll(sigma.map((s) => [s[0]!]), 1, 1e-9, 'σ_max');
+        expectAll(
+          sigma.map((s) => [s[0]!]),
+          1,
+          1e-9,
+          'σ_max',
+        );
       }),
       { numRuns: 10 }, // 64 layers per case
     );
@@ -377,8 +528,12 @@ describe('9. composition over 64 layers', () => {
       const tol = roundingTol('float64', n) * 64;
       expectAll(rows, 1, tol, 'row sum');
       expectAll(cols, 1, tol, 'column sum');
-      sigma.forEach((s) => expect(s[0]!).toBeLessThanOrEqual(1 + tol));
-      p.toTypedArray().forEach((v) => expect(v).toBeGreaterThanOrEqual(0));
+      sigma.forEach((s) => {
+        expect(s[0]!).toBeLessThanOrEqual(1 + tol);
+      });
+      p.toTypedArray().forEach((v) => {
+        expect(v).toBeGreaterThanOrEqual(0);
+      });
     }
   });
 
@@ -388,14 +543,26 @@ describe('9. composition over 64 layers', () => {
       const rng = new Random(n);
       const maps = Array.from({ length: 64 }, (_, d) => {
         const layer = randomLayer('hc', { n, dim: 2, layerIndex: d }, 100 + d, 0.05) as HCLayer;
-        layer.resBias.value.assign(tensor(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0) + Math.abs(0.2 * rng.normal([1]).item())), { shape: [n, n] }));
+        layer.resBias.value.assign(
+          tensor(
+            Array.from(
+              { length: n * n },
+              (_, i) => (i % (n + 1) === 0 ? 1 : 0) + Math.abs(0.2 * rng.normal([1]).item()),
+            ),
+            { shape: [n, n] },
+          ),
+        );
         return layer.maps(randomState(rng, [1, 2, n, 2], 1)).hRes;
       });
       // a lower bound by loops: ‖Π H‖∞ ≥ Π_d min_i Σ_j H_d[i][j] for non-negative H
       const lowerBound = (depth: number, token: number): number =>
-        maps.slice(0, depth).reduce((acc, h) => acc * Math.min(...matrices(h)[token]!.map((row) => row.reduce((a, b) => a + b, 0))), 1);
+        maps
+          .slice(0, depth)
+          .reduce((acc, h) => acc * Math.min(...matrices(h)[token]!.map((row) => row.reduce((a, b) => a + b, 0))), 1);
       const p = products(maps);
-      p.toTypedArray().forEach((v) => expect(v).toBeGreaterThan(0));
+      p.toTypedArray().forEach((v) => {
+        expect(v).toBeGreaterThan(0);
+      });
       const gains = perToken(p).rows.map((rows) => Math.max(...rows));
       gains.forEach((g, token) => {
         expect(g).toBeGreaterThanOrEqual(lowerBound(64, token) * (1 - 1e-12));
@@ -417,7 +584,9 @@ describe('11. tokens are independent', () => {
         const permute = (t: Tensor, block: number): Float64Array => {
           const src = t.toTypedArray();
           const out = new Float64Array(src.length);
-          perm.forEach((from, to) => out.set(src.subarray(from * block, (from + 1) * block), to * block));
+          perm.forEach((from, to) => {
+            out.set(src.subarray(from * block, (from + 1) * block), to * block);
+          });
           return out;
         };
         const xPermuted = tensor(permute(x, n * 3), { shape: [2, 3, n, 3] });
@@ -438,27 +607,33 @@ describe('12. H_res is applied (bypass guard)', () => {
   const resBias = (layer: HyperConnection): Variable[] => {
     if (layer instanceof HCLayer) return [layer.resBias];
     if (layer instanceof MHCLayer || layer instanceof MHCLiteLayer) return [layer.resBias];
-    if (layer instanceof SHCLayer) return [layer.resBiasU, layer.resBiasV, layer.resBiasS].filter((p): p is Variable => p !== null);
+    if (layer instanceof SHCLayer)
+      return [layer.resBiasU, layer.resBiasV, layer.resBiasS].filter((p): p is Variable => p !== null);
     if (layer instanceof SHCPowerLayer) return [layer.resBias];
     throw new Error(`no H_res bias for ${layer.variant}`);
   };
 
   it('with F ≡ 0 the output is H_res·X (by loops), which differs from X once b_res/c move H_res away from I', () => {
     fc.assert(
-      fc.property(fc.constantFrom('hc', 'mhc', 'mhcLite', 'shc', 'shcPower' as const), fc.integer({ min: 2, max: 5 }), seedArb, (variant, n, seed) => {
-        const rng = new Random(seed);
-        const layer = createHyperConnection(variant, { n, dim: 3, layerIndex: 0 });
-        for (const p of resBias(layer)) p.value.assign(rng.normal(p.shape, { std: 2 }));
-        const x = variable(randomState(rng, [1, 2, n, 3], 1));
-        const out = layer.forward(x, (u: Variable): Variable => mul(u, 0)).value.toTypedArray();
-        const { reference } = referenceUpdate(x.value, layer.lastMaps!, () => new Float64Array(3));
-        const xs = x.value.toTypedArray();
-        const expectedMove = Math.max(...reference.map((v, i) => Math.abs(v - xs[i]!)));
-        // e.g. shcPower at n = 2 with c ≥ 1 lands on H_res = I: nothing to detect there
-        fc.pre(expectedMove > 1e-2);
-        expectClose(out, reference, { rtol: roundingTol('float64', n), atol: roundingTol('float64', n) });
-        expect(Math.max(...out.map((v, i) => Math.abs(v - xs[i]!)))).toBeGreaterThan(expectedMove / 2);
-      }),
+      fc.property(
+        fc.constantFrom('hc', 'mhc', 'mhcLite', 'shc', 'shcPower' as const),
+        fc.integer({ min: 2, max: 5 }),
+        seedArb,
+        (variant, n, seed) => {
+          const rng = new Random(seed);
+          const layer = createHyperConnection(variant, { n, dim: 3, layerIndex: 0 });
+          for (const p of resBias(layer)) p.value.assign(rng.normal(p.shape, { std: 2 }));
+          const x = variable(randomState(rng, [1, 2, n, 3], 1));
+          const out = layer.forward(x, (u: Variable): Variable => mul(u, 0)).value.toTypedArray();
+          const { reference } = referenceUpdate(x.value, layer.lastMaps!, () => new Float64Array(3));
+          const xs = x.value.toTypedArray();
+          const expectedMove = Math.max(...reference.map((v, i) => Math.abs(v - xs[i]!)));
+          // e.g. shcPower at n = 2 with c ≥ 1 lands on H_res = I: nothing to detect there
+          fc.pre(expectedMove > 1e-2);
+          expectClose(out, reference, { rtol: roundingTol('float64', n), atol: roundingTol('float64', n) });
+          expect(Math.max(...out.map((v, i) => Math.abs(v - xs[i]!)))).toBeGreaterThan(expectedMove / 2);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -16,7 +16,12 @@ export function roundingTol(dtype: DType, n: number, c = 8): number {
 }
 
 /** A layer whose every parameter p moved to p + scale·(1 + |p|)·N(0, 1) (seeded). */
-export function randomLayer(variant: Variant, options: HyperConnectionOptions, seed: number, scale: number): HyperConnection {
+export function randomLayer(
+  variant: Variant,
+  options: HyperConnectionOptions,
+  seed: number,
+  scale: number,
+): HyperConnection {
   const layer = createHyperConnection(variant, options);
   perturb(layer, new Random(seed), scale);
   return layer;
@@ -30,7 +35,12 @@ export function perturb(layer: HyperConnection, rng: Random, scale: number): voi
 }
 
 /** A state [batch, seq, n, dim] with entries N(0, 1)·scale. */
-export function randomState(rng: Random, shape: readonly [number, number, number, number], scale: number, dtype: DType = 'float64'): Tensor {
+export function randomState(
+  rng: Random,
+  shape: readonly [number, number, number, number],
+  scale: number,
+  dtype: DType = 'float64',
+): Tensor {
   return T.mul(rng.normal(shape, { dtype }), scale);
 }
 
@@ -76,7 +86,8 @@ export function lexicographicPermutations(n: number): number[][] {
   if (n === 0) return [[]];
   const out: number[][] = [];
   for (let first = 0; first < n; first++) {
-    for (const rest of lexicographicPermutations(n - 1)) out.push([first, ...rest.map((r) => (r >= first ? r + 1 : r))]);
+    for (const rest of lexicographicPermutations(n - 1))
+      out.push([first, ...rest.map((r) => (r >= first ? r + 1 : r))]);
   }
   return out;
 }

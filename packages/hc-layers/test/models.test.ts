@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Random, ShapeError, Tensor, tensor, ValueError } from '@hyperconn/tensor';
-import { add, gradcheck, matmul, nn, transpose, Variable } from '@hyperconn/autograd';
+import { Random, ShapeError, type Tensor, tensor, ValueError } from '@hyperconn/tensor';
+import { add, gradcheck, matmul, type nn, transpose, Variable } from '@hyperconn/autograd';
 import { DeepResidualMLP, TinyTransformer, VARIANTS, type TinyTransformerOptions, type Variant } from '../src/index';
 import { expectClose } from '../../../test/support/assert';
 
@@ -18,12 +18,23 @@ function randomTokens(rng: Random, batch: number, seq: number, vocab: number): n
 }
 
 function tiny(variant: Variant, extra: Partial<TinyTransformerOptions> = {}): TinyTransformer {
-  return new TinyTransformer({ variant, n: 3, vocabSize: 7, dim: 8, heads: 2, depth: 2, seqLen: 6, rng: new Random(11), ...extra });
+  return new TinyTransformer({
+    variant,
+    n: 3,
+    vocabSize: 7,
+    dim: 8,
+    heads: 2,
+    depth: 2,
+    seqLen: 6,
+    rng: new Random(11),
+    ...extra,
+  });
 }
 
 /** Every parameter moved by N(0, s²), so no gradient path is switched off by a zero at init. */
 function perturb(module: nn.Module, rng: Random, s: number): void {
-  for (const p of module.parameters()) p.value.assign(add(p.value, rng.normal(p.shape, { std: s, dtype: p.dtype })).value);
+  for (const p of module.parameters())
+    p.value.assign(add(p.value, rng.normal(p.shape, { std: s, dtype: p.dtype })).value);
 }
 
 /**
@@ -92,13 +103,25 @@ describe('the residual path', () => {
     expectClose(hc.forward(tokens).value, handAssembled(residual, tokens), { rtol: 1e-12, atol: 1e-12 });
     // and not so for the constrained variants, whose gates rescale x and F(x) at init
     const mhc = tiny('mhc', { eps: 0 });
-    const diff = Math.max(...Array.from(mhc.forward(tokens).value.toTypedArray(), (v, i) => Math.abs(v - handAssembled(residual, tokens).toTypedArray()[i]!)));
+    const diff = Math.max(
+      ...Array.from(mhc.forward(tokens).value.toTypedArray(), (v, i) =>
+        Math.abs(v - handAssembled(residual, tokens).toTypedArray()[i]!),
+      ),
+    );
     expect(diff).toBeGreaterThan(1e-3);
   });
 
   it("DeepResidualMLP with 'residual' is input → Linear → depth × (x + MLP(RMSNorm x)) → RMSNorm → head", () => {
     const rng = new Random(5);
-    const model = new DeepResidualMLP({ variant: 'residual', dim: 6, depth: 3, hidden: 9, inputDim: 4, outputDim: 3, rng });
+    const model = new DeepResidualMLP({
+      variant: 'residual',
+      dim: 6,
+      depth: 3,
+      hidden: 9,
+      inputDim: 4,
+      outputDim: 3,
+      rng,
+    });
     const x = rng.normal([5, 4]);
     let h = model.input.forward(x);
     for (const block of model.blocks) h = add(h, block.branch.layer.forward(block.branch.norm.forward(h)));
@@ -114,13 +137,21 @@ describe('causality', () => {
       fc.property(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 2 ** 30 }), (t, seed) => {
         const rng = new Random(seed);
         const a = randomTokens(rng, 2, 6, 7);
-        const b = a.map((row) => row.map((tok, i) => (i > t ? (tok + 1 + (rng.integers(0, 6, []).item() as number)) % 7 : tok)));
+        const b = a.map((row) =>
+          row.map((tok, i) => (i > t ? (tok + 1 + (rng.integers(0, 6, []).item() as number)) % 7 : tok)),
+        );
         const la = model.forward(a).value.slice(null, [0, t + 1]);
         const lb = model.forward(b).value.slice(null, [0, t + 1]);
         expectClose(lb.contiguous(), la.contiguous(), { rtol: 1e-13, atol: 1e-13 });
         // the future does matter for the positions that see it
-        const after = model.forward(a).value.slice(null, [t + 1, null]).toTypedArray();
-        const changed = model.forward(b).value.slice(null, [t + 1, null]).toTypedArray();
+        const after = model
+          .forward(a)
+          .value.slice(null, [t + 1, null])
+          .toTypedArray();
+        const changed = model
+          .forward(b)
+          .value.slice(null, [t + 1, null])
+          .toTypedArray();
         expect(after.some((v, i) => v !== changed[i])).toBe(true);
       }),
       { numRuns: 15 },
@@ -156,29 +187,40 @@ describe('parameter counts', () => {
     }
   });
 
-  it.each(VARIANTS)('%s: total = embeddings + blocks + head, hyper-connections = 2·depth × the per-module formula', (variant) => {
-    const [vocab, dim, depth, seqLen, hidden, n] = [7, 8, 2, 6, 32, 3];
-    for (const tiedHead of [false, true]) {
-      const model = tiny(variant, { tiedHead });
-      const counts = model.parameterCounts();
-      const streams = variant === 'residual' ? 1 : n;
-      const perModule = specParameterCount(variant, streams, dim);
-      const attention = 3 * dim * dim + 3 * dim + dim * dim + dim;
-      const mlp = dim * hidden + hidden + hidden * dim + dim;
-      const rest = vocab * dim + seqLen * dim + depth * (attention + mlp + 2 * dim) + dim + (tiedHead ? 0 : dim * vocab);
-      expect(counts.rest).toBe(rest);
-      expect(counts.hyperConnections).toBe(2 * depth * perModule);
-      expect(counts.total).toBe(counts.rest + counts.hyperConnections);
-      // and the total is what an optimiser would see
-      expect(counts.total).toBe(model.parameters().reduce((s, p) => s + p.size, 0));
-    }
-  });
+  it.each(VARIANTS)(
+    '%s: total = embeddings + blocks + head, hyper-connections = 2·depth × the per-module formula',
+    (variant) => {
+      const [vocab, dim, depth, seqLen, hidden, n] = [7, 8, 2, 6, 32, 3];
+      for (const tiedHead of [false, true]) {
+        const model = tiny(variant, { tiedHead });
+        const counts = model.parameterCounts();
+        const streams = variant === 'residual' ? 1 : n;
+        const perModule = specParameterCount(variant, streams, dim);
+        const attention = 3 * dim * dim + 3 * dim + dim * dim + dim;
+        const mlp = dim * hidden + hidden + hidden * dim + dim;
+        const rest =
+          vocab * dim + seqLen * dim + depth * (attention + mlp + 2 * dim) + dim + (tiedHead ? 0 : dim * vocab);
+        expect(counts.rest).toBe(rest);
+        expect(counts.hyperConnections).toBe(2 * depth * perModule);
+        expect(counts.total).toBe(counts.rest + counts.hyperConnections);
+        // and the total is what an optimiser would see
+        expect(counts.total).toBe(model.parameters().reduce((s, p) => s + p.size, 0));
+      }
+    },
+  );
 
   it.each(VARIANTS)('%s: DeepResidualMLP counts', (variant) => {
     const [dim, depth, hidden, inputDim, outputDim, n] = [6, 3, 10, 5, 2, 4];
     const model = new DeepResidualMLP({ variant, n, dim, depth, hidden, inputDim, outputDim, rng: new Random(1) });
     const counts = model.parameterCounts();
-    expect(counts.rest).toBe(inputDim * dim + dim + depth * (dim + dim * hidden + hidden + hidden * dim + dim) + dim + dim * outputDim + outputDim);
+    expect(counts.rest).toBe(
+      inputDim * dim +
+        dim +
+        depth * (dim + dim * hidden + hidden + hidden * dim + dim) +
+        dim +
+        dim * outputDim +
+        outputDim,
+    );
     const perModule = specParameterCount(variant, variant === 'residual' ? 1 : n, dim);
     expect(counts.hyperConnections).toBe(depth * perModule);
   });
@@ -202,33 +244,51 @@ describe('gradients through the tiny transformer (float64 finite differences)', 
   // exact rows give) the first layer's H_res acts on equal streams and changes nothing, and the
   // last one's column sums are all the stream sum sees; only the middle layers' H_res reach the
   // loss. So the check takes the two middle hyper-connections (layers 1 and 2 of 4).
-  it.each(VARIANTS)('%s: d loss / d (middle hyper-connections, token embedding, an attention projection)', (variant) => {
-    const model = new TinyTransformer({ variant, n: 2, vocabSize: 5, dim: 4, heads: 2, depth: 2, seqLen: 3, rng: new Random(7) });
-    // away from the initialisation, where zero weights hide whole gradient paths
-    perturb(model, new Random(8), 0.3);
-    const tokens = tensor([
-      [0, 3, 1, 4],
-      [2, 2, 0, 1],
-    ]);
-    const chosen = model.namedParameters().filter(([name]) => /^blocks\.0\.mlpConnection\.|^blocks\.1\.attnConnection\.|^tokenEmbedding|^blocks\.1\.attn\.layer\.proj\.weight/.test(name));
-    const middle = [model.hyperConnections[1]!, model.hyperConnections[2]!].flatMap((hc) => hc.parameters());
-    expect(chosen.filter(([, p]) => middle.includes(p))).toHaveLength(middle.length);
-    const names = chosen.map(([name]) => name);
-    const report = gradcheck(
-      (...ps) => {
-        bindParameters(model, names, ps);
-        return model.loss(tokens);
-      },
-      chosen.map(([, p]) => p.value.clone()),
-      { order: 1 },
-    );
-    expect(report.ok).toBe(true);
-    // not vacuous: every checked parameter really feeds the loss (a zero gradient would pass trivially)
-    const fresh = chosen.map(([, p]) => new Variable(p.value.clone(), { requiresGrad: true }));
-    bindParameters(model, names, fresh);
-    model.loss(tokens).backward();
-    expect(names.filter((_, i) => fresh[i]!.grad!.value.toTypedArray().every((g) => g === 0))).toEqual([]);
-  });
+  it.each(VARIANTS)(
+    '%s: d loss / d (middle hyper-connections, token embedding, an attention projection)',
+    (variant) => {
+      const model = new TinyTransformer({
+        variant,
+        n: 2,
+        vocabSize: 5,
+        dim: 4,
+        heads: 2,
+        depth: 2,
+        seqLen: 3,
+        rng: new Random(7),
+      });
+      // away from the initialisation, where zero weights hide whole gradient paths
+      perturb(model, new Random(8), 0.3);
+      const tokens = tensor([
+        [0, 3, 1, 4],
+        [2, 2, 0, 1],
+      ]);
+      const chosen = model
+        .namedParameters()
+        .filter(([name]) =>
+          /^blocks\.0\.mlpConnection\.|^blocks\.1\.attnConnection\.|^tokenEmbedding|^blocks\.1\.attn\.layer\.proj\.weight/.test(
+            name,
+          ),
+        );
+      const middle = [model.hyperConnections[1]!, model.hyperConnections[2]!].flatMap((hc) => hc.parameters());
+      expect(chosen.filter(([, p]) => middle.includes(p))).toHaveLength(middle.length);
+      const names = chosen.map(([name]) => name);
+      const report = gradcheck(
+        (...ps) => {
+          bindParameters(model, names, ps);
+          return model.loss(tokens);
+        },
+        chosen.map(([, p]) => p.value.clone()),
+        { order: 1 },
+      );
+      expect(report.ok).toBe(true);
+      // not vacuous: every checked parameter really feeds the loss (a zero gradient would pass trivially)
+      const fresh = chosen.map(([, p]) => new Variable(p.value.clone(), { requiresGrad: true }));
+      bindParameters(model, names, fresh);
+      model.loss(tokens).backward();
+      expect(names.filter((_, i) => fresh[i]!.grad!.value.toTypedArray().every((g) => g === 0))).toEqual([]);
+    },
+  );
 });
 
 describe('generate', () => {

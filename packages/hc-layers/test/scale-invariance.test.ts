@@ -91,14 +91,19 @@ function twin({ variant, options, layer }: Setup, change: { eps?: number; dtype?
 }
 
 function expectBitwiseEqual(actual: TokenMaps, expected: TokenMaps, what: string): void {
-  for (const key of KEYS) expect(Array.from(actual[key].toTypedArray()), `${what}: ${key}`).toEqual(Array.from(expected[key].toTypedArray()));
+  for (const key of KEYS)
+    expect(Array.from(actual[key].toTypedArray()), `${what}: ${key}`).toEqual(Array.from(expected[key].toTypedArray()));
 }
 
 /** S_k = Σ_j |∂map_k/∂x_j|·|x_j| for every map entry, by central differences (relative step 2^-20). */
 function sensitivity(layer: HyperConnection, x: Tensor): Record<(typeof KEYS)[number], Float64Array> {
   const data = Float64Array.from(x.toTypedArray());
   const base = layer.maps(x);
-  const out = { hRes: new Float64Array(base.hRes.size), hPre: new Float64Array(base.hPre.size), hPost: new Float64Array(base.hPost.size) };
+  const out = {
+    hRes: new Float64Array(base.hRes.size),
+    hPre: new Float64Array(base.hPre.size),
+    hPost: new Float64Array(base.hPost.size),
+  };
   for (let j = 0; j < data.length; j++) {
     const h = Math.abs(data[j]!) * 2 ** -20;
     const at = (delta: number): TokenMaps => {
@@ -117,7 +122,9 @@ function sensitivity(layer: HyperConnection, x: Tensor): Record<(typeof KEYS)[nu
 }
 
 describe('scale invariance of the maps: powers of two, bitwise', () => {
-  for (const [dtype, { pow2: k }] of (['float64', 'float32'] as const).flatMap((dt) => SCALES[dt].map((sc) => [dt, sc] as const))) {
+  for (const [dtype, { pow2: k }] of (['float64', 'float32'] as const).flatMap((dt) =>
+    SCALES[dt].map((sc) => [dt, sc] as const),
+  )) {
     it(`${dtype}: maps(2^±${k}·X) = maps(X) with eps = 0, and maps_eps(2^${k}·X) = maps_0(X) with the default eps`, () => {
       fc.assert(
         fc.property(setupArb(dtype), (s) => {
@@ -133,7 +140,9 @@ describe('scale invariance of the maps: powers of two, bitwise', () => {
 });
 
 describe('scale invariance of the maps: decimal factors, within the rounding of λX', () => {
-  for (const [dtype, { decimal: d }] of (['float64', 'float32'] as const).flatMap((dt) => SCALES[dt].map((sc) => [dt, sc] as const))) {
+  for (const [dtype, { decimal: d }] of (['float64', 'float32'] as const).flatMap((dt) =>
+    SCALES[dt].map((sc) => [dt, sc] as const),
+  )) {
     it(`${dtype}: maps(1e±${d}·X) = maps(X) with eps = 0, and maps_eps(1e${d}·X) = maps_0(X) with the default eps`, () => {
       const u = epsOf(dtype) / 2;
       fc.assert(
@@ -147,7 +156,10 @@ describe('scale invariance of the maps: decimal factors, within the rounding of 
               const e = reference[key].toTypedArray();
               for (let i = 0; i < a.length; i++) {
                 const tol = 2 * 4 * u * sens[key][i]! + 2 * roundingTol(dtype, n);
-                expect(Math.abs(a[i]! - e[i]!), `${what}: ${key}[${i}] = ${a[i]} vs ${e[i]} (S = ${sens[key][i]})`).toBeLessThanOrEqual(tol);
+                expect(
+                  Math.abs(a[i]! - e[i]!),
+                  `${what}: ${key}[${i}] = ${a[i]} vs ${e[i]} (S = ${sens[key][i]})`,
+                ).toBeLessThanOrEqual(tol);
               }
             }
           };

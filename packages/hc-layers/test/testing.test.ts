@@ -27,7 +27,16 @@ import {
   exp,
   logsumexp,
 } from '@hyperconn/autograd';
-import { createHyperConnection, MHCLayer, VARIANTS, type Branch, type HyperConnection, type SplitResult, type TokenMaps, type Variant } from '../src/index';
+import {
+  createHyperConnection,
+  MHCLayer,
+  VARIANTS,
+  type Branch,
+  type HyperConnection,
+  type SplitResult,
+  type TokenMaps,
+  type Variant,
+} from '../src/index';
 import {
   checkLayerInvariants,
   DEFAULT_INVARIANTS,
@@ -37,7 +46,16 @@ import {
   type LayerInvariantReport,
 } from '../src/testing';
 
-const ALL: readonly LayerInvariant[] = ['finite', 'update', 'splitMerge', 'tokenIndependence', 'bypass', 'gates', 'doublyStochastic', 'spectralSphere'];
+const ALL: readonly LayerInvariant[] = [
+  'finite',
+  'update',
+  'splitMerge',
+  'tokenIndependence',
+  'bypass',
+  'gates',
+  'doublyStochastic',
+  'spectralSphere',
+];
 
 type Flaw = 'none' | 'rows' | 'bypass' | 'transposed' | 'tokenMixing' | 'gates' | 'sinkhorn';
 
@@ -67,7 +85,9 @@ class CustomLayer extends nn.Module implements HyperConnection {
     this.pre = param(Array.from({ length: n }, (_, i) => (i === 0 ? 1 : -1)));
     this.post = param(new Array<number>(n).fill(flaw === 'gates' ? 1 : -0.5));
     // spread ≈ 4 between entries: 2 Sinkhorn steps leave column errors of order 1e-2
-    this.logits = param(Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Math.sin(3 * i + 7 * j) * 2)));
+    this.logits = param(
+      Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Math.sin(3 * i + 7 * j) * 2)),
+    );
     this.sinkhornSteps = options.sinkhornSteps ?? 2;
   }
 
@@ -95,7 +115,11 @@ class CustomLayer extends nn.Module implements HyperConnection {
       h = exp(l);
     }
     const gate = this.flaw === 'gates' ? mul(sigmoid(this.post), 3) : mul(sigmoid(this.post), 2);
-    return { hRes: expand(h, [batch, seq, n, n]), hPre: expand(sigmoid(this.pre), [batch, seq, n]), hPost: expand(gate, [batch, seq, n]) };
+    return {
+      hRes: expand(h, [batch, seq, n, n]),
+      hPre: expand(sigmoid(this.pre), [batch, seq, n]),
+      hPost: expand(gate, [batch, seq, n]),
+    };
   }
 
   get lastMaps(): TokenMaps | null {
@@ -134,7 +158,8 @@ class CustomLayer extends nn.Module implements HyperConnection {
 }
 
 const result = (report: LayerInvariantReport, name: LayerInvariant) => report.invariants.find((r) => r.name === name)!;
-const failing = (report: LayerInvariantReport): LayerInvariant[] => report.invariants.filter((r) => !r.ok).map((r) => r.name);
+const failing = (report: LayerInvariantReport): LayerInvariant[] =>
+  report.invariants.filter((r) => !r.ok).map((r) => r.name);
 
 describe('built-in variants pass their invariants', () => {
   it.each(VARIANTS)('%s (float64, n = 4, C = 5)', (variant) => {
@@ -144,7 +169,9 @@ describe('built-in variants pass their invariants', () => {
   });
 
   it.each(['mhc', 'mhcLite', 'shc', 'shcPower'] as const)('%s (float32)', (variant) => {
-    expectLayerInvariants(() => createHyperConnection(variant, { n: 4, dim: 3, layerIndex: 2, dtype: 'float32' }), { numRuns: 10 });
+    expectLayerInvariants(() => createHyperConnection(variant, { n: 4, dim: 3, layerIndex: 2, dtype: 'float32' }), {
+      numRuns: 10,
+    });
   });
 
   it('an instance (not a factory) is perturbed in place and restored afterwards', () => {
@@ -187,7 +214,10 @@ describe('broken layers fail with a useful report', () => {
   });
 
   it('H_res applied transposed (the other orientation) fails update and bypass', () => {
-    expect(failing(checkLayerInvariants(() => new CustomLayer('mhcLite', 4, 3, 'transposed')))).toEqual(['update', 'bypass']);
+    expect(failing(checkLayerInvariants(() => new CustomLayer('mhcLite', 4, 3, 'transposed')))).toEqual([
+      'update',
+      'bypass',
+    ]);
   });
 
   it('a branch input taken from the neighbouring token fails tokenIndependence and update', () => {
@@ -208,9 +238,13 @@ describe('broken layers fail with a useful report', () => {
     expect(result(honest, 'doublyStochastic').ok).toBe(true);
     const claimed = checkLayerInvariants(layer, { sinkhornIters: 200, perturbation: 0 });
     expect(result(claimed, 'doublyStochastic').ok).toBe(false);
-    expect(result(claimed, 'doublyStochastic').detail).toMatch(/column \d of H_res sums to .*Sinkhorn bound for t = 200/);
+    expect(result(claimed, 'doublyStochastic').detail).toMatch(
+      /column \d of H_res sums to .*Sinkhorn bound for t = 200/,
+    );
     // and exact double stochasticity (no Sinkhorn) is stricter still
-    expect(result(checkLayerInvariants(layer, { sinkhornIters: null, perturbation: 0 }), 'doublyStochastic').ok).toBe(false);
+    expect(result(checkLayerInvariants(layer, { sinkhornIters: null, perturbation: 0 }), 'doublyStochastic').ok).toBe(
+      false,
+    );
   });
 
   it("the Sinkhorn tolerance defaults to the layer's own sinkhornIters", () => {
@@ -224,11 +258,15 @@ describe('broken layers fail with a useful report', () => {
       return l;
     };
     expect(result(checkLayerInvariants(layer, { perturbation: 0 }), 'doublyStochastic').ok).toBe(true);
-    expect(result(checkLayerInvariants(layer, { perturbation: 0, sinkhornIters: 20 }), 'doublyStochastic').ok).toBe(false);
+    expect(result(checkLayerInvariants(layer, { perturbation: 0, sinkhornIters: 20 }), 'doublyStochastic').ok).toBe(
+      false,
+    );
   });
 
   it('bypass cannot pass vacuously: a layer whose H_res never leaves I fails with an explanation', () => {
-    const report = checkLayerInvariants(() => new CustomLayer('mhcLite', 4, 3, 'none', { mix: -60 }), { perturbation: 0 });
+    const report = checkLayerInvariants(() => new CustomLayer('mhcLite', 4, 3, 'none', { mix: -60 }), {
+      perturbation: 0,
+    });
     expect(failing(report)).toEqual(['bypass']);
     expect(result(report, 'bypass').detail).toMatch(/could not be detected/);
   });

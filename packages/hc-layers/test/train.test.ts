@@ -41,7 +41,16 @@ interface Run {
 }
 
 function trainRun(variant: Variant, seed: number, steps: number): Run {
-  const model = new TinyTransformer({ variant, n: 4, vocabSize: tokenizer.vocabSize, dim: 16, heads: 2, depth: 2, seqLen: SEQ, rng: new Random(seed) });
+  const model = new TinyTransformer({
+    variant,
+    n: 4,
+    vocabSize: tokenizer.vocabSize,
+    dim: 16,
+    heads: 2,
+    depth: 2,
+    seqLen: SEQ,
+    rng: new Random(seed),
+  });
   const { decay, noDecay } = model.parameterGroups();
   const opt = new optim.AdamW(
     [
@@ -112,12 +121,16 @@ describe('training the tiny transformer on the bundled text', () => {
 
   // Training runs are the slowest tests (mhc ~25 s alone): a wider timeout than the 60 s default,
   // which is a guard against hangs, not a measure of speed.
-  it.each(VARIANTS)(`%s: ${STEPS} AdamW steps take the held-out loss below the unigram baseline`, (variant) => {
-    const { before, after } = trainRun(variant, 0, STEPS);
-    // at initialisation the model is close to a uniform guess over 60 characters (ln 60 ≈ 4.09)
-    expect(before).toBeGreaterThan(3.9);
-    expect(after).toBeLessThan(unigramLoss() - 0.2);
-  }, 180_000);
+  it.each(VARIANTS)(
+    `%s: ${STEPS} AdamW steps take the held-out loss below the unigram baseline`,
+    (variant) => {
+      const { before, after } = trainRun(variant, 0, STEPS);
+      // at initialisation the model is close to a uniform guess over 60 characters (ln 60 ≈ 4.09)
+      expect(before).toBeGreaterThan(3.9);
+      expect(after).toBeLessThan(unigramLoss() - 0.2);
+    },
+    180_000,
+  );
 
   it('is deterministic: two runs from one seed are bit-identical', () => {
     const a = trainRun('shc', 3, 10);

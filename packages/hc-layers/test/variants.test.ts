@@ -5,7 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { diagEmbed, DTypeError, full, matmul, matrixNorm, Random, ShapeError, tensor, ValueError, zeros } from '@hyperconn/tensor';
+import {
+  diagEmbed,
+  DTypeError,
+  full,
+  matmul,
+  matrixNorm,
+  Random,
+  ShapeError,
+  tensor,
+  ValueError,
+  zeros,
+} from '@hyperconn/tensor';
 import { gradients, mul, param, sum, variable, type Variable } from '@hyperconn/autograd';
 import { expectClose } from '../../../test/support/assert';
 import {
@@ -15,13 +26,23 @@ import {
   MHCLayer,
   parameterCount,
   reduceStreams,
-  SHCLayer,
-  SHCPowerLayer,
+  type SHCLayer,
+  type SHCPowerLayer,
   spectralNormBound,
   VARIANTS,
   type Variant,
 } from '../src/index';
-import { MAX_N, randomLayer, randomState, referenceUpdate, rmsNormLoop, roundingTol, tanhBranch, tanhBranchLoop, vecMat } from './layer-helpers';
+import {
+  MAX_N,
+  randomLayer,
+  randomState,
+  referenceUpdate,
+  rmsNormLoop,
+  roundingTol,
+  tanhBranch,
+  tanhBranchLoop,
+  vecMat,
+} from './layer-helpers';
 
 const CONSTRAINED = ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'] as const;
 
@@ -45,17 +66,25 @@ describe('createHyperConnection', () => {
   });
 
   it('rejects bad options with ValueErrors naming them', () => {
-    expect(() => createHyperConnection('shc' as Variant, { n: 0, dim: 2, layerIndex: 0 })).toThrow(/n must be a positive integer, got 0/);
+    expect(() => createHyperConnection('shc' as Variant, { n: 0, dim: 2, layerIndex: 0 })).toThrow(
+      /n must be a positive integer, got 0/,
+    );
     expect(() => createHyperConnection('nope' as Variant, { dim: 2, layerIndex: 0 })).toThrow(/unknown variant 'nope'/);
     expect(() => createHyperConnection('mhc', { dim: 0, layerIndex: 0 })).toThrow(/MHCLayer: dim/);
     expect(() => createHyperConnection('hc', { dim: 2, layerIndex: -1 })).toThrow(/HCLayer: layerIndex/);
     expect(() => createHyperConnection('mhc', { dim: 2, layerIndex: 0, sinkhornIters: 0 })).toThrow(/sinkhornIters/);
     expect(() => createHyperConnection('shc', { dim: 2, layerIndex: 0, eps: -1 })).toThrow(/eps/);
     expect(() => createHyperConnection('shcPower', { dim: 2, layerIndex: 0, powerIters: 1.5 })).toThrow(/powerIters/);
-    expect(() => createHyperConnection('hc', null as never)).toThrow(/^createHyperConnection: options must be an object/);
+    expect(() => createHyperConnection('hc', null as never)).toThrow(
+      /^createHyperConnection: options must be an object/,
+    );
     expect(() => new MHCLayer(undefined as never)).toThrow(/^MHCLayer: options must be an object/);
-    expect(() => new HCLayer({ dim: 2, layerIndex: 0, dynamic: 'no' as never })).toThrow(/^HCLayer: dynamic must be true or false, got a string/);
-    expect(() => new HCLayer({ dim: 2, layerIndex: 0, tanh: 1 as never })).toThrow(/^HCLayer: tanh must be true or false/);
+    expect(() => new HCLayer({ dim: 2, layerIndex: 0, dynamic: 'no' as never })).toThrow(
+      /^HCLayer: dynamic must be true or false, got a string/,
+    );
+    expect(() => new HCLayer({ dim: 2, layerIndex: 0, tanh: 1 as never })).toThrow(
+      /^HCLayer: tanh must be true or false/,
+    );
   });
 });
 
@@ -75,7 +104,10 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
           const w = rng.normal([dim, dim]);
           const y = layer.forward(variable(x), tanhBranch(w));
           const { reference } = referenceUpdate(x, layer.lastMaps!, tanhBranchLoop(w));
-          expectClose(y.value.toTypedArray(), reference, { rtol: roundingTol('float64', n * dim), atol: roundingTol('float64', n * dim) });
+          expectClose(y.value.toTypedArray(), reference, {
+            rtol: roundingTol('float64', n * dim),
+            atol: roundingTol('float64', n * dim),
+          });
         },
       ),
       { numRuns: 60 },
@@ -89,7 +121,12 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       const x = variable(randomState(rng, [2, 2, layer.n, 4], 2));
       const w = rng.normal([4, 4]);
       const seen: number[] = [];
-      const branch = { forward: (u: Variable, scale: number): Variable => (seen.push(scale), mul(tanhBranch(w)(u), scale)) };
+      const branch = {
+        forward: (u: Variable, scale: number): Variable => {
+          seen.push(scale);
+          return mul(tanhBranch(w)(u), scale);
+        },
+      };
       const viaForward = layer.forward(x, branch, 0.5);
       const { branchInput, merge } = layer.split(x);
       const viaSplit = merge(branch.forward(branchInput, 0.5));
@@ -106,10 +143,20 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       [7, 8, 9],
     ];
     layer.resBias.value.assign(tensor(aR));
-    const x = tensor([[[[1, 0], [0, 1], [1, 1]]]]);
+    const x = tensor([
+      [
+        [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ],
+      ],
+    ]);
     const y = layer.forward(variable(x), (u) => mul(u, 0));
     // output stream t = Σ_s A_r[s][t]·X_s
-    const expected = [0, 1, 2].map((t) => [0, 1].map((c) => [0, 1, 2].reduce((acc, s) => acc + aR[s]![t]! * x.get(0, 0, s, c), 0)));
+    const expected = [0, 1, 2].map((t) =>
+      [0, 1].map((c) => [0, 1, 2].reduce((acc, s) => acc + aR[s]![t]! * x.get(0, 0, s, c), 0)),
+    );
     expectClose(y.value.reshape([3, 2]), tensor(expected));
     expectClose(layer.lastMaps!.hRes.reshape([3, 3]), tensor(aR).mT);
   });
@@ -117,9 +164,13 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
   it('checks shapes and dtypes with typed errors', () => {
     const layer = createHyperConnection('shc', { n: 3, dim: 4, layerIndex: 0 });
     expect(() => layer.forward(variable(zeros([2, 3, 4])), (u) => u)).toThrow(ShapeError);
-    expect(() => layer.forward(variable(zeros([1, 1, 2, 4])), (u) => u)).toThrow(/SHCLayer: input of shape \[1,1,2,4\] must be \[batch, seq, 3, 4\]/);
+    expect(() => layer.forward(variable(zeros([1, 1, 2, 4])), (u) => u)).toThrow(
+      /SHCLayer: input of shape \[1,1,2,4\] must be \[batch, seq, 3, 4\]/,
+    );
     expect(() => layer.forward(variable(zeros([1, 1, 3, 4], { dtype: 'float32' })), (u) => u)).toThrow(DTypeError);
-    expect(() => layer.forward(variable(zeros([1, 2, 3, 4])), () => variable(zeros([1, 2, 5])))).toThrow(/branch output has shape \[1,2,5\], expected \[1,2,4\]/);
+    expect(() => layer.forward(variable(zeros([1, 2, 3, 4])), () => variable(zeros([1, 2, 5])))).toThrow(
+      /branch output has shape \[1,2,5\], expected \[1,2,4\]/,
+    );
   });
 
   it('takes a Tensor as a constant input in forward, split and maps alike; anything else is a ValueError', () => {
@@ -134,7 +185,11 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       expect(merge(branch(branchInput)).value.toArray()).toEqual(viaTensor.value.toArray());
       expect(layer.maps(x).hRes.toArray()).toEqual(layer.lastMaps!.hRes.toArray());
       for (const bad of [null, undefined, [[[[1, 2]]]], 3]) {
-        for (const call of [() => layer.forward(bad as never, branch), () => layer.split(bad as never), () => layer.maps(bad as never)]) {
+        for (const call of [
+          () => layer.forward(bad as never, branch),
+          () => layer.split(bad as never),
+          () => layer.maps(bad as never),
+        ]) {
           expect(call).toThrow(ValueError);
           expect(call).toThrow(new RegExp(`^${layer.constructor.name}: input must be a Variable or a Tensor`));
         }
@@ -155,8 +210,12 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
     }
     const layer = createHyperConnection('hc', { n: 2, dim: 3, layerIndex: 0 });
     const x = full([1, 2, 2, 3], 1);
-    expect(() => layer.forward(x, (u) => u.value as never)).toThrow(/^HCLayer: the branch must return a Variable, got a Tensor \(wrap it with variable\(\)/);
-    expect(() => layer.forward(x, null as never)).toThrow(/^HCLayer: the branch must be a function or a module with a forward method, got null/);
+    expect(() => layer.forward(x, (u) => u.value as never)).toThrow(
+      /^HCLayer: the branch must return a Variable, got a Tensor \(wrap it with variable\(\)/,
+    );
+    expect(() => layer.forward(x, null as never)).toThrow(
+      /^HCLayer: the branch must be a function or a module with a forward method, got null/,
+    );
     expect(() => layer.forward(x, {} as never)).toThrow(/^HCLayer: the branch must be a function or a module/);
   });
 
@@ -165,7 +224,9 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       const x = zeros([1, 2, 3, 2]);
       x.set([0, 1, 2, 1], NaN);
       const layer = createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 });
-      expect(() => layer.forward(variable(x), (u) => u)).toThrow(/input of shape \[1,2,3,2\] has the non-finite value NaN at flat index 11/);
+      expect(() => layer.forward(variable(x), (u) => u)).toThrow(
+        /input of shape \[1,2,3,2\] has the non-finite value NaN at flat index 11/,
+      );
       expect(() => layer.maps(x)).toThrow(ValueError);
       // eps = 0 and an all-zero token: RMSNorm is 0/0, reported by every variant under its own
       // name with the token and the fix (before Sinkhorn, Cayley or the permutation mixture see it)
@@ -173,10 +234,17 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       const zero = variable(zeros([1, 2, 3, 2]));
       expect(() => exact.forward(zero, (u) => u)).toThrow(ValueError);
       expect(() => exact.forward(zero, (u) => u)).toThrow(
-        new RegExp(`^${exact.constructor.name}: .*token \\(batch 0, position 0\\) has the non-finite value NaN although the input is finite .*use eps > 0`),
+        new RegExp(
+          `^${exact.constructor.name}: .*token \\(batch 0, position 0\\) has the non-finite value NaN although the input is finite .*use eps > 0`,
+        ),
       );
       // with the default eps the zero state is fine
-      expect(createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 }).maps(zeros([1, 2, 3, 2])).hRes.toTypedArray().every(Number.isFinite)).toBe(true);
+      expect(
+        createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 })
+          .maps(zeros([1, 2, 3, 2]))
+          .hRes.toTypedArray()
+          .every(Number.isFinite),
+      ).toBe(true);
     }
   });
 });
@@ -198,12 +266,16 @@ function solveLoop(a: number[][], b: number[][]): number[][] {
   return m.map((row, i) => row.slice(n).map((v) => v / row[i]!));
 }
 
-const mm = (a: number[][], b: number[][]): number[][] => a.map((row) => b[0]!.map((_, j) => row.reduce((acc, v, k) => acc + v * b[k]![j]!, 0)));
+const mm = (a: number[][], b: number[][]): number[][] =>
+  a.map((row) => b[0]!.map((_, j) => row.reduce((acc, v, k) => acc + v * b[k]![j]!, 0)));
 const tr = (a: number[][]): number[][] => a[0]!.map((_, j) => a.map((row) => row[j]!));
-const identity = (n: number): number[][] => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+const identity = (n: number): number[][] =>
+  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
 /** Helmert basis from its definition. */
 const helmert = (n: number): number[][] =>
-  Array.from({ length: n }, (_, r) => Array.from({ length: n - 1 }, (_, c) => (r <= c ? 1 : r === c + 1 ? -(c + 1) : 0) / Math.sqrt((c + 1) * (c + 2))));
+  Array.from({ length: n }, (_, r) =>
+    Array.from({ length: n - 1 }, (_, c) => (r <= c ? 1 : r === c + 1 ? -(c + 1) : 0) / Math.sqrt((c + 1) * (c + 2))),
+  );
 /** J + U_z E U_zᵀ. */
 const onSphere = (e: number[][]): number[][] => {
   const n = e.length + 1;
@@ -220,7 +292,12 @@ describe('maps against the spec’s formulas, by loops', () => {
     hPost: number[];
   }
   /** Compares the maps with `reference(layer, X of one token as its rows concatenated)` per token. */
-  function compareMaps(variant: Variant, n: number, reference: (layer: never, x: number[]) => Reference, options = {}): void {
+  function compareMaps(
+    variant: Variant,
+    n: number,
+    reference: (layer: never, x: number[]) => Reference,
+    options = {},
+  ): void {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 3 }), (seed, dim) => {
         const layer = randomLayer(variant, { n, dim, layerIndex: 0, ...options }, seed, 0.5);
@@ -238,11 +315,20 @@ describe('maps against the spec’s formulas, by loops', () => {
       { numRuns: 30 },
     );
   }
-  const rms = (v: readonly number[], gain: Variable): number[] => Array.from(rmsNormLoop(v, gain.value.toTypedArray(), 1e-6));
+  const rms = (v: readonly number[], gain: Variable): number[] =>
+    Array.from(rmsNormLoop(v, gain.value.toTypedArray(), 1e-6));
   const project = (v: readonly number[], w: Variable): number[] => Array.from(vecMat(v, w.value));
   const sigmoid = (t: number): number => 1 / (1 + Math.exp(-t));
   /** σ(scale·(v W_pre) + b_pre) and 2σ(scale·(v W_post) + b_post). */
-  const gatesOf = (v: number[], wPre: Variable, wPost: Variable, sPre: Variable, sPost: Variable, bPre: Variable, bPost: Variable): { hPre: number[]; hPost: number[] } => ({
+  const gatesOf = (
+    v: number[],
+    wPre: Variable,
+    wPost: Variable,
+    sPre: Variable,
+    sPost: Variable,
+    bPre: Variable,
+    bPost: Variable,
+  ): { hPre: number[]; hPost: number[] } => ({
     hPre: project(v, wPre).map((z, i) => sigmoid(sPre.value.item() * z + vals(bPre)[i]!)),
     hPost: project(v, wPost).map((z, i) => 2 * sigmoid(sPost.value.item() * z + vals(bPost)[i]!)),
   });
@@ -254,11 +340,19 @@ describe('maps against the spec’s formulas, by loops', () => {
         const aR = vals(layer.resBias);
         const sAlpha = layer.preResScale!.value.item();
         const normed = Array.from({ length: n }, (_, s) => rms(x.slice(s * dim, (s + 1) * dim), layer.norm!.weight));
-        const rows = normed.map((xBar, s) => project(xBar, layer.resWeight!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)));
+        const rows = normed.map((xBar, s) =>
+          project(xBar, layer.resWeight!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)),
+        );
         return {
           hRes: tr(rows),
-          hPre: normed.map((xBar, s) => vals(layer.preBias)[s]! + sAlpha * Math.tanh(project(xBar, layer.preWeight!)[0]!)),
-          hPost: normed.map((xBar, s) => vals(layer.postBias)[s]! + layer.postScale!.value.item() * Math.tanh(project(xBar, layer.postWeight!)[0]!)),
+          hPre: normed.map(
+            (xBar, s) => vals(layer.preBias)[s]! + sAlpha * Math.tanh(project(xBar, layer.preWeight!)[0]!),
+          ),
+          hPost: normed.map(
+            (xBar, s) =>
+              vals(layer.postBias)[s]! +
+              layer.postScale!.value.item() * Math.tanh(project(xBar, layer.postWeight!)[0]!),
+          ),
         };
       });
     }
@@ -274,13 +368,26 @@ describe('maps against the spec’s formulas, by loops', () => {
           const z = project(v, layer.resWeight);
           const b = vals(layer.resBias);
           const alpha = layer.resScale.value.item();
-          let m = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Math.exp(alpha * z[i * n + j]! + b[i * n + j]!)));
+          let m = Array.from({ length: n }, (_, i) =>
+            Array.from({ length: n }, (_, j) => Math.exp(alpha * z[i * n + j]! + b[i * n + j]!)),
+          );
           for (let t = 0; t < 7; t++) {
             const cols = m[0]!.map((_, j) => m.reduce((a, row) => a + row[j]!, 0));
             m = m.map((row) => row.map((v, j) => v / cols[j]!));
             m = m.map((row) => row.map((entry) => entry / row.reduce((a, b2) => a + b2, 0)));
           }
-          return { hRes: m, ...gatesOf(v, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
+          return {
+            hRes: m,
+            ...gatesOf(
+              v,
+              layer.preWeight,
+              layer.postWeight,
+              layer.preScale,
+              layer.postScale,
+              layer.preBias,
+              layer.postBias,
+            ),
+          };
         },
         { sinkhornIters: 7 },
       );
@@ -294,8 +401,15 @@ describe('maps against the spec’s formulas, by loops', () => {
         const k = (m * (m - 1)) / 2;
         const vec = rms(x, layer.norm.weight);
         const z = project(vec, layer.resWeight);
-        const s = z.slice(2 * k).map((zi, i) => Math.tanh(layer.resScaleS.value.item() * zi + vals(layer.resBiasS)[i]!));
-        const rotation = (offset: number, rho: Variable | null, gamma: Variable | null, c: Variable | null): number[][] => {
+        const s = z
+          .slice(2 * k)
+          .map((zi, i) => Math.tanh(layer.resScaleS.value.item() * zi + vals(layer.resBiasS)[i]!));
+        const rotation = (
+          offset: number,
+          rho: Variable | null,
+          gamma: Variable | null,
+          c: Variable | null,
+        ): number[][] => {
           if (k === 0) return identity(m);
           const a = identity(m).map((row) => row.map(() => 0));
           let r = 0;
@@ -312,8 +426,24 @@ describe('maps against the spec’s formulas, by loops', () => {
         };
         const u = rotation(0, layer.resScaleU, layer.resGainU, layer.resBiasU);
         const v = rotation(k, layer.resScaleV, layer.resGainV, layer.resBiasV);
-        const hRes = onSphere(mm(u.map((row) => row.map((x2, j) => x2 * s[j]!)), tr(v)));
-        return { hRes, ...gatesOf(vec, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
+        const hRes = onSphere(
+          mm(
+            u.map((row) => row.map((x2, j) => x2 * s[j]!)),
+            tr(v),
+          ),
+        );
+        return {
+          hRes,
+          ...gatesOf(
+            vec,
+            layer.preWeight,
+            layer.postWeight,
+            layer.preScale,
+            layer.postScale,
+            layer.preBias,
+            layer.postBias,
+          ),
+        };
       });
     }
   });
@@ -327,10 +457,23 @@ describe('maps against the spec’s formulas, by loops', () => {
           const m = n - 1;
           const vec = rms(x, layer.norm.weight);
           const z = project(vec, layer.resWeight);
-          const free = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => z[i * m + j]! + vals(layer.resBias)[i * m + j]!));
+          const free = Array.from({ length: m }, (_, i) =>
+            Array.from({ length: m }, (_, j) => z[i * m + j]! + vals(layer.resBias)[i * m + j]!),
+          );
           const sigma = matrixNorm(tensor(free), 2).item();
           const hRes = onSphere(free.map((row) => row.map((v) => v / Math.max(1, sigma))));
-          return { hRes, ...gatesOf(vec, layer.preWeight, layer.postWeight, layer.preScale, layer.postScale, layer.preBias, layer.postBias) };
+          return {
+            hRes,
+            ...gatesOf(
+              vec,
+              layer.preWeight,
+              layer.postWeight,
+              layer.preScale,
+              layer.postScale,
+              layer.preBias,
+              layer.postBias,
+            ),
+          };
         },
         { powerIters: 40 },
       );
@@ -350,7 +493,8 @@ describe('maps and lastMaps', () => {
       const last = layer.lastMaps!;
       const maps = layer.maps(x.value);
       expect(layer.lastMaps).toBe(last);
-      for (const key of ['hRes', 'hPre', 'hPost'] as const) expect(maps[key].toTypedArray()).toEqual(last[key].toTypedArray());
+      for (const key of ['hRes', 'hPre', 'hPost'] as const)
+        expect(maps[key].toTypedArray()).toEqual(last[key].toTypedArray());
       expect([...maps.hRes.shape]).toEqual([1, 4, 3, 3]);
       expect([...maps.hPre.shape]).toEqual([1, 4, 3]);
       expect([...maps.hPost.shape]).toEqual([1, 4, 3]);
@@ -389,7 +533,8 @@ describe('parameters', () => {
 
   it('count as the spec says at n = 4', () => {
     for (const c of [1, 8, 64]) {
-      const count = (variant: Variant): number => parameterCount(createHyperConnection(variant, { n: 4, dim: c, layerIndex: 0 }));
+      const count = (variant: Variant): number =>
+        parameterCount(createHyperConnection(variant, { n: 4, dim: c, layerIndex: 0 }));
       expect(count('hc')).toBe(7 * c + 26);
       expect(count('mhc')).toBe(100 * c + 27);
       expect(count('mhcLite')).toBe(132 * c + 35);
@@ -403,7 +548,9 @@ describe('parameters', () => {
   it('count as the general formulas for n = 2..6', () => {
     for (const variant of CONSTRAINED) {
       for (let n = 2; n <= MAX_N[variant]; n++) {
-        expect(parameterCount(createHyperConnection(variant, { n, dim: 3, layerIndex: 0 })), `${variant} n=${n}`).toBe(expectedCount[variant](n, 3));
+        expect(parameterCount(createHyperConnection(variant, { n, dim: 3, layerIndex: 0 })), `${variant} n=${n}`).toBe(
+          expectedCount[variant](n, 3),
+        );
       }
     }
   });
@@ -445,7 +592,13 @@ describe('stream helpers', () => {
     const reduced = reduceStreams(expanded);
     expectClose(reduced.value, mul(x, 5).value, { rtol: 4e-16, atol: 0 });
     const [g] = gradients(sum(reduced), [x]);
-    expectClose(g!.value, mul(x, 0).value.toTypedArray().map(() => 5), { rtol: 0, atol: 0 });
+    expectClose(
+      g!.value,
+      mul(x, 0)
+        .value.toTypedArray()
+        .map(() => 5),
+      { rtol: 0, atol: 0 },
+    );
     expect(() => expandStreams(x, 0)).toThrow(/expandStreams: n must be a positive integer/);
     expect(() => reduceStreams(x)).toThrow(/reduceStreams: x must be \[batch, seq, n, C\]/);
   });
@@ -454,17 +607,23 @@ describe('stream helpers', () => {
 describe('shcPower: spectralNormBound', () => {
   it('bounds σ_max from above within the factor m^(1/2^(K+1)), for any spectrum', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(1e-3, 1, 1e3), (m, squarings, seed, scale) => {
-        const rng = new Random(seed);
-        // near-ties of the top singular value included: U diag(s) Vᵀ with s drawn close together half the time
-        const s = Array.from({ length: m }, (_, i) => scale * (seed % 2 === 0 ? 1 - 1e-9 * i : rng.float()));
-        const rotated = matmul(matmul(rng.orthogonal(m), diagEmbed(tensor(s))), rng.orthogonal(m));
-        const exact = matrixNorm(rotated, 2).item();
-        const bound = spectralNormBound(variable(rotated), squarings).item();
-        const slack = 1e-13 * exact;
-        expect(bound).toBeGreaterThanOrEqual(exact - slack);
-        expect(bound).toBeLessThanOrEqual(exact * m ** (1 / 2 ** (squarings + 1)) + slack);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.constantFrom(1e-3, 1, 1e3),
+        (m, squarings, seed, scale) => {
+          const rng = new Random(seed);
+          // near-ties of the top singular value included: U diag(s) Vᵀ with s drawn close together half the time
+          const s = Array.from({ length: m }, (_, i) => scale * (seed % 2 === 0 ? 1 - 1e-9 * i : rng.float()));
+          const rotated = matmul(matmul(rng.orthogonal(m), diagEmbed(tensor(s))), rng.orthogonal(m));
+          const exact = matrixNorm(rotated, 2).item();
+          const bound = spectralNormBound(variable(rotated), squarings).item();
+          const slack = 1e-13 * exact;
+          expect(bound).toBeGreaterThanOrEqual(exact - slack);
+          expect(bound).toBeLessThanOrEqual(exact * m ** (1 / 2 ** (squarings + 1)) + slack);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -23,7 +23,7 @@
 import * as T from '@hyperconn/tensor';
 import {
   LinAlgError,
-  Random,
+  type Random,
   ShapeError,
   Tensor,
   ValueError,
@@ -66,7 +66,11 @@ const MAX_NEWTON_STEPS = 30;
 const MAX_BACKTRACKS = 6;
 
 /** x and the others broadcast to one batch of n×n matrices, as float64 arrays in C order. */
-function broadcastMatrices(op: string, n: number, ...ts: Tensor[]): { shape: number[]; data: Float64Array[]; dtype: DType } {
+function broadcastMatrices(
+  op: string,
+  n: number,
+  ...ts: Tensor[]
+): { shape: number[]; data: Float64Array[]; dtype: DType } {
   for (const t of ts) {
     if (t.ndim < 2 || t.shape[t.ndim - 1] !== n || t.shape[t.ndim - 2] !== n) {
       throw new ShapeError(`Birkhoff.${op}: expected [...,${n},${n}], got shape ${fmtShape(t.shape)}`);
@@ -76,7 +80,8 @@ function broadcastMatrices(op: string, n: number, ...ts: Tensor[]): { shape: num
   const data = ts.map((t) => {
     const flat = Float64Array.from(t.expand(shape).toTypedArray());
     for (let i = 0; i < flat.length; i++) {
-      if (!Number.isFinite(flat[i]!)) throw new ValueError(`Birkhoff.${op}: input has a non-finite entry ${flat[i]} (shape ${fmtShape(t.shape)})`);
+      if (!Number.isFinite(flat[i]!))
+        throw new ValueError(`Birkhoff.${op}: input has a non-finite entry ${flat[i]} (shape ${fmtShape(t.shape)})`);
     }
     return flat;
   });
@@ -169,7 +174,8 @@ function centre(y: Float64Array, count: number, n: number): void {
     marginals(y, mb, n, r, c);
     let total = 0;
     for (let i = 0; i < n; i++) total += r[i]!;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) y[mb + i * n + j]! += total / (n * n) - r[i]! / n - c[j]! / n;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) y[mb + i * n + j]! += total / (n * n) - r[i]! / n - c[j]! / n;
   }
 }
 
@@ -199,7 +205,13 @@ function newtonPolish(p: Float64Array, n: number, tol: number): void {
     marginals(p, 0, n, r, c);
     let solution: { alpha: Float64Array; beta: Float64Array };
     try {
-      solution = solveMarginalSystem(p, r.map((v) => 1 - v), c.map((v) => 1 - v), 1, n);
+      solution = solveMarginalSystem(
+        p,
+        r.map((v) => 1 - v),
+        c.map((v) => 1 - v),
+        1,
+        n,
+      );
     } catch (e) {
       if (e instanceof LinAlgError) return;
       throw e;
@@ -280,9 +292,12 @@ export class Birkhoff implements Manifold {
   ) {
     const { metric = 'fisher', sinkhornIters = 50, minEntry = 1e-12 } = options;
     if (!Number.isInteger(n) || n < 1) throw new ValueError(`Birkhoff: n must be a positive integer, got ${n}`);
-    if (metric !== 'fisher' && metric !== 'euclidean') throw new ValueError(`Birkhoff: metric must be 'fisher' or 'euclidean', got ${String(metric)}`);
-    if (!Number.isInteger(sinkhornIters) || sinkhornIters < 1) throw new ValueError(`Birkhoff: sinkhornIters must be a positive integer, got ${sinkhornIters}`);
-    if (!(minEntry > 0 && minEntry < 1 / n)) throw new ValueError(`Birkhoff: minEntry must lie in (0, 1/n) = (0, ${1 / n}), got ${minEntry}`);
+    if (metric !== 'fisher' && metric !== 'euclidean')
+      throw new ValueError(`Birkhoff: metric must be 'fisher' or 'euclidean', got ${String(metric)}`);
+    if (!Number.isInteger(sinkhornIters) || sinkhornIters < 1)
+      throw new ValueError(`Birkhoff: sinkhornIters must be a positive integer, got ${sinkhornIters}`);
+    if (!(minEntry > 0 && minEntry < 1 / n))
+      throw new ValueError(`Birkhoff: minEntry must lie in (0, 1/n) = (0, ${1 / n}), got ${minEntry}`);
     this.name = `Birkhoff(${n}, ${metric})`;
     this.shape = [n, n];
     this.dim = (n - 1) * (n - 1);
@@ -324,8 +339,14 @@ export class Birkhoff implements Manifold {
       }
       marginals(x64, base, n, r, c);
       for (let i = 0; i < n; i++) {
-        consider(Math.abs(r[i]! - 1) - sumTol, () => `row ${i} ${where()} sums to ${r[i]} (|error| ${Math.abs(r[i]! - 1)} > tol ${sumTol})`);
-        consider(Math.abs(c[i]! - 1) - sumTol, () => `column ${i} ${where()} sums to ${c[i]} (|error| ${Math.abs(c[i]! - 1)} > tol ${sumTol})`);
+        consider(
+          Math.abs(r[i]! - 1) - sumTol,
+          () => `row ${i} ${where()} sums to ${r[i]} (|error| ${Math.abs(r[i]! - 1)} > tol ${sumTol})`,
+        );
+        consider(
+          Math.abs(c[i]! - 1) - sumTol,
+          () => `column ${i} ${where()} sums to ${c[i]} (|error| ${Math.abs(c[i]! - 1)} > tol ${sumTol})`,
+        );
       }
     }
     return worst.worst === null ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: ${worst.worst}` };
@@ -338,9 +359,15 @@ export class Birkhoff implements Manifold {
    */
   checkTangent(x: Tensor, v: Tensor, tol: Tolerance = {}): CheckResult {
     const n = this.n;
-    for (const [label, t] of [['x', x], ['v', v]] as const) {
+    for (const [label, t] of [
+      ['x', x],
+      ['v', v],
+    ] as const) {
       if (t.ndim < 2 || t.shape[t.ndim - 1] !== n || t.shape[t.ndim - 2] !== n) {
-        return { ok: false, reason: `${this.name}: expected ${label} of shape [...,${n},${n}], got ${fmtShape(t.shape)}` };
+        return {
+          ok: false,
+          reason: `${this.name}: expected ${label} of shape [...,${n},${n}], got ${fmtShape(t.shape)}`,
+        };
       }
     }
     const atol = tol.atol ?? this.defaultAtol(promoteTypes(x.dtype, v.dtype));
@@ -359,14 +386,22 @@ export class Birkhoff implements Manifold {
       const scale = Math.max(...ra, ...ca);
       const bound = atol * Math.max(1, scale) + rtol * scale;
       for (let i = 0; i < n; i++) {
-        for (const [kind, s] of [['row', r[i]!], ['column', c[i]!]] as const) {
+        for (const [kind, s] of [
+          ['row', r[i]!],
+          ['column', c[i]!],
+        ] as const) {
           const excess = Number.isNaN(s) ? Infinity : Math.abs(s) - bound;
           // NaN here is ∞ − ∞ or a NaN bound (0·∞ from an infinite entry): not counted, as before
-          worst.consider(Number.isNaN(excess) ? 0 : excess, () => `${kind} ${i} at batch index ${fmtIndex(b, batch)} sums to ${s} (> tol ${bound})`);
+          worst.consider(
+            Number.isNaN(excess) ? 0 : excess,
+            () => `${kind} ${i} at batch index ${fmtIndex(b, batch)} sums to ${s} (> tol ${bound})`,
+          );
         }
       }
     }
-    return worst.worst === null ? { ok: true, reason: '' } : { ok: false, reason: `${this.name}: tangent ${worst.worst}` };
+    return worst.worst === null
+      ? { ok: true, reason: '' }
+      : { ok: false, reason: `${this.name}: tangent ${worst.worst}` };
   }
 
   /** X̃ = max(x, minEntry), entry by entry (for division). */
@@ -399,7 +434,8 @@ export class Birkhoff implements Manifold {
     if (this.metric === 'fisher' && count > 0) {
       const rho = new Float64Array(count * n);
       const gamma = new Float64Array(count * n);
-      for (let b = 0; b < count; b++) marginals(z, b * n * n, n, rho.subarray(b * n, b * n + n), gamma.subarray(b * n, b * n + n));
+      for (let b = 0; b < count; b++)
+        marginals(z, b * n * n, n, rho.subarray(b * n, b * n + n), gamma.subarray(b * n, b * n + n));
       const { alpha, beta } = solveMarginalSystem(xc, rho, gamma, count, n);
       for (let b = 0; b < count; b++) {
         for (let i = 0; i < n; i++) {
@@ -447,7 +483,10 @@ export class Birkhoff implements Manifold {
   norm(x: Tensor, v: Tensor): Tensor {
     const largest = T.max(T.abs(v), [-2, -1], true);
     // 0, ∞ and NaN maxima divide by 1: the norm is then 0, ∞ or NaN as it should be
-    const scale = new Tensor(largest.toTypedArray().map((m) => (m > 0 && m < Infinity ? m : 1)), [...largest.shape]);
+    const scale = new Tensor(
+      largest.toTypedArray().map((m) => (m > 0 && m < Infinity ? m : 1)),
+      [...largest.shape],
+    );
     const unit = div(v, scale);
     return mul(sqrt(this.inner(x, unit, unit)), scale.squeeze([-2, -1]));
   }
@@ -466,6 +505,9 @@ export class Birkhoff implements Manifold {
     const scale = norms.map((s) => (s > 0 ? 1 / s : 0));
     // projected again after scaling: the rounding left in the sums was relative to the normal draw,
     // which can be much larger than its projection
-    return this.projectTangent(x, mul(xi, new Tensor(Float64Array.from(scale), [...x.shape.slice(0, -2), 1, 1]))).astype(x.dtype);
+    return this.projectTangent(
+      x,
+      mul(xi, new Tensor(Float64Array.from(scale), [...x.shape.slice(0, -2), 1, 1])),
+    ).astype(x.dtype);
   }
 }

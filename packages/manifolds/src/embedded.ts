@@ -66,7 +66,10 @@ export abstract class EmbeddedManifold implements Manifold {
 
   /** P_x(Z)/‖P_x(Z)‖_F for a standard Gaussian Z. A manifold of dimension 0 has no unit tangent vector: ValueError. */
   randomTangent(x: Tensor, rng: Random): Tensor {
-    if (this.dim === 0) throw new ValueError(`${this.name}.randomTangent: the manifold has dimension 0, so no unit tangent vector exists`);
+    if (this.dim === 0)
+      throw new ValueError(
+        `${this.name}.randomTangent: the manifold has dimension 0, so no unit tangent vector exists`,
+      );
     return unitFrobenius(this.projectTangent(x, rng.normal(x.shape, { dtype: x.dtype })));
   }
 }

@@ -3,14 +3,26 @@
  * matrices from free vectors, then Cayley, the matrix exponential or QR; and the Helmert basis
  * of 1^⊥ that sHC uses. Built from @hyperconn/autograd ops, so gradients of any order work.
  */
-import { LinAlgError, ShapeError, Tensor, ValueError, allocate, dtypeOption, eye, fmtShape, type DType } from '@hyperconn/tensor';
-import { Variable, add, asVariable, expm, matmul, qr, reshape, solve, sub } from '@hyperconn/autograd';
+import {
+  LinAlgError,
+  ShapeError,
+  Tensor,
+  ValueError,
+  allocate,
+  dtypeOption,
+  eye,
+  fmtShape,
+  type DType,
+} from '@hyperconn/tensor';
+import { type Variable, add, asVariable, expm, matmul, qr, reshape, solve, sub } from '@hyperconn/autograd';
 import { requireFinite } from './util.js';
 
 function requireSquare(op: string, a: Variable): number {
   const n = a.shape[a.ndim - 1];
   if (a.ndim < 2 || a.shape[a.ndim - 2] !== n) {
-    throw new ShapeError(`${op}: a must be a square matrix or a batch of them [...,m,m], got shape ${fmtShape(a.shape)}`);
+    throw new ShapeError(
+      `${op}: a must be a square matrix or a batch of them [...,m,m], got shape ${fmtShape(a.shape)}`,
+    );
   }
   return n!;
 }
@@ -47,7 +59,9 @@ export function skewFromVector(z: Variable | Tensor, m: number): Variable {
   const zv = asVariable('skewFromVector', z, 'z');
   const k = (m * (m - 1)) / 2;
   if (zv.ndim < 1 || zv.shape[zv.ndim - 1] !== k) {
-    throw new ShapeError(`skewFromVector: z must have a last axis of length m(m−1)/2 = ${k} for m = ${m}, got shape ${fmtShape(zv.shape)}`);
+    throw new ShapeError(
+      `skewFromVector: z must have a last axis of length m(m−1)/2 = ${k} for m = ${m}, got shape ${fmtShape(zv.shape)}`,
+    );
   }
   const batch = zv.shape.slice(0, -1);
   // the batch size is spelled out: reshape cannot infer −1 when k = 0 (m ≤ 1)
@@ -98,7 +112,10 @@ export function expmSkew(a: Variable | Tensor): Variable {
  */
 export function orthogonalQR(a: Variable | Tensor): Variable {
   const av = asVariable('orthogonalQR', a, 'a');
-  if (av.ndim < 2) throw new ShapeError(`orthogonalQR: a must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(av.shape)}`);
+  if (av.ndim < 2)
+    throw new ShapeError(
+      `orthogonalQR: a must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(av.shape)}`,
+    );
   requireFinite('orthogonalQR', 'a', av.value);
   return qr(av).q;
 }

@@ -11,7 +11,18 @@ import { Tensor, ValueError, allocate, fmtShape, type TypedArray } from '@hyperc
 import { Variable, noGrad, optim } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
 
-const { adamBiasCorrection, adamFirstMoment, adamSecondMoment, adamUpdate, checkAdamHyperParams, checkSGDHyperParams, l2WeightDecay, readValues, sgdMomentum, writeValues } = optim;
+const {
+  adamBiasCorrection,
+  adamFirstMoment,
+  adamSecondMoment,
+  adamUpdate,
+  checkAdamHyperParams,
+  checkSGDHyperParams,
+  l2WeightDecay,
+  readValues,
+  sgdMomentum,
+  writeValues,
+} = optim;
 /** `Optimizer.requireFiniteUpdate` for one parameter: what the step would write, and its values. */
 type FiniteCheck = (what: string, values: ArrayLike<number>) => void;
 
@@ -25,7 +36,10 @@ export class ManifoldParameter extends Variable {
 
   constructor(value: Tensor, manifold: Manifold, options: { name?: string; tol?: Tolerance } = {}) {
     const { ok, reason } = manifold.check(value, options.tol);
-    if (!ok) throw new ValueError(`ManifoldParameter: the initial value of shape ${fmtShape(value.shape)} is not on ${manifold.name}: ${reason}`);
+    if (!ok)
+      throw new ValueError(
+        `ManifoldParameter: the initial value of shape ${fmtShape(value.shape)} is not on ${manifold.name}: ${reason}`,
+      );
     super(value, { requiresGrad: true, name: options.name });
     this.manifold = manifold;
   }
@@ -37,7 +51,12 @@ export class ManifoldParameter extends Variable {
  * from x to y. p.value is untouched, so a retraction that throws changes nothing; returns the
  * write of y into p.value, for the commit.
  */
-function prepareRetraction(p: ManifoldParameter, step: Float64Array, carried: readonly Tensor[], check: FiniteCheck): () => void {
+function prepareRetraction(
+  p: ManifoldParameter,
+  step: Float64Array,
+  carried: readonly Tensor[],
+  check: FiniteCheck,
+): () => void {
   check('the Riemannian step', step);
   const x = p.value;
   const y = p.manifold.retract(x, new Tensor(step, [...p.shape]).astype(p.dtype));
@@ -47,10 +66,16 @@ function prepareRetraction(p: ManifoldParameter, step: Float64Array, carried: re
 }
 
 /** `prepareStep` of both optimisers: every update prepared without recording a graph, then one commit of all the writes. */
-function prepareEach<H>(entries: readonly optim.StepEntry<H>[], prepare: (entry: optim.StepEntry<H>) => () => void): () => void {
+function prepareEach<H>(
+  entries: readonly optim.StepEntry<H>[],
+  prepare: (entry: optim.StepEntry<H>) => () => void,
+): () => void {
   return noGrad(() => {
     const writes = entries.map(prepare);
-    return () => writes.forEach((write) => write());
+    return () =>
+      writes.forEach((write) => {
+        write();
+      });
   });
 }
 
@@ -77,8 +102,17 @@ export type RiemannianSGDState = { momentumBuffer: Tensor };
  * `lr` has no default: a good step size depends on the manifold's scale.
  */
 export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGDState> {
-  constructor(params: optim.ParamsArg<SGDHyperParams>, options: Partial<SGDHyperParams> & optim.OptimizerOptions & { lr: number }) {
-    super('RiemannianSGD', params, { lr: options.lr, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, options, ['momentumBuffer']);
+  constructor(
+    params: optim.ParamsArg<SGDHyperParams>,
+    options: Partial<SGDHyperParams> & optim.OptimizerOptions & { lr: number },
+  ) {
+    super(
+      'RiemannianSGD',
+      params,
+      { lr: options.lr, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+      options,
+      ['momentumBuffer'],
+    );
   }
 
   protected checkHyperParams(group: SGDHyperParams, g: number): void {
@@ -108,7 +142,12 @@ export class RiemannianSGD extends optim.Optimizer<SGDHyperParams, RiemannianSGD
     if (p instanceof ManifoldParameter) {
       const d = Float64Array.from(p.manifold.egradToRgrad(p.value, g).toTypedArray());
       direction(d);
-      const writeValue = prepareRetraction(p, d.map((v) => -lr * v), buffer === null ? [] : [buffer], check);
+      const writeValue = prepareRetraction(
+        p,
+        d.map((v) => -lr * v),
+        buffer === null ? [] : [buffer],
+        check,
+      );
       if (buffer !== null) check("the state 'momentumBuffer'", buffer.data);
       return () => {
         writeValue();
@@ -173,7 +212,10 @@ export type RiemannianAdamState = { step: number; expAvg: Tensor; expAvgSq: Tens
  * element-wise second moment; amsgrad as PyTorch). weightDecay applies to plain parameters only.
  */
 export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, RiemannianAdamState> {
-  constructor(params: optim.ParamsArg<RiemannianAdamHyperParams>, options: Partial<RiemannianAdamHyperParams> & optim.OptimizerOptions & { lr: number }) {
+  constructor(
+    params: optim.ParamsArg<RiemannianAdamHyperParams>,
+    options: Partial<RiemannianAdamHyperParams> & optim.OptimizerOptions & { lr: number },
+  ) {
     super(
       'RiemannianAdam',
       params,
@@ -186,14 +228,21 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
   protected checkHyperParams(group: RiemannianAdamHyperParams, g: number): void {
     checkAdamHyperParams('RiemannianAdam', group, g);
     const { amsgrad } = group;
-    if (typeof amsgrad !== 'boolean') throw new ValueError(`RiemannianAdam: amsgrad (group ${g}) must be a boolean, got ${JSON.stringify(amsgrad)}`);
+    if (typeof amsgrad !== 'boolean')
+      throw new ValueError(`RiemannianAdam: amsgrad (group ${g}) must be a boolean, got ${JSON.stringify(amsgrad)}`);
   }
 
   protected prepareStep(entries: readonly optim.StepEntry<RiemannianAdamHyperParams>[]): () => void {
     return prepareEach(entries, (entry) => this.prepareUpdate(entry));
   }
 
-  private prepareUpdate({ p, grad: g, gradValues: gv, group, label }: optim.StepEntry<RiemannianAdamHyperParams>): () => void {
+  private prepareUpdate({
+    p,
+    grad: g,
+    gradValues: gv,
+    group,
+    label,
+  }: optim.StepEntry<RiemannianAdamHyperParams>): () => void {
     const { lr, weightDecay, betas, eps, amsgrad } = group;
     const [beta1, beta2] = betas;
     const old = this.state.get(p);
@@ -203,7 +252,12 @@ export class RiemannianAdam extends optim.Optimizer<RiemannianAdamHyperParams, R
     const read = (t: Tensor | undefined): TypedArray => (t === undefined ? allocate(p.dtype, n) : readValues(t));
     const [m0, v0, vMax0] = [read(old?.expAvg), read(old?.expAvgSq), read(old?.maxExpAvgSq)];
     const fresh = (): Tensor => new Tensor(allocate(p.dtype, n), [...p.shape]);
-    const s: RiemannianAdamState = { step: (old?.step ?? 0) + 1, expAvg: fresh(), expAvgSq: fresh(), maxExpAvgSq: fresh() };
+    const s: RiemannianAdamState = {
+      step: (old?.step ?? 0) + 1,
+      expAvg: fresh(),
+      expAvgSq: fresh(),
+      maxExpAvgSq: fresh(),
+    };
     const check: FiniteCheck = (what, values) => this.requireFiniteUpdate(label, what, values, p.shape);
     const checkState = (): void => {
       check("the state 'expAvg'", s.expAvg.data);

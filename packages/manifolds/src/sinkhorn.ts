@@ -69,9 +69,12 @@ export function sinkhorn(logits: Variable | Tensor, options: SinkhornOptions = {
   const input = asVariable('sinkhorn', logits, 'logits');
   const shape = input.shape;
   if (shape.length < 2 || shape[shape.length - 1] !== shape[shape.length - 2] || shape[shape.length - 1] === 0) {
-    throw new ShapeError(`sinkhorn: logits must be a non-empty square matrix or a batch of them [...,n,n], got shape ${fmtShape(shape)}`);
+    throw new ShapeError(
+      `sinkhorn: logits must be a non-empty square matrix or a batch of them [...,n,n], got shape ${fmtShape(shape)}`,
+    );
   }
-  if (!Number.isInteger(iters) || iters < 1) throw new ValueError(`sinkhorn: iters must be a positive integer, got ${iters}`);
+  if (!Number.isInteger(iters) || iters < 1)
+    throw new ValueError(`sinkhorn: iters must be a positive integer, got ${iters}`);
   if (tol !== undefined && !(tol >= 0)) throw new ValueError(`sinkhorn: tol must be a non-negative number, got ${tol}`);
   requireFinite('sinkhorn', 'logits', input.value);
 
@@ -133,7 +136,9 @@ export function factorial(n: number): number {
 export function permutations(n: number): number[][] {
   if (!Number.isInteger(n) || n < 0) throw new ValueError(`permutations: n must be a non-negative integer, got ${n}`);
   if (n > MAX_PERMUTATION_N) {
-    throw new ValueError(`permutations: n = ${n} has ${n}! = ${factorial(n)} permutations; at most n = ${MAX_PERMUTATION_N} is supported`);
+    throw new ValueError(
+      `permutations: n = ${n} has ${n}! = ${factorial(n)} permutations; at most n = ${MAX_PERMUTATION_N} is supported`,
+    );
   }
   const cached = permutationCache.get(n);
   if (cached) return cached;
@@ -164,7 +169,11 @@ function permutationStack(n: number, dtype: DType): Tensor {
   if (!stack) {
     const perms = permutations(n);
     const data = dtype === 'float64' ? new Float64Array(perms.length * n * n) : new Float32Array(perms.length * n * n);
-    perms.forEach((perm, k) => perm.forEach((j, i) => (data[k * n * n + i * n + j] = 1)));
+    perms.forEach((perm, k) => {
+      perm.forEach((j, i) => {
+        data[k * n * n + i * n + j] = 1;
+      });
+    });
     stack = new Tensor(data, [perms.length, n * n]);
     permutationStackCache.set(key, stack);
   }
@@ -186,9 +195,11 @@ function permutationStack(n: number, dtype: DType): Tensor {
  */
 export function permutationMixture(weights: Variable | Tensor, options: { maxN?: number } = {}): Variable {
   const { maxN = 8 } = options;
-  if (!Number.isInteger(maxN) || maxN < 1) throw new ValueError(`permutationMixture: maxN must be a positive integer, got ${maxN}`);
+  if (!Number.isInteger(maxN) || maxN < 1)
+    throw new ValueError(`permutationMixture: maxN must be a positive integer, got ${maxN}`);
   const w = asVariable('permutationMixture', weights, 'weights');
-  if (w.ndim === 0) throw new ShapeError(`permutationMixture: weights must have a last axis of length n!, got shape []`);
+  if (w.ndim === 0)
+    throw new ShapeError(`permutationMixture: weights must have a last axis of length n!, got shape []`);
   const count = w.shape[w.ndim - 1]!;
   let n = 1;
   while (factorial(n) < count) n++;

@@ -5,7 +5,7 @@
 import * as T from '@hyperconn/tensor';
 import {
   ShapeError,
-  Tensor,
+  type Tensor,
   ValueError,
   add,
   epsOf,
@@ -18,7 +18,19 @@ import {
   type DType,
   type Random,
 } from '@hyperconn/tensor';
-import { Variable, WorstViolation, perMatrix, div, matmul, matrixNorm, maximum, mul, squeeze, sum, unsqueeze } from '@hyperconn/autograd';
+import {
+  Variable,
+  WorstViolation,
+  perMatrix,
+  div,
+  matmul,
+  matrixNorm,
+  maximum,
+  mul,
+  squeeze,
+  sum,
+  unsqueeze,
+} from '@hyperconn/autograd';
 import { EmbeddedManifold } from './embedded.js';
 import type { CheckResult, Tolerance } from './manifold.js';
 import { checkMatrixInput, frobenius, frobeniusNorm, perMatrix as perMatrixTensor, requireFinite } from './util.js';
@@ -36,7 +48,10 @@ interface TopSingular {
 function exactTop(x: Tensor): TopSingular {
   const { u, s, v } = svd(x);
   const lead = new Array<null>(x.ndim - 2).fill(null);
-  return { sigma: s.slice(...lead, 0), uv: T.matmul(u.slice(...lead, null, [0, 1]), v.slice(...lead, null, [0, 1]).mT) };
+  return {
+    sigma: s.slice(...lead, 0),
+    uv: T.matmul(u.slice(...lead, null, [0, 1]), v.slice(...lead, null, [0, 1]).mT),
+  };
 }
 
 /** Most power iterations `SpectralSphere` with `exact: false` runs to settle σ̂ (and as many again for the vectors). */
@@ -140,9 +155,11 @@ export class SpectralSphere extends EmbeddedManifold {
   private normalize(op: string, x: Tensor): Tensor {
     const sigma = this.top(x).sigma;
     const values = sigma.toTypedArray();
-    const zero = values.findIndex((s) => s === 0);
+    const zero = values.indexOf(0);
     if (zero >= 0) {
-      throw new ValueError(`${this.name}.${op}: the matrix at batch index ${fmtIndex(zero, x.shape.slice(0, -2))} is zero; it has no direction to scale onto the sphere`);
+      throw new ValueError(
+        `${this.name}.${op}: the matrix at batch index ${fmtIndex(zero, x.shape.slice(0, -2))} is zero; it has no direction to scale onto the sphere`,
+      );
     }
     return T.div(x, perMatrixTensor(sigma));
   }
@@ -222,27 +239,42 @@ export interface SpectralNormalizeOptions {
  * given, in which case the divisor is max(σ, eps) (gradient G/eps where σ < eps). Non-finite
  * entries are a ValueError; a state vector of the wrong shape is a ShapeError.
  */
-export function spectralNormalize(w: Variable | Tensor, state?: SpectralNormState, options: SpectralNormalizeOptions = {}): Variable {
+export function spectralNormalize(
+  w: Variable | Tensor,
+  state?: SpectralNormState,
+  options: SpectralNormalizeOptions = {},
+): Variable {
   const x = w instanceof Variable ? w : new Variable(w);
   const { exact = false, tol, eps } = options;
-  if (x.ndim < 2) throw new ShapeError(`spectralNormalize: w must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(x.shape)}`);
-  if (eps !== undefined && !(eps > 0 && Number.isFinite(eps))) throw new ValueError(`spectralNormalize: eps must be a finite number > 0, got ${eps}`);
+  if (x.ndim < 2)
+    throw new ShapeError(
+      `spectralNormalize: w must be a matrix or a batch of matrices [...,m,n], got shape ${fmtShape(x.shape)}`,
+    );
+  if (eps !== undefined && !(eps > 0 && Number.isFinite(eps)))
+    throw new ValueError(`spectralNormalize: eps must be a finite number > 0, got ${eps}`);
   requireFinite('spectralNormalize', 'w', x.value);
   const batch = x.shape.slice(0, -2);
   const m = x.shape[x.ndim - 2]!;
   const warm = state?.u ?? null;
   if (warm !== null && (warm.ndim !== batch.length + 1 || ![...batch, m].every((d, i) => warm.shape[i] === d))) {
-    throw new ShapeError(`spectralNormalize: state.u has shape ${fmtShape(warm.shape)}, expected ${fmtShape([...batch, m])} for w of shape ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      `spectralNormalize: state.u has shape ${fmtShape(warm.shape)}, expected ${fmtShape([...batch, m])} for w of shape ${fmtShape(x.shape)}`,
+    );
   }
 
   let sigma: Variable;
   if (exact) {
     sigma = matrixNorm(x, 2);
-    if (state && x.size > 0) state.u = svd(x.value).u.slice(...batch.map(() => null), null, 0).contiguous();
+    if (state && x.size > 0)
+      state.u = svd(x.value)
+        .u.slice(...batch.map(() => null), null, 0)
+        .contiguous();
   } else {
     const iters = options.iters ?? (warm === null ? 20 : 1);
-    if (!Number.isInteger(iters) || iters < 1) throw new ValueError(`spectralNormalize: iters must be an integer ≥ 1, got ${iters}`);
-    if (tol !== undefined && !(tol >= 0 && Number.isFinite(tol))) throw new ValueError(`spectralNormalize: tol must be a finite number ≥ 0, got ${tol}`);
+    if (!Number.isInteger(iters) || iters < 1)
+      throw new ValueError(`spectralNormalize: iters must be an integer ≥ 1, got ${iters}`);
+    if (tol !== undefined && !(tol >= 0 && Number.isFinite(tol)))
+      throw new ValueError(`spectralNormalize: tol must be a finite number ≥ 0, got ${tol}`);
     // a copy, so that the caller's old state.u is never overwritten in place
     const result = powerIteration(x.value, { iters, tol, state: warm === null ? undefined : { u: warm.clone() } });
     const wv = squeeze(matmul(x, unsqueeze(new Variable(result.v), -1)), -1);

@@ -84,7 +84,9 @@ export class Stiefel extends EmbeddedManifold {
     }
     const retraction = options.retraction ?? 'qr';
     if (!RETRACTIONS.includes(retraction)) {
-      throw new ValueError(`Stiefel: retraction must be one of ${RETRACTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(retraction)}`);
+      throw new ValueError(
+        `Stiefel: retraction must be one of ${RETRACTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(retraction)}`,
+      );
     }
     super([n, p], n * p - (p * (p + 1)) / 2);
     this.name = `Stiefel(${n}, ${p})`;
@@ -95,13 +97,21 @@ export class Stiefel extends EmbeddedManifold {
    * Among the matrices `m` [...,p,p], the entry with the largest |m_ij| − (atol + rtol·scale_b)
    * (a NaN entry counts as infinitely large); `null` when every entry is within its bound.
    */
-  private worstEntry(m: Tensor, bound: (batch: number) => number): { batch: number; i: number; j: number; value: number } | null {
+  private worstEntry(
+    m: Tensor,
+    bound: (batch: number) => number,
+  ): { batch: number; i: number; j: number; value: number } | null {
     const p = this.shape[1];
     const flat = m.toTypedArray();
     const worst = new WorstViolation<{ batch: number; i: number; j: number; value: number }>();
     for (let k = 0; k < flat.length; k++) {
       const batch = Math.floor(k / (p * p));
-      worst.consider(Math.abs(flat[k]!) - bound(batch), () => ({ batch, i: Math.floor(k / p) % p, j: k % p, value: flat[k]! }));
+      worst.consider(Math.abs(flat[k]!) - bound(batch), () => ({
+        batch,
+        i: Math.floor(k / p) % p,
+        j: k % p,
+        value: flat[k]!,
+      }));
     }
     return worst.worst;
   }
@@ -204,7 +214,10 @@ export class Stiefel extends EmbeddedManifold {
     const lead = new Array<null>(shape.length - 2).fill(null);
     const w = qr(concat([xb, xi], -1)).q.slice(...lead, null, [p, k]);
     const c = matmul(w.mT, xi);
-    const generator = concat([concat([mul(a, 2), neg(c.mT)], -1), concat([c, zeros([...shape.slice(0, -2), k - p, k - p])], -1)], -2);
+    const generator = concat(
+      [concat([mul(a, 2), neg(c.mT)], -1), concat([c, zeros([...shape.slice(0, -2), k - p, k - p])], -1)],
+      -2,
+    );
     const firstColumns = expSkew(generator, s).slice(...lead, null, [0, p]);
     return matmul(matmul(concat([xb, w], -1), firstColumns), expSkew(neg(a), s)).astype(dtype);
   }
@@ -234,7 +247,9 @@ function expSkew(b: Tensor, t: Tensor): Tensor {
   const norms = matrixNorm(b).toTypedArray();
   const times = t.expand([...b.shape.slice(0, -2), 1, 1]).toTypedArray();
   // log2(t·‖B‖) without forming the product, which may overflow
-  const squarings = Array.from(norms, (norm, i) => (norm > 0 ? Math.max(0, Math.ceil(Math.log2(norm) + Math.log2(times[i]!))) : 0));
+  const squarings = Array.from(norms, (norm, i) =>
+    norm > 0 ? Math.max(0, Math.ceil(Math.log2(norm) + Math.log2(times[i]!))) : 0,
+  );
   // t·2^-j in two halves: 2^-j alone is subnormal for j > 1022
   const factors = Array.from(squarings, (j, i) => times[i]! * 2 ** -Math.floor(j / 2) * 2 ** -Math.ceil(j / 2));
   const scale = new Tensor(Float64Array.from(factors), [...b.shape.slice(0, -2), 1, 1]);

@@ -11,7 +11,19 @@
  * (n the larger matrix side), rtol = 0; a violation is an error above atol + rtol.
  */
 import fc from 'fast-check';
-import { Random, ShapeError, Tensor, ValueError, dtypeOption, epsOf, fmtIndex, fmtShape, sizeOf, svd, type DType } from '@hyperconn/tensor';
+import {
+  Random,
+  ShapeError,
+  Tensor,
+  ValueError,
+  dtypeOption,
+  epsOf,
+  fmtIndex,
+  fmtShape,
+  sizeOf,
+  svd,
+  type DType,
+} from '@hyperconn/tensor';
 import { Variable, WorstViolation } from '@hyperconn/autograd';
 import type { Manifold, Tolerance } from './manifold.js';
 
@@ -22,7 +34,10 @@ const seedArb: fc.Arbitrary<number> = fc.nat();
  * Tensors of `shape` (batch axes included) with entries in [min, max] (default [−1, 1]);
  * float32 entries are float32 numbers, so a float64 reference sees the same inputs.
  */
-export function matrixArb(shape: readonly number[], options: { min?: number; max?: number; dtype?: DType } = {}): fc.Arbitrary<Tensor> {
+export function matrixArb(
+  shape: readonly number[],
+  options: { min?: number; max?: number; dtype?: DType } = {},
+): fc.Arbitrary<Tensor> {
   const { min = -1, max = 1 } = options;
   const dtype = dtypeOption('matrixArb', options);
   if (!(min <= max)) throw new ValueError(`matrixArb: need min ≤ max, got min ${min}, max ${max}`);
@@ -33,7 +48,9 @@ export function matrixArb(shape: readonly number[], options: { min?: number; max
       : fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true });
   return fc
     .array(entry, { minLength: size, maxLength: size })
-    .map((values) => new Tensor(dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values), [...shape]));
+    .map(
+      (values) => new Tensor(dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values), [...shape]),
+    );
 }
 
 /** Options of `pointArb` and `pointAndTangentArb`: the batch shape and dtype (default float64) of the points. */
@@ -55,7 +72,10 @@ export function tangentArb(manifold: Manifold, x: Tensor): fc.Arbitrary<Tensor> 
 }
 
 /** A point x and a unit-norm tangent vector v at x (both from one generated seed). */
-export function pointAndTangentArb(manifold: Manifold, options: PointOptions = {}): fc.Arbitrary<{ x: Tensor; v: Tensor }> {
+export function pointAndTangentArb(
+  manifold: Manifold,
+  options: PointOptions = {},
+): fc.Arbitrary<{ x: Tensor; v: Tensor }> {
   const { batchShape = [], dtype = 'float64' } = options;
   return seedArb.map((seed) => {
     const rng = new Random(seed);
@@ -71,7 +91,9 @@ export function birkhoffVertexArb(n: number, options: { dtype?: DType } = {}): f
   const identity = Array.from({ length: n }, (_, i) => i);
   return fc.shuffledSubarray(identity, { minLength: n, maxLength: n }).map((perm) => {
     const data = dtype === 'float64' ? new Float64Array(n * n) : new Float32Array(n * n);
-    perm.forEach((j, i) => (data[i * n + j] = 1));
+    perm.forEach((j, i) => {
+      data[i * n + j] = 1;
+    });
     return new Tensor(data, [n, n]);
   });
 }
@@ -93,18 +115,35 @@ export interface RepeatedSingularValues {
  * `multiplicity`), where σ_max is not differentiable and the spectral sphere is not smooth.
  * The top value lies in [0.5, 2]; the others in [0, 0.9·top]. Built in float64, then cast.
  */
-export function repeatedSingularValuesArb(n: number, options: { dtype?: DType; multiplicity?: number } = {}): fc.Arbitrary<RepeatedSingularValues> {
-  if (!Number.isInteger(n) || n < 2) throw new ValueError(`repeatedSingularValuesArb: n must be an integer ≥ 2, got ${n}`);
+export function repeatedSingularValuesArb(
+  n: number,
+  options: { dtype?: DType; multiplicity?: number } = {},
+): fc.Arbitrary<RepeatedSingularValues> {
+  if (!Number.isInteger(n) || n < 2)
+    throw new ValueError(`repeatedSingularValuesArb: n must be an integer ≥ 2, got ${n}`);
   const { dtype = 'float64', multiplicity } = options;
   if (multiplicity !== undefined && !(Number.isInteger(multiplicity) && multiplicity >= 2 && multiplicity <= n)) {
-    throw new ValueError(`repeatedSingularValuesArb: multiplicity must be an integer in [2, ${n}], got ${multiplicity}`);
+    throw new ValueError(
+      `repeatedSingularValuesArb: multiplicity must be an integer in [2, ${n}], got ${multiplicity}`,
+    );
   }
   const multiplicityArb = multiplicity === undefined ? fc.integer({ min: 2, max: n }) : fc.constant(multiplicity);
   const fraction = fc.double({ min: 0, max: 0.9, noNaN: true });
   return fc
-    .tuple(multiplicityArb, fc.double({ min: 0.5, max: 2, noNaN: true }), fc.array(fraction, { minLength: n, maxLength: n }), seedArb)
+    .tuple(
+      multiplicityArb,
+      fc.double({ min: 0.5, max: 2, noNaN: true }),
+      fc.array(fraction, { minLength: n, maxLength: n }),
+      seedArb,
+    )
     .map(([k, top, fractions, seed]) => {
-      const s = [...Array<number>(k).fill(top), ...fractions.slice(k).map((f) => f * top).sort((a, b) => b - a)];
+      const s = [
+        ...Array<number>(k).fill(top),
+        ...fractions
+          .slice(k)
+          .map((f) => f * top)
+          .sort((a, b) => b - a),
+      ];
       const rng = new Random(seed);
       const q = rng.orthogonal(n).toTypedArray();
       const r = rng.orthogonal(n).toTypedArray();
@@ -123,7 +162,7 @@ export function repeatedSingularValuesArb(n: number, options: { dtype?: DType; m
 // ---------------------------------------------------------------------------------------------
 // Assertions
 
-const valueOf = (x: Tensor | Variable): Tensor => (x instanceof Variable ? x.value : x);
+const tensorOf = (x: Tensor | Variable): Tensor => (x instanceof Variable ? x.value : x);
 
 /** The allowed error: atol + rtol, by default 32·n·eps of the dtype. */
 function bound(dtype: DType, n: number, tol: Tolerance): number {
@@ -131,11 +170,17 @@ function bound(dtype: DType, n: number, tol: Tolerance): number {
 }
 
 /** The batch of matrices of x [..., m, n] as float64 in C order, with its sizes. */
-function matrices(op: string, x: Tensor, square: boolean): { data: Float64Array; batch: number[]; rows: number; cols: number } {
+function matrices(
+  op: string,
+  x: Tensor,
+  square: boolean,
+): { data: Float64Array; batch: number[]; rows: number; cols: number } {
   const rows = x.shape[x.ndim - 2] ?? 0;
   const cols = x.shape[x.ndim - 1] ?? 0;
   if (x.ndim < 2 || (square && rows !== cols)) {
-    throw new ShapeError(`${op}: expected ${square ? 'square matrices [..., n, n]' : 'matrices [..., m, n]'}, got shape ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      `${op}: expected ${square ? 'square matrices [..., n, n]' : 'matrices [..., m, n]'}, got shape ${fmtShape(x.shape)}`,
+    );
   }
   return { data: Float64Array.from(x.toTypedArray()), batch: x.shape.slice(0, -2), rows, cols };
 }
@@ -155,20 +200,20 @@ function throwIfAny(op: string, worst: WorstViolation<string>): void {
 
 /** Throws unless every batch entry of x is on `manifold` (by `manifold.check`, whose reason names the worst violation). */
 export function expectOnManifold(manifold: Manifold, x: Tensor | Variable, tol?: Tolerance): void {
-  const { ok, reason } = manifold.check(valueOf(x), tol);
+  const { ok, reason } = manifold.check(tensorOf(x), tol);
   if (!ok) throw new Error(`expectOnManifold: not on ${manifold.name}: ${reason}`);
 }
 
 /** Throws unless v is tangent at x in every batch entry (by `manifold.checkTangent`). */
 export function expectTangent(manifold: Manifold, x: Tensor | Variable, v: Tensor | Variable, tol?: Tolerance): void {
-  const { ok, reason } = manifold.checkTangent(valueOf(x), valueOf(v), tol);
+  const { ok, reason } = manifold.checkTangent(tensorOf(x), tensorOf(v), tol);
   if (!ok) throw new Error(`expectTangent: not tangent to ${manifold.name}: ${reason}`);
 }
 
 /** Throws unless every matrix of x [..., n, n] has entries ≥ −tol and row and column sums within tol of 1. */
 export function expectDoublyStochastic(x: Tensor | Variable, tol: Tolerance = {}): void {
   const op = 'expectDoublyStochastic';
-  const t = valueOf(x);
+  const t = tensorOf(x);
   const { data, batch, rows: n } = matrices(op, t, true);
   const limit = bound(t.dtype, n, tol);
   const worst = new WorstViolation<string>();
@@ -181,10 +226,19 @@ export function expectDoublyStochastic(x: Tensor | Variable, tol: Tolerance = {}
         const value = data[base + i * n + j]!;
         rowSum += value;
         colSum += data[base + j * n + i]!;
-        worst.consider(beyond(-value, limit), () => `entry [${i}, ${j}] at ${where()} is ${value} (negative beyond tol ${limit})`);
+        worst.consider(
+          beyond(-value, limit),
+          () => `entry [${i}, ${j}] at ${where()} is ${value} (negative beyond tol ${limit})`,
+        );
       }
-      worst.consider(beyond(Math.abs(rowSum - 1), limit), () => `row ${i} at ${where()} sums to ${rowSum} (|sum − 1| = ${Math.abs(rowSum - 1)} > tol ${limit})`);
-      worst.consider(beyond(Math.abs(colSum - 1), limit), () => `column ${i} at ${where()} sums to ${colSum} (|sum − 1| = ${Math.abs(colSum - 1)} > tol ${limit})`);
+      worst.consider(
+        beyond(Math.abs(rowSum - 1), limit),
+        () => `row ${i} at ${where()} sums to ${rowSum} (|sum − 1| = ${Math.abs(rowSum - 1)} > tol ${limit})`,
+      );
+      worst.consider(
+        beyond(Math.abs(colSum - 1), limit),
+        () => `column ${i} at ${where()} sums to ${colSum} (|sum − 1| = ${Math.abs(colSum - 1)} > tol ${limit})`,
+      );
     }
   }
   throwIfAny(op, worst);
@@ -193,7 +247,7 @@ export function expectDoublyStochastic(x: Tensor | Variable, tol: Tolerance = {}
 /** Throws unless every matrix of x [..., m, n] has σ_max within tol of 1 (σ_max by float64 Jacobi SVD). */
 export function expectUnitSpectralNorm(x: Tensor | Variable, tol: Tolerance = {}): void {
   const op = 'expectUnitSpectralNorm';
-  const t = valueOf(x);
+  const t = tensorOf(x);
   const { batch, rows, cols } = matrices(op, t, false);
   const limit = bound(t.dtype, Math.max(rows, cols), tol);
   const finite = t.toTypedArray().every(Number.isFinite);
@@ -204,7 +258,9 @@ export function expectUnitSpectralNorm(x: Tensor | Variable, tol: Tolerance = {}
   for (let b = 0; b < sizeOf(batch); b++) {
     const sigma = s === null ? NaN : s[b * k]!;
     worst.consider(beyond(Math.abs(sigma - 1), limit), () =>
-      s === null ? `the input has non-finite entries` : `σ_max = ${sigma} at batch index ${fmtIndex(b, batch)} (|σ_max − 1| = ${Math.abs(sigma - 1)} > tol ${limit})`,
+      s === null
+        ? `the input has non-finite entries`
+        : `σ_max = ${sigma} at batch index ${fmtIndex(b, batch)} (|σ_max − 1| = ${Math.abs(sigma - 1)} > tol ${limit})`,
     );
     if (s === null) break;
   }
@@ -218,13 +274,14 @@ export function expectUnitSpectralNorm(x: Tensor | Variable, tol: Tolerance = {}
  */
 export function expectOrthogonal(x: Tensor | Variable, tol: Tolerance = {}): void {
   const op = 'expectOrthogonal';
-  const t = valueOf(x);
+  const t = tensorOf(x);
   const { data, batch, rows, cols } = matrices(op, t, false);
   const tall = rows >= cols;
   const k = tall ? cols : rows;
   const limit = bound(t.dtype, Math.max(rows, cols), tol);
   // entry `along` of column `vector` (tall) or of row `vector` (wide) of the matrix at `base`
-  const at = (base: number, vector: number, along: number): number => data[base + (tall ? along * cols + vector : vector * cols + along)]!;
+  const at = (base: number, vector: number, along: number): number =>
+    data[base + (tall ? along * cols + vector : vector * cols + along)]!;
   const gram = tall ? 'XᵀX − I' : 'XXᵀ − I';
   const worst = new WorstViolation<string>();
   for (let b = 0, base = 0; base < data.length; b++, base += rows * cols) {
@@ -233,7 +290,10 @@ export function expectOrthogonal(x: Tensor | Variable, tol: Tolerance = {}): voi
         let dot = 0;
         for (let l = 0; l < (tall ? rows : cols); l++) dot += at(base, i, l) * at(base, j, l);
         const error = dot - (i === j ? 1 : 0);
-        worst.consider(beyond(Math.abs(error), limit), () => `(${gram})[${i}, ${j}] = ${error} at batch index ${fmtIndex(b, batch)} (> tol ${limit})`);
+        worst.consider(
+          beyond(Math.abs(error), limit),
+          () => `(${gram})[${i}, ${j}] = ${error} at batch index ${fmtIndex(b, batch)} (> tol ${limit})`,
+        );
       }
     }
   }

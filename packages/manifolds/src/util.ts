@@ -36,7 +36,10 @@ export function requireMatrixShape(op: string, what: string, x: Tensor, shape: r
 export function requireFinite(op: string, what: string, t: Tensor): void {
   const flat = t.toTypedArray();
   const bad = flat.findIndex((value) => !Number.isFinite(value));
-  if (bad >= 0) throw new ValueError(`${op}: ${what} must be finite, got ${flat[bad]} at flat index ${bad} of shape ${fmtShape(t.shape)}`);
+  if (bad >= 0)
+    throw new ValueError(
+      `${op}: ${what} must be finite, got ${flat[bad]} at flat index ${bad} of shape ${fmtShape(t.shape)}`,
+    );
 }
 
 /**
@@ -44,7 +47,8 @@ export function requireFinite(op: string, what: string, t: Tensor): void {
  * `name`) when x is not [..., rows, cols] or has a non-finite entry, otherwise null.
  */
 export function checkMatrixInput(name: string, x: Tensor, shape: readonly [number, number]): CheckResult | null {
-  if (!hasMatrixShape(x, shape)) return { ok: false, reason: `${name}: expected shape [..., ${shape[0]}, ${shape[1]}], got ${fmtShape(x.shape)}` };
+  if (!hasMatrixShape(x, shape))
+    return { ok: false, reason: `${name}: expected shape [..., ${shape[0]}, ${shape[1]}], got ${fmtShape(x.shape)}` };
   const flat = x.toTypedArray();
   const bad = flat.findIndex((value) => !Number.isFinite(value));
   return bad >= 0 ? { ok: false, reason: `${name}: entry ${flat[bad]} at flat index ${bad} is not finite` } : null;

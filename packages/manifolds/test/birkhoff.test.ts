@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { Random, ShapeError, type Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { Birkhoff, permutationMixture } from '@hyperconn/manifolds';
 import { expectClose } from '../../../test/support/assert';
 
@@ -25,7 +25,8 @@ function matrices(t: Tensor): Matrix[] {
 const rowSums = (m: Matrix): number[] => m.map((row) => row.reduce((a, b) => a + b, 0));
 const colSums = (m: Matrix): number[] => m[0]!.map((_, j) => m.reduce((a, row) => a + row[j]!, 0));
 const maxAbs = (m: Matrix): number => Math.max(...m.flat().map(Math.abs));
-const permutationMatrix = (perm: readonly number[]): Tensor => T.tensor(perm.map((j) => perm.map((_, k) => (k === j ? 1 : 0))));
+const permutationMatrix = (perm: readonly number[]): Tensor =>
+  T.tensor(perm.map((j) => perm.map((_, k) => (k === j ? 1 : 0))));
 
 /** c·n·eps of a dtype: the rounding of an n-term sum. */
 const sumTol = (n: number, dtype: DType): number => 32 * n * epsOf(dtype);
@@ -37,7 +38,9 @@ interface PointCase {
 }
 
 /** An interior point (a random point of the manifold) with a batch, plus a generator for more draws. */
-function pointArb(opts: { minN?: number; maxN?: number; dtype?: DType; batch?: boolean } = {}): fc.Arbitrary<PointCase> {
+function pointArb(
+  opts: { minN?: number; maxN?: number; dtype?: DType; batch?: boolean } = {},
+): fc.Arbitrary<PointCase> {
   const { minN = 2, maxN = 6, dtype = 'float64', batch = true } = opts;
   const batchArb = batch ? fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }) : fc.constant([]);
   return fc.tuple(fc.integer({ min: minN, max: maxN }), batchArb, fc.integer()).map(([n, b, seed]) => {
@@ -73,7 +76,11 @@ function fisherProjectionReference(x: Matrix, z: Matrix): Matrix {
 /** ⟨u, v⟩ in the metric, by loops. */
 function naiveInner(metric: Metric, x: Matrix, u: Matrix, v: Matrix): number {
   let s = 0;
-  x.forEach((row, i) => row.forEach((xv, j) => (s += (u[i]![j]! * v[i]![j]!) / (metric === 'fisher' ? xv : 1))));
+  x.forEach((row, i) => {
+    row.forEach((xv, j) => {
+      s += (u[i]![j]! * v[i]![j]!) / (metric === 'fisher' ? xv : 1);
+    });
+  });
   return s;
 }
 
@@ -103,7 +110,10 @@ describe('Birkhoff: tangent space and metric', () => {
         const z = rng.normal(x.shape);
         const expected = matrices(x).map((xm, b) => fisherProjectionReference(xm, matrices(z)[b]!));
         // the system's condition number is 1/(1 − σ₂(X)²), modest at random interior points
-        expectClose(new Birkhoff(n).projectTangent(x, z), T.tensor(expected).reshape(x.shape), { atol: 1e3 * sumTol(n, 'float64'), rtol: 0 });
+        expectClose(new Birkhoff(n).projectTangent(x, z), T.tensor(expected).reshape(x.shape), {
+          atol: 1e3 * sumTol(n, 'float64'),
+          rtol: 0,
+        });
       }),
     );
   });
@@ -113,7 +123,10 @@ describe('Birkhoff: tangent space and metric', () => {
       fc.property(pointArb(), ({ x, n, rng }) => {
         const z = rng.normal(x.shape);
         const c = T.sub(T.eye(n), 1 / n);
-        expectClose(new Birkhoff(n, { metric: 'euclidean' }).projectTangent(x, z), T.matmul(T.matmul(c, z), c), { atol: sumTol(n, 'float64'), rtol: 0 });
+        expectClose(new Birkhoff(n, { metric: 'euclidean' }).projectTangent(x, z), T.matmul(T.matmul(c, z), c), {
+          atol: sumTol(n, 'float64'),
+          rtol: 0,
+        });
       }),
     );
   });
@@ -129,9 +142,13 @@ describe('Birkhoff: tangent space and metric', () => {
             expect(y.dtype).toBe(dtype);
             for (const ym of matrices(y)) {
               const scale = Math.max(1, n * maxAbs(ym));
-              for (const s of [...rowSums(ym), ...colSums(ym)]) expect(Math.abs(s)).toBeLessThanOrEqual(sumTol(n, dtype) * scale);
+              for (const s of [...rowSums(ym), ...colSums(ym)])
+                expect(Math.abs(s)).toBeLessThanOrEqual(sumTol(n, dtype) * scale);
             }
-            expectClose(m.projectTangent(x, y), y, { atol: 1e2 * sumTol(n, dtype) * Math.max(1, T.max(T.abs(y)).item()), rtol: 0 });
+            expectClose(m.projectTangent(x, y), y, {
+              atol: 1e2 * sumTol(n, dtype) * Math.max(1, T.max(T.abs(y)).item()),
+              rtol: 0,
+            });
           }),
         );
       }
@@ -164,7 +181,10 @@ describe('Birkhoff: tangent space and metric', () => {
         fc.property(pointArb(), ({ x, n, rng }) => {
           const [u, v] = [rng.normal(x.shape), rng.normal(x.shape)];
           const expected = matrices(x).map((xm, b) => naiveInner(metric, xm, matrices(u)[b]!, matrices(v)[b]!));
-          expectClose(new Birkhoff(n, { metric }).inner(x, u, v), T.tensor(expected).reshape(x.shape.slice(0, -2)), { atol: 0, rtol: 1e-12 });
+          expectClose(new Birkhoff(n, { metric }).inner(x, u, v), T.tensor(expected).reshape(x.shape.slice(0, -2)), {
+            atol: 0,
+            rtol: 1e-12,
+          });
         }),
       );
     }
@@ -240,7 +260,9 @@ describe('Birkhoff: retraction and projection', () => {
         const p = permutationMatrix(rng.permutation(n));
         const g = rng.normal([n, n]);
         // exact at minEntry = 0: α_i + β_π(i) = G_iπ(i) makes Π_P(P ⊙ G) = 0; the clamp leaves O(n·minEntry·|G|)
-        expect(T.max(T.abs(m.egradToRgrad(p, g))).item()).toBeLessThanOrEqual(10 * n * m.minEntry * T.max(T.abs(g)).item());
+        expect(T.max(T.abs(m.egradToRgrad(p, g))).item()).toBeLessThanOrEqual(
+          10 * n * m.minEntry * T.max(T.abs(g)).item(),
+        );
         const y = m.projectTangent(p, g);
         expect(m.checkTangent(p, y).ok).toBe(true);
         expect(Number.isFinite(m.norm(p, y).item())).toBe(true);
@@ -273,7 +295,9 @@ describe('Birkhoff: retraction and projection', () => {
         // a batch equals the loop of single calls (to rounding: a batch runs until all its matrices converge)
         const z = T.abs(rng.normal(x.shape));
         const batched = matrices(m.project(z));
-        matrices(z).forEach((zm, b) => expectClose(T.tensor(batched[b]!), m.project(T.tensor(zm)), { atol: sumTol(n, 'float64'), rtol: 0 }));
+        matrices(z).forEach((zm, b) => {
+          expectClose(T.tensor(batched[b]!), m.project(T.tensor(zm)), { atol: sumTol(n, 'float64'), rtol: 0 });
+        });
       }),
     );
   });
@@ -303,7 +327,13 @@ describe('Birkhoff: checks and errors', () => {
     expect(m.check(x)).toEqual({ ok: true, reason: '' });
     // sums kept at 1: x + δ(e₀₀ − e₀₁ − e₁₀ + e₁₁) with δ = −1/2
     const negative = x.clone();
-    for (const [i, j, d] of [[0, 0, -0.5], [0, 1, 0.5], [1, 0, 0.5], [1, 1, -0.5]] as const) negative.set([1, i, j], 1 / 3 + d);
+    for (const [i, j, d] of [
+      [0, 0, -0.5],
+      [0, 1, 0.5],
+      [1, 0, 0.5],
+      [1, 1, -0.5],
+    ] as const)
+      negative.set([1, i, j], 1 / 3 + d);
     expect(m.check(negative).reason).toMatch(/entry \[0, 0\] at batch index \[1\] is -0\.166/);
     const row = x.clone();
     row.set([0, 2, 1], 1 / 3 + 1e-3);
@@ -332,7 +362,9 @@ describe('Birkhoff: checks and errors', () => {
         const m = new Birkhoff(n);
         expect(m.checkTangent(x, m.projectTangent(x, rng.normal(x.shape))).ok).toBe(true);
         const off = T.add(m.projectTangent(x, rng.normal(x.shape)), T.mul(T.eye(n), 1e-3));
-        expect(m.checkTangent(x, off).reason).toMatch(/tangent (row|column) \d+ at batch index \[[\d, ]*\] sums to (0\.001|0\.000999)/);
+        expect(m.checkTangent(x, off).reason).toMatch(
+          /tangent (row|column) \d+ at batch index \[[\d, ]*\] sums to (0\.001|0\.000999)/,
+        );
       }),
     );
   });
@@ -341,7 +373,9 @@ describe('Birkhoff: checks and errors', () => {
     const m = new Birkhoff(3);
     const x = T.full([3, 3], 1 / 3);
     expect(() => m.project(T.zeros([3, 4]))).toThrow(ShapeError);
-    expect(() => m.projectTangent(x, T.zeros([2, 2]))).toThrow(/Birkhoff\.projectTangent: expected \[\.\.\.,3,3\], got shape \[2,2\]/);
+    expect(() => m.projectTangent(x, T.zeros([2, 2]))).toThrow(
+      /Birkhoff\.projectTangent: expected \[\.\.\.,3,3\], got shape \[2,2\]/,
+    );
     expect(() => m.retract(x, T.full([3, 3], NaN))).toThrow(/Birkhoff\.retract: input has a non-finite entry NaN/);
     expect(() => m.egradToRgrad(x, T.full([3, 3], Infinity))).toThrow(ValueError);
   });

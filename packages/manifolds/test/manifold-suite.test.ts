@@ -9,8 +9,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { Random, Tensor, epsOf, type DType } from '@hyperconn/tensor';
-import { Birkhoff, Orthogonal, SpectralSphere, Stiefel, type Manifold, type StiefelRetraction } from '@hyperconn/manifolds';
+import { Random, type Tensor, epsOf, type DType } from '@hyperconn/tensor';
+import {
+  Birkhoff,
+  Orthogonal,
+  SpectralSphere,
+  Stiefel,
+  type Manifold,
+  type StiefelRetraction,
+} from '@hyperconn/manifolds';
 import {
   expectDoublyStochastic,
   expectOnManifold,
@@ -39,10 +46,17 @@ interface Case {
 }
 
 /** Entries in [−1, 1], negative ones included: Birkhoff's projection must cope with them. */
-const anyMatrix = (shape: readonly number[]) => (dtype: DType, batchShape: readonly number[] = []) => matrixArb([...batchShape, ...shape], { dtype });
+const anyMatrix =
+  (shape: readonly number[]) =>
+  (dtype: DType, batchShape: readonly number[] = []) =>
+    matrixArb([...batchShape, ...shape], { dtype });
 /** Matrices that are not (nearly) zero, which the spectral sphere and the polar factor need. */
-const nonZeroMatrix = (shape: readonly number[]) => (dtype: DType, batchShape: readonly number[] = []) =>
-  matrixArb([...batchShape, ...shape], { dtype }).filter((z) => T.min(T.sqrt(T.sum(T.square(z), [-2, -1]))).item() > 0.1);
+const nonZeroMatrix =
+  (shape: readonly number[]) =>
+  (dtype: DType, batchShape: readonly number[] = []) =>
+    matrixArb([...batchShape, ...shape], { dtype }).filter(
+      (z) => T.min(T.sqrt(T.sum(T.square(z), [-2, -1]))).item() > 0.1,
+    );
 
 const CASES: Case[] = [
   ...[2, 3, 4, 5].flatMap((n) =>
@@ -54,7 +68,13 @@ const CASES: Case[] = [
       wellConditioned: (dtype: DType) => matrixArb([n, n], { min: 0.05, max: 1, dtype }),
     })),
   ),
-  ...([[3, 3], [4, 2], [2, 5]] as const).map(([m, n]) => ({
+  ...(
+    [
+      [3, 3],
+      [4, 2],
+      [2, 5],
+    ] as const
+  ).map(([m, n]) => ({
     label: `SpectralSphere(${m}, ${n})`,
     manifold: new SpectralSphere(m, n),
     member: (x: Tensor) => expectUnitSpectralNorm(x),
@@ -68,7 +88,12 @@ const CASES: Case[] = [
     ambient: nonZeroMatrix([5, 2]),
     wellConditioned: nonZeroMatrix([5, 2]),
   })),
-  ...([[3, 'qr'], [4, 'cayley']] as const).map(([n, retraction]) => ({
+  ...(
+    [
+      [3, 'qr'],
+      [4, 'cayley'],
+    ] as const
+  ).map(([n, retraction]) => ({
     label: `Orthogonal(${n}, ${retraction})`,
     manifold: new Orthogonal(n, { retraction }),
     member: (x: Tensor) => expectOrthogonal(x),
@@ -138,7 +163,12 @@ for (const { label, manifold, member, ambient, wellConditioned } of CASES) {
             // rounding is relative to the input's size (p1 itself may be ~0)
             expectNear(manifold.projectTangent(x, p1), p1, tol, largest(z1));
             const combined = manifold.projectTangent(x, T.add(T.mul(z1, a), T.mul(z2, b)));
-            expectNear(combined, T.add(T.mul(p1, a), T.mul(p2, b)), tol, Math.abs(a) * largest(z1) + Math.abs(b) * largest(z2));
+            expectNear(
+              combined,
+              T.add(T.mul(p1, a), T.mul(p2, b)),
+              tol,
+              Math.abs(a) * largest(z1) + Math.abs(b) * largest(z2),
+            );
           }),
           { numRuns: RUNS },
         );
@@ -206,39 +236,44 @@ for (const { label, manifold, member, ambient, wellConditioned } of CASES) {
       it(`${dtype}: a batched call ([2, 3]) equals the loop of single calls`, () => {
         const batch = [2, 3];
         fc.assert(
-          fc.property(pointArb(manifold, { batchShape: batch, dtype }), ambient(dtype, batch), ambient(dtype, batch), (x, z, g) => {
-            const xi = manifold.projectTangent(x, z);
-            const y = manifold.retract(x, T.mul(xi, 0.3));
-            const batched = {
-              project: manifold.project(z),
-              projectTangent: xi,
-              egradToRgrad: manifold.egradToRgrad(x, g),
-              retract: y,
-              transport: manifold.transport(x, y, xi),
-              inner: manifold.inner(x, xi, z),
-              norm: manifold.norm(x, xi),
-            };
-            expect(manifold.check(x).ok).toBe(true);
-            for (let i = 0; i < batch[0]!; i++) {
-              for (let j = 0; j < batch[1]!; j++) {
-                const [xs, zs, gs] = [x.slice(i, j), z.slice(i, j), g.slice(i, j)];
-                const xis = manifold.projectTangent(xs, zs);
-                const ys = manifold.retract(xs, T.mul(xis, 0.3));
-                const single = {
-                  project: manifold.project(zs),
-                  projectTangent: xis,
-                  egradToRgrad: manifold.egradToRgrad(xs, gs),
-                  retract: ys,
-                  transport: manifold.transport(xs, ys, xis),
-                  inner: manifold.inner(xs, xis, zs),
-                  norm: manifold.norm(xs, xis),
-                };
-                for (const key of Object.keys(single) as (keyof typeof single)[]) {
-                  expectNear(batched[key].slice(i, j), single[key], tol, largest(single[key]) + 1);
+          fc.property(
+            pointArb(manifold, { batchShape: batch, dtype }),
+            ambient(dtype, batch),
+            ambient(dtype, batch),
+            (x, z, g) => {
+              const xi = manifold.projectTangent(x, z);
+              const y = manifold.retract(x, T.mul(xi, 0.3));
+              const batched = {
+                project: manifold.project(z),
+                projectTangent: xi,
+                egradToRgrad: manifold.egradToRgrad(x, g),
+                retract: y,
+                transport: manifold.transport(x, y, xi),
+                inner: manifold.inner(x, xi, z),
+                norm: manifold.norm(x, xi),
+              };
+              expect(manifold.check(x).ok).toBe(true);
+              for (let i = 0; i < batch[0]!; i++) {
+                for (let j = 0; j < batch[1]!; j++) {
+                  const [xs, zs, gs] = [x.slice(i, j), z.slice(i, j), g.slice(i, j)];
+                  const xis = manifold.projectTangent(xs, zs);
+                  const ys = manifold.retract(xs, T.mul(xis, 0.3));
+                  const single = {
+                    project: manifold.project(zs),
+                    projectTangent: xis,
+                    egradToRgrad: manifold.egradToRgrad(xs, gs),
+                    retract: ys,
+                    transport: manifold.transport(xs, ys, xis),
+                    inner: manifold.inner(xs, xis, zs),
+                    norm: manifold.norm(xs, xis),
+                  };
+                  for (const key of Object.keys(single) as (keyof typeof single)[]) {
+                    expectNear(batched[key].slice(i, j), single[key], tol, largest(single[key]) + 1);
+                  }
                 }
               }
-            }
-          }),
+            },
+          ),
           { numRuns: Math.ceil(RUNS / 4) }, // six single calls of every method per run
         );
       });

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { LinAlgError, Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { LinAlgError, Random, ShapeError, type Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { gradcheck } from '@hyperconn/autograd';
 import { cayley, expmSkew, helmertBasis, orthogonalQR, skewFromVector } from '@hyperconn/manifolds';
 import { dtypeArb } from '../../../test/support/arbitraries';
@@ -66,11 +66,21 @@ describe('skewFromVector', () => {
         expect(a.shape).toEqual([...batch, m, m]);
         const flat = Array.from(z.toTypedArray());
         const count = batch.reduce((x, y) => x * y, 1);
-        const expected = Array.from({ length: count }, (_, b) => naiveSkew(flat.slice(b * k, (b + 1) * k), m).flat()).flat();
+        const expected = Array.from({ length: count }, (_, b) =>
+          naiveSkew(flat.slice(b * k, (b + 1) * k), m).flat(),
+        ).flat();
         expectClose(a, T.tensor(Float64Array.from(expected), { shape: [...batch, m, m] }), { atol: 0, rtol: 0 });
       }),
     );
-    expectClose(skewFromVector(T.tensor([1, 2, 3]), 3).value, T.tensor([[0, 1, 2], [-1, 0, 3], [-2, -3, 0]]), { atol: 0, rtol: 0 });
+    expectClose(
+      skewFromVector(T.tensor([1, 2, 3]), 3).value,
+      T.tensor([
+        [0, 1, 2],
+        [-1, 0, 3],
+        [-2, -3, 0],
+      ]),
+      { atol: 0, rtol: 0 },
+    );
     expect(skewFromVector(T.zeros([2, 0]), 1).value.shape).toEqual([2, 1, 1]);
     expect(skewFromVector(T.zeros([3], { dtype: 'float32' }), 3).dtype).toBe('float32');
   });
@@ -85,19 +95,26 @@ describe('skewFromVector', () => {
 describe('cayley', () => {
   it('U = (I + A)⁻¹(I − A) is in SO(m): UᵀU = I, det U = +1; it equals (I − A)(I + A)⁻¹ and cayley(−A) = Uᵀ (float64 and float32)', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 6 }), batchArb, dtypeArb, fc.double({ min: -3, max: 2, noNaN: true }), (seed, m, batch, dtype, e) => {
-        const scale = 10 ** e;
-        const a = randomSkew(new Random(seed), batch, m, scale, dtype);
-        const u = cayley(a).value;
-        expect(u.dtype).toBe(dtype);
-        // the solve's error grows with cond(I + A) ≤ 1 + ‖A‖₂
-        const tol = 20 * m * epsOf(dtype) * (1 + scale * m);
-        expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
-        expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
-        const identity = T.eye(m, m, { dtype });
-        expectClose(u, T.matmul(T.sub(identity, a), T.inv(T.add(identity, a))), { atol: tol, rtol: 0 });
-        expectClose(cayley(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 6 }),
+        batchArb,
+        dtypeArb,
+        fc.double({ min: -3, max: 2, noNaN: true }),
+        (seed, m, batch, dtype, e) => {
+          const scale = 10 ** e;
+          const a = randomSkew(new Random(seed), batch, m, scale, dtype);
+          const u = cayley(a).value;
+          expect(u.dtype).toBe(dtype);
+          // the solve's error grows with cond(I + A) ≤ 1 + ‖A‖₂
+          const tol = 20 * m * epsOf(dtype) * (1 + scale * m);
+          expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
+          expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
+          const identity = T.eye(m, m, { dtype });
+          expectClose(u, T.matmul(T.sub(identity, a), T.inv(T.add(identity, a))), { atol: tol, rtol: 0 });
+          expectClose(cayley(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
+        },
+      ),
     );
   });
 
@@ -114,7 +131,14 @@ describe('cayley', () => {
 
   it('errors: a non-square matrix, NaN, a singular I + A', () => {
     expect(() => cayley(T.zeros([2, 3]))).toThrow(ShapeError);
-    expect(() => cayley(T.tensor([[0, NaN], [0, 0]]))).toThrow(ValueError);
+    expect(() =>
+      cayley(
+        T.tensor([
+          [0, NaN],
+          [0, 0],
+        ]),
+      ),
+    ).toThrow(ValueError);
     expect(() => cayley(T.mul(T.eye(2), -1))).toThrow(LinAlgError);
     expect(() => cayley(T.mul(T.eye(2), -1))).toThrow(/cayley: I \+ A is singular/);
   });
@@ -123,41 +147,62 @@ describe('cayley', () => {
 describe('expmSkew', () => {
   it('e^A of a skew A is in SO(m), equals its Taylor series, and e^{−A} = (e^A)ᵀ (float64 and float32)', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 6 }), batchArb, dtypeArb, fc.double({ min: -3, max: 1, noNaN: true }), (seed, m, batch, dtype, e) => {
-        const a = randomSkew(new Random(seed), batch, m, 10 ** e, dtype);
-        const u = expmSkew(a).value;
-        expect(u.dtype).toBe(dtype);
-        const tol = 50 * m * epsOf(dtype) * (1 + 10 ** e * m);
-        expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
-        expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
-        expectClose(u, taylorExpm(a.astype('float64')), { atol: tol, rtol: 0 });
-        expectClose(expmSkew(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 6 }),
+        batchArb,
+        dtypeArb,
+        fc.double({ min: -3, max: 1, noNaN: true }),
+        (seed, m, batch, dtype, e) => {
+          const a = randomSkew(new Random(seed), batch, m, 10 ** e, dtype);
+          const u = expmSkew(a).value;
+          expect(u.dtype).toBe(dtype);
+          const tol = 50 * m * epsOf(dtype) * (1 + 10 ** e * m);
+          expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
+          expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
+          expectClose(u, taylorExpm(a.astype('float64')), { atol: tol, rtol: 0 });
+          expectClose(expmSkew(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
+        },
+      ),
     );
     expectClose(expmSkew(T.zeros([3, 3])).value, T.eye(3), { atol: 0, rtol: 0 });
   });
 
   it('errors: a non-square matrix, ±∞', () => {
     expect(() => expmSkew(T.zeros([3]))).toThrow(ShapeError);
-    expect(() => expmSkew(T.tensor([[0, Infinity], [0, 0]]))).toThrow(/finite/);
+    expect(() =>
+      expmSkew(
+        T.tensor([
+          [0, Infinity],
+          [0, 0],
+        ]),
+      ),
+    ).toThrow(/finite/);
   });
 });
 
 describe('orthogonalQR', () => {
   it('Q has orthonormal columns, QᵀA is upper triangular with diag ≥ 0 and Q·QᵀA = A (tall, square, wide; float64 and float32)', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), batchArb, dtypeArb, (seed, m, n, batch, dtype) => {
-        const a = new Random(seed).normal([...batch, m, n], { dtype });
-        const q = orthogonalQR(a).value;
-        const k = Math.min(m, n);
-        expect(q.shape).toEqual([...batch, m, k]);
-        const tol = 20 * Math.max(m, n) * epsOf(dtype) * (1 + T.max(T.abs(a)).item());
-        expect(orthonormalityError(q)).toBeLessThanOrEqual(tol);
-        const r = T.matmul(q.mT, a);
-        expectClose(T.tril(r, -1), T.zeros(r.shape), { atol: tol, rtol: 0 });
-        expect(T.min(T.diagonal(r)).item()).toBeGreaterThanOrEqual(-tol);
-        expectClose(T.matmul(q, r), a, { atol: tol, rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        batchArb,
+        dtypeArb,
+        (seed, m, n, batch, dtype) => {
+          const a = new Random(seed).normal([...batch, m, n], { dtype });
+          const q = orthogonalQR(a).value;
+          const k = Math.min(m, n);
+          expect(q.shape).toEqual([...batch, m, k]);
+          const tol = 20 * Math.max(m, n) * epsOf(dtype) * (1 + T.max(T.abs(a)).item());
+          expect(orthonormalityError(q)).toBeLessThanOrEqual(tol);
+          const r = T.matmul(q.mT, a);
+          expectClose(T.tril(r, -1), T.zeros(r.shape), { atol: tol, rtol: 0 });
+          expect(T.min(T.diagonal(r)).item()).toBeGreaterThanOrEqual(-tol);
+          expectClose(T.matmul(q, r), a, { atol: tol, rtol: 0 });
+        },
+      ),
     );
   });
 
@@ -183,21 +228,31 @@ describe('gradients (float64 gradcheck, orders 1 and 2)', () => {
 
   it('cayley, at skew matrices (in every direction of R^{m×m}) and through skewFromVector', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 4 }), fc.constantFrom<number[]>([], [2]), (seed, m, batch) => {
-        const rng = new Random(seed);
-        gradcheck(cayley, [randomSkew(rng, batch, m, 1)], { order: 2 });
-        const z = rng.normal([(m * (m - 1)) / 2]);
-        gradcheck((x) => cayley(skewFromVector(x, m)), [z], { order: 2 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom<number[]>([], [2]),
+        (seed, m, batch) => {
+          const rng = new Random(seed);
+          gradcheck(cayley, [randomSkew(rng, batch, m, 1)], { order: 2 });
+          const z = rng.normal([(m * (m - 1)) / 2]);
+          gradcheck((x) => cayley(skewFromVector(x, m)), [z], { order: 2 });
+        },
+      ),
       GRAD_RUNS,
     );
   });
 
   it('expmSkew', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 3 }), fc.constantFrom<number[]>([], [2]), (seed, m, batch) => {
-        gradcheck(expmSkew, [randomSkew(new Random(seed), batch, m, 1)], { order: 2 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom<number[]>([], [2]),
+        (seed, m, batch) => {
+          gradcheck(expmSkew, [randomSkew(new Random(seed), batch, m, 1)], { order: 2 });
+        },
+      ),
       GRAD_RUNS,
     );
   });

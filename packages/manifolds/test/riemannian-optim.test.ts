@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { NonFiniteError, Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { NonFiniteError, Random, ShapeError, type Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { Variable, log, matmul, mul, neg, optim, sum } from '@hyperconn/autograd';
 import {
   Birkhoff,
@@ -18,12 +18,23 @@ import {
   SpectralSphere,
   Stiefel,
 } from '@hyperconn/manifolds';
-import { expectDoublyStochastic, expectOnManifold, expectOrthogonal, expectTangent, expectUnitSpectralNorm } from '@hyperconn/manifolds/testing';
+import {
+  expectDoublyStochastic,
+  expectOnManifold,
+  expectOrthogonal,
+  expectTangent,
+  expectUnitSpectralNorm,
+} from '@hyperconn/manifolds/testing';
 import { expectClose } from '../../../test/support/assert';
 import { optimizerSnapshot } from '../../../test/support/optim';
 
 /** Runs `steps` optimiser steps on `loss`, calling `check` after each one. */
-function train(opt: { step(): void; zeroGrad(): void }, loss: () => Variable, steps: number, check: (step: number) => void): void {
+function train(
+  opt: { step(): void; zeroGrad(): void },
+  loss: () => Variable,
+  steps: number,
+  check: (step: number) => void,
+): void {
   for (let k = 0; k < steps; k++) {
     opt.zeroGrad();
     loss().backward();
@@ -50,12 +61,17 @@ describe('convergence on problems with known optima, iterates on the manifold at
     const sphere = new Stiefel(6, 1);
     const x = new ManifoldParameter(sphere.randomPoint(new Random(2)), sphere);
     const opt = new RiemannianSGD([x], { lr: 0.1, momentum: 0.5 });
-    train(opt, () => rayleigh(x), 150, () => {
-      expectOrthogonal(x);
-      expectOnManifold(sphere, x);
-      const buffer = opt.stateDict().state.get(0)!.momentumBuffer as Tensor;
-      expectTangent(sphere, x, buffer); // momentum was transported to the new point
-    });
+    train(
+      opt,
+      () => rayleigh(x),
+      150,
+      () => {
+        expectOrthogonal(x);
+        expectOnManifold(sphere, x);
+        const buffer = opt.stateDict().state.get(0)!.momentumBuffer as Tensor;
+        expectTangent(sphere, x, buffer); // momentum was transported to the new point
+      },
+    );
     const alignment = Math.abs(T.sum(T.mul(x.value, top)).item());
     expect(1 - alignment).toBeLessThan(100 * epsOf('float64'));
     expectClose(-rayleigh(x).item(), lambdaMax, { rtol: 100 * epsOf('float64'), atol: 0 });
@@ -66,10 +82,15 @@ describe('convergence on problems with known optima, iterates on the manifold at
     const x = new ManifoldParameter(sphere.randomPoint(new Random(3)), sphere);
     const opt = new RiemannianAdam([x], { lr: 0.05 });
     const schedule = new optim.LRScheduler(opt, optim.cosineSchedule(400));
-    train(opt, () => rayleigh(x), 400, () => {
-      schedule.step();
-      expectUnitSpectralNorm(x);
-    });
+    train(
+      opt,
+      () => rayleigh(x),
+      400,
+      () => {
+        schedule.step();
+        expectUnitSpectralNorm(x);
+      },
+    );
     const alignment = Math.abs(T.sum(T.mul(x.value, top)).item());
     // Adam's normalised steps stop short of the optimum by about the last step sizes
     expect(1 - alignment).toBeLessThan(1e-8);
@@ -120,14 +141,17 @@ describe('plain Variables get the Euclidean update of autograd, bit for bit', ()
   function setup(dtype: DType): { make: () => Variable[]; grads: Tensor[][] } {
     const rng = new Random(6);
     const values = [rng.normal([3, 4], { dtype }), rng.normal([5], { dtype }), rng.normal([2, 3], { dtype })];
-    const make = (): Variable[] => values.map((v, i) => new Variable(i === 2 ? v.mT.contiguous().mT : v.clone(), { requiresGrad: true }));
+    const make = (): Variable[] =>
+      values.map((v, i) => new Variable(i === 2 ? v.mT.contiguous().mT : v.clone(), { requiresGrad: true }));
     const grads = Array.from({ length: 6 }, () => values.map((v) => rng.normal(v.shape, { dtype })));
     return { make, grads };
   }
 
   function run(opt: { step(): void }, params: Variable[], grads: Tensor[][]): void {
     for (const step of grads) {
-      params.forEach((p, i) => (p.grad = new Variable(step[i]!)));
+      params.forEach((p, i) => {
+        p.grad = new Variable(step[i]!);
+      });
       opt.step();
     }
   }
@@ -145,7 +169,9 @@ describe('plain Variables get the Euclidean update of autograd, bit for bit', ()
         const [mine, reference] = [make(), make()];
         run(new RiemannianSGD(mine, config), mine, grads);
         run(new optim.SGD(reference, config), reference, grads);
-        mine.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+        mine.forEach((p, i) => {
+          expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+        });
       });
     }
     it(`RiemannianAdam ≡ Adam (${dtype}, L2 weight decay)`, () => {
@@ -154,7 +180,9 @@ describe('plain Variables get the Euclidean update of autograd, bit for bit', ()
       const config = { lr: 0.01, betas: [0.8, 0.95] as const, eps: 1e-6, weightDecay: 0.05 };
       run(new RiemannianAdam(mine, config), mine, grads);
       run(new optim.Adam(reference, config), reference, grads);
-      mine.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+      mine.forEach((p, i) => {
+        expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+      });
     });
   }
 
@@ -270,7 +298,9 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
       }
     };
     /** Three steps, a snapshot, three more; then a fresh optimiser loads the snapshot and replays the last three. */
-    const expectRoundTrip = <D>(make: (params: Variable[]) => { step(): void; stateDict(): D; loadStateDict(dict: D): void }): void => {
+    const expectRoundTrip = <D>(
+      make: (params: Variable[]) => { step(): void; stateDict(): D; loadStateDict(dict: D): void },
+    ): void => {
       const first = [new ManifoldParameter(x0.clone(), sphere), new Variable(w0.clone(), { requiresGrad: true })];
       const opt = make(first);
       feed(first, opt, 0, 3);
@@ -282,10 +312,18 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
       const restored = make(second);
       restored.loadStateDict(saved);
       feed(second, restored, 3, 6);
-      second.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(first[i]!.value.toTypedArray()));
+      second.forEach((p, i) => {
+        expect(p.value.toTypedArray()).toEqual(first[i]!.value.toTypedArray());
+      });
     };
-    expectRoundTrip((ps) => new RiemannianAdam([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, amsgrad: true }));
-    expectRoundTrip((ps) => new RiemannianSGD([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, momentum: 0.9 }));
+    expectRoundTrip(
+      (ps) =>
+        new RiemannianAdam([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, amsgrad: true }),
+    );
+    expectRoundTrip(
+      (ps) =>
+        new RiemannianSGD([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, momentum: 0.9 }),
+    );
   });
 
   it('loadStateDict rejects state of the wrong shape', () => {
@@ -311,10 +349,14 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
     frozen.grad = new Variable(rng.normal([3, 3]));
     opt.step();
     expect(frozen.value.toTypedArray()).toEqual(frozenBefore.toTypedArray());
-    expectClose(moving.value, orthogonal.retract(movingBefore, T.mul(orthogonal.egradToRgrad(movingBefore, moving.grad.value), -0.1)), {
-      atol: 10 * epsOf('float64'),
-      rtol: 0,
-    });
+    expectClose(
+      moving.value,
+      orthogonal.retract(movingBefore, T.mul(orthogonal.egradToRgrad(movingBefore, moving.grad.value), -0.1)),
+      {
+        atol: 10 * epsOf('float64'),
+        rtol: 0,
+      },
+    );
     expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0]);
   });
 
@@ -337,9 +379,29 @@ describe('state dicts, parameter groups, weight decay and errors', () => {
 
   it('ManifoldParameter checks its initial value and names the reason', () => {
     const sphere = new SpectralSphere(2, 2);
-    expect(() => new ManifoldParameter(T.tensor([[2, 0], [0, 1]]), sphere)).toThrow(ValueError);
-    expect(() => new ManifoldParameter(T.tensor([[2, 0], [0, 1]]), sphere)).toThrow(/SpectralSphere\(2, 2\).*σ_max = 2/);
-    expect(() => new ManifoldParameter(T.ones([3, 3]), new Birkhoff(3))).toThrow(/not on Birkhoff\(3, fisher\).*sums to 3/);
+    expect(
+      () =>
+        new ManifoldParameter(
+          T.tensor([
+            [2, 0],
+            [0, 1],
+          ]),
+          sphere,
+        ),
+    ).toThrow(ValueError);
+    expect(
+      () =>
+        new ManifoldParameter(
+          T.tensor([
+            [2, 0],
+            [0, 1],
+          ]),
+          sphere,
+        ),
+    ).toThrow(/SpectralSphere\(2, 2\).*σ_max = 2/);
+    expect(() => new ManifoldParameter(T.ones([3, 3]), new Birkhoff(3))).toThrow(
+      /not on Birkhoff\(3, fisher\).*sums to 3/,
+    );
     const p = new ManifoldParameter(T.eye(2), sphere, { name: 'w' });
     expect([p.requiresGrad, p.name, p.manifold]).toEqual([true, 'w', sphere]);
   });
@@ -365,16 +427,41 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
     ['Birkhoff(3)', () => new Birkhoff(3)],
   ];
   const optimisers: [string, (ps: Variable[], extra?: optim.OptimizerOptions) => AnyRiemannian][] = [
-    ['RiemannianSGD', (ps, extra) => new RiemannianSGD([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, momentum: 0.9, ...extra })],
-    ['RiemannianAdam', (ps, extra) => new RiemannianAdam([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], { lr: 0.05, amsgrad: true, ...extra })],
+    [
+      'RiemannianSGD',
+      (ps, extra) =>
+        new RiemannianSGD([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], {
+          lr: 0.05,
+          momentum: 0.9,
+          ...extra,
+        }),
+    ],
+    [
+      'RiemannianAdam',
+      (ps, extra) =>
+        new RiemannianAdam([{ params: [ps[0]!] }, { params: [ps[1]!], weightDecay: 0.1 }], {
+          lr: 0.05,
+          amsgrad: true,
+          ...extra,
+        }),
+    ],
   ];
   /** A ManifoldParameter 'x' and a plain Variable 'w', and five gradient pairs for them. */
   function setup(manifold: Manifold, seed: number): { fresh: () => Variable[]; grads: [Tensor, Tensor][] } {
     const rng = new Random(seed);
     const x0 = manifold.randomPoint(rng);
     const w0 = rng.normal([3]);
-    const grads = Array.from({ length: 5 }, () => [rng.normal([...manifold.shape]), rng.normal([3])] as [Tensor, Tensor]);
-    return { fresh: () => [new ManifoldParameter(x0.clone(), manifold, { name: 'x' }), new Variable(w0.clone(), { requiresGrad: true, name: 'w' })], grads };
+    const grads = Array.from(
+      { length: 5 },
+      () => [rng.normal([...manifold.shape]), rng.normal([3])] as [Tensor, Tensor],
+    );
+    return {
+      fresh: () => [
+        new ManifoldParameter(x0.clone(), manifold, { name: 'x' }),
+        new Variable(w0.clone(), { requiresGrad: true, name: 'w' }),
+      ],
+      grads,
+    };
   }
   function feed(opt: { step(): void }, ps: readonly Variable[], grads: readonly [Tensor, Tensor][]): void {
     for (const [gx, gw] of grads) {
@@ -397,13 +484,19 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
         bad.set([1, 1], NaN);
         ps[0]!.grad = new Variable(bad);
         ps[1]!.grad = new Variable(grads[2]![1]);
-        expect(() => opt.step()).toThrow(new NonFiniteError(`${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`));
+        expect(() => opt.step()).toThrow(
+          new NonFiniteError(
+            `${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`,
+          ),
+        );
         expect(optimizerSnapshot(opt, ps)).toEqual(before);
         feed(opt, ps, grads.slice(2));
         expectOnManifold(manifold, ps[0]!);
         const reference = fresh();
         feed(make(reference), reference, grads);
-        ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+        ps.forEach((p, i) => {
+          expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+        });
       });
     }
   }
@@ -418,13 +511,18 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       const before = optimizerSnapshot(opt, ps) as object;
       const inf = grads[2]![1].clone();
       inf.set([2], -Infinity);
-      feed(opt, ps, [[grads[2]![0], inf], [T.mul(T.ones([4, 2]), Infinity), grads[2]![1]]]);
+      feed(opt, ps, [
+        [grads[2]![0], inf],
+        [T.mul(T.ones([4, 2]), Infinity), grads[2]![1]],
+      ]);
       expect(opt.skippedSteps).toBe(2);
       expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
       feed(opt, ps, grads.slice(2));
       const reference = fresh();
       feed(make(reference), reference, grads);
-      ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+      ps.forEach((p, i) => {
+        expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+      });
     }
   });
 
@@ -442,7 +540,10 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       const rng = new Random(23);
       const [x0, y0] = [refusing.randomPoint(rng), refusing.randomPoint(rng)];
       const grads = Array.from({ length: 4 }, () => [rng.normal([4, 2]), rng.normal([4, 2])] as [Tensor, Tensor]);
-      const fresh = (): Variable[] => [new ManifoldParameter(x0.clone(), new Stiefel(4, 2)), new ManifoldParameter(y0.clone(), refusing)];
+      const fresh = (): Variable[] => [
+        new ManifoldParameter(x0.clone(), new Stiefel(4, 2)),
+        new ManifoldParameter(y0.clone(), refusing),
+      ];
       const ps = fresh();
       const opt = make(ps, { nonFinite: 'skip' });
       feed(opt, ps, grads.slice(0, 2));
@@ -457,7 +558,9 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
       feed(opt, ps, grads.slice(2));
       const reference = fresh();
       feed(make(reference), reference, grads);
-      ps.forEach((p, i) => expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray()));
+      ps.forEach((p, i) => {
+        expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+      });
     }
   });
 
@@ -466,7 +569,11 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
     const cases: [number, (g: Record<string, unknown>) => void, RegExp][] = [
       [0, (g) => (g.lr = NaN), /^RiemannianSGD: lr \(group 1\) must be finite and ≥ 0, got NaN$/],
       [0, (g) => (g.momentum = -1), /^RiemannianSGD: momentum \(group 1\) must be finite and ≥ 0, got -1$/],
-      [1, (g) => (g.betas = [0.9, 1]), /^RiemannianAdam: betas \(group 1\) must be two numbers in \[0, 1\), got \[0.9, 1\]$/],
+      [
+        1,
+        (g) => (g.betas = [0.9, 1]),
+        /^RiemannianAdam: betas \(group 1\) must be two numbers in \[0, 1\), got \[0.9, 1\]$/,
+      ],
       [1, (g) => (g.amsgrad = 1), /^RiemannianAdam: amsgrad \(group 1\) must be a boolean, got 1$/],
       [1, (g) => (g.eps = Infinity), /^RiemannianAdam: eps \(group 1\) must be finite and ≥ 0, got Infinity$/],
     ];
@@ -488,7 +595,11 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
   });
 
   it("huge steps with the 'exp' retraction keep iterates orthonormal to 1e-12", () => {
-    for (const [n, p] of [[4, 4], [5, 2], [3, 2]] as const) {
+    for (const [n, p] of [
+      [4, 4],
+      [5, 2],
+      [3, 2],
+    ] as const) {
       const manifold = new Stiefel(n, p, { retraction: 'exp' });
       const x = new ManifoldParameter(manifold.randomPoint(new Random(25)), manifold);
       const opt = new RiemannianSGD([x], { lr: 1e8, momentum: 0.5 });

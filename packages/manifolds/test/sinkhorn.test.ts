@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { ShapeError, type Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { gradcheck, param, softmax } from '@hyperconn/autograd';
 import { Birkhoff, permutationMixture, permutations, sinkhorn } from '@hyperconn/manifolds';
 import { expectClose } from '../../../test/support/assert';
@@ -67,7 +67,10 @@ function matrices(t: Tensor): Matrix[] {
 function projectiveDiameter(l: Matrix): number {
   const n = l.length;
   let d = 0;
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) for (let m = 0; m < n; m++) d = Math.max(d, l[i]![j]! + l[k]![m]! - l[i]![m]! - l[k]![j]!);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++)
+      for (let j = 0; j < n; j++)
+        for (let m = 0; m < n; m++) d = Math.max(d, l[i]![j]! + l[k]![m]! - l[i]![m]! - l[k]![j]!);
   return d;
 }
 
@@ -95,7 +98,9 @@ interface LogitCase {
 }
 
 /** Logits [...batch, n, n] with values in [−spread/2, spread/2] (rounded to the dtype). */
-function logitsArb(opts: { minN?: number; maxN?: number; spread?: number; dtype?: DType; batch?: boolean } = {}): fc.Arbitrary<LogitCase> {
+function logitsArb(
+  opts: { minN?: number; maxN?: number; spread?: number; dtype?: DType; batch?: boolean } = {},
+): fc.Arbitrary<LogitCase> {
   const { minN = 1, maxN = 5, spread = 8, dtype = 'float64', batch = true } = opts;
   const batchArb = batch ? fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }) : fc.constant([]);
   return fc.tuple(fc.integer({ min: minN, max: maxN }), batchArb).chain(([n, b]) => {
@@ -103,7 +108,10 @@ function logitsArb(opts: { minN?: number; maxN?: number; spread?: number; dtype?
     const size = shape.reduce((a, c) => a * c, 1);
     return fc
       .array(fc.double({ min: -spread / 2, max: spread / 2, noNaN: true }), { minLength: size, maxLength: size })
-      .map((v) => ({ logits: T.tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }), n }));
+      .map((v) => ({
+        logits: T.tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }),
+        n,
+      }));
   });
 }
 
@@ -120,7 +128,10 @@ describe('sinkhorn: values', () => {
         const { matrix, iterations } = sinkhorn(logits, { iters });
         expect(iterations).toBe(iters);
         const expected = matrices(logits).map((l) => naiveSinkhorn(l, iters));
-        expectClose(matrix.value, T.tensor(expected).reshape(logits.shape), { atol: iters * sumTol(n, 'float64'), rtol: iters * sumTol(n, 'float64') });
+        expectClose(matrix.value, T.tensor(expected).reshape(logits.shape), {
+          atol: iters * sumTol(n, 'float64'),
+          rtol: iters * sumTol(n, 'float64'),
+        });
       }),
     );
   });
@@ -131,7 +142,10 @@ describe('sinkhorn: values', () => {
         const { matrix } = sinkhorn(logits, { iters });
         expect(matrix.dtype).toBe('float32');
         const expected = matrices(logits).map((l) => naiveSinkhorn(l, iters));
-        expectClose(matrix.value, T.tensor(expected).reshape(logits.shape), { atol: iters * sumTol(n, 'float32'), rtol: iters * sumTol(n, 'float32') });
+        expectClose(matrix.value, T.tensor(expected).reshape(logits.shape), {
+          atol: iters * sumTol(n, 'float32'),
+          rtol: iters * sumTol(n, 'float32'),
+        });
       }),
     );
   });
@@ -168,9 +182,18 @@ describe('sinkhorn: values', () => {
   it('converges at the rate σ₂(P∞)²: closed form for n = 2, exact SVD of the limit for n = 3, 4', () => {
     // For 2×2 the limit is [[p, 1−p], [1−p, p]] with (p/(1−p))² = the cross ratio K, σ₂ = |2p − 1|.
     const twoByTwo = [
-      [[4, -4], [-4, 2]],
-      [[1, -2], [0.5, 1.5]],
-      [[3, 0], [-3, 1]],
+      [
+        [4, -4],
+        [-4, 2],
+      ],
+      [
+        [1, -2],
+        [0.5, 1.5],
+      ],
+      [
+        [3, 0],
+        [-3, 1],
+      ],
     ];
     for (const l of twoByTwo) {
       const sqrtK = Math.exp((l[0]![0]! + l[1]![1]! - l[0]![1]! - l[1]![0]!) / 2);
@@ -197,16 +220,24 @@ describe('sinkhorn: values', () => {
 
   it('Sinkhorn(P-logits) ≈ P for a permutation P; ±1000 logits stay finite in both dtypes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 7 }), fc.integer(), fc.constantFrom<DType>('float64', 'float32'), (n, seed, dtype) => {
-        const perm = new T.Random(seed).permutation(n);
-        const p = T.tensor(perm.map((j) => Array.from({ length: n }, (_, k) => (k === j ? 1 : 0))), { dtype });
-        // 40·P: off-pattern entries e^{−40} ≈ 4e-18 relative, below rounding
-        expectClose(sinkhorn(T.mul(p, 40)).matrix.value, p, { atol: sumTol(n, dtype), rtol: 0 });
-        // ±1000: the plain form would overflow; the log domain returns P exactly
-        const extreme = sinkhorn(T.sub(T.mul(p, 2000), 1000), { iters: 3 });
-        expectClose(extreme.matrix.value, p, { atol: 0, rtol: 0 });
-        expect(extreme.marginalError).toBe(0);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer(),
+        fc.constantFrom<DType>('float64', 'float32'),
+        (n, seed, dtype) => {
+          const perm = new T.Random(seed).permutation(n);
+          const p = T.tensor(
+            perm.map((j) => Array.from({ length: n }, (_, k) => (k === j ? 1 : 0))),
+            { dtype },
+          );
+          // 40·P: off-pattern entries e^{−40} ≈ 4e-18 relative, below rounding
+          expectClose(sinkhorn(T.mul(p, 40)).matrix.value, p, { atol: sumTol(n, dtype), rtol: 0 });
+          // ±1000: the plain form would overflow; the log domain returns P exactly
+          const extreme = sinkhorn(T.sub(T.mul(p, 2000), 1000), { iters: 3 });
+          expectClose(extreme.matrix.value, p, { atol: 0, rtol: 0 });
+          expect(extreme.marginalError).toBe(0);
+        },
+      ),
     );
     // random ±1000 logits (not a permutation pattern): finite, non-negative, rows exact
     const rng = new T.Random(5);
@@ -226,9 +257,16 @@ describe('sinkhorn: values', () => {
       fc.property(logitsArb({ batch: false, spread: 4 }), fc.integer({ min: 1, max: 20 }), ({ logits, n }, iters) => {
         const l = logits.toArray() as Matrix;
         const swapped = transpose(naiveSinkhorn(l, iters, 'rows-first'));
-        expectClose(sinkhorn(logits.mT, { iters }).matrix.value, T.tensor(swapped), { atol: iters * sumTol(n, 'float64'), rtol: 0 });
+        expectClose(sinkhorn(logits.mT, { iters }).matrix.value, T.tensor(swapped), {
+          atol: iters * sumTol(n, 'float64'),
+          rtol: 0,
+        });
         const tol = 1e-13;
-        expectClose(sinkhorn(logits.mT, { iters: 2000, tol }).matrix.value, sinkhorn(logits, { iters: 2000, tol }).matrix.value.mT, { atol: 1e-11, rtol: 0 });
+        expectClose(
+          sinkhorn(logits.mT, { iters: 2000, tol }).matrix.value,
+          sinkhorn(logits, { iters: 2000, tol }).matrix.value.mT,
+          { atol: 1e-11, rtol: 0 },
+        );
       }),
     );
   });
@@ -244,7 +282,11 @@ describe('sinkhorn: values', () => {
           const rowShift = T.tensor(a.slice(0, n), { shape: [n, 1] });
           const colShift = T.tensor(b.slice(0, n), { shape: [1, n] });
           // the first column step removes column constants exactly (up to rounding)
-          expectClose(sinkhorn(T.add(logits, colShift), { iters }).matrix.value, sinkhorn(logits, { iters }).matrix.value, { atol: 64 * iters * epsOf('float64'), rtol: 0 });
+          expectClose(
+            sinkhorn(T.add(logits, colShift), { iters }).matrix.value,
+            sinkhorn(logits, { iters }).matrix.value,
+            { atol: 64 * iters * epsOf('float64'), rtol: 0 },
+          );
           const converged = (l: Tensor) => sinkhorn(l, { iters: 2000, tol: 1e-13 }).matrix.value;
           expectClose(converged(T.add(T.add(logits, rowShift), colShift)), converged(logits), { atol: 1e-11, rtol: 0 });
         },
@@ -254,13 +296,21 @@ describe('sinkhorn: values', () => {
 
   it('Sinkhorn(ΠAΠ′) = Π Sinkhorn(A) Π′ at every iteration count', () => {
     fc.assert(
-      fc.property(logitsArb({ batch: false }), fc.integer(), fc.integer({ min: 1, max: 20 }), ({ logits, n }, seed, iters) => {
-        const rng = new T.Random(seed);
-        const [rows, cols] = [rng.permutation(n), rng.permutation(n)];
-        const permuted = T.indexSelect(T.indexSelect(logits, 0, rows), 1, cols);
-        const expected = T.indexSelect(T.indexSelect(sinkhorn(logits, { iters }).matrix.value, 0, rows), 1, cols);
-        expectClose(sinkhorn(permuted, { iters }).matrix.value, expected, { atol: iters * sumTol(n, 'float64'), rtol: 0 });
-      }),
+      fc.property(
+        logitsArb({ batch: false }),
+        fc.integer(),
+        fc.integer({ min: 1, max: 20 }),
+        ({ logits, n }, seed, iters) => {
+          const rng = new T.Random(seed);
+          const [rows, cols] = [rng.permutation(n), rng.permutation(n)];
+          const permuted = T.indexSelect(T.indexSelect(logits, 0, rows), 1, cols);
+          const expected = T.indexSelect(T.indexSelect(sinkhorn(logits, { iters }).matrix.value, 0, rows), 1, cols);
+          expectClose(sinkhorn(permuted, { iters }).matrix.value, expected, {
+            atol: iters * sumTol(n, 'float64'),
+            rtol: 0,
+          });
+        },
+      ),
     );
   });
 
@@ -269,7 +319,11 @@ describe('sinkhorn: values', () => {
       fc.assert(
         fc.property(logitsArb({ dtype, spread: 10 }), fc.integer({ min: 1, max: 30 }), ({ logits, n }, iters) => {
           const tol = iters * sumTol(n, dtype);
-          expectClose(sinkhorn(logits, { iters, logDomain: false }).matrix.value, sinkhorn(logits, { iters }).matrix.value, { atol: tol, rtol: tol });
+          expectClose(
+            sinkhorn(logits, { iters, logDomain: false }).matrix.value,
+            sinkhorn(logits, { iters }).matrix.value,
+            { atol: tol, rtol: tol },
+          );
         }),
       );
     }
@@ -279,7 +333,9 @@ describe('sinkhorn: values', () => {
     fc.assert(
       fc.property(logitsArb(), fc.integer({ min: 1, max: 10 }), ({ logits, n }, iters) => {
         const batched = matrices(sinkhorn(logits, { iters }).matrix.value);
-        matrices(logits).forEach((l, b) => expectClose(T.tensor(batched[b]!), sinkhorn(T.tensor(l), { iters }).matrix.value, { atol: 0, rtol: 0 }));
+        matrices(logits).forEach((l, b) => {
+          expectClose(T.tensor(batched[b]!), sinkhorn(T.tensor(l), { iters }).matrix.value, { atol: 0, rtol: 0 });
+        });
         void n;
       }),
     );
@@ -291,7 +347,8 @@ describe('sinkhorn: values', () => {
         const early = sinkhorn(logits, { iters: 500, tol });
         if (early.iterations < 500) expect(early.marginalError).toBeLessThanOrEqual(tol);
         // one iteration fewer was not enough (unless the first already met it)
-        if (early.iterations > 1) expect(sinkhorn(logits, { iters: early.iterations - 1 }).marginalError).toBeGreaterThan(tol);
+        if (early.iterations > 1)
+          expect(sinkhorn(logits, { iters: early.iterations - 1 }).marginalError).toBeGreaterThan(tol);
         expect(early.marginalError).toBe(sinkhorn(logits, { iters: early.iterations }).marginalError);
       }),
     );
@@ -308,29 +365,65 @@ function measureRateAt(l: Matrix): { ratio: number } {
 describe('sinkhorn: gradients and errors', () => {
   it('gradcheck, first and second order (log domain), first order (plain domain)', () => {
     fc.assert(
-      fc.property(logitsArb({ maxN: 3, spread: 4, batch: false }), fc.integer({ min: 1, max: 3 }), ({ logits }, iters) => {
-        gradcheck((l) => sinkhorn(l, { iters }).matrix, [logits], { order: 2 });
-        gradcheck((l) => sinkhorn(l, { iters, logDomain: false }).matrix, [logits]);
-      }),
+      fc.property(
+        logitsArb({ maxN: 3, spread: 4, batch: false }),
+        fc.integer({ min: 1, max: 3 }),
+        ({ logits }, iters) => {
+          gradcheck((l) => sinkhorn(l, { iters }).matrix, [logits], { order: 2 });
+          gradcheck((l) => sinkhorn(l, { iters, logDomain: false }).matrix, [logits]);
+        },
+      ),
       FEW,
     );
     // a batch, first order
     fc.assert(
-      fc.property(logitsArb({ maxN: 3, spread: 4 }), ({ logits }) => void gradcheck((l) => sinkhorn(l, { iters: 4 }).matrix, [logits])),
+      fc.property(
+        logitsArb({ maxN: 3, spread: 4 }),
+        ({ logits }) => void gradcheck((l) => sinkhorn(l, { iters: 4 }).matrix, [logits]),
+      ),
       FEW,
     );
   });
 
   it('rejects non-finite logits, non-square shapes and bad options', () => {
-    expect(() => sinkhorn(T.tensor([[0, NaN], [1, 2]]))).toThrow(ValueError);
-    expect(() => sinkhorn(T.tensor([[0, NaN], [1, 2]]))).toThrow(/sinkhorn: logits must be finite, got NaN/);
-    expect(() => sinkhorn(T.tensor([[0, Infinity], [1, 2]]))).toThrow(ValueError);
+    expect(() =>
+      sinkhorn(
+        T.tensor([
+          [0, NaN],
+          [1, 2],
+        ]),
+      ),
+    ).toThrow(ValueError);
+    expect(() =>
+      sinkhorn(
+        T.tensor([
+          [0, NaN],
+          [1, 2],
+        ]),
+      ),
+    ).toThrow(/sinkhorn: logits must be finite, got NaN/);
+    expect(() =>
+      sinkhorn(
+        T.tensor([
+          [0, Infinity],
+          [1, 2],
+        ]),
+      ),
+    ).toThrow(ValueError);
     expect(() => sinkhorn(T.zeros([2, 3]))).toThrow(ShapeError);
     expect(() => sinkhorn(T.zeros([3]))).toThrow(ShapeError);
     expect(() => sinkhorn(T.zeros([2, 0, 0]))).toThrow(ShapeError);
     expect(() => sinkhorn(T.zeros([2, 2]), { iters: 0 })).toThrow(/iters must be a positive integer/);
     expect(() => sinkhorn(T.zeros([2, 2]), { tol: -1 })).toThrow(/tol must be a non-negative number/);
-    expect(() => sinkhorn(T.tensor([[800, 0], [0, 0]]), { logDomain: false })).toThrow(/overflowed or underflowed/);
+    expect(() =>
+      sinkhorn(
+        T.tensor([
+          [800, 0],
+          [0, 0],
+        ]),
+        { logDomain: false },
+      ),
+    ).toThrow(/overflowed or underflowed/);
   });
 });
 
@@ -342,19 +435,25 @@ const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 /** Σ_k w_k P_k by loops, P_k[i, π_k(i)] = 1. */
 function naiveMixture(w: readonly number[], perms: readonly (readonly number[])[], n: number): Matrix {
   const out = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  perms.forEach((perm, k) => perm.forEach((j, i) => (out[i]![j]! += w[k]!)));
+  perms.forEach((perm, k) => {
+    perm.forEach((j, i) => {
+      out[i]![j]! += w[k]!;
+    });
+  });
   return out;
 }
 
 /** Softmax weights [...batch, n!] from random logits (on the simplex, as mHC-lite feeds them). */
 function weightsArb(maxN = 4, dtype: DType = 'float64'): fc.Arbitrary<{ weights: Tensor; n: number }> {
-  return fc.tuple(fc.integer({ min: 1, max: maxN }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 })).chain(([n, batch]) => {
-    const shape = [...batch, factorial(n)];
-    const size = shape.reduce((a, b) => a * b, 1);
-    return fc
-      .array(fc.double({ min: -6, max: 6, noNaN: true }), { minLength: size, maxLength: size })
-      .map((v) => ({ weights: softmax(T.tensor(Float64Array.from(v), { shape })).value.astype(dtype), n }));
-  });
+  return fc
+    .tuple(fc.integer({ min: 1, max: maxN }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }))
+    .chain(([n, batch]) => {
+      const shape = [...batch, factorial(n)];
+      const size = shape.reduce((a, b) => a * b, 1);
+      return fc
+        .array(fc.double({ min: -6, max: 6, noNaN: true }), { minLength: size, maxLength: size })
+        .map((v) => ({ weights: softmax(T.tensor(Float64Array.from(v), { shape })).value.astype(dtype), n }));
+    });
 }
 
 describe('permutations', () => {
@@ -370,7 +469,14 @@ describe('permutations', () => {
         expect(first >= 0 && a[first]! < b[first]!, `permutations(${n})[${k - 1}] < [${k}]`).toBe(true);
       }
     }
-    expect(permutations(3)).toEqual([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]);
+    expect(permutations(3)).toEqual([
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ]);
   });
 
   it('is cached and frozen; rejects bad n', () => {

@@ -19,7 +19,13 @@ import { expectClose } from '../../../test/support/assert';
 // References and generators
 
 /** σ_max of every matrix of `t`, by the tensor package's exact SVD. */
-const sigmaMax = (t: Tensor): number[] => Array.from(T.svd(t).s.slice(...new Array<null>(t.ndim - 2).fill(null), 0).contiguous().toTypedArray());
+const sigmaMax = (t: Tensor): number[] =>
+  Array.from(
+    T.svd(t)
+      .s.slice(...new Array<null>(t.ndim - 2).fill(null), 0)
+      .contiguous()
+      .toTypedArray(),
+  );
 const frobeniusDistance = (a: Tensor, b: Tensor): number => T.norm(T.sub(a, b)).item();
 
 /** m×n matrices (possibly batched) of standard normal entries drawn from a fast-check seed. */
@@ -61,13 +67,16 @@ const isNormalizedBy = (m: number, n: number, dtype: DType, c = 20): number => c
 describe('SpectralSphere', () => {
   it('project lands on 𝒮: |σ_max − 1| ≤ c·n·eps against an exact SVD (float64 and float32), and check agrees', () => {
     fc.assert(
-      fc.property(dtypeArb.chain((dtype) => gaussianArb({ batch: true, dtype }).map((g) => ({ ...g, dtype }))), ({ m, n, w, dtype }) => {
-        const sphere = new SpectralSphere(m, n);
-        const p = sphere.project(w);
-        expect(p.dtype).toBe(dtype);
-        for (const s of sigmaMax(p)) expect(Math.abs(s - 1)).toBeLessThanOrEqual(isNormalizedBy(m, n, dtype));
-        expect(sphere.check(p)).toEqual({ ok: true, reason: '' });
-      }),
+      fc.property(
+        dtypeArb.chain((dtype) => gaussianArb({ batch: true, dtype }).map((g) => ({ ...g, dtype }))),
+        ({ m, n, w, dtype }) => {
+          const sphere = new SpectralSphere(m, n);
+          const p = sphere.project(w);
+          expect(p.dtype).toBe(dtype);
+          for (const s of sigmaMax(p)) expect(Math.abs(s - 1)).toBeLessThanOrEqual(isNormalizedBy(m, n, dtype));
+          expect(sphere.check(p)).toEqual({ ok: true, reason: '' });
+        },
+      ),
     );
   });
 
@@ -98,7 +107,10 @@ describe('SpectralSphere', () => {
         const u1 = u.slice(...lead, null, [0, 1]);
         const v1 = v.slice(...lead, null, [0, 1]);
         const scale = T.norm(z).item();
-        expectClose(T.matmul(T.matmul(u1.mT, pz), v1), T.zeros(u1.mT.shape.slice(0, -1).concat(1)), { atol: 50 * epsOf('float64') * scale, rtol: 0 });
+        expectClose(T.matmul(T.matmul(u1.mT, pz), v1), T.zeros(u1.mT.shape.slice(0, -1).concat(1)), {
+          atol: 50 * epsOf('float64') * scale,
+          rtol: 0,
+        });
         // Z − P_W(Z) = ⟨uvᵀ, Z⟩ uvᵀ
         const uv = T.matmul(u1, v1.mT);
         const coef = T.sum(T.mul(uv, z), [-2, -1], true);
@@ -145,7 +157,11 @@ describe('SpectralSphere', () => {
     const { u, v } = T.svd(x);
     const normal = T.matmul(u.slice(null, [0, 1]), v.slice(null, [0, 1]).mT);
     const sphere = new SpectralSphere(3, 4);
-    expectClose(slopeRatio((d) => sphere.retract(x, d), x, normal, 1e-2), 10, { rtol: 0.02, atol: 0 });
+    expectClose(
+      slopeRatio((d) => sphere.retract(x, d), x, normal, 1e-2),
+      10,
+      { rtol: 0.02, atol: 0 },
+    );
   });
 
   it('N(cW) = N(W) for c > 0, exact and by power iteration', () => {
@@ -177,37 +193,56 @@ describe('SpectralSphere', () => {
 
   it('every orthogonal matrix and every doubly stochastic matrix lies on 𝒮 (float64 and float32)', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), dtypeArb, (seed, n, count, dtype) => {
-        const rng = new Random(seed);
-        const sphere = new SpectralSphere(n, n);
-        const tol = isNormalizedBy(n, n, dtype);
-        const q = rng.orthogonal(n, { dtype });
-        expectClose(sigmaMax(q)[0]!, 1, { atol: tol, rtol: 0 });
-        expect(sphere.check(q).ok).toBe(true);
-        // Σ λ_k P_k with λ on the simplex (Birkhoff–von Neumann): doubly stochastic by construction
-        const weights = Array.from(rng.uniform([count], { low: 0.01, high: 1 }).toTypedArray());
-        const total = weights.reduce((a, b) => a + b, 0);
-        const mixture = new Float64Array(n * n);
-        weights.forEach((wk) => rng.permutation(n).forEach((j, i) => (mixture[i * n + j] += wk / total)));
-        const d = T.tensor(mixture, { shape: [n, n] }).astype(dtype);
-        expectClose(sigmaMax(d)[0]!, 1, { atol: tol, rtol: 0 });
-        expect(sphere.check(d).ok).toBe(true);
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        dtypeArb,
+        (seed, n, count, dtype) => {
+          const rng = new Random(seed);
+          const sphere = new SpectralSphere(n, n);
+          const tol = isNormalizedBy(n, n, dtype);
+          const q = rng.orthogonal(n, { dtype });
+          expectClose(sigmaMax(q)[0]!, 1, { atol: tol, rtol: 0 });
+          expect(sphere.check(q).ok).toBe(true);
+          // Σ λ_k P_k with λ on the simplex (Birkhoff–von Neumann): doubly stochastic by construction
+          const weights = Array.from(rng.uniform([count], { low: 0.01, high: 1 }).toTypedArray());
+          const total = weights.reduce((a, b) => a + b, 0);
+          const mixture = new Float64Array(n * n);
+          weights.forEach((wk) => {
+            rng.permutation(n).forEach((j, i) => {
+              mixture[i * n + j] += wk / total;
+            });
+          });
+          const d = T.tensor(mixture, { shape: [n, n] }).astype(dtype);
+          expectClose(sigmaMax(d)[0]!, 1, { atol: tol, rtol: 0 });
+          expect(sphere.check(d).ok).toBe(true);
+        },
+      ),
     );
   });
 
   it('exact: false (power iteration) agrees with the exact SVD when σ_max is well separated', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 6 }), fc.double({ min: 1.2, max: 100, noNaN: true }), (seed, m, n, gap) => {
-        const rng = new Random(seed);
-        const s = [gap, ...Array.from({ length: Math.min(m, n) - 1 }, (_, i) => 1 / (i + 1))];
-        const w = withSingularValues(rng, m, n, s);
-        const power = new SpectralSphere(m, n, { exact: false });
-        const exact = new SpectralSphere(m, n);
-        expectClose(power.project(w), exact.project(w), { atol: 1e-12, rtol: 0 });
-        const z = rng.normal([m, n]);
-        expectClose(power.projectTangent(exact.project(w), z), exact.projectTangent(exact.project(w), z), { atol: 1e-12, rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.double({ min: 1.2, max: 100, noNaN: true }),
+        (seed, m, n, gap) => {
+          const rng = new Random(seed);
+          const s = [gap, ...Array.from({ length: Math.min(m, n) - 1 }, (_, i) => 1 / (i + 1))];
+          const w = withSingularValues(rng, m, n, s);
+          const power = new SpectralSphere(m, n, { exact: false });
+          const exact = new SpectralSphere(m, n);
+          expectClose(power.project(w), exact.project(w), { atol: 1e-12, rtol: 0 });
+          const z = rng.normal([m, n]);
+          expectClose(power.projectTangent(exact.project(w), z), exact.projectTangent(exact.project(w), z), {
+            atol: 1e-12,
+            rtol: 0,
+          });
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -246,40 +281,49 @@ describe('SpectralSphere', () => {
 describe('spectralNormalize', () => {
   it('exact mode: |σ_max(Ŵ) − 1| ≤ 1e-12 in float64 (c·n·eps in float32) against an exact SVD', () => {
     fc.assert(
-      fc.property(dtypeArb.chain((dtype) => gaussianArb({ batch: true, dtype }).map((g) => ({ ...g, dtype }))), ({ m, n, w, dtype }) => {
-        const y = spectralNormalize(w, undefined, { exact: true }).value;
-        expect(y.dtype).toBe(dtype);
-        const tol = dtype === 'float64' ? 1e-12 : isNormalizedBy(m, n, 'float32');
-        for (const s of sigmaMax(y)) expect(Math.abs(s - 1)).toBeLessThanOrEqual(tol);
-      }),
+      fc.property(
+        dtypeArb.chain((dtype) => gaussianArb({ batch: true, dtype }).map((g) => ({ ...g, dtype }))),
+        ({ m, n, w, dtype }) => {
+          const y = spectralNormalize(w, undefined, { exact: true }).value;
+          expect(y.dtype).toBe(dtype);
+          const tol = dtype === 'float64' ? 1e-12 : isNormalizedBy(m, n, 'float32');
+          for (const s of sigmaMax(y)) expect(Math.abs(s - 1)).toBeLessThanOrEqual(tol);
+        },
+      ),
     );
   });
 
   it('power mode with a warm start: σ̂ ≤ σ_max, so σ_max(Ŵ) ≥ 1, and the error falls from call to call', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 6 }), fc.double({ min: 1.5, max: 4, noNaN: true }), (seed, m, n, top) => {
-        const rng = new Random(seed);
-        const k = Math.min(m, n);
-        const w = withSingularValues(rng, m, n, [top, ...Array.from({ length: k - 1 }, (_, i) => 1 - i / k)]);
-        // the cold start is the normalised all-ones vector; its angle θ₀ to u₁ sets how far the
-        // iteration has to go: keep tan²θ₀ ≤ 400
-        const u1 = T.svd(w).u.slice(null, 0);
-        fc.pre(Math.abs(T.sum(u1).item()) / Math.sqrt(m) > 0.05);
-        const state = new SpectralNormState();
-        const errors: number[] = [];
-        for (let call = 0; call < 16; call++) {
-          const y = spectralNormalize(w, state, call === 0 ? { iters: 1 } : {});
-          expect(state.u).toBeInstanceOf(Tensor);
-          expectClose(T.norm(state.u!).item(), 1, { atol: 1e-15, rtol: 0 });
-          errors.push(sigmaMax(y.value)[0]! - 1);
-        }
-        for (const e of errors) expect(e).toBeGreaterThanOrEqual(-1e-14);
-        // σ̂_k² is a ratio of consecutive moments Σ a_j² σ_j^{2p}, which increases with p (the
-        // moments are log-convex): the error never grows; after k iterations it is below
-        // tan²θ₀·(σ₂/σ₁)^{4k}/2 ≤ 200·0.2^16 ≈ 1e-9
-        for (let i = 1; i < errors.length; i++) expect(errors[i]!).toBeLessThanOrEqual(errors[i - 1]! + 1e-14);
-        expect(errors[errors.length - 1]!).toBeLessThanOrEqual(1e-8);
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.double({ min: 1.5, max: 4, noNaN: true }),
+        (seed, m, n, top) => {
+          const rng = new Random(seed);
+          const k = Math.min(m, n);
+          const w = withSingularValues(rng, m, n, [top, ...Array.from({ length: k - 1 }, (_, i) => 1 - i / k)]);
+          // the cold start is the normalised all-ones vector; its angle θ₀ to u₁ sets how far the
+          // iteration has to go: keep tan²θ₀ ≤ 400
+          const u1 = T.svd(w).u.slice(null, 0);
+          fc.pre(Math.abs(T.sum(u1).item()) / Math.sqrt(m) > 0.05);
+          const state = new SpectralNormState();
+          const errors: number[] = [];
+          for (let call = 0; call < 16; call++) {
+            const y = spectralNormalize(w, state, call === 0 ? { iters: 1 } : {});
+            expect(state.u).toBeInstanceOf(Tensor);
+            expectClose(T.norm(state.u!).item(), 1, { atol: 1e-15, rtol: 0 });
+            errors.push(sigmaMax(y.value)[0]! - 1);
+          }
+          for (const e of errors) expect(e).toBeGreaterThanOrEqual(-1e-14);
+          // σ̂_k² is a ratio of consecutive moments Σ a_j² σ_j^{2p}, which increases with p (the
+          // moments are log-convex): the error never grows; after k iterations it is below
+          // tan²θ₀·(σ₂/σ₁)^{4k}/2 ≤ 200·0.2^16 ≈ 1e-9
+          for (let i = 1; i < errors.length; i++) expect(errors[i]!).toBeLessThanOrEqual(errors[i - 1]! + 1e-14);
+          expect(errors[errors.length - 1]!).toBeLessThanOrEqual(1e-8);
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -295,7 +339,10 @@ describe('spectralNormalize', () => {
     expectClose(y.value, T.div(w, reference.sigma.reshape([2, 1, 1])), { atol: 1e-14, rtol: 1e-14 });
     expectClose(spectralNormalize(w, undefined, { iters: 6 }).value, y.value, { atol: 1e-15, rtol: 1e-15 });
     // the default cold start runs 20 iterations; tol stops earlier
-    expectClose(spectralNormalize(w).value, T.div(w, T.powerIteration(w, { iters: 20 }).sigma.reshape([2, 1, 1])), { atol: 1e-15, rtol: 1e-15 });
+    expectClose(spectralNormalize(w).value, T.div(w, T.powerIteration(w, { iters: 20 }).sigma.reshape([2, 1, 1])), {
+      atol: 1e-15,
+      rtol: 1e-15,
+    });
   });
 
   it('batched calls equal the loop of single calls (values and state)', () => {
@@ -318,7 +365,12 @@ describe('spectralNormalize', () => {
         const rng = new Random(seed);
         const k = Math.min(m, n);
         // distinct singular values: the map is smooth only where σ_max is simple
-        const w = withSingularValues(rng, m, n, Array.from({ length: k }, (_, i) => 2 - i / k));
+        const w = withSingularValues(
+          rng,
+          m,
+          n,
+          Array.from({ length: k }, (_, i) => 2 - i / k),
+        );
         const f = (x: Parameters<typeof spectralNormalize>[0]) => spectralNormalize(x, undefined, { exact: true });
         gradcheck(f, [w], { order: 2 });
       }),
@@ -328,22 +380,33 @@ describe('spectralNormalize', () => {
 
   it('gradient, power mode: gradcheck (float64) when converged, and the closed form (G − ⟨G,Ŵ⟩ûv̂ᵀ)/σ̂ with the iteration’s own û, v̂ at any count', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), (seed, m, n, iters) => {
-        const rng = new Random(seed);
-        const k = Math.min(m, n);
-        const w = withSingularValues(rng, m, n, Array.from({ length: k }, (_, i) => 2 - i / k));
-        gradcheck((x) => spectralNormalize(x, undefined, { iters: 200, tol: 0 }), [w]);
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        (seed, m, n, iters) => {
+          const rng = new Random(seed);
+          const k = Math.min(m, n);
+          const w = withSingularValues(
+            rng,
+            m,
+            n,
+            Array.from({ length: k }, (_, i) => 2 - i / k),
+          );
+          gradcheck((x) => spectralNormalize(x, undefined, { iters: 200, tol: 0 }), [w]);
 
-        const g = rng.normal([m, n]);
-        const { value, vjp: pullback } = vjp((x) => spectralNormalize(x, undefined, { iters }), w);
-        const [gw] = pullback(g);
-        const ref = T.powerIteration(w, { iters });
-        const uv = T.matmul(ref.u.unsqueeze(-1), ref.v.unsqueeze(-2));
-        const sigmaHat = T.sum(T.mul(uv, w)).item();
-        const inner = T.sum(T.mul(g, T.div(w, sigmaHat))).item();
-        expectClose(value.value, T.div(w, sigmaHat), { atol: 1e-15, rtol: 1e-14 });
-        expectClose(gw!.value, T.div(T.sub(g, T.mul(uv, inner)), sigmaHat), { atol: 1e-14, rtol: 1e-12 });
-      }),
+          const g = rng.normal([m, n]);
+          const { value, vjp: pullback } = vjp((x) => spectralNormalize(x, undefined, { iters }), w);
+          const [gw] = pullback(g);
+          const ref = T.powerIteration(w, { iters });
+          const uv = T.matmul(ref.u.unsqueeze(-1), ref.v.unsqueeze(-2));
+          const sigmaHat = T.sum(T.mul(uv, w)).item();
+          const inner = T.sum(T.mul(g, T.div(w, sigmaHat))).item();
+          expectClose(value.value, T.div(w, sigmaHat), { atol: 1e-15, rtol: 1e-14 });
+          expectClose(gw!.value, T.div(T.sub(g, T.mul(uv, inner)), sigmaHat), { atol: 1e-14, rtol: 1e-12 });
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -368,11 +431,17 @@ describe('spectralNormalize', () => {
   it('eps: a zero matrix maps to 0 (gradient G/eps) and a matrix with σ < eps to W/eps', () => {
     const g = new Random(2).normal([2, 3]);
     for (const exact of [false, true]) {
-      const { value, vjp: pullback } = vjp((x) => spectralNormalize(x, undefined, { eps: 1e-3, exact }), T.zeros([2, 3]));
+      const { value, vjp: pullback } = vjp(
+        (x) => spectralNormalize(x, undefined, { eps: 1e-3, exact }),
+        T.zeros([2, 3]),
+      );
       expectClose(value.value, T.zeros([2, 3]), { atol: 0, rtol: 0 });
       expectClose(pullback(g)[0]!.value, T.div(g, 1e-3), { atol: 0, rtol: 1e-15 });
       const small = T.mul(T.eye(2, 3), 1e-5);
-      expectClose(spectralNormalize(small, undefined, { eps: 1e-3, exact }).value, T.div(small, 1e-3), { atol: 0, rtol: 1e-15 });
+      expectClose(spectralNormalize(small, undefined, { eps: 1e-3, exact }).value, T.div(small, 1e-3), {
+        atol: 0,
+        rtol: 1e-15,
+      });
     }
   });
 

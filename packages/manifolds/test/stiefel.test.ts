@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { Random, ShapeError, Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
+import { Random, ShapeError, type Tensor, ValueError, epsOf, type DType } from '@hyperconn/tensor';
 import { Orthogonal, Stiefel, cayley, type StiefelRetraction } from '@hyperconn/manifolds';
 import { dtypeArb } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
@@ -21,7 +21,9 @@ const kindArb = fc.constantFrom(...KINDS);
 /** 1 ≤ p ≤ n ≤ 5, square (O(n)) cases included often. */
 const sizeArb = fc
   .tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.boolean())
-  .map(([a, b, square]) => (square ? { n: Math.max(a, b), p: Math.max(a, b) } : { n: Math.max(a, b), p: Math.min(a, b) }));
+  .map(([a, b, square]) =>
+    square ? { n: Math.max(a, b), p: Math.max(a, b) } : { n: Math.max(a, b), p: Math.min(a, b) },
+  );
 
 const batchArb = fc.constantFrom<number[]>([], [3], [2, 1]);
 
@@ -44,17 +46,25 @@ const tolFor = (n: number, dtype: DType, c = 20): number => c * n * epsOf(dtype)
 describe('Stiefel / Orthogonal retractions', () => {
   it('XᵀX = I after every retraction kind, for tangent steps of any size (float64 and float32)', () => {
     fc.assert(
-      fc.property(fc.integer(), sizeArb, kindArb, dtypeArb, batchArb, fc.double({ min: -3, max: 1, noNaN: true }), (seed, { n, p }, kind, dtype, batch, e) => {
-        fc.pre(n * p > 1);
-        const rng = new Random(seed);
-        const manifold = new Stiefel(n, p, { retraction: kind });
-        const x = manifold.randomPoint(rng, batch, { dtype });
-        const xi = T.mul(manifold.randomTangent(x, rng), 10 ** e);
-        const y = manifold.retract(x, xi);
-        expect(y.shape).toEqual(x.shape);
-        expect(y.dtype).toBe(dtype);
-        expect(orthonormalityError(y)).toBeLessThanOrEqual(tolFor(n, dtype) * Math.max(1, 10 ** e));
-      }),
+      fc.property(
+        fc.integer(),
+        sizeArb,
+        kindArb,
+        dtypeArb,
+        batchArb,
+        fc.double({ min: -3, max: 1, noNaN: true }),
+        (seed, { n, p }, kind, dtype, batch, e) => {
+          fc.pre(n * p > 1);
+          const rng = new Random(seed);
+          const manifold = new Stiefel(n, p, { retraction: kind });
+          const x = manifold.randomPoint(rng, batch, { dtype });
+          const xi = T.mul(manifold.randomTangent(x, rng), 10 ** e);
+          const y = manifold.retract(x, xi);
+          expect(y.shape).toEqual(x.shape);
+          expect(y.dtype).toBe(dtype);
+          expect(orthonormalityError(y)).toBeLessThanOrEqual(tolFor(n, dtype) * Math.max(1, 10 ** e));
+        },
+      ),
     );
   });
 
@@ -87,18 +97,28 @@ describe('Stiefel / Orthogonal retractions', () => {
       [0.5, -1, 0.2],
       [0, 0.2, 0.3],
     ]);
-    expectClose(slopeRatio((v) => manifold.retract(x, v), x, T.matmul(x, s), 1e-3), 10, { rtol: 0.01, atol: 0 });
+    expectClose(
+      slopeRatio((v) => manifold.retract(x, v), x, T.matmul(x, s), 1e-3),
+      10,
+      { rtol: 0.01, atol: 0 },
+    );
   });
 
   it('on O(n) every retraction keeps det(X): it stays in the connected component of X', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 2, max: 5 }), kindArb, fc.double({ min: 0.01, max: 3, noNaN: true }), (seed, n, kind, size) => {
-        const rng = new Random(seed);
-        const group = new Orthogonal(n, { retraction: kind });
-        const x = group.randomPoint(rng, [4]);
-        const y = group.retract(x, T.mul(group.randomTangent(x, rng), size));
-        expectClose(T.det(y), T.det(x), { atol: tolFor(n, 'float64'), rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 2, max: 5 }),
+        kindArb,
+        fc.double({ min: 0.01, max: 3, noNaN: true }),
+        (seed, n, kind, size) => {
+          const rng = new Random(seed);
+          const group = new Orthogonal(n, { retraction: kind });
+          const x = group.randomPoint(rng, [4]);
+          const y = group.retract(x, T.mul(group.randomTangent(x, rng), size));
+          expectClose(T.det(y), T.det(x), { atol: tolFor(n, 'float64'), rtol: 0 });
+        },
+      ),
     );
   });
 
@@ -111,7 +131,10 @@ describe('Stiefel / Orthogonal retractions', () => {
         const g = rng.normal([n, n]);
         const omega = T.sub(g, g.mT);
         const expected = T.matmul(x, cayley(T.mul(omega, -0.5)).value);
-        expectClose(group.retract(x, T.matmul(x, omega)), expected, { atol: 100 * epsOf('float64') * (1 + T.norm(omega).item()), rtol: 0 });
+        expectClose(group.retract(x, T.matmul(x, omega)), expected, {
+          atol: 100 * epsOf('float64') * (1 + T.norm(omega).item()),
+          rtol: 0,
+        });
       }),
     );
   });
@@ -131,7 +154,10 @@ describe('Stiefel / Orthogonal retractions', () => {
         const velocity = T.div(T.sub(after, before), 2 * h);
         const acceleration = T.div(T.add(T.sub(after, T.mul(at, 2)), before), h * h);
         // central differences are accurate to O(h²); the curve's derivatives are O(1)
-        expectClose(T.add(acceleration, T.matmul(at, T.matmul(velocity.mT, velocity))), T.zeros([n, p]), { atol: 1e-5, rtol: 0 });
+        expectClose(T.add(acceleration, T.matmul(at, T.matmul(velocity.mT, velocity))), T.zeros([n, p]), {
+          atol: 1e-5,
+          rtol: 0,
+        });
         expectClose(T.norm(velocity).item(), 1, { atol: 1e-6, rtol: 0 });
       }),
     );
@@ -156,38 +182,60 @@ describe('Stiefel / Orthogonal retractions', () => {
 describe("'exp' (and every retraction) at any step size", () => {
   it('property: XᵀX = I to 1e-12 (float64) for step norms 1e-8 … 1e8, batched, tangent or not', () => {
     fc.assert(
-      fc.property(fc.integer(), sizeArb, batchArb, fc.double({ min: -8, max: 8, noNaN: true }), fc.boolean(), (seed, { n, p }, batch, e, tangent) => {
-        const rng = new Random(seed);
-        const manifold = new Stiefel(n, p, { retraction: 'exp' });
-        const x = manifold.randomPoint(rng, batch);
-        const direction = tangent && n * p > 1 ? manifold.randomTangent(x, rng) : T.div(rng.normal(x.shape), Math.sqrt(n * p));
-        const y = manifold.retract(x, T.mul(direction, 10 ** e));
-        expect(y.shape).toEqual(x.shape);
-        expect(orthonormalityError(y)).toBeLessThanOrEqual(1e-12);
-      }),
+      fc.property(
+        fc.integer(),
+        sizeArb,
+        batchArb,
+        fc.double({ min: -8, max: 8, noNaN: true }),
+        fc.boolean(),
+        (seed, { n, p }, batch, e, tangent) => {
+          const rng = new Random(seed);
+          const manifold = new Stiefel(n, p, { retraction: 'exp' });
+          const x = manifold.randomPoint(rng, batch);
+          const direction =
+            tangent && n * p > 1 ? manifold.randomTangent(x, rng) : T.div(rng.normal(x.shape), Math.sqrt(n * p));
+          const y = manifold.retract(x, T.mul(direction, 10 ** e));
+          expect(y.shape).toEqual(x.shape);
+          expect(orthonormalityError(y)).toBeLessThanOrEqual(1e-12);
+        },
+      ),
     );
   });
 
   it("property: every retraction kind ('cayley' included, whose n×n solve drifts like eps·‖ξ‖) gives XᵀX = I to 1e-12 for step norms 1e-8 … 1e8", () => {
     fc.assert(
-      fc.property(fc.integer(), sizeArb, kindArb, fc.double({ min: -8, max: 8, noNaN: true }), (seed, { n, p }, kind, e) => {
-        fc.pre(n * p > 1);
-        const rng = new Random(seed);
-        const manifold = new Stiefel(n, p, { retraction: kind });
-        const x = manifold.randomPoint(rng, [2]);
-        expect(orthonormalityError(manifold.retract(x, T.mul(manifold.randomTangent(x, rng), 10 ** e)))).toBeLessThanOrEqual(1e-12);
-      }),
+      fc.property(
+        fc.integer(),
+        sizeArb,
+        kindArb,
+        fc.double({ min: -8, max: 8, noNaN: true }),
+        (seed, { n, p }, kind, e) => {
+          fc.pre(n * p > 1);
+          const rng = new Random(seed);
+          const manifold = new Stiefel(n, p, { retraction: kind });
+          const x = manifold.randomPoint(rng, [2]);
+          expect(
+            orthonormalityError(manifold.retract(x, T.mul(manifold.randomTangent(x, rng), 10 ** e))),
+          ).toBeLessThanOrEqual(1e-12);
+        },
+      ),
     );
   });
 
   it('XᵀX = I to 1e-12 for the largest finite steps too (1e16 … 1e300 and entries of 1.7e308), in float64 and float32', () => {
-    for (const [n, p] of [[4, 4], [5, 2], [3, 2], [6, 1]] as const) {
+    for (const [n, p] of [
+      [4, 4],
+      [5, 2],
+      [3, 2],
+      [6, 1],
+    ] as const) {
       const manifold = new Stiefel(n, p, { retraction: 'exp' });
       const rng = new Random(n * 10 + p);
       const x = manifold.randomPoint(rng, [2]);
       const xi = manifold.randomTangent(x, rng);
       const unit = T.div(xi, T.max(T.abs(xi)).item());
-      for (const size of [1e16, 1e100, 1e300]) expect(orthonormalityError(manifold.retract(x, T.mul(xi, size)))).toBeLessThanOrEqual(1e-12);
+      for (const size of [1e16, 1e100, 1e300])
+        expect(orthonormalityError(manifold.retract(x, T.mul(xi, size)))).toBeLessThanOrEqual(1e-12);
       expect(orthonormalityError(manifold.retract(x, T.mul(unit, 1.7e308)))).toBeLessThanOrEqual(1e-12);
       const y32 = manifold.retract(x.astype('float32'), T.mul(xi, 1e8).astype('float32'));
       expect(y32.dtype).toBe('float32');
@@ -197,16 +245,24 @@ describe("'exp' (and every retraction) at any step size", () => {
 
   it('large steps stay on the geodesic: the great circle cos(t)·x + sin(t)·ξ on St(n, 1), to about t·eps', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 2, max: 6 }), fc.double({ min: -2, max: 8, noNaN: true }), (seed, n, e) => {
-        const rng = new Random(seed);
-        const sphere = new Stiefel(n, 1, { retraction: 'exp' });
-        const x = sphere.randomPoint(rng);
-        const xi = sphere.randomTangent(x, rng); // unit norm
-        const t = 10 ** e;
-        const expected = T.add(T.mul(x, Math.cos(t)), T.mul(xi, Math.sin(t)));
-        // the angle itself is only known to about t·eps (the rounding of tξ and of ‖ξ‖ = 1)
-        expectClose(sphere.retract(x, T.mul(xi, t)), expected, { atol: 64 * n * epsOf('float64') * (1 + t), rtol: 0 });
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 2, max: 6 }),
+        fc.double({ min: -2, max: 8, noNaN: true }),
+        (seed, n, e) => {
+          const rng = new Random(seed);
+          const sphere = new Stiefel(n, 1, { retraction: 'exp' });
+          const x = sphere.randomPoint(rng);
+          const xi = sphere.randomTangent(x, rng); // unit norm
+          const t = 10 ** e;
+          const expected = T.add(T.mul(x, Math.cos(t)), T.mul(xi, Math.sin(t)));
+          // the angle itself is only known to about t·eps (the rounding of tξ and of ‖ξ‖ = 1)
+          expectClose(sphere.retract(x, T.mul(xi, t)), expected, {
+            atol: 64 * n * epsOf('float64') * (1 + t),
+            rtol: 0,
+          });
+        },
+      ),
     );
   });
 
@@ -223,7 +279,10 @@ describe("'exp' (and every retraction) at any step size", () => {
         j.set([0, 1], -2 * Math.PI * k);
         j.set([1, 0], 2 * Math.PI * k);
         const omega = T.matmul(T.matmul(q, j), q.mT);
-        expectClose(group.retract(x, T.matmul(x, omega)), x, { atol: 64 * n * epsOf('float64') * (1 + 2 * Math.PI * k), rtol: 0 });
+        expectClose(group.retract(x, T.matmul(x, omega)), x, {
+          atol: 64 * n * epsOf('float64') * (1 + 2 * Math.PI * k),
+          rtol: 0,
+        });
       }),
     );
   });
@@ -326,7 +385,9 @@ describe('Stiefel / Orthogonal checks and errors', () => {
   it('errors: bad sizes and retraction names, wrong shapes, non-finite input, 0-dimensional manifolds', () => {
     expect(() => new Stiefel(2, 3)).toThrow(ValueError);
     expect(() => new Stiefel(3, 0)).toThrow(ValueError);
-    expect(() => new Stiefel(3, 2, { retraction: 'newton' as StiefelRetraction })).toThrow(/'qr', 'polar', 'cayley', 'exp'/);
+    expect(() => new Stiefel(3, 2, { retraction: 'newton' as StiefelRetraction })).toThrow(
+      /'qr', 'polar', 'cayley', 'exp'/,
+    );
     const manifold = new Stiefel(3, 2);
     expect(() => manifold.project(T.zeros([2, 3]))).toThrow(ShapeError);
     expect(() => manifold.project(T.full([3, 2], NaN))).toThrow(ValueError);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { Random, ShapeError, Tensor, epsOf } from '@hyperconn/tensor';
+import { Random, ShapeError, type Tensor, epsOf } from '@hyperconn/tensor';
 import { Variable } from '@hyperconn/autograd';
 import { SpectralSphere, Stiefel } from '@hyperconn/manifolds';
 import {
@@ -66,13 +66,34 @@ describe('expectDoublyStochastic', () => {
   });
 
   it('catches negative entries and NaN even when every sum is 1', () => {
-    expect(messageOf(() => expectDoublyStochastic(T.tensor([[1.5, -0.5], [-0.5, 1.5]])))).toMatch(/entry \[0, 1\] at batch index \[\] is -0\.5/);
-    expect(messageOf(() => expectDoublyStochastic(T.tensor([[NaN, 1], [1, 0]])))).toMatch(/NaN/);
+    expect(
+      messageOf(() =>
+        expectDoublyStochastic(
+          T.tensor([
+            [1.5, -0.5],
+            [-0.5, 1.5],
+          ]),
+        ),
+      ),
+    ).toMatch(/entry \[0, 1\] at batch index \[\] is -0\.5/);
+    expect(
+      messageOf(() =>
+        expectDoublyStochastic(
+          T.tensor([
+            [NaN, 1],
+            [1, 0],
+          ]),
+        ),
+      ),
+    ).toMatch(/NaN/);
   });
 
   it('scales its default tolerance with dtype and n, and honours an explicit one', () => {
     const error = 1e-6; // below 32·n·eps of float32 (1.5e-5), far above float64's (2.8e-14)
-    const x64 = T.tensor([[0.5 + error, 0.5], [0.5, 0.5 - error]]);
+    const x64 = T.tensor([
+      [0.5 + error, 0.5],
+      [0.5, 0.5 - error],
+    ]);
     expectDoublyStochastic(x64.astype('float32'));
     expect(() => expectDoublyStochastic(x64)).toThrow(/row 0 at batch index \[\] sums to 1\.000001/);
     expectDoublyStochastic(x64, { atol: 2 * error });
@@ -98,12 +119,26 @@ describe('expectUnitSpectralNorm', () => {
   it('names the worst batch entry and its σ_max', () => {
     const q = new Random(2).orthogonal(3);
     const x = T.stack([T.mul(q, 1.1), T.mul(q, 1.5), q]);
-    expect(messageOf(() => expectUnitSpectralNorm(x))).toMatch(/σ_max = 1\.5\d* at batch index \[1\] .*worst of 2 violations/);
-    expect(messageOf(() => expectUnitSpectralNorm(T.tensor([[Infinity, 0], [0, 1]])))).toMatch(/non-finite/);
+    expect(messageOf(() => expectUnitSpectralNorm(x))).toMatch(
+      /σ_max = 1\.5\d* at batch index \[1\] .*worst of 2 violations/,
+    );
+    expect(
+      messageOf(() =>
+        expectUnitSpectralNorm(
+          T.tensor([
+            [Infinity, 0],
+            [0, 1],
+          ]),
+        ),
+      ),
+    ).toMatch(/non-finite/);
   });
 
   it('uses a float32 tolerance for float32 input', () => {
-    const x = T.tensor([[1 + 1e-6, 0], [0, 0.5]]);
+    const x = T.tensor([
+      [1 + 1e-6, 0],
+      [0, 0.5],
+    ]);
     expectUnitSpectralNorm(x.astype('float32'));
     expect(() => expectUnitSpectralNorm(x)).toThrow(/σ_max = 1\.000001/);
   });
@@ -143,9 +178,13 @@ describe('expectOnManifold and expectTangent delegate to the manifold and keep i
 
   it('throw with the manifold name and its reason', () => {
     const x = stiefel.randomPoint(new Random(5));
-    const offBy = /^expectOnManifold: not on Stiefel\(4, 2\): .*\(XᵀX − I\)\[(\d), \1\] = (\S+) /.exec(messageOf(() => expectOnManifold(stiefel, T.mul(x, 2))));
+    const offBy = /^expectOnManifold: not on Stiefel\(4, 2\): .*\(XᵀX − I\)\[(\d), \1\] = (\S+) /.exec(
+      messageOf(() => expectOnManifold(stiefel, T.mul(x, 2))),
+    );
     expectClose(Number(offBy?.[2]), 3, { atol: 1e-12, rtol: 0 }); // (2X)ᵀ(2X) − I = 3I
-    const normal = /^expectTangent: not tangent to Stiefel\(4, 2\): .*\[(\d), \1\] = (\S+) /.exec(messageOf(() => expectTangent(stiefel, x, x)));
+    const normal = /^expectTangent: not tangent to Stiefel\(4, 2\): .*\[(\d), \1\] = (\S+) /.exec(
+      messageOf(() => expectTangent(stiefel, x, x)),
+    );
     expectClose(Number(normal?.[2]), 2, { atol: 1e-12, rtol: 0 }); // x is normal at x: Xᵀx + xᵀX = 2I
   });
 });
@@ -158,7 +197,9 @@ describe('arbitraries', () => {
         for (const v of t.toTypedArray()) expect(v >= -2 && v <= 3).toBe(true);
       }),
     );
-    fc.assert(fc.property(matrixArb([3, 3]), (t) => t.toTypedArray().every((v) => Math.abs(v) <= 1) && t.dtype === 'float64'));
+    fc.assert(
+      fc.property(matrixArb([3, 3]), (t) => t.toTypedArray().every((v) => Math.abs(v) <= 1) && t.dtype === 'float64'),
+    );
     expect(() => matrixArb([2], { min: 1, max: 0 })).toThrow(/min ≤ max/);
   });
 
@@ -178,11 +219,20 @@ describe('arbitraries', () => {
     const tangentAndUnit = (x: Tensor, v: Tensor): void => {
       const s = T.matmul(x.mT, v);
       expectClose(T.add(s, s.mT), T.zeros(s.shape), { atol: 50 * epsOf('float64'), rtol: 0 });
-      expectClose(T.sqrt(T.sum(T.square(v), [-2, -1])), T.ones(v.shape.slice(0, -2)), { atol: 10 * epsOf('float64'), rtol: 0 });
+      expectClose(T.sqrt(T.sum(T.square(v), [-2, -1])), T.ones(v.shape.slice(0, -2)), {
+        atol: 10 * epsOf('float64'),
+        rtol: 0,
+      });
     };
-    fc.assert(fc.property(pointAndTangentArb(stiefel, { batchShape: [4] }), ({ x, v }) => tangentAndUnit(x, v)), { numRuns: 50 });
+    fc.assert(
+      fc.property(pointAndTangentArb(stiefel, { batchShape: [4] }), ({ x, v }) => tangentAndUnit(x, v)),
+      { numRuns: 50 },
+    );
     const x = stiefel.randomPoint(new Random(6));
-    fc.assert(fc.property(tangentArb(stiefel, x), (v) => tangentAndUnit(x, v)), { numRuns: 50 });
+    fc.assert(
+      fc.property(tangentArb(stiefel, x), (v) => tangentAndUnit(x, v)),
+      { numRuns: 50 },
+    );
   });
 
   it('birkhoffVertexArb: 0/1 matrices with one 1 per row and column, reaching every permutation', () => {
@@ -212,7 +262,12 @@ describe('arbitraries', () => {
       }),
       { numRuns: 50 },
     );
-    fc.assert(fc.property(repeatedSingularValuesArb(3, { multiplicity: 3, dtype: 'float32' }), (r) => r.multiplicity === 3 && r.matrix.dtype === 'float32'));
+    fc.assert(
+      fc.property(
+        repeatedSingularValuesArb(3, { multiplicity: 3, dtype: 'float32' }),
+        (r) => r.multiplicity === 3 && r.matrix.dtype === 'float32',
+      ),
+    );
     expect(() => repeatedSingularValuesArb(1)).toThrow(/n must be an integer ≥ 2/);
     expect(() => repeatedSingularValuesArb(3, { multiplicity: 4 })).toThrow(/multiplicity/);
   });

@@ -26,7 +26,9 @@ export const MAX_ELEMENTS = 2 ** 28;
  */
 export function checkDType(op: string, dtype: unknown): DType {
   if (dtype === 'float64' || dtype === 'float32') return dtype;
-  throw new DTypeError(`${op}: dtype must be 'float64' or 'float32', got ${typeof dtype === 'string' ? `'${dtype}'` : fmtArg(dtype)}`);
+  throw new DTypeError(
+    `${op}: dtype must be 'float64' or 'float32', got ${typeof dtype === 'string' ? `'${dtype}'` : fmtArg(dtype)}`,
+  );
 }
 
 /**
@@ -63,12 +65,14 @@ export function allocate(dtype: DType, length: number): TypedArray {
     refuseAllocation(dtype, length);
   }
   const bytes = dtype === 'float64' ? length * 8 : length * 4;
-  if (bytes <= 64 || bytes > SLAB_MAX_BYTES) return dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
+  if (bytes <= 64 || bytes > SLAB_MAX_BYTES)
+    return dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
   if (slabUsed + bytes > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
     slabUsed = 0;
   }
-  const view = dtype === 'float64' ? new Float64Array(slab, slabUsed, length) : new Float32Array(slab, slabUsed, length);
+  const view =
+    dtype === 'float64' ? new Float64Array(slab, slabUsed, length) : new Float32Array(slab, slabUsed, length);
   slabUsed += (bytes + 7) & ~7; // keep every view 8-byte aligned
   return view;
 }

@@ -24,8 +24,27 @@ import { broadcastShapes, contiguousStrides, shapesEqual, sizeOf, type Shape } f
 import { checkTensor, Tensor } from './tensor.js';
 
 /** `lo`/`hi` are the bounds of `clamp`; the other unary loops ignore them. */
-type UnaryLoop = (n: number, out: TypedArray, po: number, x: TypedArray, px: number, sx: number, lo: number, hi: number) => void;
-type BinaryLoop = (n: number, out: TypedArray, po: number, a: TypedArray, pa: number, sa: number, b: TypedArray, pb: number, sb: number) => void;
+type UnaryLoop = (
+  n: number,
+  out: TypedArray,
+  po: number,
+  x: TypedArray,
+  px: number,
+  sx: number,
+  lo: number,
+  hi: number,
+) => void;
+type BinaryLoop = (
+  n: number,
+  out: TypedArray,
+  po: number,
+  a: TypedArray,
+  pa: number,
+  sa: number,
+  b: TypedArray,
+  pb: number,
+  sb: number,
+) => void;
 
 // ---------------------------------------------------------------------------------------------
 // Scalar functions that Math lacks
@@ -42,7 +61,7 @@ function sigmoidOf(x: number): number {
 
 /** log(1+e^x) = log1p(e^−|x|) + max(x, 0): no overflow for large x, full precision for very negative x. */
 function softplusOf(x: number): number {
-  return Math.log1p(Math.exp(-Math.abs(x))) + (x > 0 ? x : 0);
+  return Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0);
 }
 
 /**
@@ -56,7 +75,7 @@ function geluOf(x: number): number {
 /** pow with the C99/NumPy special cases that JavaScript's `**` lacks: 1^y = 1 for every y (NaN too) and (−1)^±∞ = 1. */
 function powOf(a: number, b: number): number {
   const r = a ** b;
-  if (r === r) return r;
+  if (!Number.isNaN(r)) return r;
   return a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : r;
 }
 
@@ -66,15 +85,20 @@ function powOf(a: number, b: number): number {
 const ERF_A = [3.1611237438705656, 113.864154151050156, 377.485237685302021, 3209.37758913846947, 0.185777706184603153];
 const ERF_B = [23.6012909523441209, 244.024637934444173, 1282.61652607737228, 2844.23683343917062];
 const ERFC_C = [
-  0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909, 1712.04761263407058,
-  2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8,
+  0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909,
+  1712.04761263407058, 2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8,
 ];
 const ERFC_D = [
-  15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963, 4362.61909014324716,
-  3439.36767414372164, 1230.33935480374942,
+  15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963,
+  4362.61909014324716, 3439.36767414372164, 1230.33935480374942,
 ];
-const ERFC_P = [0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766, 6.58749161529837803e-4, 0.0163153871373020978];
-const ERFC_Q = [2.56852019228982242, 1.87295284992346047, 0.527905102951428412, 0.0605183413124413191, 0.00233520497626869185];
+const ERFC_P = [
+  0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766, 6.58749161529837803e-4,
+  0.0163153871373020978,
+];
+const ERFC_Q = [
+  2.56852019228982242, 1.87295284992346047, 0.527905102951428412, 0.0605183413124413191, 0.00233520497626869185,
+];
 const ONE_OVER_SQRT_PI = 0.56418958354775628695;
 /** Below this |x|, x² underflows against the constant term and erf(x) is exactly linear. */
 const ERF_XSMALL = 1.11e-16;
@@ -125,7 +149,7 @@ function erfcLarge(y: number): number {
 function erfOf(x: number): number {
   const y = Math.abs(x);
   if (y <= 0.46875) return erfSmall(x);
-  if (y !== y) return x;
+  if (Number.isNaN(y)) return x;
   const r = 1 - erfcLarge(y);
   return x < 0 ? -r : r;
 }
@@ -133,7 +157,7 @@ function erfOf(x: number): number {
 function erfcOf(x: number): number {
   const y = Math.abs(x);
   if (y <= 0.46875) return 1 - erfSmall(x);
-  if (y !== y) return x;
+  if (Number.isNaN(y)) return x;
   const r = erfcLarge(y);
   return x < 0 ? 2 - r : r;
 }
@@ -186,7 +210,7 @@ const sigmoidLoop: UnaryLoop = (n, o, po, x, px, sx) => {
 const reluLoop: UnaryLoop = (n, o, po, x, px, sx) => {
   for (let i = 0; i < n; i++, px += sx) {
     const v = x[px]!;
-    o[po + i] = v < 0 ? 0 : v; // NaN passes through
+    o[po + i] = Math.max(v, 0); // NaN passes through
   }
 };
 const geluLoop: UnaryLoop = (n, o, po, x, px, sx) => {
@@ -210,7 +234,7 @@ const softplusLoop: UnaryLoop = (n, o, po, x, px, sx) => {
 const clampLoop: UnaryLoop = (n, o, po, x, px, sx, lo, hi) => {
   for (let i = 0; i < n; i++, px += sx) {
     const v = x[px]!;
-    o[po + i] = v < lo ? lo : v > hi ? hi : v; // NaN passes through
+    o[po + i] = v < lo ? lo : Math.min(v, hi); // NaN passes through
   }
 };
 
@@ -324,7 +348,17 @@ function mapUnary(op: string, loop: UnaryLoop, x: Tensor, lo = 0, hi = 0): Tenso
 }
 
 /** One flat loop over `shape`'s elements: every input contiguous (step 1) or a single value (step 0). */
-function flatBinary(loop: BinaryLoop, dtype: DType, shape: Shape, a: TypedArray, pa: number, sa: number, b: TypedArray, pb: number, sb: number): Tensor {
+function flatBinary(
+  loop: BinaryLoop,
+  dtype: DType,
+  shape: Shape,
+  a: TypedArray,
+  pa: number,
+  sa: number,
+  b: TypedArray,
+  pb: number,
+  sb: number,
+): Tensor {
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
   loop(n, out, 0, a, pa, sa, b, pb, sb);
@@ -343,19 +377,25 @@ function mapBinary(op: string, loop: BinaryLoop, a: Tensor | number, b: Tensor |
   // The fast paths first, before any allocation: a number with a contiguous tensor, two
   // contiguous tensors of one shape, a 0-d tensor with a contiguous tensor.
   if (typeof a === 'number') {
-    if (typeof b === 'number') throw new ValueError(`${op}: needs at least one Tensor operand, got the numbers ${a} and ${b}`);
+    if (typeof b === 'number')
+      throw new ValueError(`${op}: needs at least one Tensor operand, got the numbers ${a} and ${b}`);
     dtype = b.dtype;
-    if (isCContiguous(b.shape, b.strides)) return flatBinary(loop, dtype, b.shape, cellWith(dtype, 0, a), 0, 0, b.data, b.offset, 1);
+    if (isCContiguous(b.shape, b.strides))
+      return flatBinary(loop, dtype, b.shape, cellWith(dtype, 0, a), 0, 0, b.data, b.offset, 1);
   } else if (typeof b === 'number') {
     dtype = a.dtype;
-    if (isCContiguous(a.shape, a.strides)) return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, cellWith(dtype, 1, b), 1, 0);
+    if (isCContiguous(a.shape, a.strides))
+      return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, cellWith(dtype, 1, b), 1, 0);
   } else {
     dtype = promoteTypes(a.dtype, b.dtype);
     const aFlat = isCContiguous(a.shape, a.strides);
     const bFlat = isCContiguous(b.shape, b.strides);
-    if (aFlat && bFlat && shapesEqual(a.shape, b.shape)) return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, b.data, b.offset, 1);
-    if (a.shape.length === 0 && bFlat) return flatBinary(loop, dtype, b.shape, a.data, a.offset, 0, b.data, b.offset, 1);
-    if (b.shape.length === 0 && aFlat) return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, b.data, b.offset, 0);
+    if (aFlat && bFlat && shapesEqual(a.shape, b.shape))
+      return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, b.data, b.offset, 1);
+    if (a.shape.length === 0 && bFlat)
+      return flatBinary(loop, dtype, b.shape, a.data, a.offset, 0, b.data, b.offset, 1);
+    if (b.shape.length === 0 && aFlat)
+      return flatBinary(loop, dtype, a.shape, a.data, a.offset, 1, b.data, b.offset, 0);
   }
   const A = operandOf(a, dtype, 0);
   const B = operandOf(b, dtype, 1);

@@ -42,7 +42,7 @@ export function fmtArg(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   switch (typeof value) {
     case 'string':
-      return `the string ${JSON.stringify(value.length > 20 ? value.slice(0, 20) + '…' : value)}`;
+      return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
     case 'number':
     case 'boolean':
       return `the ${typeof value} ${String(value)}`;
@@ -66,6 +66,7 @@ export function fmtArg(value: unknown): string {
  */
 export function argumentError(op: string, name: string, expected: string, value: unknown): ValueError {
   const kind = value === null ? 'null' : typeof value;
-  const detail = value === null || value === undefined || kind === 'function' || kind === 'symbol' ? '' : ` (${fmtArg(value)})`;
+  const detail =
+    value === null || value === undefined || kind === 'function' || kind === 'symbol' ? '' : ` (${fmtArg(value)})`;
   return new ValueError(`${op}: expected ${expected}, got ${kind}${detail} for argument ${name}`);
 }

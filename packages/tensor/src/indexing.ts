@@ -99,15 +99,24 @@ export function split(x: Tensor, sizesOrSections: number | readonly number[], ax
   let sizes: number[];
   if (typeof sizesOrSections === 'number') {
     const k = sizesOrSections;
-    if (!Number.isInteger(k) || k <= 0) throw new ValueError(`split: number of sections must be a positive integer, got ${k}`);
-    if (n % k !== 0) throw new ShapeError(`split: axis ${ax} of length ${n} (shape ${fmtShape(x.shape)}) does not divide into ${k} equal sections`);
+    if (!Number.isInteger(k) || k <= 0)
+      throw new ValueError(`split: number of sections must be a positive integer, got ${k}`);
+    if (n % k !== 0)
+      throw new ShapeError(
+        `split: axis ${ax} of length ${n} (shape ${fmtShape(x.shape)}) does not divide into ${k} equal sections`,
+      );
     sizes = new Array<number>(k).fill(n / k);
   } else {
-    if (!Array.isArray(sizesOrSections)) throw argumentError('split', 'sizesOrSections', 'a number or an array of sizes', sizesOrSections);
+    if (!Array.isArray(sizesOrSections))
+      throw argumentError('split', 'sizesOrSections', 'a number or an array of sizes', sizesOrSections);
     sizes = [...sizesOrSections];
-    if (sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new ValueError(`split: sizes must be non-negative integers, got ${fmtShape(sizes)}`);
+    if (sizes.some((s) => !Number.isInteger(s) || s < 0))
+      throw new ValueError(`split: sizes must be non-negative integers, got ${fmtShape(sizes)}`);
     const sum = sizes.reduce((a, b) => a + b, 0);
-    if (sum !== n) throw new ShapeError(`split: sizes ${fmtShape(sizes)} sum to ${sum}, not to the length ${n} of axis ${ax} (shape ${fmtShape(x.shape)})`);
+    if (sum !== n)
+      throw new ShapeError(
+        `split: sizes ${fmtShape(sizes)} sum to ${sum}, not to the length ${n} of axis ${ax} (shape ${fmtShape(x.shape)})`,
+      );
   }
   const specs: SliceSpec[] = new Array<SliceSpec>(ax + 1).fill(null);
   let start = 0;
@@ -123,7 +132,8 @@ function normalizeIndices(op: string, values: ArrayLike<number>, axis: number, n
   const out = new Array<number>(values.length);
   for (let i = 0; i < values.length; i++) {
     const k = values[i]!;
-    if (!Number.isInteger(k) || k < -n || k >= n) throw new IndexError(`${op}: index ${k} is out of range for axis ${axis} of size ${n}`);
+    if (!Number.isInteger(k) || k < -n || k >= n)
+      throw new IndexError(`${op}: index ${k} is out of range for axis ${axis} of size ${n}`);
     out[i] = k < 0 ? k + n : k;
   }
   return out;
@@ -174,7 +184,9 @@ export function indexAdd(base: Tensor, axis: number, indices: readonly number[] 
   const expected = [...base.shape];
   expected[ax] = idx.length;
   if (src.ndim !== expected.length || src.shape.some((d, k) => d !== expected[k])) {
-    throw new ShapeError(`indexAdd: src has shape ${fmtShape(src.shape)}, expected ${fmtShape(expected)} (base ${fmtShape(base.shape)}, ${idx.length} indices on axis ${ax})`);
+    throw new ShapeError(
+      `indexAdd: src has shape ${fmtShape(src.shape)}, expected ${fmtShape(expected)} (base ${fmtShape(base.shape)}, ${idx.length} indices on axis ${ax})`,
+    );
   }
   const dtype = promoteTypes(base.dtype, src.dtype);
   const out = flatAs(base, dtype);
@@ -250,7 +262,9 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
   const ax = normalizeAxis('scatterAdd', axis, checkTensor('scatterAdd', base, 'base').ndim);
   checkIndexShape('scatterAdd', base, ax, index, 'base');
   if (src.ndim !== index.ndim || index.shape.some((d, k) => d > src.shape[k]!)) {
-    throw new ShapeError(`scatterAdd: index of shape ${fmtShape(index.shape)} does not fit src of shape ${fmtShape(src.shape)} (same rank, and no longer on every axis)`);
+    throw new ShapeError(
+      `scatterAdd: index of shape ${fmtShape(index.shape)} does not fit src of shape ${fmtShape(src.shape)} (same rank, and no longer on every axis)`,
+    );
   }
   const idx = normalizeIndices('scatterAdd', index.toTypedArray(), ax, base.shape[ax]!);
   const dtype = promoteTypes(base.dtype, src.dtype);
@@ -266,7 +280,8 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
 
 /** The main diagonal of the last two axes: [..., n, m] → [..., min(n, m)]. A view. */
 export function diagonal(x: Tensor): Tensor {
-  if (checkTensor('diagonal', x).ndim < 2) throw new ShapeError(`diagonal: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
+  if (checkTensor('diagonal', x).ndim < 2)
+    throw new ShapeError(`diagonal: needs at least 2 axes, got shape ${fmtShape(x.shape)}`);
   const r = x.ndim;
   const shape = [...x.shape.slice(0, r - 2), Math.min(x.shape[r - 2]!, x.shape[r - 1]!)];
   const strides = [...x.strides.slice(0, r - 2), x.strides[r - 2]! + x.strides[r - 1]!];
@@ -275,7 +290,8 @@ export function diagonal(x: Tensor): Tensor {
 
 /** Square matrices with `v`'s last axis on the diagonal: [..., k] → [..., k, k], zeros elsewhere. */
 export function diagEmbed(v: Tensor): Tensor {
-  if (checkTensor('diagEmbed', v, 'v').ndim < 1) throw new ShapeError('diagEmbed: needs at least 1 axis, got a 0-d tensor');
+  if (checkTensor('diagEmbed', v, 'v').ndim < 1)
+    throw new ShapeError('diagEmbed: needs at least 1 axis, got a 0-d tensor');
   const k = v.shape[v.ndim - 1]!;
   const outShape = [...v.shape, k];
   checkAllocation('diagEmbed', outShape);

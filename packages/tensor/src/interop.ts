@@ -35,15 +35,20 @@ function isIntegerList(v: unknown): v is readonly number[] {
  */
 export function fromNdarray(array: ndarray.NdArray<ndarray.Data<number>>, options: FromNdarrayOptions = {}): Tensor {
   const a = array as unknown as { data?: unknown; shape?: unknown; stride?: unknown; offset?: unknown } | null;
-  if (a === null || typeof a !== 'object') throw new ValueError(`fromNdarray: expected an ndarray, got ${a === null ? 'null' : typeof a}`);
+  if (a === null || typeof a !== 'object')
+    throw new ValueError(`fromNdarray: expected an ndarray, got ${a === null ? 'null' : typeof a}`);
   const { data, shape, stride, offset } = a;
-  if (!isIntegerList(shape) || shape.some((d) => d < 0)) throw new ShapeError(`fromNdarray: shape must be non-negative integers, got ${String(shape)}`);
+  if (!isIntegerList(shape) || shape.some((d) => d < 0))
+    throw new ShapeError(`fromNdarray: shape must be non-negative integers, got ${String(shape)}`);
   if (!isIntegerList(stride) || stride.length !== shape.length) {
     throw new ShapeError(`fromNdarray: stride must be ${shape.length} integers, got ${String(stride)}`);
   }
-  if (!Number.isSafeInteger(offset)) throw new ShapeError(`fromNdarray: offset must be an integer, got ${String(offset)}`);
+  if (!Number.isSafeInteger(offset))
+    throw new ShapeError(`fromNdarray: offset must be an integer, got ${String(offset)}`);
   if (data === null || typeof data !== 'object' || typeof (data as { length?: unknown }).length !== 'number') {
-    throw new DTypeError(`fromNdarray: data must be an array or typed array, got ${data === null ? 'null' : typeof data}`);
+    throw new DTypeError(
+      `fromNdarray: data must be an array or typed array, got ${data === null ? 'null' : typeof data}`,
+    );
   }
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     throw new DTypeError('fromNdarray: BigInt storage cannot be represented as float64 exactly; convert it first');

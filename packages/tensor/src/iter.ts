@@ -40,7 +40,13 @@ export function copyStrided(
  * Moves an odometer over axes `0..lastAxis` by one step and returns the new storage position.
  * `counter` holds the current index per axis.
  */
-export function advance(shape: Shape, strides: readonly number[], counter: number[], lastAxis: number, pos: number): number {
+export function advance(
+  shape: Shape,
+  strides: readonly number[],
+  counter: number[],
+  lastAxis: number,
+  pos: number,
+): number {
   for (let ax = lastAxis; ax >= 0; ax--) {
     pos += strides[ax]!;
     if (++counter[ax]! < shape[ax]!) return pos;

@@ -101,7 +101,12 @@ interface Plan {
 }
 
 /** Broadcasts the batch axes, naming the full operand shapes in the error. */
-function broadcastBatch(aFull: readonly number[], bFull: readonly number[], aBatch: number[], bBatch: number[]): number[] {
+function broadcastBatch(
+  aFull: readonly number[],
+  bFull: readonly number[],
+  aBatch: number[],
+  bBatch: number[],
+): number[] {
   const ndim = Math.max(aBatch.length, bBatch.length);
   const out: number[] = [];
   for (let i = 0; i < ndim; i++) {
@@ -191,9 +196,12 @@ const SMALL_WORK = 16384;
  */
 function smallBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
   const { m, k, n, rsA, csA, rsB, csB, offA, offB, inner, sA, sB } = plan;
-  const rsA2 = 2 * rsA, rsA3 = 3 * rsA;
-  const csB2 = 2 * csB, csB3 = 3 * csB;
-  const n2 = 2 * n, n3 = 3 * n;
+  const rsA2 = 2 * rsA,
+    rsA3 = 3 * rsA;
+  const csB2 = 2 * csB,
+    csB3 = 3 * csB;
+  const n2 = 2 * n,
+    n3 = 3 * n;
   let c0 = 0;
   for (let r = 0; r < offA.length; r++) {
     for (let t = 0, a0 = offA[r]!, b0 = offB[r]!; t < inner; t++, a0 += sA, b0 += sB, c0 += m * n) {
@@ -202,45 +210,105 @@ function smallBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): 
         const ai = a0 + i * rsA;
         let j = 0;
         for (; j + 4 <= n; j += 4) {
-          let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-          let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-          let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
-          let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+          let s00 = 0,
+            s01 = 0,
+            s02 = 0,
+            s03 = 0;
+          let s10 = 0,
+            s11 = 0,
+            s12 = 0,
+            s13 = 0;
+          let s20 = 0,
+            s21 = 0,
+            s22 = 0,
+            s23 = 0;
+          let s30 = 0,
+            s31 = 0,
+            s32 = 0,
+            s33 = 0;
           for (let p = 0, pa = ai, pb = b0 + j * csB; p < k; p++, pa += csA, pb += rsB) {
-            const x0 = A[pa]!, x1 = A[pa + rsA]!, x2 = A[pa + rsA2]!, x3 = A[pa + rsA3]!;
-            const y0 = B[pb]!, y1 = B[pb + csB]!, y2 = B[pb + csB2]!, y3 = B[pb + csB3]!;
-            s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-            s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-            s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-            s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+            const x0 = A[pa]!,
+              x1 = A[pa + rsA]!,
+              x2 = A[pa + rsA2]!,
+              x3 = A[pa + rsA3]!;
+            const y0 = B[pb]!,
+              y1 = B[pb + csB]!,
+              y2 = B[pb + csB2]!,
+              y3 = B[pb + csB3]!;
+            s00 += x0 * y0;
+            s01 += x0 * y1;
+            s02 += x0 * y2;
+            s03 += x0 * y3;
+            s10 += x1 * y0;
+            s11 += x1 * y1;
+            s12 += x1 * y2;
+            s13 += x1 * y3;
+            s20 += x2 * y0;
+            s21 += x2 * y1;
+            s22 += x2 * y2;
+            s23 += x2 * y3;
+            s30 += x3 * y0;
+            s31 += x3 * y1;
+            s32 += x3 * y2;
+            s33 += x3 * y3;
           }
           const c = c0 + i * n + j;
-          C[c] = s00; C[c + 1] = s01; C[c + 2] = s02; C[c + 3] = s03;
-          C[c + n] = s10; C[c + n + 1] = s11; C[c + n + 2] = s12; C[c + n + 3] = s13;
-          C[c + n2] = s20; C[c + n2 + 1] = s21; C[c + n2 + 2] = s22; C[c + n2 + 3] = s23;
-          C[c + n3] = s30; C[c + n3 + 1] = s31; C[c + n3 + 2] = s32; C[c + n3 + 3] = s33;
+          C[c] = s00;
+          C[c + 1] = s01;
+          C[c + 2] = s02;
+          C[c + 3] = s03;
+          C[c + n] = s10;
+          C[c + n + 1] = s11;
+          C[c + n + 2] = s12;
+          C[c + n + 3] = s13;
+          C[c + n2] = s20;
+          C[c + n2 + 1] = s21;
+          C[c + n2 + 2] = s22;
+          C[c + n2 + 3] = s23;
+          C[c + n3] = s30;
+          C[c + n3 + 1] = s31;
+          C[c + n3 + 2] = s32;
+          C[c + n3 + 3] = s33;
         }
         for (; j < n; j++) {
-          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          let s0 = 0,
+            s1 = 0,
+            s2 = 0,
+            s3 = 0;
           for (let p = 0, pa = ai, pb = b0 + j * csB; p < k; p++, pa += csA, pb += rsB) {
             const y = B[pb]!;
-            s0 += A[pa]! * y; s1 += A[pa + rsA]! * y; s2 += A[pa + rsA2]! * y; s3 += A[pa + rsA3]! * y;
+            s0 += A[pa]! * y;
+            s1 += A[pa + rsA]! * y;
+            s2 += A[pa + rsA2]! * y;
+            s3 += A[pa + rsA3]! * y;
           }
           const c = c0 + i * n + j;
-          C[c] = s0; C[c + n] = s1; C[c + n2] = s2; C[c + n3] = s3;
+          C[c] = s0;
+          C[c + n] = s1;
+          C[c + n2] = s2;
+          C[c + n3] = s3;
         }
       }
       for (; i < m; i++) {
         const ai = a0 + i * rsA;
         let j = 0;
         for (; j + 4 <= n; j += 4) {
-          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          let s0 = 0,
+            s1 = 0,
+            s2 = 0,
+            s3 = 0;
           for (let p = 0, pa = ai, pb = b0 + j * csB; p < k; p++, pa += csA, pb += rsB) {
             const x = A[pa]!;
-            s0 += x * B[pb]!; s1 += x * B[pb + csB]!; s2 += x * B[pb + csB2]!; s3 += x * B[pb + csB3]!;
+            s0 += x * B[pb]!;
+            s1 += x * B[pb + csB]!;
+            s2 += x * B[pb + csB2]!;
+            s3 += x * B[pb + csB3]!;
           }
           const c = c0 + i * n + j;
-          C[c] = s0; C[c + 1] = s1; C[c + 2] = s2; C[c + 3] = s3;
+          C[c] = s0;
+          C[c + 1] = s1;
+          C[c + 2] = s2;
+          C[c + 3] = s3;
         }
         for (; j < n; j++) {
           let s = 0;
@@ -264,10 +332,14 @@ function mul2(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
   let c = 0;
   for (let r = 0; r < offA.length; r++) {
     for (let t = 0, a = offA[r]!, b = offB[r]!; t < inner; t++, a += sA, b += sB, c += 4) {
-      const a00 = A[a]!, a01 = A[a + csA]!;
-      const a10 = A[a + rsA]!, a11 = A[a + rsA + csA]!;
-      const b00 = B[b]!, b01 = B[b + csB]!;
-      const b10 = B[b + rsB]!, b11 = B[b + rsB + csB]!;
+      const a00 = A[a]!,
+        a01 = A[a + csA]!;
+      const a10 = A[a + rsA]!,
+        a11 = A[a + rsA + csA]!;
+      const b00 = B[b]!,
+        b01 = B[b + csB]!;
+      const b10 = B[b + rsB]!,
+        b11 = B[b + rsB + csB]!;
       C[c] = a00 * b00 + a01 * b10;
       C[c + 1] = a00 * b01 + a01 * b11;
       C[c + 2] = a10 * b00 + a11 * b10;
@@ -285,11 +357,19 @@ function mul3(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
     for (let t = 0, a0 = offA[r]!, b0 = offB[r]!; t < inner; t++, a0 += sA, b0 += sB) {
       const b1 = b0 + rsB;
       const b2 = b1 + rsB;
-      const b00 = B[b0]!, b01 = B[b0 + csB]!, b02 = B[b0 + csB2]!;
-      const b10 = B[b1]!, b11 = B[b1 + csB]!, b12 = B[b1 + csB2]!;
-      const b20 = B[b2]!, b21 = B[b2 + csB]!, b22 = B[b2 + csB2]!;
+      const b00 = B[b0]!,
+        b01 = B[b0 + csB]!,
+        b02 = B[b0 + csB2]!;
+      const b10 = B[b1]!,
+        b11 = B[b1 + csB]!,
+        b12 = B[b1 + csB2]!;
+      const b20 = B[b2]!,
+        b21 = B[b2 + csB]!,
+        b22 = B[b2 + csB2]!;
       for (let i = 0, a = a0; i < 3; i++, a += rsA, c += 3) {
-        const x0 = A[a]!, x1 = A[a + csA]!, x2 = A[a + csA2]!;
+        const x0 = A[a]!,
+          x1 = A[a + csA]!,
+          x2 = A[a + csA2]!;
         C[c] = x0 * b00 + x1 * b10 + x2 * b20;
         C[c + 1] = x0 * b01 + x1 * b11 + x2 * b21;
         C[c + 2] = x0 * b02 + x1 * b12 + x2 * b22;
@@ -300,20 +380,37 @@ function mul3(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
 
 function mul4(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
   const { rsA, csA, rsB, csB, offA, offB, inner, sA, sB } = plan;
-  const csA2 = 2 * csA, csA3 = 3 * csA;
-  const csB2 = 2 * csB, csB3 = 3 * csB;
+  const csA2 = 2 * csA,
+    csA3 = 3 * csA;
+  const csB2 = 2 * csB,
+    csB3 = 3 * csB;
   let c = 0;
   for (let r = 0; r < offA.length; r++) {
     for (let t = 0, a0 = offA[r]!, b0 = offB[r]!; t < inner; t++, a0 += sA, b0 += sB) {
       const b1 = b0 + rsB;
       const b2 = b1 + rsB;
       const b3 = b2 + rsB;
-      const b00 = B[b0]!, b01 = B[b0 + csB]!, b02 = B[b0 + csB2]!, b03 = B[b0 + csB3]!;
-      const b10 = B[b1]!, b11 = B[b1 + csB]!, b12 = B[b1 + csB2]!, b13 = B[b1 + csB3]!;
-      const b20 = B[b2]!, b21 = B[b2 + csB]!, b22 = B[b2 + csB2]!, b23 = B[b2 + csB3]!;
-      const b30 = B[b3]!, b31 = B[b3 + csB]!, b32 = B[b3 + csB2]!, b33 = B[b3 + csB3]!;
+      const b00 = B[b0]!,
+        b01 = B[b0 + csB]!,
+        b02 = B[b0 + csB2]!,
+        b03 = B[b0 + csB3]!;
+      const b10 = B[b1]!,
+        b11 = B[b1 + csB]!,
+        b12 = B[b1 + csB2]!,
+        b13 = B[b1 + csB3]!;
+      const b20 = B[b2]!,
+        b21 = B[b2 + csB]!,
+        b22 = B[b2 + csB2]!,
+        b23 = B[b2 + csB3]!;
+      const b30 = B[b3]!,
+        b31 = B[b3 + csB]!,
+        b32 = B[b3 + csB2]!,
+        b33 = B[b3 + csB3]!;
       for (let i = 0, a = a0; i < 4; i++, a += rsA, c += 4) {
-        const x0 = A[a]!, x1 = A[a + csA]!, x2 = A[a + csA2]!, x3 = A[a + csA3]!;
+        const x0 = A[a]!,
+          x1 = A[a + csA]!,
+          x2 = A[a + csA2]!,
+          x3 = A[a + csA3]!;
         C[c] = x0 * b00 + x1 * b10 + x2 * b20 + x3 * b30;
         C[c + 1] = x0 * b01 + x1 * b11 + x2 * b21 + x3 * b31;
         C[c + 2] = x0 * b02 + x1 * b12 + x2 * b22 + x3 * b32;
@@ -387,7 +484,19 @@ function roundUp(x: number, multiple: number): number {
  * tiles. Loop order of Goto's GEMM: a KC×NC panel of B is packed once and reused for every
  * MC-row block of A.
  */
-function gemm(A: TypedArray, a0: number, B: TypedArray, b0: number, m: number, acc: Float64Array, cOff: number, ldc: number, plan: Plan, Ap: number[], Bp: number[]): void {
+function gemm(
+  A: TypedArray,
+  a0: number,
+  B: TypedArray,
+  b0: number,
+  m: number,
+  acc: Float64Array,
+  cOff: number,
+  ldc: number,
+  plan: Plan,
+  Ap: number[],
+  Bp: number[],
+): void {
   const { k, n, rsA, csA, rsB, csB } = plan;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
@@ -435,31 +544,82 @@ function packB(B: TypedArray, b0: number, rs: number, cs: number, kc: number, nc
  * acc[cOff + (i, j)] += packed A block · packed B panel, one MR×NR tile at a time, the tile
  * held in 16 locals. `(x + c) | 0` indices spare V8 an overflow check per load.
  */
-function macroKernel(kc: number, mc: number, nc: number, Ap: number[], Bp: number[], acc: Float64Array, cOff: number, ldc: number): void {
+function macroKernel(
+  kc: number,
+  mc: number,
+  nc: number,
+  Ap: number[],
+  Bp: number[],
+  acc: Float64Array,
+  cOff: number,
+  ldc: number,
+): void {
   for (let jr = 0; jr < nc; jr += NR) {
     for (let ir = 0; ir < mc; ir += MR) {
       let a = ir * kc;
       let b = jr * kc;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0;
+      let c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0;
+      let c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
       for (let p = 0; p < kc; p++, a += MR, b += NR) {
-        const a0 = Ap[a]!, a1 = Ap[(a + 1) | 0]!, a2 = Ap[(a + 2) | 0]!, a3 = Ap[(a + 3) | 0]!;
-        const b0 = Bp[b]!, b1 = Bp[(b + 1) | 0]!, b2 = Bp[(b + 2) | 0]!, b3 = Bp[(b + 3) | 0]!;
-        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        const a0 = Ap[a]!,
+          a1 = Ap[(a + 1) | 0]!,
+          a2 = Ap[(a + 2) | 0]!,
+          a3 = Ap[(a + 3) | 0]!;
+        const b0 = Bp[b]!,
+          b1 = Bp[(b + 1) | 0]!,
+          b2 = Bp[(b + 2) | 0]!,
+          b3 = Bp[(b + 3) | 0]!;
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
       let c = cOff + ir * ldc + jr;
-      acc[c] += c00; acc[c + 1] += c01; acc[c + 2] += c02; acc[c + 3] += c03;
+      acc[c] += c00;
+      acc[c + 1] += c01;
+      acc[c + 2] += c02;
+      acc[c + 3] += c03;
       c += ldc;
-      acc[c] += c10; acc[c + 1] += c11; acc[c + 2] += c12; acc[c + 3] += c13;
+      acc[c] += c10;
+      acc[c + 1] += c11;
+      acc[c + 2] += c12;
+      acc[c + 3] += c13;
       c += ldc;
-      acc[c] += c20; acc[c + 1] += c21; acc[c + 2] += c22; acc[c + 3] += c23;
+      acc[c] += c20;
+      acc[c + 1] += c21;
+      acc[c + 2] += c22;
+      acc[c + 3] += c23;
       c += ldc;
-      acc[c] += c30; acc[c + 1] += c31; acc[c + 2] += c32; acc[c + 3] += c33;
+      acc[c] += c30;
+      acc[c + 1] += c31;
+      acc[c + 2] += c32;
+      acc[c + 3] += c33;
     }
   }
 }

@@ -86,11 +86,16 @@ export class Random {
    * is four 32-bit integers, not all zero (the all-zero state would draw 0 forever).
    */
   setState(state: readonly number[]): void {
-    if (!Array.isArray(state) || state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= -(2 ** 31) && w < 2 ** 32)) {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      !state.every((w) => Number.isInteger(w) && w >= -(2 ** 31) && w < 2 ** 32)
+    ) {
       const got = Array.isArray(state) ? `[${state.map(String).join(', ')}]` : typeof state;
       throw new ValueError(`Random.setState: state must be four 32-bit integers from getState(), got ${got}`);
     }
-    if (state.every((w) => w === 0)) throw new ValueError('Random.setState: the all-zero state is not a valid xoroshiro128+ state');
+    if (state.every((w) => w === 0))
+      throw new ValueError('Random.setState: the all-zero state is not a valid xoroshiro128+ state');
     this.gen = xoroshiro128plusFromState(state.map((w) => w | 0));
   }
 
@@ -108,13 +113,16 @@ export class Random {
     const dtype = dtypeOption('uniform', options);
     options ??= {};
     for (const k of ['low', 'high'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'number') throw argumentError('uniform', k, 'a number', options[k]);
+      if (options[k] !== undefined && typeof options[k] !== 'number')
+        throw argumentError('uniform', k, 'a number', options[k]);
     }
     const round = dtype === 'float32' ? Math.fround : (x: number) => x;
     const low = round(options.low ?? 0);
     const high = round(options.high ?? 1);
     if (!(low < high) || !Number.isFinite(high - low)) {
-      throw new ValueError(`uniform: need finite low < high in ${dtype}, got low ${options.low ?? 0}, high ${options.high ?? 1}`);
+      throw new ValueError(
+        `uniform: need finite low < high in ${dtype}, got low ${options.low ?? 0}, high ${options.high ?? 1}`,
+      );
     }
     const s = checkShape('uniform', shape);
     const out = allocate(dtype, sizeOf(s));
@@ -166,7 +174,8 @@ export class Random {
 
   /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
   permutation(n: number): number[] {
-    if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`permutation: n must be a non-negative integer, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ValueError(`permutation: n must be a non-negative integer, got ${n}`);
     checkAllocation('permutation', [n]);
     const perm = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {
@@ -195,7 +204,8 @@ export class Random {
    */
   orthogonal(n: number, options: DTypeOptions = {}): Tensor {
     const dtype = dtypeOption('orthogonal', options);
-    if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`orthogonal: n must be a non-negative integer, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ValueError(`orthogonal: n must be a non-negative integer, got ${n}`);
     checkAllocation('orthogonal', [n, n]);
     const { q } = qr(this.normal([n, n]));
     return q.astype(dtype);

@@ -22,7 +22,15 @@ import { checkTensor, Tensor } from './tensor.js';
  * reduced row, `pa…pa+n−1` for a kept row). `ref` holds a per-output value at the same positions
  * (the max, the mean, the scale) for the second pass of two-pass reductions.
  */
-type RowLoop = (n: number, acc: Float64Array, pa: number, x: TypedArray, px: number, sx: number, ref: Float64Array) => void;
+type RowLoop = (
+  n: number,
+  acc: Float64Array,
+  pa: number,
+  x: TypedArray,
+  px: number,
+  sx: number,
+  ref: Float64Array,
+) => void;
 
 interface Reducer {
   /** The accumulator's starting value: the identity of the reduction. */
@@ -62,14 +70,14 @@ const MAX: Reducer = {
     let m = acc[pa]!;
     for (let i = 0; i < n; i++, px += sx) {
       const v = x[px]!;
-      if (v > m || v !== v) m = v;
+      if (v > m || Number.isNaN(v)) m = v;
     }
     acc[pa] = m;
   },
   kept: (n, acc, pa, x, px, sx) => {
     for (let i = 0; i < n; i++, px += sx) {
       const v = x[px]!;
-      if (v > acc[pa + i]! || v !== v) acc[pa + i] = v;
+      if (v > acc[pa + i]! || Number.isNaN(v)) acc[pa + i] = v;
     }
   },
 };
@@ -80,14 +88,14 @@ const MIN: Reducer = {
     let m = acc[pa]!;
     for (let i = 0; i < n; i++, px += sx) {
       const v = x[px]!;
-      if (v < m || v !== v) m = v;
+      if (v < m || Number.isNaN(v)) m = v;
     }
     acc[pa] = m;
   },
   kept: (n, acc, pa, x, px, sx) => {
     for (let i = 0; i < n; i++, px += sx) {
       const v = x[px]!;
-      if (v < acc[pa + i]! || v !== v) acc[pa + i] = v;
+      if (v < acc[pa + i]! || Number.isNaN(v)) acc[pa + i] = v;
     }
   },
 };
@@ -98,14 +106,14 @@ const MAX_ABS: Reducer = {
     let m = acc[pa]!;
     for (let i = 0; i < n; i++, px += sx) {
       const v = Math.abs(x[px]!);
-      if (v > m || v !== v) m = v;
+      if (v > m || Number.isNaN(v)) m = v;
     }
     acc[pa] = m;
   },
   kept: (n, acc, pa, x, px, sx) => {
     for (let i = 0; i < n; i++, px += sx) {
       const v = Math.abs(x[px]!);
-      if (v > acc[pa + i]! || v !== v) acc[pa + i] = v;
+      if (v > acc[pa + i]! || Number.isNaN(v)) acc[pa + i] = v;
     }
   },
 };
@@ -183,7 +191,8 @@ function plan(op: string, x: Tensor, axes: number | readonly number[] | undefine
   const shape = checkTensor(op, x).shape;
   const ndim = shape.length;
   const list: number[] = [];
-  if (axes === undefined) for (let ax = 0; ax < ndim; ax++) list.push(ax); // the common case, without normalizeAxes' allocations
+  if (axes === undefined)
+    for (let ax = 0; ax < ndim; ax++) list.push(ax); // the common case, without normalizeAxes' allocations
   else list.push(...normalizeAxes(op, axes, ndim));
   const reduced: boolean[] = [];
   const accStrides: number[] = [];
@@ -381,7 +390,12 @@ export function norm(x: Tensor, axes?: number | readonly number[], keepDims = fa
  * storage, po where its result goes in an output whose strides over x's other axes are
  * `outStrides` (the axis itself removed).
  */
-function forEachLane(x: Tensor, axis: number, outStrides: readonly number[], lane: (px: number, po: number) => void): void {
+function forEachLane(
+  x: Tensor,
+  axis: number,
+  outStrides: readonly number[],
+  lane: (px: number, po: number) => void,
+): void {
   const outer = x.shape.filter((_, i) => i !== axis);
   const xStrides = x.strides.filter((_, i) => i !== axis);
   forEachRow(outer, [xStrides, outStrides], [x.offset, 0], (n, pos, steps) => {
@@ -394,7 +408,11 @@ function forEachLane(x: Tensor, axis: number, outStrides: readonly number[], lan
  * strides over the other axes (for `forEachLane`), the lane length and the strides along the
  * lane in x (sx) and in the output (so).
  */
-function laneOutput(op: string, x: Tensor, axis: number): { ax: number; out: TypedArray; outStrides: number[]; len: number; sx: number; so: number } {
+function laneOutput(
+  op: string,
+  x: Tensor,
+  axis: number,
+): { ax: number; out: TypedArray; outStrides: number[]; len: number; sx: number; so: number } {
   const ax = normalizeAxis(op, axis, checkTensor(op, x).ndim);
   const strides = contiguousStrides(x.shape);
   return {
@@ -412,7 +430,7 @@ function laneMax(data: TypedArray, px: number, sx: number, len: number): number 
   let m = -Infinity;
   for (let i = 0, p = px; i < len; i++, p += sx) {
     const v = data[p]!;
-    if (v > m || v !== v) m = v;
+    if (v > m || Number.isNaN(v)) m = v;
   }
   return m;
 }
@@ -463,13 +481,13 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 function argExtreme(data: TypedArray, px: number, sx: number, len: number, largest: boolean): number {
   let best = data[px]!;
   let at = 0;
-  if (best !== best) return 0;
+  if (Number.isNaN(best)) return 0;
   for (let i = 1, p = px + sx; i < len; i++, p += sx) {
     const v = data[p]!;
     if (largest ? v > best : v < best) {
       best = v;
       at = i;
-    } else if (v !== v) return i;
+    } else if (Number.isNaN(v)) return i;
   }
   return at;
 }
@@ -484,7 +502,8 @@ function argReduce(op: string, x: Tensor, axis: number | undefined, keepDims: bo
   }
   const ax = normalizeAxis(op, axis, shape.length);
   const len = shape[ax]!;
-  if (len === 0) throw new ValueError(`${op}: cannot reduce over an empty axis: axis ${ax} of shape ${fmtShape(shape)} has size 0`);
+  if (len === 0)
+    throw new ValueError(`${op}: cannot reduce over an empty axis: axis ${ax} of shape ${fmtShape(shape)} has size 0`);
   const outShape = keepDims ? shape.map((d, i) => (i === ax ? 1 : d)) : shape.filter((_, i) => i !== ax);
   const out = allocateFloat64(sizeOf(outShape));
   const data = x.data;
@@ -508,4 +527,3 @@ export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
 export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
   return argReduce('argmin', x, axis, keepDims, false);
 }
-

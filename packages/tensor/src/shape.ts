@@ -55,7 +55,8 @@ export const MAX_RANK = 64;
  * entry), then `checkAllocation`.
  */
 export function checkShape(op: string, shape: Shape): number[] {
-  if (!Array.isArray(shape)) throw new ValueError(`${op}: shape must be an array of non-negative integers, got ${fmtArg(shape)}`);
+  if (!Array.isArray(shape))
+    throw new ValueError(`${op}: shape must be an array of non-negative integers, got ${fmtArg(shape)}`);
   // One pass that validates, copies and multiplies: this runs on every reshape and constructor.
   const out = [...shape];
   let n = 1;
@@ -65,7 +66,8 @@ export function checkShape(op: string, shape: Shape): number[] {
       const shown = shape.map((x: unknown) => (typeof x === 'number' ? String(x) : fmtArg(x)));
       throw new ValueError(`${op}: shape entries must be non-negative integers, got [${shown.join(',')}]`);
     }
-    if (d === 0) out[i] = 0; // +0 for a −0 size too
+    if (d === 0)
+      out[i] = 0; // +0 for a −0 size too
     else n *= d;
   }
   if (n > MAX_ELEMENTS || out.length > MAX_RANK) checkAllocation(op, out);
@@ -87,7 +89,9 @@ export function checkAllocation(op: string, shape: Shape): void {
   for (const d of shape) if (d !== 0) n *= d;
   if (n > MAX_ELEMENTS) {
     const what = shape.includes(0) ? 'its non-zero sizes multiply to' : 'it has';
-    throw new AllocationError(`${op}: shape ${fmtShape(shape)} is too large: ${what} ${n} elements, more than MAX_ELEMENTS (${MAX_ELEMENTS})`);
+    throw new AllocationError(
+      `${op}: shape ${fmtShape(shape)} is too large: ${what} ${n} elements, more than MAX_ELEMENTS (${MAX_ELEMENTS})`,
+    );
   }
 }
 
@@ -115,7 +119,8 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
     return all;
   }
   if (typeof axes === 'number') return [normalizeAxis(op, axes, ndim)];
-  if (!Array.isArray(axes)) throw new ValueError(`${op}: axes must be an axis, an array of axes or undefined, got ${fmtArg(axes)}`);
+  if (!Array.isArray(axes))
+    throw new ValueError(`${op}: axes must be an axis, an array of axes or undefined, got ${fmtArg(axes)}`);
   const list = axes;
   const sorted = list.map((a) => normalizeAxis(op, a, ndim)).sort((x, y) => x - y);
   for (let i = 1; i < sorted.length; i++) {

@@ -2,7 +2,17 @@ import ndarray from 'ndarray';
 import { allocate, checkDType, dtypeOf, dtypeOption, type DType, type TypedArray } from './dtype.js';
 import { DTypeError, IndexError, ShapeError, ValueError, argumentError, fmtArg, fmtShape } from './errors.js';
 import { copyStrided, isCContiguous, writeStrided } from './iter.js';
-import { checkAllocation, checkShape, contiguousStrides, MAX_RANK, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
+import {
+  checkAllocation,
+  checkShape,
+  contiguousStrides,
+  MAX_RANK,
+  normalizeAxes,
+  normalizeAxis,
+  shapesEqual,
+  sizeOf,
+  type Shape,
+} from './shape.js';
 
 /** A number or rectangular nested arrays of numbers, as accepted by `tensor()` (depth = rank). */
 export type NestedArray = number | NestedArray[];
@@ -104,7 +114,8 @@ export class Tensor {
 
   /** The single element of a size-1 tensor. */
   item(): number {
-    if (this.size !== 1) throw new ShapeError(`item: tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new ShapeError(`item: tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
     return this.contiguous().data[this.offset]!;
   }
 
@@ -191,7 +202,8 @@ export class Tensor {
   permute(axes: readonly number[]): Tensor {
     const n = this.ndim;
     if (!Array.isArray(axes)) throw new ValueError(`permute: axes must be an array of axes, got ${fmtArg(axes)}`);
-    if (axes.length !== n) throw new ShapeError(`permute: got ${axes.length} axes ${fmtShape(axes)} for a tensor of rank ${n}`);
+    if (axes.length !== n)
+      throw new ShapeError(`permute: got ${axes.length} axes ${fmtShape(axes)} for a tensor of rank ${n}`);
     const norm = axes.map((a) => normalizeAxis('permute', a, n));
     if (new Set(norm).size !== n) throw new IndexError(`permute: axes ${fmtShape(axes)} are not a permutation`);
     return new Tensor(
@@ -206,7 +218,9 @@ export class Tensor {
   slice(...specs: SliceSpec[]): Tensor {
     const shape = this.shape;
     if (specs.length > shape.length) {
-      throw new IndexError(`slice: ${specs.length} specs for a tensor of rank ${shape.length} (shape ${fmtShape(shape)})`);
+      throw new IndexError(
+        `slice: ${specs.length} specs for a tensor of rank ${shape.length} (shape ${fmtShape(shape)})`,
+      );
     }
     let offset = this.offset;
     const outShape: number[] = [];
@@ -227,7 +241,8 @@ export class Tensor {
       }
       const [start, stop, step] = spec ?? [];
       const st = step ?? 1;
-      if (!Number.isInteger(st) || st === 0) throw new ValueError(`slice: step must be a non-zero integer, got ${st} on axis ${axis}`);
+      if (!Number.isInteger(st) || st === 0)
+        throw new ValueError(`slice: step must be a non-zero integer, got ${st} on axis ${axis}`);
       const clampIdx = (v: number | null | undefined, dflt: number, lo: number, hi: number): number => {
         if (v === null || v === undefined) return dflt;
         if (!Number.isInteger(v)) throw new IndexError(`slice: bound ${v} on axis ${axis} is not an integer`);
@@ -273,7 +288,9 @@ export class Tensor {
     }
     checkShape('reshape', target);
     if (sizeOf(target) !== size) {
-      throw new ShapeError(`reshape: cannot reshape ${fmtShape(this.shape)} (${size} elements) into ${fmtShape(shape)}`);
+      throw new ShapeError(
+        `reshape: cannot reshape ${fmtShape(this.shape)} (${size} elements) into ${fmtShape(shape)}`,
+      );
     }
     const base = this.contiguous();
     return new Tensor(base.data, target, contiguousStrides(target), base.offset);
@@ -307,12 +324,21 @@ export class Tensor {
   /** Removes size-1 axes (all of them, or the listed ones, which must have size 1). A view. */
   squeeze(axes?: number | readonly number[]): Tensor {
     const shape = this.shape;
-    const drop = axes === undefined ? shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0) : normalizeAxes('squeeze', axes, shape.length);
+    const drop =
+      axes === undefined
+        ? shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)
+        : normalizeAxes('squeeze', axes, shape.length);
     for (const a of drop) {
-      if (shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of shape ${fmtShape(shape)} has size ${shape[a]}, not 1`);
+      if (shape[a] !== 1)
+        throw new ShapeError(`squeeze: axis ${a} of shape ${fmtShape(shape)} has size ${shape[a]}, not 1`);
     }
     const keep = shape.map((_, i) => i).filter((i) => !drop.includes(i));
-    return new Tensor(this.data, keep.map((i) => shape[i]!), keep.map((i) => this.strides[i]!), this.offset);
+    return new Tensor(
+      this.data,
+      keep.map((i) => shape[i]!),
+      keep.map((i) => this.strides[i]!),
+      this.offset,
+    );
   }
 
   /** Inserts a size-1 axis at `axis` (in the output's numbering; negative counts from the end). A view. */
@@ -354,7 +380,8 @@ function inferShape(value: unknown): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
-    if (shape.length === MAX_RANK) throw new ShapeError(`tensor: nested arrays are more than MAX_RANK (${MAX_RANK}) levels deep`);
+    if (shape.length === MAX_RANK)
+      throw new ShapeError(`tensor: nested arrays are more than MAX_RANK (${MAX_RANK}) levels deep`);
     shape.push(v.length);
     if (v.length === 0) break;
     v = v[0];
@@ -372,7 +399,10 @@ function nestedError(v: unknown, path: readonly number[], expected?: number): Er
         : `tensor: nested arrays are ragged: the array ${at} has length ${v.length}, expected ${expected}`,
     );
   }
-  if (typeof v === 'number') return new ShapeError(`tensor: nested arrays are ragged: a number ${at} where an array of length ${expected} belongs`);
+  if (typeof v === 'number')
+    return new ShapeError(
+      `tensor: nested arrays are ragged: a number ${at} where an array of length ${expected} belongs`,
+    );
   return new ValueError(`tensor: elements must be numbers, got ${fmtArg(v)} ${at}`);
 }
 
@@ -412,7 +442,12 @@ function fillNested(values: unknown, shape: readonly number[], data: TypedArray)
     }
     next[depth] = i + 1;
     const v = arr[i];
-    if (!Array.isArray(v) || v.length !== shape[depth + 1]) throw nestedError(v, next.map((k) => k - 1), shape[depth + 1]);
+    if (!Array.isArray(v) || v.length !== shape[depth + 1])
+      throw nestedError(
+        v,
+        next.map((k) => k - 1),
+        shape[depth + 1],
+      );
     arrays.push(v as unknown[]);
     next.push(0);
   }
@@ -427,7 +462,10 @@ function fillNested(values: unknown, shape: readonly number[], data: TypedArray)
  * the dtype rounds them: in float32, values beyond ±3.4e38 become ±∞ (IEEE rounding, not an
  * error).
  */
-export function tensor(values: NestedArray | TypedArray, options: DTypeOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(
+  values: NestedArray | TypedArray,
+  options: DTypeOptions & { shape?: readonly number[] } = {},
+): Tensor {
   const shapeOption = (options as { shape?: readonly number[] } | null)?.shape;
   if (values instanceof Float64Array || values instanceof Float32Array) {
     const dtype = dtypeOption('tensor', options, dtypeOf(values));
@@ -442,9 +480,12 @@ export function tensor(values: NestedArray | TypedArray, options: DTypeOptions &
     }
     return new Tensor(data, shape);
   }
-  if (ArrayBuffer.isView(values)) throw new DTypeError(`tensor: only Float64Array and Float32Array are accepted, got ${values.constructor.name}`);
+  if (ArrayBuffer.isView(values))
+    throw new DTypeError(`tensor: only Float64Array and Float32Array are accepted, got ${values.constructor.name}`);
   if (typeof values !== 'number' && !Array.isArray(values)) {
-    throw new ValueError(`tensor: values must be a number, nested arrays of numbers, a Float64Array or a Float32Array, got ${fmtArg(values)}`);
+    throw new ValueError(
+      `tensor: values must be a number, nested arrays of numbers, a Float64Array or a Float32Array, got ${fmtArg(values)}`,
+    );
   }
   const dtype = dtypeOption('tensor', options);
   const shape = inferShape(values);
@@ -538,8 +579,10 @@ export function arange(start: number, stop?: number, step = 1, options: DTypeOpt
 
 /** `num` evenly spaced values from `start` to `stop` inclusive. */
 export function linspace(start: number, stop: number, num: number, options: DTypeOptions = {}): Tensor {
-  if (!Number.isInteger(num) || num < 0) throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
-  if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ValueError(`linspace: start and stop must be finite, got (${start}, ${stop})`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (!Number.isFinite(start) || !Number.isFinite(stop))
+    throw new ValueError(`linspace: start and stop must be finite, got (${start}, ${stop})`);
   const dtype = dtypeOption('linspace', options);
   checkAllocation('linspace', [num]);
   const data = allocate(dtype, num);
@@ -575,10 +618,13 @@ export function formatTensor(t: Tensor): string {
   const render = (axis: number, base: number, indent: string): string => {
     if (axis === shape.length) return formatNumber(flat[base]!).padStart(width);
     const n = shape[axis]!;
-    const idx = summarise && n > 2 * EDGE ? [...Array(EDGE).keys(), -1, ...Array.from({ length: EDGE }, (_, i) => n - EDGE + i)] : [...Array(n).keys()];
-    const parts = idx.map((i) => (i === -1 ? '...' : render(axis + 1, base + i * strides[axis]!, indent + ' ')));
-    const sep = axis === shape.length - 1 ? ', ' : ',' + '\n'.repeat(shape.length - axis - 1) + indent + ' ';
-    return '[' + parts.join(sep) + ']';
+    const idx =
+      summarise && n > 2 * EDGE
+        ? [...Array(EDGE).keys(), -1, ...Array.from({ length: EDGE }, (_, i) => n - EDGE + i)]
+        : [...Array(n).keys()];
+    const parts = idx.map((i) => (i === -1 ? '...' : render(axis + 1, base + i * strides[axis]!, `${indent} `)));
+    const sep = axis === shape.length - 1 ? ', ' : `,${'\n'.repeat(shape.length - axis - 1)}${indent} `;
+    return `[${parts.join(sep)}]`;
   };
   const body = shape.length === 0 ? formatNumber(flat[0]!) : render(0, 0, '       ');
   return `tensor(${body}, shape=${fmtShape(shape)}, dtype=${t.dtype})`;

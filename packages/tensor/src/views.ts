@@ -11,7 +11,8 @@ const tensorArg = (op: string, t: unknown): Tensor => checkTensor(op, t, 't');
 /** `t.reshape(shape)`: a view when `t` is contiguous, else a copy; one axis may be −1. */
 export const reshape = (t: Tensor, shape: readonly number[]): Tensor => tensorArg('reshape', t).reshape(shape);
 /** `t.transpose(axis0, axis1)`: a view with two axes swapped (default the last two). */
-export const transpose = (t: Tensor, axis0 = -2, axis1 = -1): Tensor => tensorArg('transpose', t).transpose(axis0, axis1);
+export const transpose = (t: Tensor, axis0 = -2, axis1 = -1): Tensor =>
+  tensorArg('transpose', t).transpose(axis0, axis1);
 /** `t.permute(axes)`: a view with the axes reordered. */
 export const permute = (t: Tensor, axes: readonly number[]): Tensor => tensorArg('permute', t).permute(axes);
 /** `t.slice(...specs)`: a view of a strided window (see `SliceSpec`). */

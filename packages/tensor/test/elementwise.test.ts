@@ -1,15 +1,25 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { ShapeError, Tensor, ValueError, tensor, type DType } from '@hyperconn/tensor';
-import { broadcastablePairArb, dtypeArb, layoutArb, shapeArb, tensorArb, withLayout } from '../../../test/support/arbitraries';
+import { ShapeError, type Tensor, ValueError, tensor, type DType } from '@hyperconn/tensor';
+import {
+  broadcastablePairArb,
+  dtypeArb,
+  layoutArb,
+  shapeArb,
+  tensorArb,
+  withLayout,
+} from '../../../test/support/arbitraries';
 import { expectClose, tolFor } from '../../../test/support/assert';
 
 // ---------------------------------------------------------------------------------------------
 // Independent references
 
 /** NumPy broadcasting done the slow way: every output index mapped back into each input. */
-function broadcastReference(inputs: { values: ArrayLike<number>; shape: readonly number[] }[], f: (...v: number[]) => number): { shape: number[]; values: number[] } {
+function broadcastReference(
+  inputs: { values: ArrayLike<number>; shape: readonly number[] }[],
+  f: (...v: number[]) => number,
+): { shape: number[]; values: number[] } {
   const ndim = Math.max(0, ...inputs.map((x) => x.shape.length));
   const aligned = inputs.map((x) => [...new Array<number>(ndim - x.shape.length).fill(1), ...x.shape]);
   const shape = Array.from({ length: ndim }, (_, ax) => {
@@ -46,10 +56,17 @@ const promote = (a: DType, b: DType): DType => (a === 'float64' || b === 'float6
 const roundTo = (dtype: DType, v: number): number => (dtype === 'float32' ? Math.fround(v) : v);
 
 /** A random tensor of `shape` and dtype under a random layout; integer values when `ties` (to get equal pairs). */
-function operandArb(shape: number[], dtype: DType, range: { min?: number; max?: number } = {}, ties = false): fc.Arbitrary<Tensor> {
+function operandArb(
+  shape: number[],
+  dtype: DType,
+  range: { min?: number; max?: number } = {},
+  ties = false,
+): fc.Arbitrary<Tensor> {
   const size = shape.reduce((p, d) => p * d, 1);
   const values = ties
-    ? fc.array(fc.integer({ min: -2, max: 2 }), { minLength: size, maxLength: size }).map((v) => tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }))
+    ? fc
+        .array(fc.integer({ min: -2, max: 2 }), { minLength: size, maxLength: size })
+        .map((v) => tensor(dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v), { shape }))
     : tensorArb(shape, dtype, range);
   return fc.tuple(values, layoutArb).map(([t, layout]) => withLayout(t, layout));
 }
@@ -67,16 +84,25 @@ const unaryCases: Record<string, UnaryCase> = {
   neg: { op: T.neg, ref: (x) => -x },
   exp: { op: T.exp, ref: Math.exp },
   log: { op: T.log, ref: Math.log, range: { min: 1e-3, max: 10 } },
-  log1p: { op: T.log1p, ref: (x) => (Math.abs(x) < 1e-4 ? x - (x * x) / 2 + (x * x * x) / 3 : Math.log(1 + x)), range: { min: -0.99, max: 10 } },
+  log1p: {
+    op: T.log1p,
+    ref: (x) => (Math.abs(x) < 1e-4 ? x - (x * x) / 2 + (x * x * x) / 3 : Math.log(1 + x)),
+    range: { min: -0.99, max: 10 },
+  },
   expm1: { op: T.expm1, ref: (x) => (Math.abs(x) < 1e-4 ? x + (x * x) / 2 + (x * x * x) / 6 : Math.exp(x) - 1) },
   sqrt: { op: T.sqrt, ref: Math.sqrt, range: { min: 0, max: 10 } },
   abs: { op: T.abs, ref: (x) => (x < 0 ? -x : x) },
   sign: { op: T.sign, ref: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0) },
   square: { op: T.square, ref: (x) => x * x },
   reciprocal: { op: T.reciprocal, ref: (x) => 1 / x },
-  tanh: { op: T.tanh, ref: (x) => (Math.abs(x) < 1e-3 ? x - (x * x * x) / 3 + (2 * x ** 5) / 15 : (Math.exp(2 * x) - 1) / (Math.exp(2 * x) + 1)), range: { min: -5, max: 5 } },
+  tanh: {
+    op: T.tanh,
+    ref: (x) =>
+      Math.abs(x) < 1e-3 ? x - (x * x * x) / 3 + (2 * x ** 5) / 15 : (Math.exp(2 * x) - 1) / (Math.exp(2 * x) + 1),
+    range: { min: -5, max: 5 },
+  },
   sigmoid: { op: T.sigmoid, ref: (x) => 1 / (1 + Math.exp(-x)) },
-  relu: { op: T.relu, ref: (x) => (x > 0 ? x : 0) },
+  relu: { op: T.relu, ref: (x) => Math.max(x, 0) },
   gelu: { op: T.gelu, ref: (x) => 0.5 * x * (1 + erfSeries(x / Math.SQRT2)), range: { min: -2.5, max: 2.5 } },
   erf: { op: T.erf, ref: erfSeries, range: { min: -2, max: 2 } },
   erfc: { op: T.erfc, ref: (x) => 1 - erfSeries(x), range: { min: -2, max: 0.4 } },
@@ -113,17 +139,31 @@ describe('unary ops', () => {
   });
 
   it('sigmoid is exact 0/1 far in the tails and never NaN', () => {
-    expectClose(T.sigmoid(tensor([-1000, 745, 1000, -Infinity, Infinity, 0])), [0, 1, 1, 0, 1, 0.5], { rtol: 1e-15, atol: 0 });
+    expectClose(T.sigmoid(tensor([-1000, 745, 1000, -Infinity, Infinity, 0])), [0, 1, 1, 0, 1, 0.5], {
+      rtol: 1e-15,
+      atol: 0,
+    });
     // relative precision in the left tail: sigmoid(x) = e^x / (1 + e^x)
     // (and where e^−x overflows, −745 < x < −709.8, e^x is still representable)
-    expectClose(T.sigmoid(tensor([-40, -700, -720])), [Math.exp(-40) / (1 + Math.exp(-40)), Math.exp(-700), Math.exp(-720)], { rtol: 1e-15, atol: 0 });
+    expectClose(
+      T.sigmoid(tensor([-40, -700, -720])),
+      [Math.exp(-40) / (1 + Math.exp(-40)), Math.exp(-700), Math.exp(-720)],
+      { rtol: 1e-15, atol: 0 },
+    );
   });
 
   it('softplus is stable at ±1000 and keeps relative precision for very negative x', () => {
-    expectClose(T.softplus(tensor([-1000, 1000, -Infinity, Infinity, 0])), [0, 1000, 0, Infinity, Math.LN2], { rtol: 1e-15, atol: 0 });
+    expectClose(T.softplus(tensor([-1000, 1000, -Infinity, Infinity, 0])), [0, 1000, 0, Infinity, Math.LN2], {
+      rtol: 1e-15,
+      atol: 0,
+    });
     // log(1 + e^x) ≈ e^x − e^{2x}/2 for very negative x
     const x = [-40, -100, -700];
-    expectClose(T.softplus(tensor(x)), x.map((v) => Math.exp(v) - Math.exp(2 * v) / 2), { rtol: 1e-15, atol: 0 });
+    expectClose(
+      T.softplus(tensor(x)),
+      x.map((v) => Math.exp(v) - Math.exp(2 * v) / 2),
+      { rtol: 1e-15, atol: 0 },
+    );
   });
 
   // Reference values from mpmath at 50 digits, rounded to float64.
@@ -180,7 +220,11 @@ describe('unary ops', () => {
     const x = erfTable.map(([v]) => v);
     const expected = erfTable.map(([, e]) => e);
     expectClose(T.erf(tensor(x)), expected, { rtol: 5e-16, atol: 0 });
-    expectClose(T.erf(tensor(x.map((v) => -v))), expected.map((e) => -e), { rtol: 5e-16, atol: 0 });
+    expectClose(
+      T.erf(tensor(x.map((v) => -v))),
+      expected.map((e) => -e),
+      { rtol: 5e-16, atol: 0 },
+    );
     expectClose(T.erf(tensor([Infinity, -Infinity, 30, -30])), [1, -1, 1, -1], { rtol: 0, atol: 0 });
   });
 
@@ -205,7 +249,11 @@ describe('unary ops', () => {
       [20.2, 1.7219587652557267e-179],
       [25.9, 1.0202833184732667e-293],
     ];
-    expectClose(T.erfc(tensor(table.map(([v]) => v))), table.map(([, e]) => e), { rtol: 2e-15, atol: 0 });
+    expectClose(
+      T.erfc(tensor(table.map(([v]) => v))),
+      table.map(([, e]) => e),
+      { rtol: 2e-15, atol: 0 },
+    );
     expectClose(T.erfc(tensor([Infinity, -Infinity, 30])), [0, 2, 0], { rtol: 0, atol: 0 });
   });
 
@@ -249,8 +297,8 @@ const binaryCases: Record<string, BinaryCase> = {
   mul: { op: T.mul, ref: (a, b) => a * b },
   div: { op: T.div, ref: (a, b) => a / b, b: { min: 0.5, max: 10 } },
   pow: { op: T.pow, ref: (a, b) => Math.exp(b * Math.log(a)), a: { min: 0.1, max: 4 }, b: { min: -3, max: 3 } },
-  maximum: { op: T.maximum, ref: (a, b) => (a >= b ? a : b), ties: true },
-  minimum: { op: T.minimum, ref: (a, b) => (a <= b ? a : b), ties: true },
+  maximum: { op: T.maximum, ref: (a, b) => Math.max(a, b), ties: true },
+  minimum: { op: T.minimum, ref: (a, b) => Math.min(a, b), ties: true },
   eq: { op: T.eq, ref: (a, b) => (a === b ? 1 : 0), ties: true },
   ne: { op: T.ne, ref: (a, b) => (a === b ? 0 : 1), ties: true },
   lt: { op: T.lt, ref: (a, b) => (b - a > 0 ? 1 : 0), ties: true },
@@ -267,7 +315,10 @@ describe('binary ops', () => {
           fc
             .tuple(broadcastablePairArb(), dtypeArb, dtypeArb, fc.boolean())
             .chain(([[sa, sb], da, db, swap]) =>
-              fc.tuple(operandArb(swap ? sb : sa, da, c.a ?? {}, c.ties), operandArb(swap ? sa : sb, db, c.b ?? {}, c.ties)),
+              fc.tuple(
+                operandArb(swap ? sb : sa, da, c.a ?? {}, c.ties),
+                operandArb(swap ? sa : sb, db, c.b ?? {}, c.ties),
+              ),
             ),
           ([a, b]) => {
             const y = c.op(a, b);
@@ -291,17 +342,23 @@ describe('binary ops', () => {
     it(`${name} takes a number on either side, in the tensor's dtype`, () => {
       fc.assert(
         fc.property(
-          fc.tuple(shapeArb(), dtypeArb, fc.boolean()).chain(([shape, dtype, numberFirst]) =>
-            fc.tuple(
-              operandArb(shape, dtype, (numberFirst ? c.b : c.a) ?? {}, c.ties),
-              c.ties ? fc.integer({ min: -2, max: 2 }) : fc.double({ ...(numberFirst ? c.a : c.b) ?? { min: -10, max: 10 }, noNaN: true }),
-              fc.constant(numberFirst),
+          fc
+            .tuple(shapeArb(), dtypeArb, fc.boolean())
+            .chain(([shape, dtype, numberFirst]) =>
+              fc.tuple(
+                operandArb(shape, dtype, (numberFirst ? c.b : c.a) ?? {}, c.ties),
+                c.ties
+                  ? fc.integer({ min: -2, max: 2 })
+                  : fc.double({ ...((numberFirst ? c.a : c.b) ?? { min: -10, max: 10 }), noNaN: true }),
+                fc.constant(numberFirst),
+              ),
             ),
-          ),
           ([t, s, numberFirst]) => {
             const y = numberFirst ? c.op(s, t) : c.op(t, s);
             const v = roundTo(t.dtype, s);
-            const expected = [...t.toTypedArray()].map((x) => roundTo(t.dtype, numberFirst ? c.ref(v, x) : c.ref(x, v)));
+            const expected = [...t.toTypedArray()].map((x) =>
+              roundTo(t.dtype, numberFirst ? c.ref(v, x) : c.ref(x, v)),
+            );
             expect(y.dtype).toBe(t.dtype);
             expectClose(y, tensor(Float64Array.from(expected), { shape: t.shape }), tolFor(t.dtype, 4));
           },
@@ -311,7 +368,10 @@ describe('binary ops', () => {
   }
 
   it('handle large transposed operands (the tiled walk), edges included', () => {
-    const x = tensor(Float64Array.from({ length: 3 * 70 * 90 }, (_, i) => Math.sin(i)), { shape: [3, 70, 90] });
+    const x = tensor(
+      Float64Array.from({ length: 3 * 70 * 90 }, (_, i) => Math.sin(i)),
+      { shape: [3, 70, 90] },
+    );
     const xt = x.transpose(1, 2); // [3, 90, 70], transposed in its last two axes
     const row = tensor(Float64Array.from({ length: 70 }, (_, i) => i));
     const expected = broadcastReference(
@@ -321,22 +381,33 @@ describe('binary ops', () => {
       ],
       (a, b) => a * b,
     );
-    expectClose(T.mul(xt, row), tensor(Float64Array.from(expected.values), { shape: expected.shape }), { rtol: 0, atol: 0 });
-    expectClose(T.exp(xt), tensor(Float64Array.from(xt.toTypedArray(), Math.exp), { shape: xt.shape }), { rtol: 0, atol: 0 });
+    expectClose(T.mul(xt, row), tensor(Float64Array.from(expected.values), { shape: expected.shape }), {
+      rtol: 0,
+      atol: 0,
+    });
+    expectClose(T.exp(xt), tensor(Float64Array.from(xt.toTypedArray(), Math.exp), { shape: xt.shape }), {
+      rtol: 0,
+      atol: 0,
+    });
   });
 
   it('name the op and both shapes when shapes do not broadcast', () => {
     fc.assert(
-      fc.property(shapeArb({ minRank: 1, minDim: 2 }), fc.nat(), fc.integer({ min: 1, max: 3 }), (shape, which, delta) => {
-        const other = [...shape];
-        const ax = which % shape.length;
-        other[ax] = shape[ax]! + delta;
-        for (const [name, c] of Object.entries(binaryCases)) {
-          const call = () => c.op(T.zeros(shape), T.zeros(other));
-          expect(call).toThrow(ShapeError);
-          expect(call).toThrow(new RegExp(`^${name}: .*\\[${shape.join(',')}\\].*\\[${other.join(',')}\\]`));
-        }
-      }),
+      fc.property(
+        shapeArb({ minRank: 1, minDim: 2 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 3 }),
+        (shape, which, delta) => {
+          const other = [...shape];
+          const ax = which % shape.length;
+          other[ax] = shape[ax]! + delta;
+          for (const [name, c] of Object.entries(binaryCases)) {
+            const call = () => c.op(T.zeros(shape), T.zeros(other));
+            expect(call).toThrow(ShapeError);
+            expect(call).toThrow(new RegExp(`^${name}: .*\\[${shape.join(',')}\\].*\\[${other.join(',')}\\]`));
+          }
+        },
+      ),
       { numRuns: 20 },
     );
   });
@@ -359,7 +430,8 @@ describe('binary ops', () => {
     const b = tensor([NaN, 1, 1]);
     expectClose(T.eq(a, b), [0, 0, 1], { rtol: 0, atol: 0 });
     expectClose(T.ne(a, b), [1, 1, 0], { rtol: 0, atol: 0 });
-    for (const op of [T.lt, T.le, T.gt, T.ge]) expectClose(op(a, b), [0, 0, op === T.le || op === T.ge ? 1 : 0], { rtol: 0, atol: 0 });
+    for (const op of [T.lt, T.le, T.gt, T.ge])
+      expectClose(op(a, b), [0, 0, op === T.le || op === T.ge ? 1 : 0], { rtol: 0, atol: 0 });
   });
 
   it('pow follows C99/NumPy on special cases', () => {
@@ -423,25 +495,39 @@ describe('where', () => {
     );
     fc.assert(
       fc.property(
-        shapes.chain(([s1, s2, s3]) =>
-          fc.tuple(
-            fc.shuffledSubarray([s1, s2, s3], { minLength: 3, maxLength: 3 }),
-            dtypeArb,
-            dtypeArb,
-            fc.constantFrom('tensors', 'aNumber', 'bNumber', 'numbers'),
+        shapes
+          .chain(([s1, s2, s3]) =>
+            fc.tuple(
+              fc.shuffledSubarray([s1, s2, s3], { minLength: 3, maxLength: 3 }),
+              dtypeArb,
+              dtypeArb,
+              fc.constantFrom('tensors', 'aNumber', 'bNumber', 'numbers'),
+            ),
+          )
+          .chain(([[sc, sa, sb], da, db, kind]) =>
+            fc.tuple(
+              operandArb(sc!, 'float64', {}, true),
+              kind === 'aNumber' || kind === 'numbers'
+                ? fc.double({ min: -10, max: 10, noNaN: true })
+                : operandArb(sa!, da),
+              kind === 'bNumber' || kind === 'numbers'
+                ? fc.double({ min: -10, max: 10, noNaN: true })
+                : operandArb(sb!, db),
+            ),
           ),
-        ).chain(([[sc, sa, sb], da, db, kind]) =>
-          fc.tuple(
-            operandArb(sc!, 'float64', {}, true),
-            kind === 'aNumber' || kind === 'numbers' ? fc.double({ min: -10, max: 10, noNaN: true }) : operandArb(sa!, da),
-            kind === 'bNumber' || kind === 'numbers' ? fc.double({ min: -10, max: 10, noNaN: true }) : operandArb(sb!, db),
-          ),
-        ),
         ([cond, a, b]) => {
           const dtype =
-            typeof a === 'number' ? (typeof b === 'number' ? cond.dtype : b.dtype) : typeof b === 'number' ? a.dtype : promote(a.dtype, b.dtype);
+            typeof a === 'number'
+              ? typeof b === 'number'
+                ? cond.dtype
+                : b.dtype
+              : typeof b === 'number'
+                ? a.dtype
+                : promote(a.dtype, b.dtype);
           const asInput = (v: Tensor | number) =>
-            typeof v === 'number' ? { values: [roundTo(dtype, v)], shape: [] } : { values: v.toTypedArray(), shape: v.shape };
+            typeof v === 'number'
+              ? { values: [roundTo(dtype, v)], shape: [] }
+              : { values: v.toTypedArray(), shape: v.shape };
           const expected = broadcastReference([asInput(cond), asInput(a), asInput(b)], (c, x, y) => (c !== 0 ? x : y));
           const y = T.where(cond, a, b);
           expect(y.dtype).toBe(dtype);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   IndexError,
   ShapeError,
-  Tensor,
+  type Tensor,
   ValueError,
   concat,
   diagEmbed,
@@ -70,23 +70,29 @@ function dot(a: Tensor, b: Tensor): number {
 describe('concat', () => {
   it('matches a naive coordinate-wise join, for views, size-0 pieces and mixed dtypes', () => {
     const caseArb = shapeArb({ minRank: 1, maxRank: 4, maxDim: 3 }).chain((shape) =>
-      fc.record({
-        axis: fc.integer({ min: -shape.length, max: shape.length - 1 }),
-        pieces: fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), dtypeArb), { minLength: 1, maxLength: 4 }),
-        shape: fc.constant(shape),
-      }).chain(({ axis, pieces, shape }) => {
-        const ax = axis < 0 ? axis + shape.length : axis;
-        return fc.record({
-          axis: fc.constant(axis),
-          ax: fc.constant(ax),
-          tensors: fc.tuple(...pieces.map(([len, dt]) => inputArb(withAxis(shape, ax, len), dt))),
-        });
-      }),
+      fc
+        .record({
+          axis: fc.integer({ min: -shape.length, max: shape.length - 1 }),
+          pieces: fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), dtypeArb), { minLength: 1, maxLength: 4 }),
+          shape: fc.constant(shape),
+        })
+        .chain(({ axis, pieces, shape }) => {
+          const ax = axis < 0 ? axis + shape.length : axis;
+          return fc.record({
+            axis: fc.constant(axis),
+            ax: fc.constant(ax),
+            tensors: fc.tuple(...pieces.map(([len, dt]) => inputArb(withAxis(shape, ax, len), dt))),
+          });
+        }),
     );
     fc.assert(
       fc.property(caseArb, ({ axis, ax, tensors }) => {
         const out = concat(tensors, axis);
-        const outShape = withAxis(tensors[0]!.shape, ax, tensors.reduce((s, t) => s + t.shape[ax]!, 0));
+        const outShape = withAxis(
+          tensors[0]!.shape,
+          ax,
+          tensors.reduce((s, t) => s + t.shape[ax]!, 0),
+        );
         const dtype = tensors.map((t) => t.dtype).reduce(promote);
         const nested = tensors.map((t) => t.toArray());
         const expected = coords(outShape).map((c) => {
@@ -112,7 +118,9 @@ describe('concat', () => {
     expect(() => concat([])).toThrow(ValueError);
     expect(() => concat([tensor(1)])).toThrow(/^concat: .*0-d/);
     expect(() => concat([zeros([2, 3]), zeros([2, 4])])).toThrow(ShapeError);
-    expect(() => concat([zeros([2, 3]), zeros([2, 4])])).toThrow(/^concat: tensor 1 has shape \[2,4\], incompatible with \[2,3\] \(all axes but 0/);
+    expect(() => concat([zeros([2, 3]), zeros([2, 4])])).toThrow(
+      /^concat: tensor 1 has shape \[2,4\], incompatible with \[2,3\] \(all axes but 0/,
+    );
     expect(() => concat([zeros([2, 3]), zeros([3])], 1)).toThrow(ShapeError);
     expect(() => concat([zeros([2, 3])], 2)).toThrow(IndexError);
     expect(() => concat([zeros([2, 3])], 2)).toThrow(/^concat: axis 2/);
@@ -189,18 +197,38 @@ describe('split', () => {
   });
 
   it('splits into equal sections when given a count', () => {
-    const x = tensor([[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]);
+    const x = tensor([
+      [0, 1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10, 11],
+    ]);
     const parts = split(x, 3, 1);
     expect(parts.map((p) => p.toArray())).toEqual([
-      [[0, 1], [6, 7]],
-      [[2, 3], [8, 9]],
-      [[4, 5], [10, 11]],
+      [
+        [0, 1],
+        [6, 7],
+      ],
+      [
+        [2, 3],
+        [8, 9],
+      ],
+      [
+        [4, 5],
+        [10, 11],
+      ],
     ]);
-    expect(split(zeros([0, 2]), 4).map((p) => [...p.shape])).toEqual([[0, 2], [0, 2], [0, 2], [0, 2]]);
+    expect(split(zeros([0, 2]), 4).map((p) => [...p.shape])).toEqual([
+      [0, 2],
+      [0, 2],
+      [0, 2],
+      [0, 2],
+    ]);
   });
 
   it('pieces alias the input: a write through a piece is seen in x', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const [, second] = split(x, [1, 2], 1);
     second!.set([1, 1], 60);
     expect(x.get(1, 2)).toBe(60);
@@ -220,17 +248,19 @@ describe('split', () => {
 // ---------------------------------------------------------------------------------------------
 
 /** x of random shape, an axis with length ≥ 1 or not, and indices into it (negative ones too). */
-const selectCaseArb = fc.record({ shape: shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 }), dtype: dtypeArb }).chain(({ shape, dtype }) =>
-  fc.integer({ min: 0, max: shape.length - 1 }).chain((ax) => {
-    const n = shape[ax]!;
-    return fc.record({
-      x: inputArb(shape, dtype),
-      ax: fc.constant(ax),
-      indices: n === 0 ? fc.constant<number[]>([]) : fc.array(fc.integer({ min: -n, max: n - 1 }), { maxLength: 5 }),
-      asTensor: fc.boolean(),
-    });
-  }),
-);
+const selectCaseArb = fc
+  .record({ shape: shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 }), dtype: dtypeArb })
+  .chain(({ shape, dtype }) =>
+    fc.integer({ min: 0, max: shape.length - 1 }).chain((ax) => {
+      const n = shape[ax]!;
+      return fc.record({
+        x: inputArb(shape, dtype),
+        ax: fc.constant(ax),
+        indices: n === 0 ? fc.constant<number[]>([]) : fc.array(fc.integer({ min: -n, max: n - 1 }), { maxLength: 5 }),
+        asTensor: fc.boolean(),
+      });
+    }),
+  );
 
 describe('indexSelect', () => {
   it('matches a naive reference (repeats, negative indices, Tensor indices, views)', () => {
@@ -260,7 +290,14 @@ describe('indexSelect', () => {
 describe('indexAdd', () => {
   it('matches a naive accumulation (repeated indices add up) and promotes dtypes', () => {
     const caseArb = selectCaseArb.chain((c) =>
-      fc.record({ c: fc.constant(c), src: fc.tuple(dtypeArb, fc.boolean()).chain(([dt, strided]) => tensorArb(withAxis(c.x.shape, c.ax, c.indices.length), dt).map((t) => (strided ? asStridedView(t) : t))) }),
+      fc.record({
+        c: fc.constant(c),
+        src: fc
+          .tuple(dtypeArb, fc.boolean())
+          .chain(([dt, strided]) =>
+            tensorArb(withAxis(c.x.shape, c.ax, c.indices.length), dt).map((t) => (strided ? asStridedView(t) : t)),
+          ),
+      }),
     );
     fc.assert(
       fc.property(caseArb, ({ c: { x, ax, indices, asTensor }, src }) => {
@@ -285,7 +322,9 @@ describe('indexAdd', () => {
   });
 
   it('is the adjoint of indexSelect: <indexSelect(x, i), g> = <x, indexAdd(0, i, g)>', () => {
-    const caseArb = selectCaseArb.chain((c) => fc.record({ c: fc.constant(c), g: tensorArb(withAxis(c.x.shape, c.ax, c.indices.length)) }));
+    const caseArb = selectCaseArb.chain((c) =>
+      fc.record({ c: fc.constant(c), g: tensorArb(withAxis(c.x.shape, c.ax, c.indices.length)) }),
+    );
     fc.assert(
       fc.property(caseArb, ({ c: { x, ax, indices }, g }) => {
         const x64 = x.astype('float64');
@@ -297,8 +336,12 @@ describe('indexAdd', () => {
   });
 
   it('rejects a src of the wrong shape and bad indices', () => {
-    expect(() => indexAdd(zeros([3, 2]), 0, [0, 1], zeros([3, 2]))).toThrow(/^indexAdd: src has shape \[3,2\], expected \[2,2\]/);
-    expect(() => indexAdd(zeros([3, 2]), 0, [0, 3], zeros([2, 2]))).toThrow(/^indexAdd: index 3 is out of range for axis 0 of size 3/);
+    expect(() => indexAdd(zeros([3, 2]), 0, [0, 1], zeros([3, 2]))).toThrow(
+      /^indexAdd: src has shape \[3,2\], expected \[2,2\]/,
+    );
+    expect(() => indexAdd(zeros([3, 2]), 0, [0, 3], zeros([2, 2]))).toThrow(
+      /^indexAdd: index 3 is out of range for axis 0 of size 3/,
+    );
     expect(() => indexAdd(zeros([3, 2]), 2, [0], zeros([1, 2]))).toThrow(IndexError);
   });
 });
@@ -306,25 +349,34 @@ describe('indexAdd', () => {
 // ---------------------------------------------------------------------------------------------
 
 /** x, an axis, and an index tensor of x's rank no longer than x off the axis (any length on it). */
-const gatherCaseArb = fc.record({ shape: shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 }), dtype: dtypeArb }).chain(({ shape, dtype }) =>
-  fc.integer({ min: 0, max: shape.length - 1 }).chain((ax) => {
-    const n = shape[ax]!;
-    const indexShapeArb = fc.tuple(...shape.map((d, k) => (k === ax ? fc.integer({ min: 0, max: n === 0 ? 0 : 4 }) : fc.integer({ min: 0, max: d })))) as fc.Arbitrary<number[]>;
-    return indexShapeArb.chain((ishape) => {
-      const size = ishape.reduce((a, b) => a * b, 1);
-      return fc.record({
-        x: inputArb(shape, dtype),
-        ax: fc.constant(ax),
-        index: fc
-          .tuple(fc.array(fc.integer({ min: -n, max: Math.max(n - 1, 0) }), { minLength: size, maxLength: size }), fc.boolean())
-          .map(([v, strided]) => {
-            const t = tensor(Float64Array.from(v), { shape: ishape });
-            return strided ? asStridedView(t) : t;
-          }),
+const gatherCaseArb = fc
+  .record({ shape: shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 }), dtype: dtypeArb })
+  .chain(({ shape, dtype }) =>
+    fc.integer({ min: 0, max: shape.length - 1 }).chain((ax) => {
+      const n = shape[ax]!;
+      const indexShapeArb = fc.tuple(
+        ...shape.map((d, k) =>
+          k === ax ? fc.integer({ min: 0, max: n === 0 ? 0 : 4 }) : fc.integer({ min: 0, max: d }),
+        ),
+      ) as fc.Arbitrary<number[]>;
+      return indexShapeArb.chain((ishape) => {
+        const size = ishape.reduce((a, b) => a * b, 1);
+        return fc.record({
+          x: inputArb(shape, dtype),
+          ax: fc.constant(ax),
+          index: fc
+            .tuple(
+              fc.array(fc.integer({ min: -n, max: Math.max(n - 1, 0) }), { minLength: size, maxLength: size }),
+              fc.boolean(),
+            )
+            .map(([v, strided]) => {
+              const t = tensor(Float64Array.from(v), { shape: ishape });
+              return strided ? asStridedView(t) : t;
+            }),
+        });
       });
-    });
-  }),
-);
+    }),
+  );
 
 describe('gather', () => {
   it('matches out[c] = x[c with axis ← index[c]] (index shape smaller than x, views, negatives)', () => {
@@ -343,7 +395,9 @@ describe('gather', () => {
   it('rejects mismatched ranks, oversized index axes and out-of-range entries', () => {
     const x = zeros([2, 3]);
     expect(() => gather(x, 0, zeros([2]))).toThrow(ShapeError);
-    expect(() => gather(x, 0, zeros([2, 4]))).toThrow(/^gather: index of shape \[2,4\] does not fit x of shape \[2,3\]/);
+    expect(() => gather(x, 0, zeros([2, 4]))).toThrow(
+      /^gather: index of shape \[2,4\] does not fit x of shape \[2,3\]/,
+    );
     expect(() => gather(x, 0, zeros([5, 3]))).not.toThrow();
     expect(() => gather(x, 1, tensor([[3]]))).toThrow(/^gather: index 3 is out of range for axis 1 of size 3/);
     expect(() => gather(x, 1, tensor([[0.5]]))).toThrow(IndexError);
@@ -353,13 +407,21 @@ describe('gather', () => {
 
 describe('scatterAdd', () => {
   const scatterCaseArb = gatherCaseArb.chain((c) =>
-    fc.record({
-      c: fc.constant(c),
-      extra: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: c.x.ndim, maxLength: c.x.ndim }),
-      srcDtype: dtypeArb,
-    }).chain(({ c, extra, srcDtype }) =>
-      fc.record({ c: fc.constant(c), src: inputArb(c.index.shape.map((d, k) => d + extra[k]!), srcDtype) }),
-    ),
+    fc
+      .record({
+        c: fc.constant(c),
+        extra: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: c.x.ndim, maxLength: c.x.ndim }),
+        srcDtype: dtypeArb,
+      })
+      .chain(({ c, extra, srcDtype }) =>
+        fc.record({
+          c: fc.constant(c),
+          src: inputArb(
+            c.index.shape.map((d, k) => d + extra[k]!),
+            srcDtype,
+          ),
+        }),
+      ),
   );
 
   it('matches a naive accumulation and uses only the index-shaped corner of src', () => {
@@ -373,7 +435,8 @@ describe('scatterAdd', () => {
         const flatIndex = (c: readonly number[]): number => c.reduce((f, k, d) => f * x.shape[d]! + k, 0);
         const idx = index.toArray();
         const srcNested = src.toArray();
-        for (const c of coords(index.shape)) expected[flatIndex(withAxis(c, ax, (at(idx, c) + n) % n))]! += at(srcNested, c);
+        for (const c of coords(index.shape))
+          expected[flatIndex(withAxis(c, ax, (at(idx, c) + n) % n))]! += at(srcNested, c);
         expect([...out.shape]).toEqual([...x.shape]);
         expect(out.dtype).toBe(dtype);
         expectClose(out, expected, dtype === 'float64' ? { rtol: 1e-15, atol: 1e-15 } : { rtol: 1e-6, atol: 1e-5 });
@@ -395,19 +458,44 @@ describe('scatterAdd', () => {
 
   it('leaves base untouched and rejects bad shapes', () => {
     const base = zeros([2, 2]);
-    const out = scatterAdd(base, 1, tensor([[1, 1], [0, 0]]), tensor([[1, 2], [3, 4]]));
-    expect(out.toArray()).toEqual([[0, 3], [7, 0]]);
-    expect(base.toArray()).toEqual([[0, 0], [0, 0]]);
-    expect(() => scatterAdd(base, 1, zeros([2, 2]), zeros([2, 1]))).toThrow(/^scatterAdd: index of shape \[2,2\] does not fit src of shape \[2,1\]/);
-    expect(() => scatterAdd(base, 1, zeros([3, 1]), zeros([3, 1]))).toThrow(/^scatterAdd: index of shape \[3,1\] does not fit base of shape \[2,2\]/);
-    expect(() => scatterAdd(base, 0, tensor([[2, 0]]), zeros([1, 2]))).toThrow(/^scatterAdd: index 2 is out of range for axis 0 of size 2/);
+    const out = scatterAdd(
+      base,
+      1,
+      tensor([
+        [1, 1],
+        [0, 0],
+      ]),
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
+    expect(out.toArray()).toEqual([
+      [0, 3],
+      [7, 0],
+    ]);
+    expect(base.toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(() => scatterAdd(base, 1, zeros([2, 2]), zeros([2, 1]))).toThrow(
+      /^scatterAdd: index of shape \[2,2\] does not fit src of shape \[2,1\]/,
+    );
+    expect(() => scatterAdd(base, 1, zeros([3, 1]), zeros([3, 1]))).toThrow(
+      /^scatterAdd: index of shape \[3,1\] does not fit base of shape \[2,2\]/,
+    );
+    expect(() => scatterAdd(base, 0, tensor([[2, 0]]), zeros([1, 2]))).toThrow(
+      /^scatterAdd: index 2 is out of range for axis 0 of size 2/,
+    );
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 
 describe('diagonal and diagEmbed', () => {
-  const matArb = shapeArb({ minRank: 2, maxRank: 4, maxDim: 4 }).chain((s) => fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt)));
+  const matArb = shapeArb({ minRank: 2, maxRank: 4, maxDim: 4 }).chain((s) =>
+    fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt)),
+  );
 
   it('diagonal takes x[..., i, i] and is a view with stride = sum of the last two strides', () => {
     fc.assert(
@@ -428,11 +516,16 @@ describe('diagonal and diagEmbed', () => {
   it('diagonal writes through to its base', () => {
     const x = zeros([2, 3]);
     diagonal(x.mT).set([1], 5);
-    expect(x.toArray()).toEqual([[0, 0, 0], [0, 5, 0]]);
+    expect(x.toArray()).toEqual([
+      [0, 0, 0],
+      [0, 5, 0],
+    ]);
   });
 
   it('diagEmbed puts v on the diagonal of zero matrices; diagonal(diagEmbed(v)) = v', () => {
-    const vArb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 4 }).chain((s) => fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt)));
+    const vArb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 4 }).chain((s) =>
+      fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt)),
+    );
     fc.assert(
       fc.property(vArb, (v) => {
         const m = diagEmbed(v);
@@ -456,7 +549,9 @@ describe('diagonal and diagEmbed', () => {
 
 describe('tril and triu', () => {
   const caseArb = fc.record({
-    x: shapeArb({ minRank: 2, maxRank: 4, maxDim: 4 }).chain((s) => fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt))),
+    x: shapeArb({ minRank: 2, maxRank: 4, maxDim: 4 }).chain((s) =>
+      fc.tuple(inputArb(s), dtypeArb).map(([t, dt]) => t.astype(dt)),
+    ),
     k: fc.integer({ min: -5, max: 5 }),
   });
 
@@ -469,14 +564,27 @@ describe('tril and triu', () => {
             const [i, j] = c.slice(-2) as [number, number];
             return keep(i, j) ? at(nested, c) : 0;
           });
-        expectExact(tril(x, k), x.shape, x.dtype, ref((i, j) => j <= i + k));
-        expectExact(triu(x, k), x.shape, x.dtype, ref((i, j) => j >= i + k));
+        expectExact(
+          tril(x, k),
+          x.shape,
+          x.dtype,
+          ref((i, j) => j <= i + k),
+        );
+        expectExact(
+          triu(x, k),
+          x.shape,
+          x.dtype,
+          ref((i, j) => j >= i + k),
+        );
       }),
     );
   });
 
   it('copy their input and reject bad arguments', () => {
-    const x = tensor([[1, 2], [3, 4]]);
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     tril(x).set([0, 0], 9);
     expect(x.get(0, 0)).toBe(1);
     expect(() => tril(zeros([3]))).toThrow(/^tril: needs at least 2 axes/);
@@ -487,7 +595,11 @@ describe('tril and triu', () => {
 describe('flip', () => {
   it('reverses the listed axes (default all) as a view', () => {
     const caseArb = shapeArb({ maxRank: 4, maxDim: 3 }).chain((s) =>
-      fc.record({ x: inputArb(s), axes: fc.option(fc.subarray(s.map((_, i) => i)), { nil: undefined }), negate: fc.boolean() }),
+      fc.record({
+        x: inputArb(s),
+        axes: fc.option(fc.subarray(s.map((_, i) => i)), { nil: undefined }),
+        negate: fc.boolean(),
+      }),
     );
     fc.assert(
       fc.property(caseArb, ({ x, axes, negate }) => {
@@ -495,7 +607,12 @@ describe('flip', () => {
         const out = flip(x, given);
         const flipped = axes ?? x.shape.map((_, i) => i);
         const nested = x.toArray();
-        const expected = coords(x.shape).map((c) => at(nested, c.map((k, d) => (flipped.includes(d) ? x.shape[d]! - 1 - k : k))));
+        const expected = coords(x.shape).map((c) =>
+          at(
+            nested,
+            c.map((k, d) => (flipped.includes(d) ? x.shape[d]! - 1 - k : k)),
+          ),
+        );
         expectExact(out, x.shape, x.dtype, expected);
         expect(out.data).toBe(x.data);
         expectExact(flip(out, given), x.shape, x.dtype, Array.from(x.toTypedArray()));
@@ -504,7 +621,10 @@ describe('flip', () => {
   });
 
   it('writes through to its base and rejects repeated or bad axes', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     flip(x, 1).set([0, 0], 30);
     expect(x.get(0, 2)).toBe(30);
     expect(() => flip(x, [1, -1])).toThrow(/^flip: axis 1 repeated/);

@@ -44,7 +44,9 @@ describe('dtype rule', () => {
     expect(dtypeOption('op', null, 'float32')).toBe('float32');
     expect(dtypeOption('op', {}, 'float32')).toBe('float32');
     expect(dtypeOption('op', { dtype: 'float32' })).toBe('float32');
-    expect(() => dtypeOption('zeros', 'float32')).toThrow(/^zeros: options must be an object such as \{ dtype: 'float32' \}, got the string "float32"/);
+    expect(() => dtypeOption('zeros', 'float32')).toThrow(
+      /^zeros: options must be an object such as \{ dtype: 'float32' \}, got the string "float32"/,
+    );
     expect(() => dtypeOption('zeros', { dtype: 'int8' })).toThrow(DTypeError);
   });
 
@@ -63,9 +65,13 @@ describe('element cap and rank cap', () => {
 
   it('refuses oversized shapes before allocating, naming the op and the shape', () => {
     expect(() => zeros([1e6, 1e6])).toThrow(AllocationError);
-    expect(() => zeros([1e6, 1e6])).toThrow(/^zeros: shape \[1000000,1000000\] is too large: it has 1000000000000 elements, more than MAX_ELEMENTS \(268435456\)/);
+    expect(() => zeros([1e6, 1e6])).toThrow(
+      /^zeros: shape \[1000000,1000000\] is too large: it has 1000000000000 elements, more than MAX_ELEMENTS \(268435456\)/,
+    );
     expect(() => add(zeros([2 ** 14, 1]), zeros([1, 2 ** 15]))).toThrow(/^add: shape \[16384,32768\] is too large/);
-    expect(() => zeros([0, 2 ** 20, 2 ** 20])).toThrow(/^zeros: shape \[0,1048576,1048576\] is too large: its non-zero sizes multiply to/);
+    expect(() => zeros([0, 2 ** 20, 2 ** 20])).toThrow(
+      /^zeros: shape \[0,1048576,1048576\] is too large: its non-zero sizes multiply to/,
+    );
     // an AllocationError is a ValueError: callers catching the latter keep working
     expect(() => zeros([2 ** 31])).toThrow(ValueError);
   });
@@ -75,29 +81,50 @@ describe('element cap and rank cap', () => {
     expect(() => checkAllocation('op', [2 ** 14, 2 ** 14])).not.toThrow();
     expect(() => checkAllocation('op', [MAX_ELEMENTS + 1])).toThrow(AllocationError);
     expect(() => checkAllocation('op', new Array<number>(MAX_RANK).fill(1))).not.toThrow();
-    expect(() => checkAllocation('op', new Array<number>(MAX_RANK + 1).fill(1))).toThrow(/^op: shape has 65 axes, more than MAX_RANK \(64\)/);
+    expect(() => checkAllocation('op', new Array<number>(MAX_RANK + 1).fill(1))).toThrow(
+      /^op: shape has 65 axes, more than MAX_RANK \(64\)/,
+    );
   });
 
   it('the allocate backstop refuses lengths that would be a RangeError or wrong', () => {
     expect(() => allocate('float64', 2 ** 31)).toThrow(AllocationError);
-    for (const bad of [-1, 1.5, NaN, Infinity]) expect(() => allocate('float64', bad)).toThrow(/^allocate: length must be an integer/);
+    for (const bad of [-1, 1.5, NaN, Infinity])
+      expect(() => allocate('float64', bad)).toThrow(/^allocate: length must be an integer/);
     expect(allocate('float32', 0).length).toBe(0);
   });
 
   it('bad dimensions are ValueErrors that show every entry', () => {
     expect(() => zeros([2, NaN])).toThrow(/^zeros: shape entries must be non-negative integers, got \[2,NaN\]/);
-    expect(() => zeros([2, '3'] as never)).toThrow(/^zeros: shape entries must be non-negative integers, got \[2,the string "3"\]/);
-    expect(() => zeros(3 as never)).toThrow(/^zeros: shape must be an array of non-negative integers, got the number 3/);
+    expect(() => zeros([2, '3'] as never)).toThrow(
+      /^zeros: shape entries must be non-negative integers, got \[2,the string "3"\]/,
+    );
+    expect(() => zeros(3 as never)).toThrow(
+      /^zeros: shape must be an array of non-negative integers, got the number 3/,
+    );
   });
 });
 
 describe('tensor() nested arrays', () => {
   it('errors give the index of the bad element', () => {
-    expect(() => tensor([[1, 2], [3, '4']] as never)).toThrow(/^tensor: elements must be numbers, got the string "4" at index \[1,1\]$/);
+    expect(() =>
+      tensor([
+        [1, 2],
+        [3, '4'],
+      ] as never),
+    ).toThrow(/^tensor: elements must be numbers, got the string "4" at index \[1,1\]$/);
     expect(() => tensor([[[1, 2]], [[3, null]]] as never)).toThrow(/at index \[1,0,1\]$/);
-    expect(() => tensor([[1, 2], [3]])).toThrow(/^tensor: nested arrays are ragged: the array at index \[1\] has length 1, expected 2$/);
-    expect(() => tensor([[1, 2], [3, [4]]] as never)).toThrow(/^tensor: nested arrays are ragged: an array at index \[1,1\] where a number belongs$/);
-    expect(() => tensor([[1, 2], 3] as never)).toThrow(/^tensor: nested arrays are ragged: a number at index \[1\] where an array of length 2 belongs$/);
+    expect(() => tensor([[1, 2], [3]])).toThrow(
+      /^tensor: nested arrays are ragged: the array at index \[1\] has length 1, expected 2$/,
+    );
+    expect(() =>
+      tensor([
+        [1, 2],
+        [3, [4]],
+      ] as never),
+    ).toThrow(/^tensor: nested arrays are ragged: an array at index \[1,1\] where a number belongs$/);
+    expect(() => tensor([[1, 2], 3] as never)).toThrow(
+      /^tensor: nested arrays are ragged: a number at index \[1\] where an array of length 2 belongs$/,
+    );
   });
 
   it('a 20 000-deep array is a ShapeError, not a stack overflow', () => {
@@ -108,14 +135,21 @@ describe('tensor() nested arrays', () => {
   });
 
   it('fills any rectangular nesting in C order (against the flat values it was built from)', () => {
-    const arb = fc
-      .array(fc.integer({ min: 0, max: 3 }), { minLength: 0, maxLength: 4 })
-      .chain((shape) => fc.tuple(fc.constant(shape), fc.array(fc.double(), { minLength: shape.reduce((n, d) => n * d, 1), maxLength: shape.reduce((n, d) => n * d, 1) })));
+    const arb = fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 0, maxLength: 4 }).chain((shape) =>
+      fc.tuple(
+        fc.constant(shape),
+        fc.array(fc.double(), {
+          minLength: shape.reduce((n, d) => n * d, 1),
+          maxLength: shape.reduce((n, d) => n * d, 1),
+        }),
+      ),
+    );
     fc.assert(
       fc.property(arb, ([shape, flat]) => {
         // build the nesting from the flat list by hand
         let pos = 0;
-        const build = (axis: number): unknown => (axis === shape.length ? flat[pos++] : Array.from({ length: shape[axis]! }, () => build(axis + 1)));
+        const build = (axis: number): unknown =>
+          axis === shape.length ? flat[pos++] : Array.from({ length: shape[axis]! }, () => build(axis + 1));
         const t = tensor(build(0) as never);
         // an empty array hides the sizes below it: [] is shape [0] whatever was meant
         const zero = shape.indexOf(0);
@@ -147,9 +181,15 @@ describe('wrong-kind arguments', () => {
   it('checkTensor and argumentError name the op, what it accepts, what came and the argument', () => {
     const t = zeros([1]);
     expect(checkTensor('op', t)).toBe(t);
-    expect(() => checkTensor('sum', [1, 2])).toThrow(/^sum: expected a Tensor, got object \(an array of length 2\) for argument x$/);
-    expect(argumentError('add', 'b', 'a Tensor or a number', '1').message).toBe('add: expected a Tensor or a number, got string (the string "1") for argument b');
-    expect(() => add(t, '1' as never)).toThrow(/^add: expected a Tensor or a number, got string \(the string "1"\) for argument b$/);
+    expect(() => checkTensor('sum', [1, 2])).toThrow(
+      /^sum: expected a Tensor, got object \(an array of length 2\) for argument x$/,
+    );
+    expect(argumentError('add', 'b', 'a Tensor or a number', '1').message).toBe(
+      'add: expected a Tensor or a number, got string (the string "1") for argument b',
+    );
+    expect(() => add(t, '1' as never)).toThrow(
+      /^add: expected a Tensor or a number, got string \(the string "1"\) for argument b$/,
+    );
     expect(() => sum(null as never)).toThrow(/^sum: expected a Tensor, got null for argument x$/);
     expect(() => add(t, null as never)).toThrow(ValueError);
     expect(t).toBeInstanceOf(Tensor);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   LinAlgError,
   ShapeError,
-  Tensor,
+  type Tensor,
   ValueError,
   broadcastShapes,
   det,
@@ -51,22 +51,35 @@ function vecs(t: Tensor): number[][] {
 
 function mul(a: Mat, b: Mat, inner = b.length): Mat {
   const cols = b[0]?.length ?? 0;
-  return a.map((row) => Array.from({ length: cols }, (_, j) => row.reduce((s, x, k) => (k < inner ? s + x * b[k]![j]! : s), 0)));
+  return a.map((row) =>
+    Array.from({ length: cols }, (_, j) => row.reduce((s, x, k) => (k < inner ? s + x * b[k]![j]! : s), 0)),
+  );
 }
 const transpose = (a: Mat, rows = a.length, cols = a[0]?.length ?? 0): Mat =>
   Array.from({ length: cols }, (_, j) => Array.from({ length: rows }, (_, i) => a[i]![j]!));
-const identity = (n: number): Mat => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+const identity = (n: number): Mat =>
+  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
 const scaleCols = (a: Mat, s: readonly number[]): Mat => a.map((row) => row.map((x, j) => x * s[j]!));
 const maxAbs = (a: Mat): number => a.reduce((m, row) => row.reduce((mm, x) => Math.max(mm, Math.abs(x)), m), 0);
 /** ‖A‖∞, the largest row sum of |a|. */
-const infNorm = (a: Mat): number => a.reduce((m, row) => Math.max(m, row.reduce((s, x) => s + Math.abs(x), 0)), 0);
+const infNorm = (a: Mat): number =>
+  a.reduce(
+    (m, row) =>
+      Math.max(
+        m,
+        row.reduce((s, x) => s + Math.abs(x), 0),
+      ),
+    0,
+  );
 const fro = (a: Mat): number => Math.hypot(...a.flat()); // hypot: no underflow for tiny entries
 
 /** det by the Leibniz formula (sum over permutations). */
 function leibnizDet(a: Mat): number {
   const n = a.length;
   const perms = (k: number): number[][] =>
-    k === 0 ? [[]] : perms(k - 1).flatMap((p) => Array.from({ length: k }, (_, i) => [...p.slice(0, i), k - 1, ...p.slice(i)]));
+    k === 0
+      ? [[]]
+      : perms(k - 1).flatMap((p) => Array.from({ length: k }, (_, i) => [...p.slice(0, i), k - 1, ...p.slice(i)]));
   return perms(n).reduce((sum, p) => {
     let inversions = 0;
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (p[i]! > p[j]!) inversions++;
@@ -125,7 +138,13 @@ interface MatrixCase {
  * them as non-contiguous views). `shift` adds shift·(n+1) to the diagonal: A = R + (n+1)I is
  * strictly diagonally dominant, so σ_min ≥ 1 and σ_max ≤ 2n+1 (κ ≤ 2n+1).
  */
-function matrixArb({ square = false, minDim = 0, maxDim = 6, wellConditioned = false, maxBatchDim = 3 } = {}): fc.Arbitrary<MatrixCase> {
+function matrixArb({
+  square = false,
+  minDim = 0,
+  maxDim = 6,
+  wellConditioned = false,
+  maxBatchDim = 3,
+} = {}): fc.Arbitrary<MatrixCase> {
   return fc
     .record({
       batch: shapeArb({ maxRank: 2, maxDim: maxBatchDim }),
@@ -139,7 +158,8 @@ function matrixArb({ square = false, minDim = 0, maxDim = 6, wellConditioned = f
       const shape = [...batch, m, cols];
       return valuesArb(size(shape), { min: -1, max: 1 }).map((values) => {
         if (wellConditioned) {
-          for (let b = 0; b < size(batch); b++) for (let i = 0; i < Math.min(m, cols); i++) values[b * m * cols + i * cols + i]! += m + 1;
+          for (let b = 0; b < size(batch); b++)
+            for (let i = 0; i < Math.min(m, cols); i++) values[b * m * cols + i * cols + i]! += m + 1;
         }
         const t = typed(values, dtype, shape);
         return { a: strided ? asStridedView(t) : t, dtype, batch, m, n: cols };
@@ -173,7 +193,8 @@ describe('solve', () => {
         fc.integer(),
         (batches, n, k, dtype, vectorB, strided, seed) => {
           const [batchA, batchB] = batches;
-          const values = (count: number, start: number): number[] => Array.from({ length: count }, (_, i) => Math.sin(seed + start + 7.3 * i));
+          const values = (count: number, start: number): number[] =>
+            Array.from({ length: count }, (_, i) => Math.sin(seed + start + 7.3 * i));
           const av = values(size(batchA) * n * n, 0);
           for (let b = 0; b < size(batchA); b++) for (let i = 0; i < n; i++) av[b * n * n + i * n + i]! += n + 1;
           let a = typed(av, dtype, [...batchA, n, n]);
@@ -205,18 +226,36 @@ describe('solve', () => {
     const x = vecs(solve(a, b))[0]!;
     const am = mats(a)[0]!;
     const residual = am.map((row) => row.reduce((s, v, j) => s + v * x[j]!, 0));
-    expectClose(residual, b.toTypedArray(), { atol: 4 * n * epsOf('float64') * infNorm(am) * Math.max(...x.map(Math.abs)), rtol: 0 });
+    expectClose(residual, b.toTypedArray(), {
+      atol: 4 * n * epsOf('float64') * infNorm(am) * Math.max(...x.map(Math.abs)),
+      rtol: 0,
+    });
   });
 
   it('promotes mixed dtypes to float64 and accepts a transposed view', () => {
-    const a = tensor([[2, 1], [0, 4]], { dtype: 'float32' }).mT; // [[2,0],[1,4]]
+    const a = tensor(
+      [
+        [2, 1],
+        [0, 4],
+      ],
+      { dtype: 'float32' },
+    ).mT; // [[2,0],[1,4]]
     const x = solve(a, tensor([2, 9]));
     expect(x.dtype).toBe('float64');
     expectClose(x, [1, 2]);
   });
 
   it('throws a LinAlgError naming the op and the batch index for a singular matrix', () => {
-    const a = tensor([[[1, 0], [0, 1]], [[1, 2], [2, 4]]]);
+    const a = tensor([
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [
+        [1, 2],
+        [2, 4],
+      ],
+    ]);
     expect(() => solve(a, tensor([1, 1]))).toThrow(LinAlgError);
     expect(() => solve(a, tensor([1, 1]))).toThrow(/^solve: matrix is singular at batch index \[1\]/);
     expect(() => solve(zeros([3, 3]), zeros([3, 1]))).toThrow(/^solve: matrix is singular \(zero pivot in column 0\)/);
@@ -224,18 +263,51 @@ describe('solve', () => {
 
   it('solves a near-singular matrix without a condition check', () => {
     const d = 1e-12;
-    const x = solve(tensor([[1, 1], [1, 1 + d]]), tensor([2, 2 + d]));
+    const x = solve(
+      tensor([
+        [1, 1],
+        [1, 1 + d],
+      ]),
+      tensor([2, 2 + d]),
+    );
     expectClose(x, [1, 1], { atol: 1e-3, rtol: 0 }); // κ ≈ 4e12, so only ~4 digits survive
   });
 
   it('throws LinAlgError for non-finite input and ShapeError for bad shapes', () => {
-    expect(() => solve(tensor([[1, NaN], [0, 1]]), tensor([1, 1]))).toThrow(/^solve: a has a non-finite entry/);
-    expect(() => solve(tensor([[[1, 0], [0, 1]], [[1, 0], [0, 1]]]), tensor([[[1], [Infinity]], [[1], [1]]]))).toThrow(
-      /^solve: b has a non-finite entry at batch index \[0\]/,
-    );
+    expect(() =>
+      solve(
+        tensor([
+          [1, NaN],
+          [0, 1],
+        ]),
+        tensor([1, 1]),
+      ),
+    ).toThrow(/^solve: a has a non-finite entry/);
+    expect(() =>
+      solve(
+        tensor([
+          [
+            [1, 0],
+            [0, 1],
+          ],
+          [
+            [1, 0],
+            [0, 1],
+          ],
+        ]),
+        tensor([
+          [[1], [Infinity]],
+          [[1], [1]],
+        ]),
+      ),
+    ).toThrow(/^solve: b has a non-finite entry at batch index \[0\]/);
     expect(() => solve(tensor([1, 2]), tensor([1, 2]))).toThrow(ShapeError);
-    expect(() => solve(zeros([2, 3]), zeros([2]))).toThrow(/^solve: a must be square in its last two axes, got shape \[2,3\]/);
-    expect(() => solve(zeros([2, 2]), zeros([3]))).toThrow(/^solve: b of shape \[3\] does not match a of shape \[2,2\]/);
+    expect(() => solve(zeros([2, 3]), zeros([2]))).toThrow(
+      /^solve: a must be square in its last two axes, got shape \[2,3\]/,
+    );
+    expect(() => solve(zeros([2, 2]), zeros([3]))).toThrow(
+      /^solve: b of shape \[3\] does not match a of shape \[2,2\]/,
+    );
     expect(() => solve(zeros([2, 2]), tensor(5))).toThrow(ShapeError);
     expect(() => solve(zeros([2, 2, 2]), zeros([3, 2, 1]))).toThrow(ShapeError);
   });
@@ -260,11 +332,33 @@ describe('inv', () => {
   });
 
   it('matches the closed form of a 2×2 inverse', () => {
-    expectClose(inv(tensor([[4, 7], [2, 6]])), [0.6, -0.7, -0.2, 0.4], { atol: 1e-15, rtol: 0 });
+    expectClose(
+      inv(
+        tensor([
+          [4, 7],
+          [2, 6],
+        ]),
+      ),
+      [0.6, -0.7, -0.2, 0.4],
+      { atol: 1e-15, rtol: 0 },
+    );
   });
 
   it('throws for singular or non-square matrices', () => {
-    expect(() => inv(tensor([[[2, 0], [0, 2]], [[0, 0], [0, 1]]]))).toThrow(/^inv: matrix is singular at batch index \[1\] \(zero pivot in column 0\)/);
+    expect(() =>
+      inv(
+        tensor([
+          [
+            [2, 0],
+            [0, 2],
+          ],
+          [
+            [0, 0],
+            [0, 1],
+          ],
+        ]),
+      ),
+    ).toThrow(/^inv: matrix is singular at batch index \[1\] \(zero pivot in column 0\)/);
     expect(() => inv(zeros([2, 3]))).toThrow(ShapeError);
     expect(() => inv(zeros([3]))).toThrow(/^inv: a must be a matrix or a batch of matrices/);
   });
@@ -296,9 +390,16 @@ describe('det and slogdet', () => {
   it('det(AB) = det(A)·det(B)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 6 }).chain((n) =>
-          fc.tuple(fc.constant(n), dtypeArb, valuesArb(n * n, { min: -1, max: 1 }), valuesArb(n * n, { min: -1, max: 1 })),
-        ),
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((n) =>
+            fc.tuple(
+              fc.constant(n),
+              dtypeArb,
+              valuesArb(n * n, { min: -1, max: 1 }),
+              valuesArb(n * n, { min: -1, max: 1 }),
+            ),
+          ),
         ([n, dtype, av, bv]) => {
           for (let i = 0; i < n; i++) {
             av[i * n + i]! += n + 1;
@@ -316,7 +417,16 @@ describe('det and slogdet', () => {
   });
 
   it('a singular matrix has det 0, sign 0 and logAbsDet −∞; the 0×0 matrix has det 1', () => {
-    const a = tensor([[[1, 2], [2, 4]], [[0, 0], [0, 0]]]);
+    const a = tensor([
+      [
+        [1, 2],
+        [2, 4],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    ]);
     expectClose(det(a), [0, 0], { atol: 0, rtol: 0 });
     const { sign, logAbsDet } = slogdet(a);
     expectClose(sign, [0, 0], { atol: 0, rtol: 0 });
@@ -327,7 +437,13 @@ describe('det and slogdet', () => {
   });
 
   it('det survives an intermediate overflow, and slogdet stays finite where det overflows', () => {
-    const d = det(tensor([[1e200, 0, 0], [0, 1e200, 0], [0, 0, -1e-300]])).item();
+    const d = det(
+      tensor([
+        [1e200, 0, 0],
+        [0, 1e200, 0],
+        [0, 0, -1e-300],
+      ]),
+    ).item();
     expectClose(d, -1e100, { rtol: 1e-13, atol: 0 });
     const n = 200;
     const big = zeros([n, n]);
@@ -343,7 +459,14 @@ describe('det and slogdet', () => {
     expect(() => slogdet(tensor([[[1]], [[NaN]]]))).toThrow(/^slogdet: a has a non-finite entry at batch index \[1\]/);
     expect(() => det(zeros([3, 2]))).toThrow(ShapeError);
     // finite entries whose elimination overflows (1e308 + 1e308) are an error, not a NaN
-    expect(() => det(tensor([[1e308, 1e308], [-1e308, 1e308]]))).toThrow(/^det: the LU factorisation overflows/);
+    expect(() =>
+      det(
+        tensor([
+          [1e308, 1e308],
+          [-1e308, 1e308],
+        ]),
+      ),
+    ).toThrow(/^det: the LU factorisation overflows/);
   });
 });
 
@@ -368,12 +491,12 @@ describe('qr', () => {
           const ri = rs[i]!;
           expectOrthonormalColumns(qi, k, atol);
           expectMatClose(mul(qi, ri, k), am[i]!, atol * fro(am[i]!) + (k + 1) * smallestSubnormal(dtype));
-          ri.forEach((row, rr) =>
+          ri.forEach((row, rr) => {
             row.forEach((x, c) => {
               if (c < rr) expect(x).toBe(0);
               if (c === rr) expect(x).toBeGreaterThanOrEqual(0);
-            }),
-          );
+            });
+          });
         });
       }),
     );
@@ -383,7 +506,12 @@ describe('qr', () => {
     const plus = qr(tensor([[3], [4]]));
     expectClose(plus.q, [0.6, 0.8], { atol: 1e-15, rtol: 0 });
     expectClose(plus.r, [5], { atol: 1e-15, rtol: 0 });
-    const minus = qr(tensor([[-3, 1], [-4, 2]]));
+    const minus = qr(
+      tensor([
+        [-3, 1],
+        [-4, 2],
+      ]),
+    );
     // r11 = 5 with q1 = −(3,4)/5, r12 = q1·a2 = −2.2; a2 − r12·q1 = (−0.32, 0.24) = 0.4·q2
     expectClose(minus.q, [-0.6, -0.8, -0.8, 0.6], { atol: 1e-15, rtol: 0 });
     expectClose(minus.r, [5, -2.2, 0, 0.4], { atol: 1e-15, rtol: 0 });
@@ -398,7 +526,14 @@ describe('qr', () => {
   });
 
   it('rejects non-finite input and rank < 2', () => {
-    expect(() => qr(tensor([[1, 2], [NaN, 1]]))).toThrow(/^qr: a has a non-finite entry/);
+    expect(() =>
+      qr(
+        tensor([
+          [1, 2],
+          [NaN, 1],
+        ]),
+      ),
+    ).toThrow(/^qr: a has a non-finite entry/);
     expect(() => qr(tensor([1, 2]))).toThrow(ShapeError);
   });
 });
@@ -407,7 +542,8 @@ describe('qr', () => {
 function copyColumn(a: Tensor, from: number, to: number): void {
   const [m, n] = a.shape.slice(-2) as [number, number];
   const flat = a.data;
-  for (let b = 0; b < a.size / (m * n); b++) for (let i = 0; i < m; i++) flat[a.offset + b * m * n + i * n + to] = flat[a.offset + b * m * n + i * n + from]!;
+  for (let b = 0; b < a.size / (m * n); b++)
+    for (let i = 0; i < m; i++) flat[a.offset + b * m * n + i * n + to] = flat[a.offset + b * m * n + i * n + from]!;
 }
 
 describe('eigh', () => {
@@ -425,7 +561,11 @@ describe('eigh', () => {
           const sym = am[i]!.map((row, r) => row.map((x, c) => (x + am[i]![c]![r]!) / 2));
           const lam = lams[i]!;
           expectOrthonormalColumns(v, n, atol);
-          expectMatClose(mul(scaleCols(v, lam), transpose(v)), sym, atol * fro(sym) + (n + 1) * smallestSubnormal(dtype));
+          expectMatClose(
+            mul(scaleCols(v, lam), transpose(v)),
+            sym,
+            atol * fro(sym) + (n + 1) * smallestSubnormal(dtype),
+          );
           for (let j = 1; j < n; j++) expect(lam[j]!).toBeGreaterThanOrEqual(lam[j - 1]!);
           for (let j = 0; j < n; j++) {
             const col = v.map((row) => row[j]!);
@@ -439,13 +579,33 @@ describe('eigh', () => {
 
   it('matches the 2×2 closed form and handles repeated eigenvalues', () => {
     fc.assert(
-      fc.property(fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), (p, q, s) => {
-        const mean = (p + s) / 2;
-        const radius = Math.hypot((p - s) / 2, q);
-        expectClose(eigh(tensor([[p, q], [q, s]])).values, [mean - radius, mean + radius], { atol: 4e-15 * (Math.abs(mean) + radius) + 2 * smallestSubnormal('float64'), rtol: 0 });
-      }),
+      fc.property(
+        fc.double({ min: -5, max: 5, noNaN: true }),
+        fc.double({ min: -5, max: 5, noNaN: true }),
+        fc.double({ min: -5, max: 5, noNaN: true }),
+        (p, q, s) => {
+          const mean = (p + s) / 2;
+          const radius = Math.hypot((p - s) / 2, q);
+          expectClose(
+            eigh(
+              tensor([
+                [p, q],
+                [q, s],
+              ]),
+            ).values,
+            [mean - radius, mean + radius],
+            { atol: 4e-15 * (Math.abs(mean) + radius) + 2 * smallestSubnormal('float64'), rtol: 0 },
+          );
+        },
+      ),
     );
-    const { values, vectors } = eigh(tensor([[2, 0, 0], [0, 2, 0], [0, 0, 2]]));
+    const { values, vectors } = eigh(
+      tensor([
+        [2, 0, 0],
+        [0, 2, 0],
+        [0, 0, 2],
+      ]),
+    );
     expectClose(values, [2, 2, 2], { atol: 0, rtol: 0 });
     expectClose(vectors, [1, 0, 0, 0, 1, 0, 0, 0, 1], { atol: 0, rtol: 0 });
   });
@@ -456,13 +616,33 @@ describe('eigh', () => {
     const lam = Array.from({ length: n }, (_, i) => (i - 30) / 7 + (i === 10 ? 0 : 0.001 * i));
     const a = mul(scaleCols(q, lam), transpose(q));
     const { values, vectors } = eigh(tensor(a));
-    expectClose(values, [...lam].sort((x, y) => x - y), { atol: 64 * n * epsOf('float64') * Math.max(...lam.map(Math.abs)), rtol: 0 });
+    expectClose(
+      values,
+      [...lam].sort((x, y) => x - y),
+      { atol: 64 * n * epsOf('float64') * Math.max(...lam.map(Math.abs)), rtol: 0 },
+    );
     expectOrthonormalColumns(mats(vectors)[0]!, n, 16 * n * epsOf('float64'));
   });
 
   it('scales without overflow and rejects non-finite or non-square input', () => {
-    expectClose(eigh(tensor([[2e300, 1e300], [1e300, 2e300]])).values, [1e300, 3e300], { rtol: 1e-15, atol: 0 });
-    expect(() => eigh(tensor([[1, Infinity], [0, 1]]))).toThrow(/^eigh: a has a non-finite entry/);
+    expectClose(
+      eigh(
+        tensor([
+          [2e300, 1e300],
+          [1e300, 2e300],
+        ]),
+      ).values,
+      [1e300, 3e300],
+      { rtol: 1e-15, atol: 0 },
+    );
+    expect(() =>
+      eigh(
+        tensor([
+          [1, Infinity],
+          [0, 1],
+        ]),
+      ),
+    ).toThrow(/^eigh: a has a non-finite entry/);
     expect(() => eigh(zeros([2, 3]))).toThrow(ShapeError);
   });
 });
@@ -485,7 +665,11 @@ describe('svd', () => {
       const fa = fro(am[i]!);
       expectOrthonormalColumns(ui, k, atol);
       expectOrthonormalColumns(vs[i]!, k, atol);
-      expectMatClose(mul(scaleCols(ui, si), transpose(vs[i]!, n, k), k), am[i]!, atol * fa + (k + 1) * smallestSubnormal(dtype));
+      expectMatClose(
+        mul(scaleCols(ui, si), transpose(vs[i]!, n, k), k),
+        am[i]!,
+        atol * fa + (k + 1) * smallestSubnormal(dtype),
+      );
       si.forEach((x, j) => {
         expect(x).toBeGreaterThanOrEqual(0);
         if (j > 0) expect(x).toBeLessThanOrEqual(si[j - 1]!);
@@ -505,9 +689,20 @@ describe('svd', () => {
   it('handles rank-deficient products B·C (rank r < min(m,n)), with zero singular values', () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 6 }), r: fc.integer({ min: 0, max: 2 }), dtype: dtypeArb }).chain((c) =>
-          fc.tuple(fc.constant(c), valuesArb(c.m * c.r, { min: -1, max: 1 }), valuesArb(c.r * c.n, { min: -1, max: 1 })),
-        ),
+        fc
+          .record({
+            m: fc.integer({ min: 1, max: 6 }),
+            n: fc.integer({ min: 1, max: 6 }),
+            r: fc.integer({ min: 0, max: 2 }),
+            dtype: dtypeArb,
+          })
+          .chain((c) =>
+            fc.tuple(
+              fc.constant(c),
+              valuesArb(c.m * c.r, { min: -1, max: 1 }),
+              valuesArb(c.r * c.n, { min: -1, max: 1 }),
+            ),
+          ),
         ([{ m, n, r, dtype }, bv, cv]) => {
           const b = Array.from({ length: m }, (_, i) => bv.slice(i * r, i * r + r));
           const c = Array.from({ length: r }, (_, i) => cv.slice(i * n, i * n + n));
@@ -516,20 +711,31 @@ describe('svd', () => {
           checkSvd(a, dtype, [], m, n);
           const s = svd(a).s.toTypedArray();
           // singular values beyond the rank are zero up to rounding of A
-          for (let j = r; j < s.length; j++) expect(s[j]!).toBeLessThanOrEqual(16 * (m + n) * epsOf(dtype) * Math.max(1, fro(product)));
+          for (let j = r; j < s.length; j++)
+            expect(s[j]!).toBeLessThanOrEqual(16 * (m + n) * epsOf(dtype) * Math.max(1, fro(product)));
         },
       ),
     );
   });
 
   it('zero and identity matrices: s is exact and U, V stay orthonormal', () => {
-    for (const [m, n] of [[4, 3], [3, 4], [3, 3]] as const) {
+    for (const [m, n] of [
+      [4, 3],
+      [3, 4],
+      [3, 3],
+    ] as const) {
       const zero = svd(zeros([m, n]));
       expectClose(zero.s, new Array(Math.min(m, n)).fill(0), { atol: 0, rtol: 0 });
       expectOrthonormalColumns(mats(zero.u)[0]!, Math.min(m, n), 0);
       expectOrthonormalColumns(mats(zero.v)[0]!, Math.min(m, n), 0);
     }
-    const id = svd(tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]]));
+    const id = svd(
+      tensor([
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ]),
+    );
     expectClose(id.s, [1, 1, 1], { atol: 0, rtol: 0 });
     expectClose(id.u, [1, 0, 0, 0, 1, 0, 0, 0, 1], { atol: 0, rtol: 0 });
     expectClose(id.v, [1, 0, 0, 0, 1, 0, 0, 0, 1], { atol: 0, rtol: 0 });
@@ -542,15 +748,46 @@ describe('svd', () => {
     const sv = Array.from({ length: n }, (_, i) => (i < 5 ? 0 : 10 / (i + 1))); // rank 45, repeated zeros
     const a = tensor(mul(scaleCols(qu, sv), transpose(qv)));
     const { s } = svd(a);
-    expectClose(s, [...sv].sort((x, y) => y - x), { atol: 16 * (m + n) * epsOf('float64') * 10, rtol: 0 });
+    expectClose(
+      s,
+      [...sv].sort((x, y) => y - x),
+      { atol: 16 * (m + n) * epsOf('float64') * 10, rtol: 0 },
+    );
     checkSvd(a, 'float64', [], m, n);
   });
 
   it('handles a 2×2 closed form and extreme magnitudes', () => {
     // [[3,0],[4,5]]: AᵀA = [[25,20],[20,25]], eigenvalues 45 and 5
-    expectClose(svd(tensor([[3, 0], [4, 5]])).s, [Math.sqrt(45), Math.sqrt(5)], { rtol: 1e-15, atol: 0 });
-    expectClose(svd(tensor([[3e250, 0], [4e250, 5e250]])).s, [Math.sqrt(45) * 1e250, Math.sqrt(5) * 1e250], { rtol: 1e-15, atol: 0 });
-    expectClose(svd(tensor([[3e-250, 0], [4e-250, 5e-250]])).s, [Math.sqrt(45) * 1e-250, Math.sqrt(5) * 1e-250], { rtol: 1e-15, atol: 0 });
+    expectClose(
+      svd(
+        tensor([
+          [3, 0],
+          [4, 5],
+        ]),
+      ).s,
+      [Math.sqrt(45), Math.sqrt(5)],
+      { rtol: 1e-15, atol: 0 },
+    );
+    expectClose(
+      svd(
+        tensor([
+          [3e250, 0],
+          [4e250, 5e250],
+        ]),
+      ).s,
+      [Math.sqrt(45) * 1e250, Math.sqrt(5) * 1e250],
+      { rtol: 1e-15, atol: 0 },
+    );
+    expectClose(
+      svd(
+        tensor([
+          [3e-250, 0],
+          [4e-250, 5e-250],
+        ]),
+      ).s,
+      [Math.sqrt(45) * 1e-250, Math.sqrt(5) * 1e-250],
+      { rtol: 1e-15, atol: 0 },
+    );
   });
 
   it('rejects non-finite input', () => {
@@ -562,27 +799,41 @@ describe('svd', () => {
 describe('expm', () => {
   it('matches an independent Taylor-series reference across all Padé degrees and with squaring', () => {
     fc.assert(
-      fc.property(matrixArb({ square: true, maxDim: 5, maxBatchDim: 2 }), fc.constantFrom(0.003, 0.05, 0.2, 0.5, 1, 3, 10), ({ a, dtype, batch, n }, scale) => {
-        const scaled = typed(Array.from(a.toTypedArray(), (x) => (x * scale) / Math.max(1, n)), dtype, [...batch, n, n]);
-        const e = expm(scaled);
-        expect(e.shape).toEqual([...batch, n, n]);
-        mats(e).forEach((ei, i) => {
-          const ref = taylorExpm(mats(scaled)[i]!);
-          // relative to ‖e^A‖; the squarings amplify rounding by ~‖A‖
-          const atol = 64 * (n + 1) * epsOf(dtype) * Math.max(1, infNorm(ref)) * Math.max(1, scale);
-          expectMatClose(ei, ref, atol);
-        });
-      }),
+      fc.property(
+        matrixArb({ square: true, maxDim: 5, maxBatchDim: 2 }),
+        fc.constantFrom(0.003, 0.05, 0.2, 0.5, 1, 3, 10),
+        ({ a, dtype, batch, n }, scale) => {
+          const scaled = typed(
+            Array.from(a.toTypedArray(), (x) => (x * scale) / Math.max(1, n)),
+            dtype,
+            [...batch, n, n],
+          );
+          const e = expm(scaled);
+          expect(e.shape).toEqual([...batch, n, n]);
+          mats(e).forEach((ei, i) => {
+            const ref = taylorExpm(mats(scaled)[i]!);
+            // relative to ‖e^A‖; the squarings amplify rounding by ~‖A‖
+            const atol = 64 * (n + 1) * epsOf(dtype) * Math.max(1, infNorm(ref)) * Math.max(1, scale);
+            expectMatClose(ei, ref, atol);
+          });
+        },
+      ),
     );
   });
 
   it('expm(A)·expm(−A) = I', () => {
     fc.assert(
       fc.property(matrixArb({ square: true, maxDim: 5, maxBatchDim: 2 }), ({ a, dtype, n }) => {
-        const neg = typed(Array.from(a.toTypedArray(), (x) => -x), dtype, a.shape);
+        const neg = typed(
+          Array.from(a.toTypedArray(), (x) => -x),
+          dtype,
+          a.shape,
+        );
         const ep = mats(expm(a));
         const en = mats(expm(neg));
-        ep.forEach((x, i) => expectMatClose(mul(x, en[i]!), identity(n), 64 * (n + 1) * epsOf(dtype) * infNorm(x) * infNorm(en[i]!)));
+        ep.forEach((x, i) => {
+          expectMatClose(mul(x, en[i]!), identity(n), 64 * (n + 1) * epsOf(dtype) * infNorm(x) * infNorm(en[i]!));
+        });
       }),
     );
   });
@@ -592,20 +843,45 @@ describe('expm', () => {
     fc.assert(
       fc.property(valuesArb(4, { min: -30, max: 30 }), (d) => {
         const e = mats(expm(tensor(d.map((x, i) => d.map((_, j) => (i === j ? x : 0))))))[0]!;
-        expectClose(e.map((row, i) => row[i]!), d.map(Math.exp), { rtol: 64 * 30 * epsOf('float64'), atol: 0 });
-        expectMatClose(e.map((row, i) => row.map((x, j) => (i === j ? 0 : x))), identity(4).map((r) => r.map(() => 0)), 0);
+        expectClose(
+          e.map((row, i) => row[i]!),
+          d.map(Math.exp),
+          { rtol: 64 * 30 * epsOf('float64'), atol: 0 },
+        );
+        expectMatClose(
+          e.map((row, i) => row.map((x, j) => (i === j ? 0 : x))),
+          identity(4).map((r) => r.map(() => 0)),
+          0,
+        );
       }),
     );
     fc.assert(
       fc.property(valuesArb(3, { min: -4, max: 4 }), ([x, y, z]) => {
         // N strictly upper triangular: e^N = I + N + N²/2 exactly
-        const e = expm(tensor([[0, x!, y!], [0, 0, z!], [0, 0, 0]]));
-        expectClose(e, [1, x!, y! + (x! * z!) / 2, 0, 1, z!, 0, 0, 1], { atol: 64 * epsOf('float64') * (1 + Math.abs(x! * z!)), rtol: 0 });
+        const e = expm(
+          tensor([
+            [0, x!, y!],
+            [0, 0, z!],
+            [0, 0, 0],
+          ]),
+        );
+        expectClose(e, [1, x!, y! + (x! * z!) / 2, 0, 1, z!, 0, 0, 1], {
+          atol: 64 * epsOf('float64') * (1 + Math.abs(x! * z!)),
+          rtol: 0,
+        });
       }),
     );
     fc.assert(
       fc.property(fc.double({ min: -50, max: 50, noNaN: true }), dtypeArb, (t, dtype) => {
-        const e = expm(tensor([[0, -t], [t, 0]], { dtype }));
+        const e = expm(
+          tensor(
+            [
+              [0, -t],
+              [t, 0],
+            ],
+            { dtype },
+          ),
+        );
         const [c, s] = [Math.cos(t), Math.sin(t)];
         expectClose(e, [c, -s, s, c], { atol: 64 * epsOf(dtype) * Math.max(1, Math.abs(t)), rtol: 0 });
       }),
@@ -614,7 +890,9 @@ describe('expm', () => {
 
   it('throws on overflow, non-finite input and non-square input', () => {
     expect(() => expm(tensor([[1000]]))).toThrow(/^expm: the result overflows float64/);
-    expect(() => expm(tensor([[[1]], [[100]]], { dtype: 'float32' }))).toThrow(/^expm: the result overflows float32 at batch index \[1\]/);
+    expect(() => expm(tensor([[[1]], [[100]]], { dtype: 'float32' }))).toThrow(
+      /^expm: the result overflows float32 at batch index \[1\]/,
+    );
     expect(() => expm(tensor([[NaN]]))).toThrow(LinAlgError);
     expect(() => expm(zeros([1, 2]))).toThrow(ShapeError);
   });
@@ -628,28 +906,62 @@ describe('matrixNorm and trace', () => {
         const tol = { atol: 8 * (m + n + 1) * epsOf(dtype), rtol: 8 * (m + n + 1) * epsOf(dtype) };
         for (const ord of ['fro', 1, 'inf', 2, 'nuc'] as const) expect(matrixNorm(a, ord).shape).toEqual(batch);
         expectClose(matrixNorm(a), am.map(fro), tol);
-        expectClose(matrixNorm(a, 1), am.map((x) => infNorm(transpose(x, m, n))), tol);
+        expectClose(
+          matrixNorm(a, 1),
+          am.map((x) => infNorm(transpose(x, m, n))),
+          tol,
+        );
         expectClose(matrixNorm(a, 'inf'), am.map(infNorm), tol);
         const s = vecs(svd(a).s);
-        expectClose(matrixNorm(a, 2), s.map((x) => x[0] ?? 0), tol);
-        expectClose(matrixNorm(a, 'nuc'), s.map((x) => x.reduce((acc, y) => acc + y, 0)), tol);
+        expectClose(
+          matrixNorm(a, 2),
+          s.map((x) => x[0] ?? 0),
+          tol,
+        );
+        expectClose(
+          matrixNorm(a, 'nuc'),
+          s.map((x) => x.reduce((acc, y) => acc + y, 0)),
+          tol,
+        );
       }),
     );
   });
 
   it("2 and 'nuc' match closed forms: diagonal and rank-one u·vᵀ", () => {
-    const diag = tensor([[3, 0, 0], [0, -5, 0]]);
+    const diag = tensor([
+      [3, 0, 0],
+      [0, -5, 0],
+    ]);
     expectClose(matrixNorm(diag, 2).item(), 5, { rtol: 1e-15, atol: 0 });
     expectClose(matrixNorm(diag, 'nuc').item(), 8, { rtol: 1e-15, atol: 0 });
-    const rankOne = tensor([[2, 4, 4], [1, 2, 2]]); // (2,1)ᵀ(1,2,2): ‖u‖‖v‖ = √5·3
+    const rankOne = tensor([
+      [2, 4, 4],
+      [1, 2, 2],
+    ]); // (2,1)ᵀ(1,2,2): ‖u‖‖v‖ = √5·3
     expectClose(matrixNorm(rankOne, 2).item(), 3 * Math.sqrt(5), { rtol: 1e-15, atol: 0 });
     expectClose(matrixNorm(rankOne, 'nuc').item(), 3 * Math.sqrt(5), { rtol: 1e-15, atol: 0 });
   });
 
   it('propagates NaN/∞, gives 0 for empty matrices and rejects an unknown ord', () => {
     for (const ord of ['fro', 1, 'inf', 2, 'nuc'] as const) {
-      expect(matrixNorm(tensor([[1, NaN], [0, Infinity]]), ord).item()).toBeNaN();
-      expect(matrixNorm(tensor([[1, -Infinity], [0, 1]]), ord).item()).toBe(Infinity);
+      expect(
+        matrixNorm(
+          tensor([
+            [1, NaN],
+            [0, Infinity],
+          ]),
+          ord,
+        ).item(),
+      ).toBeNaN();
+      expect(
+        matrixNorm(
+          tensor([
+            [1, -Infinity],
+            [0, 1],
+          ]),
+          ord,
+        ).item(),
+      ).toBe(Infinity);
       expect(matrixNorm(zeros([0, 3]), ord).item()).toBe(0);
     }
     expectClose(matrixNorm(tensor([[3e200, 4e200]])).item(), 5e200, { rtol: 1e-15, atol: 0 }); // no overflow in the squares
@@ -662,7 +974,9 @@ describe('matrixNorm and trace', () => {
       fc.property(matrixArb(), ({ a, dtype, batch, m, n }) => {
         const t = trace(a);
         expect(t.shape).toEqual(batch);
-        const expected = mats(a).map((x) => Array.from({ length: Math.min(m, n) }, (_, i) => x[i]![i]!).reduce((s, y) => s + y, 0));
+        const expected = mats(a).map((x) =>
+          Array.from({ length: Math.min(m, n) }, (_, i) => x[i]![i]!).reduce((s, y) => s + y, 0),
+        );
         expectClose(t, expected, { atol: 2 * (m + 1) * epsOf(dtype), rtol: 0 });
       }),
     );
@@ -682,30 +996,45 @@ describe('powerIteration', () => {
 
   it('σ matches the largest singular value, Av = σu and Aᵀu = σv, for batches of both dtypes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }), dtypeArb, fc.nat(1000), (m, n, count, dtype, seed) => {
-        const list = Array.from({ length: count }, (_, b) => gappedMatrix(m, n, seed + 10 * b).a);
-        const a = typed(list.flat(2), dtype, [count, m, n]);
-        const { sigma, u, v, iterations } = powerIteration(a);
-        expect(iterations).toBe(count === 0 ? 0 : 20);
-        expect(sigma.shape).toEqual([count]);
-        expect(u.shape).toEqual([count, m]);
-        expect(v.shape).toEqual([count, n]);
-        const am = mats(a);
-        const us = vecs(u);
-        const vs = vecs(v);
-        const sig = sigma.toTypedArray();
-        // with σ2/σ1 ≤ 1/2, 20 iterations reduce the vector error to ~2^-40
-        const atol = 32 * (m + n) * epsOf(dtype) + (dtype === 'float64' ? 1e-11 : 0);
-        const top = vecs(svd(a).s).map((s) => s[0]!);
-        am.forEach((x, b) => {
-          expectClose(sig[b]!, 2, { atol, rtol: 0 });
-          expectClose(sig[b]!, top[b]!, { atol, rtol: 0 });
-          const av = mul(x, transpose([vs[b]!])).map((r) => r[0]!);
-          const atu = mul(transpose(x), transpose([us[b]!])).map((r) => r[0]!);
-          expectClose(av, us[b]!.map((y) => y * sig[b]!), { atol: 4 * atol, rtol: 0 });
-          expectClose(atu, vs[b]!.map((y) => y * sig[b]!), { atol: 4 * atol, rtol: 0 });
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 3 }),
+        dtypeArb,
+        fc.nat(1000),
+        (m, n, count, dtype, seed) => {
+          const list = Array.from({ length: count }, (_, b) => gappedMatrix(m, n, seed + 10 * b).a);
+          const a = typed(list.flat(2), dtype, [count, m, n]);
+          const { sigma, u, v, iterations } = powerIteration(a);
+          expect(iterations).toBe(count === 0 ? 0 : 20);
+          expect(sigma.shape).toEqual([count]);
+          expect(u.shape).toEqual([count, m]);
+          expect(v.shape).toEqual([count, n]);
+          const am = mats(a);
+          const us = vecs(u);
+          const vs = vecs(v);
+          const sig = sigma.toTypedArray();
+          // with σ2/σ1 ≤ 1/2, 20 iterations reduce the vector error to ~2^-40
+          const atol = 32 * (m + n) * epsOf(dtype) + (dtype === 'float64' ? 1e-11 : 0);
+          const top = vecs(svd(a).s).map((s) => s[0]!);
+          am.forEach((x, b) => {
+            expectClose(sig[b]!, 2, { atol, rtol: 0 });
+            expectClose(sig[b]!, top[b]!, { atol, rtol: 0 });
+            const av = mul(x, transpose([vs[b]!])).map((r) => r[0]!);
+            const atu = mul(transpose(x), transpose([us[b]!])).map((r) => r[0]!);
+            expectClose(
+              av,
+              us[b]!.map((y) => y * sig[b]!),
+              { atol: 4 * atol, rtol: 0 },
+            );
+            expectClose(
+              atu,
+              vs[b]!.map((y) => y * sig[b]!),
+              { atol: 4 * atol, rtol: 0 },
+            );
+          });
+        },
+      ),
     );
   });
 
@@ -733,7 +1062,12 @@ describe('powerIteration', () => {
     expectClose(z.u, new Array(8).fill(0.5), { atol: 1e-16, rtol: 0 });
     expectClose(z.v, [1, 0, 0, 1, 0, 0], { atol: 0, rtol: 0 });
     // columns sum to zero, so Aᵀ(1,1)/√2 = 0; σ1 = 2 with v = ±(1,−1)/√2
-    const f = powerIteration(tensor([[1, -1], [-1, 1]]));
+    const f = powerIteration(
+      tensor([
+        [1, -1],
+        [-1, 1],
+      ]),
+    );
     expectClose(f.sigma.item(), 2, { rtol: 1e-15, atol: 0 });
     expectClose(Math.abs(f.v.get(0)), Math.SQRT1_2, { rtol: 1e-15, atol: 0 });
     const empty = powerIteration(zeros([3, 0]));
@@ -745,7 +1079,9 @@ describe('powerIteration', () => {
     const a = zeros([2, 3, 4]);
     expect(() => powerIteration(a, { iters: 0 })).toThrow(ValueError);
     expect(() => powerIteration(a, { tol: -1 })).toThrow(ValueError);
-    expect(() => powerIteration(a, { state: { u: zeros([2, 4]) } })).toThrow(/^powerIteration: state.u has shape \[2,4\], expected \[2,3\]/);
+    expect(() => powerIteration(a, { state: { u: zeros([2, 4]) } })).toThrow(
+      /^powerIteration: state.u has shape \[2,4\], expected \[2,3\]/,
+    );
     expect(() => powerIteration(a, { state: { u: zeros([1, 3]).expand([2, 3]) } })).toThrow(ValueError);
     expect(() => powerIteration(tensor([[NaN]]))).toThrow(/^powerIteration: a has a non-finite entry/);
     expect(() => powerIteration(tensor([[1]]), { state: { u: tensor([Infinity]) } })).toThrow(LinAlgError);

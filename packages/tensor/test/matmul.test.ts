@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ShapeError, Tensor, epsOf, matmul, tensor, zeros, type DType } from '@hyperconn/tensor';
+import { ShapeError, type Tensor, epsOf, matmul, tensor, zeros, type DType } from '@hyperconn/tensor';
 import { asStridedView, broadcastablePairArb, dtypeArb, tensorArb } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
 
@@ -108,7 +108,8 @@ function withLayout(t: Tensor, layout: Layout): Tensor {
       const big = zeros(shape, { dtype: t.dtype });
       const src = t.toTypedArray();
       const last = t.shape[n - 1]!;
-      for (let q = 0; q < src.length; q++) big.data[Math.floor(q / last) * shape[n - 1]! + 1 + 2 * (q % last)] = src[q]!;
+      for (let q = 0; q < src.length; q++)
+        big.data[Math.floor(q / last) * shape[n - 1]! + 1 + 2 * (q % last)] = src[q]!;
       return big.slice(...new Array(n - 1).fill(null), [1, null, 2]);
     }
     case 'flipped': {
@@ -116,7 +117,10 @@ function withLayout(t: Tensor, layout: Layout): Tensor {
       if (n === 0) return t;
       const specs = new Array(n).fill(null);
       specs[n - 1] = [null, null, -1];
-      return t.slice(...specs).contiguous().slice(...specs);
+      return t
+        .slice(...specs)
+        .contiguous()
+        .slice(...specs);
     }
   }
 }
@@ -124,7 +128,12 @@ function withLayout(t: Tensor, layout: Layout): Tensor {
 /** Operands of the given shapes and dtype with random values and layouts. */
 function operandsArb(aShape: number[], bShape: number[], dtype: DType): fc.Arbitrary<[Tensor, Tensor]> {
   return fc
-    .tuple(tensorArb(aShape, dtype, { min: -2, max: 2 }), tensorArb(bShape, dtype, { min: -2, max: 2 }), layoutArb, layoutArb)
+    .tuple(
+      tensorArb(aShape, dtype, { min: -2, max: 2 }),
+      tensorArb(bShape, dtype, { min: -2, max: 2 }),
+      layoutArb,
+      layoutArb,
+    )
     .map(([a, b, la, lb]) => [withLayout(a, la), withLayout(b, lb)]);
 }
 
@@ -157,8 +166,14 @@ describe('matmul: 2-d', () => {
   });
 
   it('a 300×70 @ 70×600 product spans several row and column blocks', () => {
-    const a = tensor(Float64Array.from({ length: 300 * 70 }, (_, i) => Math.sin(i)), { shape: [300, 70] });
-    const b = tensor(Float64Array.from({ length: 70 * 600 }, (_, i) => Math.cos(i)), { shape: [70, 600] });
+    const a = tensor(
+      Float64Array.from({ length: 300 * 70 }, (_, i) => Math.sin(i)),
+      { shape: [300, 70] },
+    );
+    const b = tensor(
+      Float64Array.from({ length: 70 * 600 }, (_, i) => Math.cos(i)),
+      { shape: [70, 600] },
+    );
     expectMatmul(matmul(a, b), a, b, 'float64');
     expectMatmul(matmul(b.mT, a.mT), b.mT, a.mT, 'float64');
   });
@@ -174,7 +189,9 @@ describe('matmul: batches', () => {
         n: fc.nat({ max: 6 }),
         dtype: dtypeArb,
       })
-      .chain(({ batches: [ba, bb], m, k, n, dtype }) => operandsArb([...ba, m, k], [...bb, k, n], dtype).map(([a, b]) => ({ a, b, dtype })));
+      .chain(({ batches: [ba, bb], m, k, n, dtype }) =>
+        operandsArb([...ba, m, k], [...bb, k, n], dtype).map(([a, b]) => ({ a, b, dtype })),
+      );
     fc.assert(
       fc.property(arb, ({ a, b, dtype }) => {
         expectMatmul(matmul(a, b), a, b, dtype);
@@ -185,7 +202,9 @@ describe('matmul: batches', () => {
   it('many tiny square matrices (the unrolled kernels), every layout', () => {
     const arb = fc
       .record({ count: fc.nat({ max: 20 }), size: fc.integer({ min: 1, max: 8 }), dtype: dtypeArb })
-      .chain(({ count, size, dtype }) => operandsArb([count, size, size], [count, size, size], dtype).map(([a, b]) => ({ a, b, dtype })));
+      .chain(({ count, size, dtype }) =>
+        operandsArb([count, size, size], [count, size, size], dtype).map(([a, b]) => ({ a, b, dtype })),
+      );
     fc.assert(
       fc.property(arb, ({ a, b, dtype }) => {
         expectMatmul(matmul(a, b), a, b, dtype);
@@ -243,11 +262,23 @@ describe('matmul: batches', () => {
   });
 
   it('[4096,4,4] @ [4096,4,4] and a batch of medium matrices through the blocked kernel', () => {
-    const a = tensor(Float32Array.from({ length: 4096 * 16 }, (_, i) => Math.sin(i)), { shape: [4096, 4, 4] });
-    const b = tensor(Float32Array.from({ length: 4096 * 16 }, (_, i) => Math.cos(3 * i)), { shape: [4096, 4, 4] });
+    const a = tensor(
+      Float32Array.from({ length: 4096 * 16 }, (_, i) => Math.sin(i)),
+      { shape: [4096, 4, 4] },
+    );
+    const b = tensor(
+      Float32Array.from({ length: 4096 * 16 }, (_, i) => Math.cos(3 * i)),
+      { shape: [4096, 4, 4] },
+    );
     expectMatmul(matmul(a, b), a, b, 'float32');
-    const c = tensor(Float64Array.from({ length: 3 * 20 * 24 }, (_, i) => Math.sin(i)), { shape: [3, 1, 20, 24] });
-    const d = tensor(Float64Array.from({ length: 2 * 24 * 18 }, (_, i) => Math.cos(i)), { shape: [2, 24, 18] });
+    const c = tensor(
+      Float64Array.from({ length: 3 * 20 * 24 }, (_, i) => Math.sin(i)),
+      { shape: [3, 1, 20, 24] },
+    );
+    const d = tensor(
+      Float64Array.from({ length: 2 * 24 * 18 }, (_, i) => Math.cos(i)),
+      { shape: [2, 24, 18] },
+    );
     expectMatmul(matmul(c, d.mT.contiguous().mT), c, d, 'float64');
   });
 });
@@ -320,8 +351,14 @@ describe('matmul: dtypes and edge cases', () => {
 
   it('NaN and infinities propagate as in the naive sum, in every kernel', () => {
     for (const size of [3, 4, 7, 40]) {
-      const a = tensor(Float64Array.from({ length: size * size }, (_, i) => (i % 5) - 2), { shape: [size, size] });
-      const b = tensor(Float64Array.from({ length: size * size }, (_, i) => (i % 3) - 1), { shape: [size, size] });
+      const a = tensor(
+        Float64Array.from({ length: size * size }, (_, i) => (i % 5) - 2),
+        { shape: [size, size] },
+      );
+      const b = tensor(
+        Float64Array.from({ length: size * size }, (_, i) => (i % 3) - 1),
+        { shape: [size, size] },
+      );
       a.set([1, 2], NaN);
       b.set([0, size - 1], Infinity);
       const out = matmul(a, b);
@@ -331,8 +368,14 @@ describe('matmul: dtypes and edge cases', () => {
   });
 
   it('the result is a fresh tensor, not aliasing the inputs', () => {
-    const a = tensor([[1, 2], [3, 4]]);
-    const b = tensor([[1, 0], [0, 1]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tensor([
+      [1, 0],
+      [0, 1],
+    ]);
     const out = matmul(a, b);
     out.set([0, 0], 100);
     expect(a.get(0, 0)).toBe(1);
@@ -342,9 +385,15 @@ describe('matmul: dtypes and edge cases', () => {
 
 describe('matmul: errors', () => {
   it('names the shapes and the mismatch', () => {
-    expect(() => matmul(zeros([2, 3]), zeros([4, 5]))).toThrow(new ShapeError('matmul: inner dimensions differ: [2,3] @ [4,5] (3 ≠ 4)'));
-    expect(() => matmul(zeros([3]), zeros([4]))).toThrow(new ShapeError('matmul: inner dimensions differ: [3] @ [4] (3 ≠ 4)'));
-    expect(() => matmul(zeros([2, 3]), zeros([2]))).toThrow(new ShapeError('matmul: inner dimensions differ: [2,3] @ [2] (3 ≠ 2)'));
+    expect(() => matmul(zeros([2, 3]), zeros([4, 5]))).toThrow(
+      new ShapeError('matmul: inner dimensions differ: [2,3] @ [4,5] (3 ≠ 4)'),
+    );
+    expect(() => matmul(zeros([3]), zeros([4]))).toThrow(
+      new ShapeError('matmul: inner dimensions differ: [3] @ [4] (3 ≠ 4)'),
+    );
+    expect(() => matmul(zeros([2, 3]), zeros([2]))).toThrow(
+      new ShapeError('matmul: inner dimensions differ: [2,3] @ [2] (3 ≠ 2)'),
+    );
     expect(() => matmul(zeros([2, 2, 3]), zeros([3, 3, 4]))).toThrow(
       new ShapeError('matmul: batch axes do not broadcast: [2,2,3] @ [3,3,4] (batch axis -1: 2 ≠ 3)'),
     );

@@ -46,7 +46,16 @@ function normalCdf(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - erfc / 2 : erfc / 2;
 }
@@ -61,7 +70,8 @@ function chiSquareUniform(counts: readonly number[]): number {
 /** Naive matrix product of row-major n×n arrays: aᵀ·b. */
 function gramT(q: readonly number[], n: number): number[] {
   const out = new Array<number>(n * n).fill(0);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) out[i * n + j]! += q[k * n + i]! * q[k * n + j]!;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) out[i * n + j]! += q[k * n + i]! * q[k * n + j]!;
   return out;
 }
 
@@ -148,7 +158,8 @@ describe('determinism and independence', () => {
     const sibling = parent.split();
     const grandchild = child.split();
     const streams = [parent, child, sibling, grandchild].map((r) => values(r.uniform([8])));
-    for (let i = 0; i < streams.length; i++) for (let j = i + 1; j < streams.length; j++) expect(streams[i]!.some((x, k) => x === streams[j]![k])).toBe(false);
+    for (let i = 0; i < streams.length; i++)
+      for (let j = i + 1; j < streams.length; j++) expect(streams[i]!.some((x, k) => x === streams[j]![k])).toBe(false);
     // replay: the same parent seed and the same calls give the same child stream
     const again = new Random(123).split();
     again.split();
@@ -173,7 +184,9 @@ describe('determinism and independence', () => {
 describe('float and uniform', () => {
   it('float() is a multiple of 2⁻⁵³ in [0, 1)', () => {
     const rng = new Random(1);
-    const bad = Array.from({ length: 10_000 }, () => rng.float()).filter((x) => !(x >= 0 && x < 1 && Number.isInteger(x * 2 ** 53)));
+    const bad = Array.from({ length: 10_000 }, () => rng.float()).filter(
+      (x) => !(x >= 0 && x < 1 && Number.isInteger(x * 2 ** 53)),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -276,7 +289,8 @@ describe('integers, permutation, bernoulli', () => {
 
   it('permutation(n) is a permutation of 0..n-1, including n = 0 and 1', () => {
     const rng = new Random(32);
-    for (const n of [0, 1, 2, 17, 100]) expect([...rng.permutation(n)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    for (const n of [0, 1, 2, 17, 100])
+      expect([...rng.permutation(n)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 
   it('bernoulli has mean p within 5σ, and p = 0, 1 are exact', () => {
@@ -299,7 +313,11 @@ describe('orthogonal', () => {
         const q = rng.orthogonal(n, { dtype });
         expect([...q.shape]).toEqual([n, n]);
         expect(q.dtype).toBe(dtype);
-        expectClose(gramT(values(q), n), identity(n), dtype === 'float64' ? { rtol: 0, atol: 1e-12 } : tolFor('float32', 10));
+        expectClose(
+          gramT(values(q), n),
+          identity(n),
+          dtype === 'float64' ? { rtol: 0, atol: 1e-12 } : tolFor('float32', 10),
+        );
       }
     }
   });
@@ -370,7 +388,14 @@ describe('getState / setState', () => {
     a.normal([3]); // an odd-sized normal draw drops its spare: nothing may be cached
     const b = new Random(12345);
     b.setState(a.getState());
-    const draws = (r: Random): unknown[] => [r.float(), values(r.normal([5])), values(r.uniform([2], { dtype: 'float32' })), values(r.integers(0, 9, [4])), r.permutation(6), r.split().float()];
+    const draws = (r: Random): unknown[] => [
+      r.float(),
+      values(r.normal([5])),
+      values(r.uniform([2], { dtype: 'float32' })),
+      values(r.integers(0, 9, [4])),
+      r.permutation(6),
+      r.split().float(),
+    ];
     expect(draws(b)).toEqual(draws(a));
     expect(b.getState()).toEqual(a.getState());
   });
@@ -390,7 +415,17 @@ describe('getState / setState', () => {
   it('refuses anything but four 32-bit integers, and the all-zero state, with ValueErrors', () => {
     const rng = new Random(0);
     const before = rng.getState();
-    for (const bad of [[1, 2, 3], [1, 2, 3, 4, 5], [1, 2, 3, 0.5], [1, 2, 3, 2 ** 32], [1, 2, 3, NaN], [1, 2, 3, '4'], 'abcd', null, [1n, 2n, 3n, 4n]]) {
+    for (const bad of [
+      [1, 2, 3],
+      [1, 2, 3, 4, 5],
+      [1, 2, 3, 0.5],
+      [1, 2, 3, 2 ** 32],
+      [1, 2, 3, NaN],
+      [1, 2, 3, '4'],
+      'abcd',
+      null,
+      [1n, 2n, 3n, 4n],
+    ]) {
       expect(() => rng.setState(bad as never)).toThrow(/^Random\.setState: state must be four 32-bit integers/);
     }
     expect(() => rng.setState([0, 0, 0, 0])).toThrow(/^Random\.setState: the all-zero state/);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
-import { IndexError, Tensor, ValueError, sizeOf, tensor } from '@hyperconn/tensor';
+import { IndexError, type Tensor, ValueError, sizeOf, tensor } from '@hyperconn/tensor';
 import { dtypeArb, layoutArb, shapeArb, tensorArb, withLayout } from '../../../test/support/arbitraries';
 import { expectClose, tolFor } from '../../../test/support/assert';
 
@@ -48,8 +48,8 @@ function reference(x: Tensor, axes: Axes, keepDims: boolean, f: (v: number[]) =>
 }
 
 const naiveSum = (v: number[]) => v.reduce((s, x) => s + x, 0);
-const naiveMax = (v: number[]) => (v.some(Number.isNaN) ? NaN : v.reduce((m, x) => (x > m ? x : m), -Infinity));
-const naiveMin = (v: number[]) => (v.some(Number.isNaN) ? NaN : v.reduce((m, x) => (x < m ? x : m), Infinity));
+const naiveMax = (v: number[]) => (v.some(Number.isNaN) ? NaN : v.reduce((m, x) => Math.max(x, m), -Infinity));
+const naiveMin = (v: number[]) => (v.some(Number.isNaN) ? NaN : v.reduce((m, x) => Math.min(x, m), Infinity));
 const naiveVariance = (correction: number) => (v: number[]) => {
   const mu = naiveSum(v) / v.length;
   return v.reduce((s, x) => s + (x - mu) ** 2, 0) / (v.length - correction);
@@ -59,25 +59,32 @@ const naiveVariance = (correction: number) => (v: number[]) => {
  * A tensor of random shape, dtype, values and layout, with a random `axes` argument (including
  * negative forms). With `specials`, some entries are NaN or ±∞.
  */
-function caseArb({ minDim = 0, range = {} as { min?: number; max?: number }, specials = false } = {}): fc.Arbitrary<{ x: Tensor; axes: Axes; keepDims: boolean }> {
+function caseArb({
+  minDim = 0,
+  range = {} as { min?: number; max?: number },
+  specials = false,
+} = {}): fc.Arbitrary<{ x: Tensor; axes: Axes; keepDims: boolean }> {
   const { min = -10, max = 10 } = range;
   const value = specials
-    ? fc.oneof({ weight: 10, arbitrary: fc.double({ min, max, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) })
+    ? fc.oneof(
+        { weight: 10, arbitrary: fc.double({ min, max, noNaN: true }) },
+        { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) },
+      )
     : fc.double({ min, max, noNaN: true });
-  return fc
-    .tuple(shapeArb({ minDim }), dtypeArb)
-    .chain(([shape, dtype]) =>
-      fc.record({
-        x: fc
-          .tuple(
-            fc.array(value, { minLength: sizeOf(shape), maxLength: sizeOf(shape) }).map((v) => tensor(v, { shape, dtype })),
-            layoutArb,
-          )
-          .map(([t, l]) => withLayout(t, l)),
-        axes: axesArb(shape.length),
-        keepDims: fc.boolean(),
-      }),
-    );
+  return fc.tuple(shapeArb({ minDim }), dtypeArb).chain(([shape, dtype]) =>
+    fc.record({
+      x: fc
+        .tuple(
+          fc
+            .array(value, { minLength: sizeOf(shape), maxLength: sizeOf(shape) })
+            .map((v) => tensor(v, { shape, dtype })),
+          layoutArb,
+        )
+        .map(([t, l]) => withLayout(t, l)),
+      axes: axesArb(shape.length),
+      keepDims: fc.boolean(),
+    }),
+  );
 }
 
 function axesArb(ndim: number): fc.Arbitrary<Axes> {
@@ -85,7 +92,9 @@ function axesArb(ndim: number): fc.Arbitrary<Axes> {
   const all = Array.from({ length: ndim }, (_, i) => i);
   const options: fc.Arbitrary<Axes>[] = [
     fc.constant(undefined),
-    fc.shuffledSubarray(all).chain((sub): fc.Arbitrary<number[]> => (sub.length === 0 ? fc.constant([]) : fc.tuple(...sub.map(axis)))),
+    fc
+      .shuffledSubarray(all)
+      .chain((sub): fc.Arbitrary<number[]> => (sub.length === 0 ? fc.constant([]) : fc.tuple(...sub.map(axis)))),
   ];
   if (ndim > 0) options.push(fc.integer({ min: 0, max: ndim - 1 }).chain(axis));
   return fc.oneof(...options);
@@ -106,16 +115,21 @@ describe('sum, mean, prod, max, min', () => {
   for (const [name, op, ref, needsElements] of cases) {
     it(`${name} matches a naive loop over random shapes, axes, layouts and dtypes`, () => {
       fc.assert(
-        fc.property(caseArb({ range: name === 'prod' ? { min: -2, max: 2 } : {}, specials: true }), ({ x, axes, keepDims }) => {
-          if (needsElements && hasEmptyReducedAxis(x, axes)) {
-            expect(() => op(x, axes, keepDims)).toThrow(ValueError);
-            expect(() => op(x, axes, keepDims)).toThrow(new RegExp(`^${name}: .*axis \\d+ of shape \\[${x.shape.join(',')}\\]`));
-            return;
-          }
-          const y = op(x, axes, keepDims);
-          expect(y.dtype).toBe(x.dtype);
-          expectClose(y, reference(x, axes, keepDims, ref), tolFor(x.dtype));
-        }),
+        fc.property(
+          caseArb({ range: name === 'prod' ? { min: -2, max: 2 } : {}, specials: true }),
+          ({ x, axes, keepDims }) => {
+            if (needsElements && hasEmptyReducedAxis(x, axes)) {
+              expect(() => op(x, axes, keepDims)).toThrow(ValueError);
+              expect(() => op(x, axes, keepDims)).toThrow(
+                new RegExp(`^${name}: .*axis \\d+ of shape \\[${x.shape.join(',')}\\]`),
+              );
+              return;
+            }
+            const y = op(x, axes, keepDims);
+            expect(y.dtype).toBe(x.dtype);
+            expectClose(y, reference(x, axes, keepDims, ref), tolFor(x.dtype));
+          },
+        ),
       );
     });
   }
@@ -183,13 +197,19 @@ describe('sum, mean, prod, max, min', () => {
   it('sum leading axes of a large batch exactly like a naive loop (the autograd batch reduction)', () => {
     const n = 300;
     const d = 7;
-    const x = tensor(Float64Array.from({ length: n * d }, (_, i) => Math.sin(i) * 1e3), { shape: [n, d] });
+    const x = tensor(
+      Float64Array.from({ length: n * d }, (_, i) => Math.sin(i) * 1e3),
+      { shape: [n, d] },
+    );
     expectClose(T.sum(x, 0), reference(x, 0, false, naiveSum), { rtol: 0, atol: 0 });
     expectClose(T.sum(x.mT, 1), reference(x, 0, false, naiveSum), { rtol: 0, atol: 0 });
   });
 
   it('reduce large transposed inputs (the tiled walk) in the same order as a naive loop', () => {
-    const x = tensor(Float64Array.from({ length: 2 * 100 * 75 }, (_, i) => Math.sin(i) * 1e3), { shape: [2, 100, 75] }).transpose(1, 2);
+    const x = tensor(
+      Float64Array.from({ length: 2 * 100 * 75 }, (_, i) => Math.sin(i) * 1e3),
+      { shape: [2, 100, 75] },
+    ).transpose(1, 2);
     for (const axes of [1, 2, [0, 2], [1, 2]]) {
       expectClose(T.sum(x, axes), reference(x, axes, false, naiveSum), { rtol: 0, atol: 0 });
       expectClose(T.max(x, axes, true), reference(x, axes, true, naiveMax), { rtol: 0, atol: 0 });
@@ -238,7 +258,11 @@ describe('variance', () => {
           expect(() => T.variance(x, axes, keepDims, correction)).toThrow(/^variance: .*degrees of freedom/);
           return;
         }
-        expectClose(T.variance(x, axes, keepDims, correction), reference(x, axes, keepDims, naiveVariance(correction)), tolFor(x.dtype, 4));
+        expectClose(
+          T.variance(x, axes, keepDims, correction),
+          reference(x, axes, keepDims, naiveVariance(correction)),
+          tolFor(x.dtype, 4),
+        );
       }),
     );
   });
@@ -284,7 +308,9 @@ function laneCaseArb(opts: { minDim?: number; ties?: boolean } = {}): fc.Arbitra
   return fc.tuple(shapeArb({ minRank: 1, minDim: opts.minDim ?? 0 }), dtypeArb).chain(([shape, dtype]) => {
     const size = sizeOf(shape);
     const values = opts.ties
-      ? fc.array(fc.integer({ min: -2, max: 2 }), { minLength: size, maxLength: size }).map((v) => tensor(v, { shape, dtype }))
+      ? fc
+          .array(fc.integer({ min: -2, max: 2 }), { minLength: size, maxLength: size })
+          .map((v) => tensor(v, { shape, dtype }))
       : tensorArb(shape, dtype);
     return fc.record({
       x: fc.tuple(values, layoutArb).map(([t, l]) => withLayout(t, l)),
@@ -301,7 +327,8 @@ function mapLanes(x: Tensor, axis: number, f: (lane: number[]) => number[]): Ten
   const len = x.shape[ax]!;
   const flat = [...moved.toTypedArray()];
   const out: number[] = [];
-  for (let k = 0; k < flat.length; k += len) out.push(...f(flat.slice(k, k + len)).map((v) => (x.dtype === 'float32' ? Math.fround(v) : v)));
+  for (let k = 0; k < flat.length; k += len)
+    out.push(...f(flat.slice(k, k + len)).map((v) => (x.dtype === 'float32' ? Math.fround(v) : v)));
   const inverse = perm.map((_, i) => perm.indexOf(i));
   return tensor(Float64Array.from(out), { shape: moved.shape }).permute(inverse);
 }
@@ -346,7 +373,15 @@ describe('softmax and logSoftmax', () => {
       [1000, 1000, 999],
     ]);
     const e = Math.exp(-1);
-    expectClose(T.softmax(x), tensor([[1, 0, 0], [0.5, 0.5, 0], [1 / (2 + e), 1 / (2 + e), e / (2 + e)]]), { rtol: 1e-15, atol: 0 });
+    expectClose(
+      T.softmax(x),
+      tensor([
+        [1, 0, 0],
+        [0.5, 0.5, 0],
+        [1 / (2 + e), 1 / (2 + e), e / (2 + e)],
+      ]),
+      { rtol: 1e-15, atol: 0 },
+    );
     expectClose(
       T.logSoftmax(x),
       tensor([
@@ -360,7 +395,16 @@ describe('softmax and logSoftmax', () => {
   });
 
   it('give NaN for a lane with no distribution (all −∞, or +∞) and name the op on a bad axis', () => {
-    expectClose(T.softmax(tensor([[-Infinity, -Infinity], [Infinity, 0], [NaN, 0]])), T.full([3, 2], NaN));
+    expectClose(
+      T.softmax(
+        tensor([
+          [-Infinity, -Infinity],
+          [Infinity, 0],
+          [NaN, 0],
+        ]),
+      ),
+      T.full([3, 2], NaN),
+    );
     expect(() => T.softmax(T.zeros([2]), 1)).toThrow(/^softmax: axis 1/);
     expect(() => T.logSoftmax(T.zeros([2]), -2)).toThrow(/^logSoftmax: axis -2/);
   });
@@ -402,9 +446,21 @@ describe('argmax and argmin', () => {
     });
 
     it(`${name} counts the first NaN as the extreme and rejects empty axes`, () => {
-      expectClose(op(tensor([[1, NaN, 5, NaN], [NaN, 9, 9, 0]]), 1), [1, 0], { rtol: 0, atol: 0 });
+      expectClose(
+        op(
+          tensor([
+            [1, NaN, 5, NaN],
+            [NaN, 9, 9, 0],
+          ]),
+          1,
+        ),
+        [1, 0],
+        { rtol: 0, atol: 0 },
+      );
       expect(() => op(T.zeros([2, 0]), 1)).toThrow(ValueError);
-      expect(() => op(T.zeros([2, 0]), 1)).toThrow(`${name}: cannot reduce over an empty axis: axis 1 of shape [2,0] has size 0`);
+      expect(() => op(T.zeros([2, 0]), 1)).toThrow(
+        `${name}: cannot reduce over an empty axis: axis 1 of shape [2,0] has size 0`,
+      );
       expect(() => op(T.zeros([0, 2]), 1)).not.toThrow();
       expect(() => op(T.zeros([0, 2]))).toThrow(new RegExp(`^${name}: .*empty.*\\[0,2\\]`));
     });

@@ -56,7 +56,12 @@ function cOrder(t: Tensor): number[] {
 }
 
 /** CPython's slice.indices(): the indices a[start:stop:step] picks from a sequence of length n. */
-function pySliceIndices(n: number, start: number | null | undefined, stop: number | null | undefined, step: number | undefined): number[] {
+function pySliceIndices(
+  n: number,
+  start: number | null | undefined,
+  stop: number | null | undefined,
+  step: number | undefined,
+): number[] {
   const st = step ?? 1;
   const BIG = Number.MAX_SAFE_INTEGER;
   let a = start ?? (st < 0 ? BIG : 0);
@@ -78,9 +83,9 @@ function pySliceIndices(n: number, start: number | null | undefined, stop: numbe
 
 describe('construction and toArray', () => {
   it('round-trips nested arrays of any shape (size-0 axes and 0-d included), in both dtypes', () => {
-    const caseArb = fc.record({ shape: shapeArb({ maxRank: 4, maxDim: 3 }), dtype: dtypeArb }).chain(({ shape, dtype }) =>
-      valuesArb(shape.reduce((a, b) => a * b, 1)).map((v) => ({ shape, dtype, v })),
-    );
+    const caseArb = fc
+      .record({ shape: shapeArb({ maxRank: 4, maxDim: 3 }), dtype: dtypeArb })
+      .chain(({ shape, dtype }) => valuesArb(shape.reduce((a, b) => a * b, 1)).map((v) => ({ shape, dtype, v })));
     fc.assert(
       fc.property(caseArb, ({ shape, dtype, v }) => {
         const t = tensor(nest(shape, v), { dtype });
@@ -100,11 +105,22 @@ describe('construction and toArray', () => {
     const t = tensor(data, { shape: [2, 3] });
     expect(t.data).toBe(data);
     expect(t.dtype).toBe('float32');
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const u = tensor(new Float64Array([0.1, 0.2]), { dtype: 'float32' });
     expect(u.dtype).toBe('float32');
     expect(Array.from(u.data)).toEqual([Math.fround(0.1), Math.fround(0.2)]);
-    expect(tensor([[1, 2], [3, 4]], { shape: [4] }).toArray()).toEqual([1, 2, 3, 4]);
+    expect(
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { shape: [4] },
+      ).toArray(),
+    ).toEqual([1, 2, 3, 4]);
     expect(tensor(7).toArray()).toBe(7);
     expect(scalar(-2.5, { dtype: 'float32' }).shape).toEqual([]);
   });
@@ -182,15 +198,24 @@ describe('constructors against closed forms', () => {
 
   it('linspace: exact endpoints, evenly spaced values, num 0 and 1', () => {
     fc.assert(
-      fc.property(fc.double({ min: -100, max: 100, noNaN: true }), fc.double({ min: -100, max: 100, noNaN: true }), fc.integer({ min: 2, max: 50 }), (a, b, num) => {
-        const v = cOrder(linspace(a, b, num));
-        expect(v.length).toBe(num);
-        expect(v[0]).toBe(a);
-        expect(v[num - 1]).toBe(b);
-        const step = (b - a) / (num - 1);
-        // relative rounding of the step, plus an absolute floor for subnormal endpoints
-        v.forEach((x, i) => expect(Math.abs(x - (a + i * step))).toBeLessThanOrEqual(4 * Number.EPSILON * (Math.abs(a) + Math.abs(b)) + 4 * Number.MIN_VALUE));
-      }),
+      fc.property(
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.integer({ min: 2, max: 50 }),
+        (a, b, num) => {
+          const v = cOrder(linspace(a, b, num));
+          expect(v.length).toBe(num);
+          expect(v[0]).toBe(a);
+          expect(v[num - 1]).toBe(b);
+          const step = (b - a) / (num - 1);
+          // relative rounding of the step, plus an absolute floor for subnormal endpoints
+          v.forEach((x, i) => {
+            expect(Math.abs(x - (a + i * step))).toBeLessThanOrEqual(
+              4 * Number.EPSILON * (Math.abs(a) + Math.abs(b)) + 4 * Number.MIN_VALUE,
+            );
+          });
+        },
+      ),
     );
     expect(cOrder(linspace(0, 1, 5))).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(cOrder(linspace(3, 7, 1))).toEqual([3]);
@@ -303,12 +328,17 @@ describe('reshape', () => {
   }
 
   it('keeps the C-order element sequence; a view when contiguous, a copy otherwise', () => {
-    const caseArb = knownArb.chain((k) => fc.record({ k: fc.constant(k), target: fc.constantFrom(...targets(k.v.length, k.shape)) }));
+    const caseArb = knownArb.chain((k) =>
+      fc.record({ k: fc.constant(k), target: fc.constantFrom(...targets(k.v.length, k.shape)) }),
+    );
     fc.assert(
       fc.property(caseArb, ({ k: { x, v }, target }) => {
         const r = x.reshape(target);
         const free = target.indexOf(-1);
-        const expectedShape = free === -1 ? target : target.map((d) => (d === -1 ? v.length / target.filter((e) => e !== -1).reduce((p, q) => p * q, 1) : d));
+        const expectedShape =
+          free === -1
+            ? target
+            : target.map((d) => (d === -1 ? v.length / target.filter((e) => e !== -1).reduce((p, q) => p * q, 1) : d));
         expect([...r.shape]).toEqual(expectedShape);
         expect(cOrder(r)).toEqual(v);
         if (v.length === 0) return;
@@ -327,7 +357,10 @@ describe('reshape', () => {
   });
 
   it('flatten is reshape([-1])', () => {
-    const x = tensor([[1, 2], [3, 4]]).transpose();
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]).transpose();
     expect(x.flatten().toArray()).toEqual([1, 3, 2, 4]);
     expect(scalar(2).flatten().toArray()).toEqual([2]);
   });
@@ -361,7 +394,10 @@ describe('slice', () => {
   it('matches Python slicing semantics (negative indices and steps, clamped bounds, empty results) as a view', () => {
     const caseArb = knownArb.chain((k) =>
       fc.integer({ min: 0, max: k.shape.length }).chain((count) =>
-        fc.record({ k: fc.constant(k), specs: fc.tuple(...k.shape.slice(0, count).map(specArb)) as fc.Arbitrary<SliceSpec[]> }),
+        fc.record({
+          k: fc.constant(k),
+          specs: fc.tuple(...k.shape.slice(0, count).map(specArb)) as fc.Arbitrary<SliceSpec[]>,
+        }),
       ),
     );
     fc.assert(
@@ -406,7 +442,14 @@ describe('slice', () => {
     expect(cOrder(a.slice([7]))).toEqual([7, 8, 9]);
     expect(a.slice(-1).shape).toEqual([]);
     expect(a.slice(-1).item()).toBe(9);
-    expect(cOrder(tensor([[1, 2, 3], [4, 5, 6]]).slice(null, 1))).toEqual([2, 5]);
+    expect(
+      cOrder(
+        tensor([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]).slice(null, 1),
+      ),
+    ).toEqual([2, 5]);
   });
 
   it('rejects bad specs with typed errors naming the axis', () => {
@@ -425,7 +468,11 @@ describe('slice', () => {
 describe('axis views: permute, transpose, expand, squeeze, unsqueeze', () => {
   it('permute maps output coordinate c to input coordinate c∘perm⁻¹, as a view', () => {
     const caseArb = knownArb.chain((k) =>
-      fc.record({ k: fc.constant(k), perm: fc.shuffledSubarray([...k.shape.keys()], { minLength: k.shape.length, maxLength: k.shape.length }), negate: fc.boolean() }),
+      fc.record({
+        k: fc.constant(k),
+        perm: fc.shuffledSubarray([...k.shape.keys()], { minLength: k.shape.length, maxLength: k.shape.length }),
+        negate: fc.boolean(),
+      }),
     );
     fc.assert(
       fc.property(caseArb, ({ k: { x, v, shape }, perm, negate }) => {
@@ -434,7 +481,9 @@ describe('axis views: permute, transpose, expand, squeeze, unsqueeze', () => {
         expect([...p.shape]).toEqual(outShape);
         const toInput = (c: readonly number[]): number[] => {
           const inp = new Array<number>(shape.length);
-          perm.forEach((a, i) => (inp[a] = c[i]!));
+          perm.forEach((a, i) => {
+            inp[a] = c[i]!;
+          });
           return inp;
         };
         expect(cOrder(p)).toEqual(coords(outShape).map((c) => v[ravel(toInput(c), shape)]));
@@ -444,10 +493,31 @@ describe('axis views: permute, transpose, expand, squeeze, unsqueeze', () => {
   });
 
   it('transpose swaps two axes (default the last two) and mT is the matrix transpose', () => {
-    const x = tensor([[[1, 2, 3], [4, 5, 6]]]);
-    expect(x.transpose().toArray()).toEqual([[[1, 4], [2, 5], [3, 6]]]);
-    expect(x.mT.toArray()).toEqual([[[1, 4], [2, 5], [3, 6]]]);
-    expect(x.transpose(0, 2).toArray()).toEqual([[[1], [4]], [[2], [5]], [[3], [6]]]);
+    const x = tensor([
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ]);
+    expect(x.transpose().toArray()).toEqual([
+      [
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ],
+    ]);
+    expect(x.mT.toArray()).toEqual([
+      [
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ],
+    ]);
+    expect(x.transpose(0, 2).toArray()).toEqual([
+      [[1], [4]],
+      [[2], [5]],
+      [[3], [6]],
+    ]);
     const v = tensor([1, 2]);
     expect(v.transpose()).toBe(v);
     x.transpose().set([0, 2, 1], 60);
@@ -462,7 +532,9 @@ describe('axis views: permute, transpose, expand, squeeze, unsqueeze', () => {
     const caseArb = knownArb.chain((k) =>
       fc.record({
         k: fc.constant(k),
-        sizes: fc.tuple(...k.shape.map((d) => (d === 1 ? fc.integer({ min: 0, max: 3 }) : fc.constant(d)))) as fc.Arbitrary<number[]>,
+        sizes: fc.tuple(
+          ...k.shape.map((d) => (d === 1 ? fc.integer({ min: 0, max: 3 }) : fc.constant(d))),
+        ) as fc.Arbitrary<number[]>,
         lead: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }),
       }),
     );
@@ -517,7 +589,10 @@ describe('axis views: permute, transpose, expand, squeeze, unsqueeze', () => {
   it('views alias their base in both directions', () => {
     const base = arange(12).reshape([3, 4]);
     const view = base.slice([1, null], [null, null, -2]).transpose();
-    expect(view.toArray()).toEqual([[7, 11], [5, 9]]);
+    expect(view.toArray()).toEqual([
+      [7, 11],
+      [5, 9],
+    ]);
     view.set([1, 0], 50);
     expect(base.get(1, 1)).toBe(50);
     base.set([2, 3], 110);
@@ -534,12 +609,23 @@ describe('toString', () => {
     expect(String(zeros([0]))).toBe('tensor([], shape=[0], dtype=float64)');
     expect(String(zeros([2, 0]))).toBe('tensor([[],\n        []], shape=[2,0], dtype=float64)');
     expect(String(tensor([1, 2.5, -3]))).toBe('tensor([ 1., 2.5, -3.], shape=[3], dtype=float64)');
-    expect(String(tensor([0.1, 1e-5, 2.5], { dtype: 'float32' }))).toBe('tensor([      0.1, 1.0000e-5,       2.5], shape=[3], dtype=float32)');
-    expect(String(tensor([[1, 2], [3, 40]]).transpose())).toBe('tensor([[ 1.,  3.],\n        [ 2., 40.]], shape=[2,2], dtype=float64)');
+    expect(String(tensor([0.1, 1e-5, 2.5], { dtype: 'float32' }))).toBe(
+      'tensor([      0.1, 1.0000e-5,       2.5], shape=[3], dtype=float32)',
+    );
+    expect(
+      String(
+        tensor([
+          [1, 2],
+          [3, 40],
+        ]).transpose(),
+      ),
+    ).toBe('tensor([[ 1.,  3.],\n        [ 2., 40.]], shape=[2,2], dtype=float64)');
     expect(String(arange(8).reshape([2, 2, 2]))).toBe(
       'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]], shape=[2,2,2], dtype=float64)',
     );
     expect(String(tensor([NaN, Infinity, -Infinity]))).toBe('tensor([ nan,  inf, -inf], shape=[3], dtype=float64)');
-    expect(String(arange(1001))).toBe('tensor([   0.,    1.,    2., ...,  998.,  999., 1000.], shape=[1001], dtype=float64)');
+    expect(String(arange(1001))).toBe(
+      'tensor([   0.,    1.,    2., ...,  998.,  999., 1000.], shape=[1001], dtype=float64)',
+    );
   });
 });

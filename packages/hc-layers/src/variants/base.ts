@@ -4,9 +4,25 @@
  * the gated variants (gated.ts) build their maps from.
  */
 import * as T from '@hyperconn/tensor';
-import { DTypeError, dtypeOption, fmtShape, ShapeError, Tensor, tensor, ValueError, type DType } from '@hyperconn/tensor';
+import {
+  DTypeError,
+  dtypeOption,
+  fmtShape,
+  ShapeError,
+  Tensor,
+  tensor,
+  ValueError,
+  type DType,
+} from '@hyperconn/tensor';
 import { add, concat, matmul, mul, nn, noGrad, param, split, squeeze, unsqueeze, Variable } from '@hyperconn/autograd';
-import type { Branch, CommonHyperConnectionOptions, HyperConnection, SplitResult, TokenMaps, Variant } from '../hyper-connection.js';
+import type {
+  Branch,
+  CommonHyperConnectionOptions,
+  HyperConnection,
+  SplitResult,
+  TokenMaps,
+  Variant,
+} from '../hyper-connection.js';
 
 /** The per-token maps as differentiable variables, shaped as in `TokenMaps`. */
 export interface MapVariables {
@@ -16,7 +32,8 @@ export interface MapVariables {
 }
 
 function checkInteger(op: string, name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new ValueError(`${op}: ${name} must be an integer ≥ ${min}, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ValueError(`${op}: ${name} must be an integer ≥ ${min}, got ${value}`);
 }
 
 /** The options every variant reads, validated, with the spec's defaults. */
@@ -31,7 +48,9 @@ export interface CommonOptions {
 /** `fixedN` overrides `options.n` (the residual has one stream whatever it is asked). */
 export function commonOptions(op: string, options: CommonHyperConnectionOptions, fixedN?: number): CommonOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new ValueError(`${op}: options must be an object such as { dim: 64, layerIndex: 0 }, got ${describe(options)}`);
+    throw new ValueError(
+      `${op}: options must be an object such as { dim: 64, layerIndex: 0 }, got ${describe(options)}`,
+    );
   }
   const n = fixedN ?? options.n ?? 4;
   checkInteger(op, 'n', n, 1);
@@ -45,12 +64,19 @@ export function commonOptions(op: string, options: CommonHyperConnectionOptions,
 
 /** A boolean option with a default; ValueError for anything but true, false or undefined. */
 export function booleanOption(op: string, name: string, value: boolean | undefined, fallback: boolean): boolean {
-  if (value !== undefined && typeof value !== 'boolean') throw new ValueError(`${op}: ${name} must be true or false, got ${describe(value)}`);
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new ValueError(`${op}: ${name} must be true or false, got ${describe(value)}`);
   return value ?? fallback;
 }
 
 /** An integer option with a default, validated. */
-export function integerOption(op: string, name: string, value: number | undefined, fallback: number, min: number): number {
+export function integerOption(
+  op: string,
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+): number {
   const v = value ?? fallback;
   checkInteger(op, name, v, min);
   return v;
@@ -89,9 +115,12 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   }
 
   forward<A extends unknown[]>(x: Variable | Tensor, branch: Branch<A>, ...args: A): Variable {
-    const isModule = typeof branch === 'object' && branch !== null && typeof (branch as { forward?: unknown }).forward === 'function';
+    const isModule =
+      typeof branch === 'object' && branch !== null && typeof (branch as { forward?: unknown }).forward === 'function';
     if (typeof branch !== 'function' && !isModule) {
-      throw new ValueError(`${this.label}: the branch must be a function or a module with a forward method, got ${describe(branch)}`);
+      throw new ValueError(
+        `${this.label}: the branch must be a function or a module with a forward method, got ${describe(branch)}`,
+      );
     }
     const { branchInput, merge } = this.split(x);
     const y = typeof branch === 'function' ? branch(branchInput, ...args) : branch.forward(branchInput, ...args);
@@ -108,16 +137,21 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     const merge = (branchOutput: Variable): Variable => {
       if (!(branchOutput instanceof Variable)) {
         // a Tensor would silently cut the branch out of the gradient: the caller must say so
-        const hint = (branchOutput as unknown) instanceof Tensor ? ' (wrap it with variable() if it is meant as a constant)' : '';
+        const hint =
+          (branchOutput as unknown) instanceof Tensor ? ' (wrap it with variable() if it is meant as a constant)' : '';
         throw new ValueError(`${this.label}: the branch must return a Variable, got ${describe(branchOutput)}${hint}`);
       }
       const expected = [batch, seq, this.dim];
       if (branchOutput.shape.length !== 3 || branchOutput.shape.some((d, i) => d !== expected[i])) {
-        throw new ShapeError(`${this.label}: the branch output has shape ${fmtShape(branchOutput.shape)}, expected ${fmtShape(expected)}`);
+        throw new ShapeError(
+          `${this.label}: the branch output has shape ${fmtShape(branchOutput.shape)}, expected ${fmtShape(expected)}`,
+        );
       }
       // the sum would promote silently, changing the dtype of every later layer
       if (branchOutput.dtype !== this.dtype) {
-        throw new DTypeError(`${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} (cast the branch output with astype, or build the branch in ${this.dtype})`);
+        throw new DTypeError(
+          `${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} (cast the branch output with astype, or build the branch in ${this.dtype})`,
+        );
       }
       // H_res·X + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
       return add(matmul(maps.hRes, input), mul(unsqueeze(maps.hPost, -1), unsqueeze(branchOutput, -2)));
@@ -141,15 +175,23 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     let x: Variable;
     if (value instanceof Variable) x = value;
     else if (value instanceof Tensor) x = new Variable(value);
-    else throw new ValueError(`${this.label}: input must be a Variable or a Tensor [batch, seq, ${this.n}, ${this.dim}], got ${describe(value)}`);
+    else
+      throw new ValueError(
+        `${this.label}: input must be a Variable or a Tensor [batch, seq, ${this.n}, ${this.dim}], got ${describe(value)}`,
+      );
     if (x.shape.length !== 4 || x.shape[2] !== this.n || x.shape[3] !== this.dim) {
-      throw new ShapeError(`${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`);
+      throw new ShapeError(
+        `${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`,
+      );
     }
     if (x.dtype !== this.dtype) {
       throw new DTypeError(`${this.label}: input is ${x.dtype} but the layer's parameters are ${this.dtype}`);
     }
     const bad = firstNonFinite(x.value);
-    if (bad !== null) throw new ValueError(`${this.label}: input of shape ${fmtShape(x.shape)} has the non-finite value ${bad.value} at flat index ${bad.index}`);
+    if (bad !== null)
+      throw new ValueError(
+        `${this.label}: input of shape ${fmtShape(x.shape)} has the non-finite value ${bad.value} at flat index ${bad.index}`,
+      );
     return x;
   }
 
@@ -215,5 +257,9 @@ function detachMaps(maps: MapVariables): TokenMaps {
  */
 export function project(v: Variable, weights: readonly Variable[]): Variable[] {
   const fused = matmul(v, concat(weights, 1));
-  return split(fused, weights.map((w) => w.shape[1]!), -1);
+  return split(
+    fused,
+    weights.map((w) => w.shape[1]!),
+    -1,
+  );
 }

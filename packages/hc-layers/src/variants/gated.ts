@@ -71,7 +71,11 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
     const v = this.norm.forward(tokenVectors(x));
     // named here rather than as NaN from Sinkhorn, the permutation mixture or Cayley
     checkFiniteTokens(this.label, 'RMSNorm(vec X)', v.value, batch, seq);
-    const [pre, post, z] = project(v, [this.preWeight, this.postWeight, this.resWeight]) as [Variable, Variable, Variable];
+    const [pre, post, z] = project(v, [this.preWeight, this.postWeight, this.resWeight]) as [
+      Variable,
+      Variable,
+      Variable,
+    ];
     checkFiniteTokens(this.label, 'the projection onto W_res', z.value, batch, seq);
     const hPre = sigmoid(add(mul(this.preScale, pre), this.preBias));
     const hPost = mul(sigmoid(add(mul(this.postScale, post), this.postBias)), 2);

@@ -52,7 +52,10 @@ export class HCLayer extends HyperConnectionBase {
     this.dynamic = booleanOption('HCLayer', 'dynamic', options.dynamic, true);
     this.useTanh = booleanOption('HCLayer', 'tanh', options.tanh, true);
     this.preBias = this.parameter(Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : 0)));
-    this.resBias = this.parameter(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]);
+    this.resBias = this.parameter(
+      Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)),
+      [n, n],
+    );
     this.postBias = this.parameter(new Array<number>(n).fill(1));
     this.norm = this.dynamic ? new nn.RMSNorm(dim, { eps, dtype }) : null;
     this.preWeight = this.dynamic ? this.zeros(dim, 1) : null;
@@ -74,11 +77,9 @@ export class HCLayer extends HyperConnectionBase {
     // One matmul for all tokens and streams: [B·T·n, C] @ [C, 1 + n + 1]
     const xBar = reshape(this.norm!.forward(x), [batch * seq * n, dim]);
     const act = (t: Variable): Variable => (this.useTanh ? tanh(t) : t);
-    const [dPre, dRes, dPost] = project(xBar, [this.preWeight!, this.resWeight!, this.postWeight!]).map((t) => act(reshape(t, [batch, seq, n, t.shape[1]!]))) as [
-      Variable,
-      Variable,
-      Variable,
-    ];
+    const [dPre, dRes, dPost] = project(xBar, [this.preWeight!, this.resWeight!, this.postWeight!]).map((t) =>
+      act(reshape(t, [batch, seq, n, t.shape[1]!])),
+    ) as [Variable, Variable, Variable];
     const aM = add(mul(this.preResScale!, squeeze(dPre, -1)), this.preBias);
     const aR = add(mul(this.preResScale!, dRes), this.resBias);
     const b = add(mul(this.postScale!, squeeze(dPost, -1)), this.postBias);

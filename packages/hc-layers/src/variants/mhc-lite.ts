@@ -16,7 +16,6 @@ import type { MHCLiteOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
 import { GatedHyperConnection } from './gated.js';
 
-
 /**
  * The 'mhcLite' variant (arXiv 2601.05732): H_res a softmax-weighted mixture of the n! permutation
  * matrices, exactly doubly stochastic; gates as in `MHCLayer`, W_res [nC, n!]. The cost is

@@ -36,7 +36,10 @@ export class MHCLayer extends GatedHyperConnection {
     super('MHCLayer', common, n * n);
     this.sinkhornIters = integerOption('MHCLayer', 'sinkhornIters', options.sinkhornIters, 20, 1);
     this.resScale = this.parameter([0.01]);
-    this.resBias = this.parameter(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 0 : -8)), [n, n]);
+    this.resBias = this.parameter(
+      Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 0 : -8)),
+      [n, n],
+    );
   }
 
   protected resMatrix(z: Variable): Variable {

@@ -59,7 +59,10 @@ abstract class SphereLayerBase extends GatedHyperConnection {
 
   protected constructor(label: string, options: SHCOptions) {
     const common = commonOptions(label, options);
-    if (common.n < 2) throw new ValueError(`${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`);
+    if (common.n < 2)
+      throw new ValueError(
+        `${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`,
+      );
     const m = common.n - 1;
     super(label, common, m * m);
     this.#constants = sphereConstants(common.n, common.dtype);

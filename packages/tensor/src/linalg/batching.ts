@@ -17,7 +17,9 @@ export function matrixDims(op: string, t: Tensor, square: boolean, name = 'a'): 
   const rows = t.shape[t.ndim - 2]!;
   const cols = t.shape[t.ndim - 1]!;
   if (square && rows !== cols) {
-    throw new ShapeError(`${op}: ${name} must be square in its last two axes, got shape ${fmtShape(t.shape)} (${rows} ≠ ${cols})`);
+    throw new ShapeError(
+      `${op}: ${name} must be square in its last two axes, got shape ${fmtShape(t.shape)} (${rows} ≠ ${cols})`,
+    );
   }
   return [rows, cols];
 }
@@ -53,7 +55,13 @@ export function allFinite(x: Float64Array): boolean {
  * of `t` broadcast) as a fresh row-major float64 array. With `requireFinite`, a non-finite entry
  * throws a LinAlgError that names the op, the argument and the batch index.
  */
-export function matrixReader(op: string, name: string, t: Tensor, batch: readonly number[], requireFinite: boolean): (b: number) => Float64Array {
+export function matrixReader(
+  op: string,
+  name: string,
+  t: Tensor,
+  batch: readonly number[],
+  requireFinite: boolean,
+): (b: number) => Float64Array {
   const nd = t.ndim;
   const rows = t.shape[nd - 2]!;
   const cols = t.shape[nd - 1]!;
@@ -76,7 +84,8 @@ export function matrixReader(op: string, name: string, t: Tensor, batch: readonl
     for (let r = 0, k = 0; r < rows; r++) {
       for (let c = 0, p = base + r * rowStride; c < cols; c++, p += colStride) m[k++] = data[p]!;
     }
-    if (requireFinite && !allFinite(m)) throw new LinAlgError(`${op}: ${name} has a non-finite entry${batchLabel(batch, b)}`);
+    if (requireFinite && !allFinite(m))
+      throw new LinAlgError(`${op}: ${name} has a non-finite entry${batchLabel(batch, b)}`);
     return m;
   };
 }

@@ -3,7 +3,15 @@ import { allocate } from '../dtype.js';
 import { LinAlgError } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { batchLabel, batchOf, matrixDims, matrixReader, normalizingExponent, scaleByPowerOfTwo, type Site } from './batching.js';
+import {
+  batchLabel,
+  batchOf,
+  matrixDims,
+  matrixReader,
+  normalizingExponent,
+  scaleByPowerOfTwo,
+  type Site,
+} from './batching.js';
 import { identity, luChecked, luSolve } from './lu.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -16,16 +24,16 @@ const PADE: Record<number, readonly number[]> = {
   7: [17297280, 8648640, 1995840, 277200, 25200, 1512, 56, 1],
   9: [17643225600, 8821612800, 2075673600, 302702400, 30270240, 2162160, 110880, 3960, 90, 1],
   13: [
-    64764752532480000, 32382376266240000, 7771770303897600, 1187353796428800, 129060195264000, 10559470521600, 670442572800,
-    33522128640, 1323241920, 40840800, 960960, 16380, 182, 1,
+    64764752532480000, 32382376266240000, 7771770303897600, 1187353796428800, 129060195264000, 10559470521600,
+    670442572800, 33522128640, 1323241920, 40840800, 960960, 16380, 182, 1,
   ],
 };
 /** Largest ‖A‖₁ for which the [m/m] Padé approximant reaches double precision (Higham 2005, Table 2.3). */
 const PADE_THETA: readonly [number, number][] = [
   [3, 1.495585217958292e-2],
-  [5, 2.539398330063230e-1],
+  [5, 2.53939833006323e-1],
   [7, 9.504178996162932e-1],
-  [9, 2.097847961257068e0],
+  [9, 2.097847961257068],
 ];
 const THETA_13 = 5.371920351148152;
 
@@ -120,7 +128,8 @@ export function expm(a: Tensor): Tensor {
   for (let i = 0; i < count; i++) {
     out.set(expmMatrix(read(i), n, { op: 'expm', batch, index: i }), i * n * n);
     for (let j = i * n * n; j < (i + 1) * n * n; j++) {
-      if (!Number.isFinite(out[j]!)) throw new LinAlgError(`expm: the result overflows ${a.dtype}${batchLabel(batch, i)}`);
+      if (!Number.isFinite(out[j]!))
+        throw new LinAlgError(`expm: the result overflows ${a.dtype}${batchLabel(batch, i)}`);
     }
   }
   return new Tensor(out, [...batch, n, n]);

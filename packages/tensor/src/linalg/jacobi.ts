@@ -3,7 +3,15 @@ import { allocate, epsOf, type DType } from '../dtype.js';
 import { LinAlgError } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { batchOf, matrixDims, matrixReader, normalizingExponent, scaleByPowerOfTwo, siteLabel, type Site } from './batching.js';
+import {
+  batchOf,
+  matrixDims,
+  matrixReader,
+  normalizingExponent,
+  scaleByPowerOfTwo,
+  siteLabel,
+  type Site,
+} from './batching.js';
 import { identity } from './lu.js';
 
 const EPS = epsOf('float64');
@@ -63,7 +71,12 @@ function permuteColumns(x: Float64Array, rows: number, cols: number, order: read
 }
 
 /** Eigenvalues (ascending) and eigenvectors (columns, row-major n×n) of the symmetric row-major `s`, overwritten. */
-function jacobiEigh(s: Float64Array, n: number, round: Rounding, site: Site): { values: Float64Array; vectors: Float64Array } {
+function jacobiEigh(
+  s: Float64Array,
+  n: number,
+  round: Rounding,
+  site: Site,
+): { values: Float64Array; vectors: Float64Array } {
   const e = normalizingExponent(s);
   scaleByPowerOfTwo(s, e);
   const v = identity(n);
@@ -104,7 +117,8 @@ function jacobiEigh(s: Float64Array, n: number, round: Rounding, site: Site): { 
       }
     }
   }
-  if (!converged) throw new LinAlgError(`${site.op}: Jacobi iteration did not converge in ${MAX_SWEEPS} sweeps${siteLabel(site)}`);
+  if (!converged)
+    throw new LinAlgError(`${site.op}: Jacobi iteration did not converge in ${MAX_SWEEPS} sweeps${siteLabel(site)}`);
   const diag = new Float64Array(n);
   for (let i = 0; i < n; i++) diag[i] = s[i * n + i]!;
   scaleByPowerOfTwo(diag, -e);
@@ -263,7 +277,8 @@ export function jacobiSvd(a: Float64Array, m: number, n: number, site: Site, vec
       }
     }
   }
-  if (!converged) throw new LinAlgError(`${site.op}: Jacobi iteration did not converge in ${MAX_SWEEPS} sweeps${siteLabel(site)}`);
+  if (!converged)
+    throw new LinAlgError(`${site.op}: Jacobi iteration did not converge in ${MAX_SWEEPS} sweeps${siteLabel(site)}`);
   const norms = new Float64Array(cols);
   for (let j = 0; j < cols; j++) {
     let sq = 0;

@@ -75,7 +75,8 @@ export function luSolve({ lu, perm }: LuFactors, n: number, rhs: Float64Array, k
  */
 export function luChecked(a: Float64Array, n: number, site: Site, allowSingular = false): LuFactors {
   const f = luFactor(a, n);
-  if (!allFinite(f.lu)) throw new LinAlgError(`${site.op}: the LU factorisation overflows${siteLabel(site)} (entries too large)`);
+  if (!allFinite(f.lu))
+    throw new LinAlgError(`${site.op}: the LU factorisation overflows${siteLabel(site)} (entries too large)`);
   if (f.zeroPivot >= 0 && !allowSingular) {
     throw new LinAlgError(`${site.op}: matrix is singular${siteLabel(site)} (zero pivot in column ${f.zeroPivot})`);
   }
@@ -84,7 +85,9 @@ export function luChecked(a: Float64Array, n: number, site: Site, allowSingular 
 
 function requireFiniteResult(x: Float64Array, site: Site): void {
   if (!allFinite(x)) {
-    throw new LinAlgError(`${site.op}: the result overflows${siteLabel(site)} (the matrix is numerically singular or its entries too large)`);
+    throw new LinAlgError(
+      `${site.op}: the result overflows${siteLabel(site)} (the matrix is numerically singular or its entries too large)`,
+    );
   }
 }
 
@@ -105,12 +108,15 @@ export function identity(n: number): Float64Array {
  */
 export function solve(a: Tensor, b: Tensor): Tensor {
   const [n] = matrixDims('solve', a, true);
-  if (checkTensor('solve', b, 'b').ndim === 0) throw new ShapeError(`solve: b must be a vector [n] or a batch of matrices [...,n,k], got shape []`);
+  if (checkTensor('solve', b, 'b').ndim === 0)
+    throw new ShapeError(`solve: b must be a vector [n] or a batch of matrices [...,n,k], got shape []`);
   const vectorB = b.ndim === 1;
   const bm = vectorB ? b.unsqueeze(1) : b;
   const [bRows, k] = matrixDims('solve', bm, false, 'b');
   if (bRows !== n) {
-    throw new ShapeError(`solve: b of shape ${fmtShape(b.shape)} does not match a of shape ${fmtShape(a.shape)} (b has ${bRows} rows, a has ${n})`);
+    throw new ShapeError(
+      `solve: b of shape ${fmtShape(b.shape)} does not match a of shape ${fmtShape(a.shape)} (b has ${bRows} rows, a has ${n})`,
+    );
   }
   const batch = broadcastShapes('solve', batchOf(a), batchOf(bm));
   checkAllocation('solve', [...batch, n, k]);

@@ -49,7 +49,9 @@ function nonFiniteNorm(x: Float64Array): number | undefined {
  */
 export function matrixNorm(a: Tensor, ord: MatrixNormOrder = 'fro'): Tensor {
   if (!(['fro', 1, 'inf', 2, 'nuc'] as unknown[]).includes(ord)) {
-    throw new ValueError(`matrixNorm: ord must be 'fro', 1, 'inf', 2 or 'nuc', got ${JSON.stringify(ord) ?? String(ord)}`);
+    throw new ValueError(
+      `matrixNorm: ord must be 'fro', 1, 'inf', 2 or 'nuc', got ${JSON.stringify(ord) ?? String(ord)}`,
+    );
   }
   const [m, n] = matrixDims('matrixNorm', a, false);
   const batch = batchOf(a);
@@ -145,7 +147,8 @@ export interface PowerIterationResult {
 export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): PowerIterationResult {
   const { iters = 20, tol, state } = options ?? {};
   const [m, n] = matrixDims('powerIteration', a, false);
-  if (!Number.isInteger(iters) || iters < 1) throw new ValueError(`powerIteration: iters must be an integer ≥ 1, got ${iters}`);
+  if (!Number.isInteger(iters) || iters < 1)
+    throw new ValueError(`powerIteration: iters must be an integer ≥ 1, got ${iters}`);
   if (tol !== undefined && !(tol >= 0 && Number.isFinite(tol))) {
     throw new ValueError(`powerIteration: tol must be a finite number ≥ 0, got ${tol}`);
   }
@@ -155,10 +158,14 @@ export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): 
   if (state) {
     const expected = [...batch, m];
     if (!shapesEqual(checkTensor('powerIteration', state.u, 'state.u').shape, expected)) {
-      throw new ShapeError(`powerIteration: state.u has shape ${fmtShape(state.u.shape)}, expected ${fmtShape(expected)} for a of shape ${fmtShape(a.shape)}`);
+      throw new ShapeError(
+        `powerIteration: state.u has shape ${fmtShape(state.u.shape)}, expected ${fmtShape(expected)} for a of shape ${fmtShape(a.shape)}`,
+      );
     }
     if (state.u.shape.some((d, i) => d > 1 && state.u.strides[i] === 0)) {
-      throw new ValueError(`powerIteration: state.u (shape ${fmtShape(state.u.shape)}) is a broadcast view and cannot be updated in place`);
+      throw new ValueError(
+        `powerIteration: state.u (shape ${fmtShape(state.u.shape)}) is a broadcast view and cannot be updated in place`,
+      );
     }
     readState = matrixReader('powerIteration', 'state.u', state.u.unsqueeze(-1), batch, true);
   }
