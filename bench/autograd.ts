@@ -119,7 +119,8 @@ export async function main(): Promise<void> {
     markdownTable(['work', 'ours f64 µs', 'ours f32 µs', 'tfjs-cpu f32 µs', 'speed-up f64', 'speed-up f32'], rows),
   );
   console.log(
-    `\nper op in the chain (fwd+bwd / 100 ops): ours f64 ${fmt((chain.f64.medianMs * 1000) / 100)} µs, tfjs ${fmt((chain.tfjs.medianMs * 1000) / 100)} µs`,
+    `\nper op in the chain (fwd+bwd / 100 ops): ours f64 ${fmt((chain.f64.medianMs * 1000) / 100)} ` +
+      `µs, tfjs ${fmt((chain.tfjs.medianMs * 1000) / 100)} µs`,
   );
   const path = writeResults('autograd', { chain, mlp, mlpConfig: MLP, chainLength: CHAIN_LENGTH });
   console.log(`results: ${path}`);

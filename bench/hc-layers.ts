@@ -140,7 +140,8 @@ export async function main(): Promise<void> {
 
   const info = machineInfo();
   console.log(
-    `\n## hc-layers: one layer, forward + backward on [${BATCH}, ${SEQ}, n, C], branch tanh(x·W) (node ${info.node}, ${info.cpu})\n`,
+    `\n## hc-layers: one layer, forward + backward on [${BATCH}, ` +
+      `${SEQ}, n, C], branch tanh(x·W) (node ${info.node}, ${info.cpu})\n`,
   );
   console.log(
     markdownTable(
@@ -157,7 +158,8 @@ export async function main(): Promise<void> {
     ),
   );
   console.log(
-    `\n## hc-layers: one AdamW step of the tiny transformer (dim ${TRAIN.dim}, depth ${TRAIN.depth}, seq ${TRAIN.seqLen}, batch ${TRAIN.batch}, n ${TRAIN.n}, float64)\n`,
+    `\n## hc-layers: one AdamW step of the tiny transformer (dim ${TRAIN.dim}, depth ` +
+      `${TRAIN.depth}, seq ${TRAIN.seqLen}, batch ${TRAIN.batch}, n ${TRAIN.n}, float64)\n`,
   );
   console.log(
     markdownTable(
@@ -166,7 +168,8 @@ export async function main(): Promise<void> {
     ),
   );
   console.log(
-    `\naims: sHC float64 C = 64 layer ${fmt(shc64.ms)} ms (aim < ${AIM_SHC_F64_C64_MS} ms): ${aims.shcFloat64C64UnderMs.met ? 'met' : 'NOT met'}`,
+    `\naims: sHC float64 C = 64 layer ${fmt(shc64.ms)} ms (aim < ` +
+      `${AIM_SHC_F64_C64_MS} ms): ${aims.shcFloat64C64UnderMs.met ? 'met' : 'NOT met'}`,
   );
   for (const a of aims.shcCheaperThanMhc) {
     console.log(

@@ -81,7 +81,8 @@ function train(variant: Variant): RunResult {
 
 const rows: Record<string, unknown>[] = [];
 console.log(
-  `long run: ${steps} steps, ${runs} runs per variant, float64, TinyTransformer (n 4, dim 16, depth 2, seq 32, batch 8)`,
+  `long run: ${steps} steps, ${runs} runs per variant, float64, ` +
+    `TinyTransformer (n 4, dim 16, depth 2, seq 32, batch 8)`,
 );
 for (const variant of variants) {
   const results: RunResult[] = [];
@@ -118,8 +119,11 @@ for (const r of rows as {
 }[]) {
   const heap = (s: number) => (r.heapMiB[s] === undefined ? '—' : `${r.heapMiB[s]!.toFixed(1)} MiB`);
   console.log(
-    `| ${r.variant} | ${r.nonFiniteAtStep === null ? 'none' : `step ${r.nonFiniteAtStep}`} | ${heap(100)} | ${heap(1000)} | ${heap(steps)} | ` +
-      `${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)} | ${r.bitIdenticalRuns === null ? '—' : r.bitIdenticalRuns ? 'yes' : 'NO'} | ${r.secondsPerRun.toFixed(0)} |`,
+    `| ${r.variant} | ` +
+      `${r.nonFiniteAtStep === null ? 'none' : `step ${r.nonFiniteAtStep}`} | ${heap(100)} | ${heap(1000)} ` +
+      `| ${heap(steps)} | ` +
+      `${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)} | ` +
+      `${r.bitIdenticalRuns === null ? '—' : r.bitIdenticalRuns ? 'yes' : 'NO'} | ${r.secondsPerRun.toFixed(0)} |`,
   );
 }
 writeFileSync(new URL('./results/long-run.json', import.meta.url), JSON.stringify({ steps, runs, rows }, null, 2));

@@ -40,7 +40,10 @@ function lossOf(h: Variable, upstream: Tensor): Variable {
   return sum(mul(h, upstream));
 }
 
-/** The Cayley/sHC residual matrix from z [T, (n−1)²] split as [z_U (k) | z_V (k) | z_S (m)], as in docs/spec/hc-family.md. */
+/**
+ * The Cayley/sHC residual matrix from z [T, (n−1)²] split as [z_U (k) | z_V (k) | z_S (m)], as in
+ * docs/spec/hc-family.md.
+ */
 function shcMatrix(z: Variable, n: number): Variable {
   const m = n - 1;
   const k = (m * (m - 1)) / 2;
@@ -147,7 +150,8 @@ export async function main(): Promise<void> {
   }
   const info = machineInfo();
   console.log(
-    `\n## manifolds: one constrained n×n matrix per token and its gradient, ${TOKENS} tokens, float64 (node ${info.node}, ${info.cpu})\n`,
+    `\n## manifolds: one constrained n×n matrix per token and its ` +
+      `gradient, ${TOKENS} tokens, float64 (node ${info.node}, ${info.cpu})\n`,
   );
   const table = rows.map((r) => [
     r.n,

@@ -55,5 +55,6 @@ if (backwardErr > tol) throw new Error(`backward: |grad − 2w| = ${backwardErr}
 if (gradErr > tol) throw new Error(`grad: |analytic − closed form| = ${gradErr} > ${tol}`);
 if (!report.ok) throw new Error(`gradcheck failed: ${report.message}`);
 console.log(
-  `ok: backward, grad and grad-of-grad match closed forms (max error ${Math.max(backwardErr, gradErr).toExponential(1)}); gradcheck order 2 passed`,
+  `ok: backward, grad and grad-of-grad match closed forms (max error ` +
+    `${Math.max(backwardErr, gradErr).toExponential(1)}); gradcheck order 2 passed`,
 );

@@ -32,7 +32,8 @@ for (let call = 1; call <= 40; call++) {
   sigmaHat = frob(w) / frob(normalised); // Ŵ = W/σ̂, so the ratio of any norm recovers σ̂
   if (call <= 3 || call % 10 === 0) {
     console.log(
-      `call ${String(call).padStart(2)}  σ̂ ${sigmaHat.toFixed(12)}  σ ${sigma.toFixed(12)}  σ_max(Ŵ) ${matrixNorm(normalised, 2).item().toFixed(12)}`,
+      `call ${String(call).padStart(2)}  σ̂ ${sigmaHat.toFixed(12)}  σ ` +
+        `${sigma.toFixed(12)}  σ_max(Ŵ) ${matrixNorm(normalised, 2).item().toFixed(12)}`,
     );
   }
   // Power iteration approaches σ_max from below (σ̂ = uᵀWv with unit u, v), so Ŵ overshoots 1 slightly.
@@ -58,7 +59,8 @@ for (let step = 1; step <= 300; step++) {
   opt.step(); // retraction: X stays orthogonal to rounding at every step
   if (step % 100 === 0)
     console.log(
-      `step ${step}  ‖X − UVᵀ‖_F ${frob(T.sub(x.value, polar)).toExponential(2)}  ‖XᵀX − I‖_F ${frob(T.sub(matmul(x.value.mT, x.value), eye(n))).toExponential(2)}`,
+      `step ${step}  ‖X − UVᵀ‖_F ${frob(T.sub(x.value, polar)).toExponential(2)}  ‖XᵀX ` +
+        `− I‖_F ${frob(T.sub(matmul(x.value.mT, x.value), eye(n))).toExponential(2)}`,
     );
 }
 const polarDistance = frob(T.sub(x.value, polar));
@@ -68,5 +70,6 @@ if (!(sigmaError < 1e-8)) throw new Error(`spectralNormalize: |σ̂ − σ|/σ =
 if (!(polarDistance <= 1e-8)) throw new Error(`Orthogonal: ‖X − UVᵀ‖ = ${polarDistance} > 1e-8`);
 if (!(orthError <= 1e-12)) throw new Error(`Orthogonal: ‖XᵀX − I‖ = ${orthError} > 1e-12`);
 console.log(
-  `ok: |σ̂ − σ|/σ = ${sigmaError.toExponential(1)} after 40 one-iteration calls; Riemannian SGD reached the polar factor (distance ${polarDistance.toExponential(1)}, ‖XᵀX − I‖ ${orthError.toExponential(1)})`,
+  `ok: |σ̂ − σ|/σ = ${sigmaError.toExponential(1)} after 40 one-iteration calls; Riemannian SGD reached ` +
+    `the polar factor (distance ${polarDistance.toExponential(1)}, ‖XᵀX − I‖ ${orthError.toExponential(1)})`,
 );

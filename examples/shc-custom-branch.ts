@@ -44,7 +44,8 @@ const { branchInput, merge } = hc.split(streams);
 const viaSplit = merge(branch.forward(branchInput)).value;
 const callStyleDiff = max(abs(sub(viaForward, viaSplit))).item();
 console.log(
-  `branch input ${JSON.stringify(branchInput.shape)}  output ${JSON.stringify(viaForward.shape)}  max|forward − split/merge| ${callStyleDiff.toExponential(1)}`,
+  `branch input ${JSON.stringify(branchInput.shape)}  output ${JSON.stringify(viaForward.shape)} ` +
+    ` max|forward − split/merge| ${callStyleDiff.toExponential(1)}`,
 );
 
 console.log('\n— a few training steps of layer + branch on a toy regression');
@@ -77,5 +78,8 @@ if (diag.rowSumDeviation > tol || diag.colSumDeviation > tol)
 if (Math.abs(diag.sigmaMax - 1) > tol) throw new Error(`sHC: σ_max(H_res) = ${diag.sigmaMax}, expected 1`);
 if (!(last < first)) throw new Error(`training: loss did not decrease (${first} → ${last})`);
 console.log(
-  `ok: split/merge = forward (${callStyleDiff.toExponential(1)}); H_res row/col sums 1 (±${Math.max(diag.rowSumDeviation, diag.colSumDeviation).toExponential(1)}), σ_max ${diag.sigmaMax.toFixed(12)}; loss ${first.toFixed(4)} → ${last.toFixed(4)}`,
+  `ok: split/merge = forward (${callStyleDiff.toExponential(1)}); H_res row/col sums 1 ` +
+    `(±${Math.max(diag.rowSumDeviation, diag.colSumDeviation).toExponential(1)}), ` +
+    `σ_max ${diag.sigmaMax.toFixed(12)}; ` +
+    `loss ${first.toFixed(4)} → ${last.toFixed(4)}`,
 );

@@ -36,7 +36,8 @@ for (const iters of [1, 2, 5, 10, 20, 50]) {
   const { matrix, marginalError } = sinkhorn(logits, { iters });
   const { rows, cols } = marginals(matrix.value);
   console.log(
-    `iters ${String(iters).padStart(2)}  max|row−1| ${rows.toExponential(1)}  max|col−1| ${cols.toExponential(1)}  marginalError ${marginalError.toExponential(2)}`,
+    `iters ${String(iters).padStart(2)}  max|row−1| ${rows.toExponential(1)}  max|col−1| ` +
+      `${cols.toExponential(1)}  marginalError ${marginalError.toExponential(2)}`,
   );
   // Each iteration ends with a row step, so rows are exact to rounding; the column error is what
   // `marginalError` reports, and it must fall (Birkhoff–Hopf contraction) until it hits rounding.
@@ -81,7 +82,8 @@ for (let step = 1; step <= 60; step++) {
   worstSum = Math.max(worstSum, rows, cols);
   if (step % 20 === 0)
     console.log(
-      `step ${step}  ⟨C,X⟩ ${objective().item().toFixed(6)}  max|sum−1| ${Math.max(rows, cols).toExponential(1)}  (best permutation ${optimum.toFixed(6)})`,
+      `step ${step}  ⟨C,X⟩ ${objective().item().toFixed(6)}  max|sum−1| ` +
+        `${Math.max(rows, cols).toExponential(1)}  (best permutation ${optimum.toFixed(6)})`,
     );
 }
 const final = objective().item();
@@ -93,5 +95,8 @@ if (!birkhoff.check(x.value).ok) throw new Error(`Birkhoff: ${birkhoff.check(x.v
 if (!(final - optimum < 0.25 * (start - optimum)))
   throw new Error(`assignment: cost ${final} not close enough to ${optimum} (start ${start})`);
 console.log(
-  `ok: sinkhorn rows exact, column error ${sinkhornFinal.toExponential(1)} after 50 iters; mixture and all 60 Birkhoff iterates doubly stochastic within 1e-12; cost ${start.toFixed(4)} → ${final.toFixed(4)} (optimum ${optimum.toFixed(4)})`,
+  `ok: sinkhorn rows exact, column error ${sinkhornFinal.toExponential(1)} after 50 iters; mixture ` +
+    `and all 60 Birkhoff ` +
+    `iterates doubly stochastic within 1e-12; cost ${start.toFixed(4)} → ${final.toFixed(4)} (optimum ` +
+    `${optimum.toFixed(4)})`,
 );

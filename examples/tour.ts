@@ -95,5 +95,6 @@ const checks: [string, boolean][] = [
 const failed = checks.filter(([, ok]) => !ok).map(([name]) => name);
 if (failed.length > 0) throw new Error(`tour: failed ${failed.join(', ')}`);
 console.log(
-  `ok: QR residual ${qrResidual.toExponential(1)}, expm rotation, σ₁ = ‖A‖₂, gradcheck order 2, fit error ${fitError.toExponential(1)}`,
+  `ok: QR residual ${qrResidual.toExponential(1)}, expm rotation, σ₁ ` +
+    `= ‖A‖₂, gradcheck order 2, fit error ${fitError.toExponential(1)}`,
 );

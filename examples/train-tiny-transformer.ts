@@ -37,7 +37,8 @@ const evalBatch = sampleBatch(ids, { batchSize: 16, seqLen, rng: new Random(99) 
 const evalLoss = () => noGrad(() => model.loss(evalBatch).item());
 const before = evalLoss();
 console.log(
-  `step   0  eval loss ${before.toFixed(3)}  (uniform guess: ln ${tok.vocabSize} = ${Math.log(tok.vocabSize).toFixed(3)})`,
+  `step   0  eval loss ${before.toFixed(3)}  (uniform guess: ln ` +
+    `${tok.vocabSize} = ${Math.log(tok.vocabSize).toFixed(3)})`,
 );
 
 const data = new Random(1);
@@ -71,5 +72,6 @@ if (!(worst < 1e-12)) throw new Error(`sHC: |σ_max − 1| = ${worst} after trai
 if (!sample.startsWith('And God said') || sample.length !== 'And God said'.length + 60)
   throw new Error(`generate: unexpected sample ${JSON.stringify(sample)}`);
 console.log(
-  `ok: eval loss ${before.toFixed(3)} → ${after.toFixed(3)} in 100 AdamW steps; σ_max(H_res) = 1 in every layer; sampled 60 characters`,
+  `ok: eval loss ${before.toFixed(3)} → ${after.toFixed(3)} in 100 ` +
+    `AdamW steps; σ_max(H_res) = 1 in every layer; sampled 60 characters`,
 );

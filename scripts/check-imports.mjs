@@ -66,7 +66,8 @@ for (const file of files) {
       for (const n of imp.names) {
         if (/\sas\s/.test(n) && !n.startsWith('type ')) {
           problems.push(
-            `${rel}:${imp.line}: '${n}' renames an import from ${imp.spec}; import tensor ops as T.* (import * as T from '@hyperconn/tensor') instead`,
+            `${rel}:${imp.line}: '${n}' renames an import from ${imp.spec}; import ` +
+              `tensor ops as T.* (import * as T from '@hyperconn/tensor') instead`,
           );
         }
       }
@@ -117,5 +118,6 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  `check-imports: ${files.length} files, no renamed tensor/autograd imports, no import cycle beyond variable ↔ ops ↔ engine`,
+  `check-imports: ${files.length} files, no renamed tensor/autograd ` +
+    `imports, no import cycle beyond variable ↔ ops ↔ engine`,
 );

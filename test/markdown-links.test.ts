@@ -70,7 +70,8 @@ function brokenLinks(
 describe('Markdown links', () => {
   it('the checker finds a missing file and a missing anchor, and passes good links', () => {
     const md =
-      '[ok](doc.md) [ok2](doc.md#two-words) ![img](img.png) [web](https://x.org/y) `[code](nope.md)` [self](#title)\n# Title';
+      '[ok](doc.md) [ok2](doc.md#two-words) ![img](img.png) ' +
+      '[web](https://x.org/y) `[code](nope.md)` [self](#title)\n# Title';
     const files: Record<string, string> = {
       'a/doc.md': '# Title\n\n## Two words\n',
       'a/img.png': '',

@@ -458,7 +458,9 @@ export interface ColorBarOptions {
   /** Along the bar, and across it. */
   length: number;
   thickness: number;
-  /** Vertical: +limit at the top, labels −limit, 0, +limit to the right. Horizontal: −limit left, labels at both ends. */
+  /**
+   * Vertical: +limit at the top, labels −limit, 0, +limit to the right. Horizontal: −limit left, labels at both ends.
+   */
   orientation: 'vertical' | 'horizontal';
 }
 

@@ -83,7 +83,9 @@ function startWorker(): Worker {
   // an eval'd bootstrap: register tsx's loader in the worker, then import the TypeScript entry
   const api = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+  const boot =
+    `import(${JSON.stringify(api)}).then(({ register }) => { ` +
+    `register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { eval: true });
 }
 

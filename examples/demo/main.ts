@@ -71,12 +71,14 @@ async function main(): Promise<void> {
   }
   const { config, outDir, workers } = parsed;
   console.log(
-    `hyperconn demo — ${config.name} configuration, seed ${config.seed}, ${config.dtype}, variants ${config.variants.join(', ')}\n`,
+    `hyperconn demo — ${config.name} configuration, seed ${config.seed}, ` +
+      `${config.dtype}, variants ${config.variants.join(', ')}\n`,
   );
   const out = await runDemo(config, { outDir, workers, progress: terminalProgress() });
   console.log(`\n${summaryText(out.summary)}\n`);
   console.log(
-    `Report: ${resolve(outDir, 'report.html')} (and report.md, ${out.files.filter((f) => f.endsWith('.svg')).length} SVG figures) — ${out.seconds.toFixed(0)} s`,
+    `Report: ${resolve(outDir, 'report.html')} (and report.md, ` +
+      `${out.files.filter((f) => f.endsWith('.svg')).length} SVG figures) — ${out.seconds.toFixed(0)} s`,
   );
 }
 

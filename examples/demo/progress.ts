@@ -37,7 +37,9 @@ export function terminalProgress(out: Output = process.stdout): ProgressSink {
         const elapsed = performance.now() - began;
         const eta = frac > 0 && frac < 1 ? ` eta ${seconds((elapsed * (1 - frac)) / frac)}` : '';
         const head = `${label.padEnd(48)} `;
-        const tail = ` ${String(Math.round(frac * 100)).padStart(3)}% ${seconds(elapsed)}${eta}${note === '' ? '' : `  ${note}`}`;
+        const tail =
+          ` ${String(Math.round(frac * 100)).padStart(3)}% ` +
+          `${seconds(elapsed)}${eta}${note === '' ? '' : `  ${note}`}`;
         const width = Math.max(10, Math.min(30, (out.columns ?? 100) - head.length - tail.length - 2));
         const filled = Math.round(frac * width);
         out.write(`\r${head}[${'█'.repeat(filled)}${'·'.repeat(width - filled)}]${tail}\x1b[K`);
@@ -56,7 +58,8 @@ export function terminalProgress(out: Output = process.stdout): ProgressSink {
           if (tenth > lastTenth && tenth < 10) {
             lastTenth = tenth;
             out.write(
-              `${label}: ${done}/${total} (${tenth * 10}%) ${seconds(performance.now() - began)}${note === '' ? '' : ` ${note}`}\n`,
+              `${label}: ${done}/${total} (${tenth * 10}%) ` +
+                `${seconds(performance.now() - began)}${note === '' ? '' : ` ${note}`}\n`,
             );
           }
         },

@@ -34,6 +34,8 @@ export interface ReportInput {
 }
 
 const label = (v: Variant): string => VARIANT_LABEL[v];
+/** The variants whose identity distance the report lists (the residual has no H_res). */
+const CONSTRAINED_AND_HC: Variant[] = ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'];
 const fmt = formatNumber;
 const CONSTRAINED: readonly Variant[] = ['mhc', 'mhcLite', 'shc', 'shcPower'];
 const BIRKHOFF: readonly Variant[] = ['mhc', 'mhcLite'];
@@ -63,15 +65,22 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(1, 'Hyper-connections on a laptop: five experiments'));
   blocks.push(
     p(
-      `Configuration \`${config.name}\`, seed ${config.seed}, ${config.dtype} throughout, n = ${config.n} streams, variants ${config.variants.map(label).join(', ')}. ` +
-        `Generated in ${input.seconds.toFixed(0)} s with ${input.workers} worker thread${input.workers === 1 ? '' : 's'}. ` +
-        'Rerunning with the same seed and configuration reproduces every number below except the timings of experiment 4. ' +
-        "These are toy-scale runs (tens of thousands of parameters at most, hundreds of training steps), not the papers' billion-parameter models: they test the mechanisms the papers describe, not their headline results.",
+      `Configuration \`${config.name}\`, seed ${config.seed}, ${config.dtype} throughout, n = ${config.n} ` +
+        `streams, variants ${config.variants.map(label).join(', ')}. ` +
+        `Generated in ${input.seconds.toFixed(0)} s with ${input.workers} ` +
+        `worker thread${input.workers === 1 ? '' : 's'}. ` +
+        'Rerunning with the same seed and configuration reproduces every number below except the timings ' +
+        'of experiment 4. ' +
+        'These are toy-scale runs (tens of thousands of parameters at most, hundreds of training steps), ' +
+        "not the papers' billion-parameter models: they test the mechanisms the papers describe, not " +
+        'their headline results.',
     ),
   );
   blocks.push(
     p(
-      "Convention: `H_res` multiplies the n×C stream state from the left and its rows index output streams, so `X' = H_res·X + H_postᵀ·F(H_pre·X)` and the row sums of `H_res` are its forward gain. `J = 11ᵀ/n` is the stream-averaging matrix.",
+      'Convention: `H_res` multiplies the n×C stream state from the left and its rows index output ' +
+        "streams, so `X' = H_res·X + H_postᵀ·F(H_pre·X)` and the row sums of `H_res` are its forward " +
+        'gain. `J = 11ᵀ/n` is the stream-averaging matrix.',
     ),
   );
 
@@ -86,27 +95,35 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(2, '1. Depth stability without training'));
   blocks.push(
     p(
-      `**Claim tested** (mHC and sHC papers). Unconstrained hyper-connections (HC) let the product of residual matrices over depth grow without bound, which is what destabilises deep HC networks; constraining every \`H_res\` to the Birkhoff polytope (mHC, mHC-lite) or to the spectral sphere (sHC) keeps the products bounded. ` +
-        `**Setup.** ${D} layers per variant with random parameters — every parameter is its initial value plus ${config.depth.scale}·N(0, 1), so the maps are far from their near-identity initialisation — each computing its \`H_res\` on the same ${config.depth.tokens} random tokens (C = ${config.depth.dim}). ` +
+      `**Claim tested** (mHC and sHC papers). Unconstrained hyper-connections (HC) let the product ` +
+        `of residual matrices over depth grow without bound, which is what destabilises deep HC networks; ` +
+        `constraining every \`H_res\` to the Birkhoff polytope (mHC, mHC-lite) or to the spectral sphere ` +
+        `(sHC) keeps the products bounded. ` +
+        `**Setup.** ${D} layers per variant with random parameters — every parameter is its initial ` +
+        `value plus ${config.depth.scale}·N(0, 1), so the maps are far from their near-identity initialisation ` +
+        `— each computing its \`H_res\` on the same ${config.depth.tokens} random tokens (C = ${config.depth.dim}). ` +
         `For every depth d the figures show the composite \`∏H = H_d···H_1\` averaged over tokens, on a log scale.`,
     ),
   );
   blocks.push(
     fig(
       'fig1-depth-forward-gain.svg',
-      'Forward gain (largest absolute row sum) of the product of d random layers. Bounded curves mean a signal cannot be amplified by the residual path however deep the network.',
+      'Forward gain (largest absolute row sum) of the product of d random layers. Bounded curves ' +
+        'mean a signal cannot be amplified by the residual path however deep the network.',
     ),
   );
   blocks.push(
     fig(
       'fig1-depth-sigma-max.svg',
-      'Largest singular value of the product: the worst-case amplification of any stream state (and, transposed, of gradients).',
+      'Largest singular value of the product: the worst-case amplification of any stream state (and, ' +
+        'transposed, of gradients).',
     ),
   );
   blocks.push(
     fig(
       'fig1-depth-homogenisation.svg',
-      'Distance of the product from J. Near 0 the product has collapsed to the stream average: every stream carries the same mixture, and the n streams are no better than one.',
+      'Distance of the product from J. Near 0 the product has collapsed to the stream average: every ' +
+        'stream carries the same mixture, and the n streams are no better than one.',
     ),
   );
   const depthAt = (v: Variant): DepthResultLast | undefined => lastDepth(results, v);
@@ -115,7 +132,10 @@ export function buildReport(input: ReportInput): Block[] {
     const hc = depthAt('hc')!;
     const perLayer = Math.exp(Math.log(hc.sigmaMax) / D);
     findings.push(
-      `HC's composite forward gain at depth ${D} is ${fmt(hc.forwardGain)} and its σ_max ${fmt(hc.sigmaMax)}: geometric growth by about ×${fmt(perLayer)} per layer (a single random HC layer has σ_max ${fmt(results.depth.find((d) => d.variant === 'hc')!.meanLayerSigmaMax)} on average), with no bound in sight.`,
+      `HC's composite forward gain at depth ${D} is ${fmt(hc.forwardGain)} and its σ_max ${fmt(hc.sigmaMax)}: ` +
+        `geometric growth by about ×${fmt(perLayer)} per layer (a single random HC layer has σ_max ` +
+        `${fmt(results.depth.find((d) => d.variant === 'hc')!.meanLayerSigmaMax)} on average), with ` +
+        `no bound in sight.`,
     );
   }
   const constrained = results.depth.filter((d) => CONSTRAINED.includes(d.variant));
@@ -124,13 +144,17 @@ export function buildReport(input: ReportInput): Block[] {
     const maxSigma = Math.max(...constrained.flatMap((d) => d.composite.map((c) => c.sigmaMax)));
     const excess = maxSigma - 1;
     findings.push(
-      `Over all depths the constrained variants' composite forward gain never exceeds ${fmt(maxGain)} and their σ_max never exceeds ${excess > 1e-12 ? `1 + ${fmt(excess)}` : '1 (to rounding)'}` +
+      `Over all depths the constrained variants' composite forward gain never exceeds ${fmt(maxGain)} ` +
+        `and their σ_max never exceeds ${excess > 1e-12 ? `1 + ${fmt(excess)}` : '1 (to rounding)'}` +
         (present('mhc')
-          ? ' (an excess over 1 can only come from mHC, whose 20 Sinkhorn iterations leave the column sums slightly off; mHC-lite and sHC products have σ_max = 1 exactly).'
+          ? ' (an excess over 1 can only come from mHC, whose 20 Sinkhorn iterations leave the column sums ' +
+            'slightly off; mHC-lite and sHC products have σ_max = 1 exactly).'
           : '.'),
     );
     findings.push(
-      `At depth ${D}, ‖∏H − J‖_F is ${listing(constrained, (d) => d.composite.at(-1)!.homogenisation)}: products of doubly stochastic matrices contract towards J, so deep Birkhoff products average the streams together; sHC products contract only as far as their singular values |s| < 1 shrink them.`,
+      `At depth ${D}, ‖∏H − J‖_F is ${listing(constrained, (d) => d.composite.at(-1)!.homogenisation)}: ` +
+        `products of doubly stochastic matrices contract towards J, so deep Birkhoff products average ` +
+        `the streams together; sHC products contract only as far as their singular values |s| < 1 shrink them.`,
     );
   }
   blocks.push(p(`**This run.** ${findings.join(' ')}`));
@@ -139,35 +163,55 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(2, '2. Identity degeneration after training'));
   blocks.push(
     p(
-      `**Claim tested** (sHC paper). The sHC paper reports that residual matrices learned on the Birkhoff polytope (mHC, mHC-lite) collapse around the identity, so cross-stream interaction fades and the hyper-connection degenerates towards n copies of a plain residual stream, while sHC's matrices do not. ` +
-        'One plausible mechanism at initialisation: the off-diagonal logits start at −8, where the sensitivity of the normalised entries to their logits is of order e^−8. ' +
-        `**Setup.** The transformers of experiment 5 after training; for every hyper-connection layer (${2 * t.blocks} per model: attention and MLP of ${t.blocks} blocks) \`H_res\` is averaged over the validation tokens. One dot per layer. ` +
-        "Two layers cannot move for any mean-preserving variant (unit row and column sums: mHC, mHC-lite, sHC), whatever the parameterisation: the first layer reads n identical copies of the embedding and `H·1xᵀ = 1xᵀ` for any H with unit row sums, and the last layer feeds a sum over streams, unchanged by H when `1ᵀH = 1ᵀ`; their `H_res` gets no gradient and stays at its initial value (for mHC's last layer, up to Sinkhorn's column error).",
+      `**Claim tested** (sHC paper). The sHC paper reports that residual matrices learned on the ` +
+        `Birkhoff polytope (mHC, mHC-lite) collapse around the identity, so cross-stream interaction ` +
+        `fades and the hyper-connection degenerates towards n copies of a plain residual stream, while ` +
+        `sHC's matrices do not. ` +
+        'One plausible mechanism at initialisation: the off-diagonal logits start at −8, where the ' +
+        'sensitivity of the normalised entries to their logits is of order e^−8. ' +
+        `**Setup.** The transformers of experiment 5 after training; for every hyper-connection layer ` +
+        `(${2 * t.blocks} per model: attention and MLP of ${t.blocks} blocks) \`H_res\` is averaged ` +
+        `over the validation tokens. One dot per layer. ` +
+        'Two layers cannot move for any mean-preserving variant (unit row and column sums: mHC, mHC-lite, ' +
+        'sHC), whatever the parameterisation: the first layer reads n identical copies of the embedding ' +
+        'and `H·1xᵀ = 1xᵀ` for any H with unit row sums, and the last layer feeds a sum over streams, ' +
+        'unchanged by H when `1ᵀH = 1ᵀ`; their `H_res` gets no gradient and stays at its initial value ' +
+        "(for mHC's last layer, up to Sinkhorn's column error).",
     ),
   );
   blocks.push(
     fig(
       'fig2-identity-distance.svg',
-      "‖H_res − I‖_F per trained layer (log scale; the residual's 1×1 map is exactly 1, distance 0). Near 0 the layer does not mix the streams at all.",
+      "‖H_res − I‖_F per trained layer (log scale; the residual's 1×1 map is exactly 1, distance " +
+        '0). Near 0 the layer does not mix the streams at all.',
     ),
   );
   blocks.push(
     fig(
       'fig2-offdiagonal-mass.svg',
-      'Off-diagonal mass per trained layer (log scale): how much of each output stream is drawn from the other streams.',
+      'Off-diagonal mass per trained layer (log scale): how much of each output stream is drawn from ' +
+        'the other streams.',
     ),
   );
   blocks.push(
     fig(
       'fig2-trained-maps.svg',
-      'H_res − I of every trained layer (token average); blue entries are below the identity, red above. White everywhere = identity degeneration.',
+      'H_res − I of every trained layer (token average); blue entries are below the identity, red ' +
+        'above. White everywhere = identity degeneration.',
     ),
   );
   const identity = results.identity.filter((r) => r.identityDistance.length > 0);
   blocks.push(
     p(
-      `**This run.** Mean ‖H_res − I‖_F over layers: ${listing(identity, (r) => meanOverLayers(r.identityDistance), ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])}; mean off-diagonal mass: ${listing(identity, (r) => meanOverLayers(r.offDiagonalMass), ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])}. ` +
-        `At initialisation ‖H_res − I‖_F is ${listing(input.initialIdentity, (r) => r.distance, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])}. ${compareIdentity(identity)}`,
+      `**This run.** Mean ‖H_res − I‖_F over layers: ` +
+        `${listing(identity, (r) => meanOverLayers(r.identityDistance), CONSTRAINED_AND_HC)}; ` +
+        `` +
+        `mean off-diagonal mass: ` +
+        `${listing(identity, (r) => meanOverLayers(r.offDiagonalMass), CONSTRAINED_AND_HC)}. ` +
+        `` +
+        `At initialisation ‖H_res − I‖_F is ` +
+        `${listing(input.initialIdentity, (r) => r.distance, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])}. ` +
+        `${compareIdentity(identity)}`,
     ),
   );
 
@@ -176,10 +220,21 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(2, '3. Expressivity: a mix that needs subtraction'));
   blocks.push(
     p(
-      `**Claim tested** (sHC paper). Doubly stochastic matrices are non-negative, so mHC and mHC-lite can only average streams; sHC's spectral-sphere matrices may have negative entries and can route differences between streams. ` +
-        `**Setup.** A stack of ${m.layers} hyper-connection layers whose branches output zero, so only \`∏H_res\` acts, is trained with Adam (lr ${m.lr}, ${m.steps} steps, ${m.tokens} fresh Gaussian tokens per step, C = ${m.dim}) to reproduce a fixed mix T in which every output stream carries the difference of two other streams, e.g. \`x₀' = ½(x₁ − x₂) + ½(x₀ + x₃)\`. ` +
-        'T is orthogonal and preserves the stream mean, so it lies on the sHC set (on its boundary: sHC reaches singular values of exactly 1 only as s = tanh(·) → 1, so its loss keeps falling slowly instead of reaching 0), outside the Birkhoff polytope, and trivially within reach of unconstrained HC. Loss = held-out mean squared error divided by the error of leaving the streams unchanged (the residual, with one stream, cannot mix at all and scores 1). ' +
-        "In expectation no doubly stochastic matrix, and so no product of them, can go below 1/3: the closest point of the Birkhoff polytope to T keeps T's positive pattern at 1/3 and zeroes its negative entries.",
+      `**Claim tested** (sHC paper). Doubly stochastic matrices are non-negative, so mHC and mHC-lite ` +
+        `can only average streams; sHC's spectral-sphere matrices may have negative entries and can ` +
+        `route differences between streams. ` +
+        `**Setup.** A stack of ${m.layers} hyper-connection layers whose branches output zero, so only ` +
+        `\`∏H_res\` acts, is trained with Adam (lr ${m.lr}, ${m.steps} steps, ${m.tokens} fresh Gaussian ` +
+        `tokens per step, C = ${m.dim}) to reproduce a fixed mix T in which every output stream carries ` +
+        `the difference of two other streams, e.g. \`x₀' = ½(x₁ − x₂) + ½(x₀ + x₃)\`. ` +
+        'T is orthogonal and preserves the stream mean, so it lies on the sHC set (on its boundary: ' +
+        'sHC reaches singular values of exactly 1 only as s = tanh(·) → 1, so its loss keeps falling ' +
+        'slowly instead of reaching 0), outside the Birkhoff polytope, and trivially within reach of ' +
+        'unconstrained HC. Loss = held-out mean squared error divided by the error of leaving the streams ' +
+        'unchanged (the residual, with one stream, cannot mix at all and scores 1). ' +
+        'In expectation no doubly stochastic matrix, and so no product of them, can go below 1/3: the ' +
+        "closest point of the Birkhoff polytope to T keeps T's positive pattern at 1/3 and zeroes its " +
+        'negative entries.',
     ),
   );
   blocks.push(
@@ -192,14 +247,18 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(
     fig(
       'fig3-learned-mixes.svg',
-      "The target T and each variant's learned ∏H_res (token average). Blue cells are negative: only HC and sHC can produce them.",
+      "The target T and each variant's learned ∏H_res (token average). Blue cells are negative: only " +
+        'HC and sHC can produce them.',
     ),
   );
   const mixing = results.mixing;
   const shcMix = mixing.find((r) => r.variant === 'shc');
   blocks.push(
     p(
-      `**This run.** Relative loss: ${listing(mixing, (r) => r.relativeLoss)}. Fraction of negative entries in the learned \`H_res\` (mean over layers): ${listing(mixing, (r) => r.negativeFraction, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])} (T itself has 0.25). ` +
+      `**This run.** Relative loss: ${listing(mixing, (r) => r.relativeLoss)}. Fraction of negative ` +
+        `entries in the learned \`H_res\` (mean over layers): ` +
+        `${listing(mixing, (r) => r.negativeFraction, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])} ` +
+        `(T itself has 0.25). ` +
         (shcMix !== undefined
           ? `sHC learned negative entries in ${fmt(100 * shcMix.negativeFraction)} % of its matrix entries. `
           : '') +
@@ -212,8 +271,13 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(2, '4. The cost of each parameterisation'));
   blocks.push(
     p(
-      `**Claim tested** (mHC-lite and sHC papers). mHC-lite's exact Birkhoff–von Neumann parameterisation needs one logit per permutation, n! of them, so its parameters and time grow factorially; mHC pays for 20 Sinkhorn iterations per token; sHC needs (n−1)² logits and two (n−1)×(n−1) linear solves per token. ` +
-        `**Setup.** One module per variant and n ∈ {${c.ns.join(', ')}}, C = ${c.dim}; parameters counted exactly; time = the fastest of up to ${c.reps} forward + backward passes over ${c.tokens} tokens after a warm-up, with a zero branch so only the hyper-connection is timed. ` +
+      `**Claim tested** (mHC-lite and sHC papers). mHC-lite's exact Birkhoff–von Neumann parameterisation ` +
+        `needs one logit per permutation, n! of them, so its parameters and time grow factorially; ` +
+        `mHC pays for 20 Sinkhorn iterations per token; sHC needs (n−1)² logits and two (n−1)×(n−1) ` +
+        `linear solves per token. ` +
+        `**Setup.** One module per variant and n ∈ {${c.ns.join(', ')}}, C = ${c.dim}; parameters counted ` +
+        `exactly; time = the fastest of up to ${c.reps} forward + backward passes over ${c.tokens} ` +
+        `tokens after a warm-up, with a zero branch so only the hyper-connection is timed. ` +
         'Timings depend on the machine and its load and are not reproducible; the parameter counts are exact.',
     ),
   );
@@ -231,17 +295,27 @@ export function buildReport(input: ReportInput): Block[] {
   blocks.push(h(2, '5. Training curves'));
   blocks.push(
     p(
-      `**Claim tested** (mHC paper, at 27B parameters; sHC paper). HC's unbounded residual products show up in training as loss spikes and large gradient norms; the constrained variants train stably, and at least as well. ` +
-        `**Setup.** A decoder-only transformer (${t.blocks} blocks, C = ${t.dim}, ${t.heads} heads, context ${t.seqLen}, character vocabulary) on the bundled text of Genesis (last 10 % held out), AdamW (lr ${t.lr}, ${t.warmupSteps} warm-up steps then cosine decay, weight decay ${t.weightDecay} on weight matrices only, gradients clipped at norm ${t.clipNorm}), ${t.steps} steps of ${t.batchSize} windows. ` +
-        `All variants start from the same branch weights and see the same batches. A spike is a step whose training loss exceeds ${SPIKE_FACTOR}× the median of the ${SPIKE_WINDOW} steps before it.`,
+      `**Claim tested** (mHC paper, at 27B parameters; sHC paper). HC's unbounded residual products ` +
+        `show up in training as loss spikes and large gradient norms; the constrained variants train ` +
+        `stably, and at least as well. ` +
+        `**Setup.** A decoder-only transformer (${t.blocks} blocks, C = ${t.dim}, ${t.heads} heads, ` +
+        `context ${t.seqLen}, character vocabulary) on the bundled text of Genesis (last 10 % held ` +
+        `out), AdamW (lr ${t.lr}, ${t.warmupSteps} warm-up steps then cosine decay, weight decay ${t.weightDecay} ` +
+        `on weight matrices only, gradients clipped at norm ` +
+        `${t.clipNorm}), ${t.steps} steps of ${t.batchSize} windows. ` +
+        `All variants start from the same branch weights and see the same batches. A spike is a step ` +
+        `whose training loss exceeds ${SPIKE_FACTOR}× the median of the ${SPIKE_WINDOW} steps before it.`,
     ),
   );
   blocks.push(fig('fig5-validation-loss.svg', 'Validation loss on a fixed held-out batch.'));
   blocks.push(fig('fig5-gradient-norm.svg', 'Global gradient norm at every step, before clipping (log scale).'));
   blocks.push(
     p(
-      `**This run.** Final validation loss: ${listing(results.training, (r) => (r.divergedAt === null ? r.valLoss.at(-1)! : null))} nats per character (uniform guessing: ${fmt(Math.log(results.training[0]?.vocabSize ?? 1))}). ` +
-        `Loss spikes: ${listing(results.training, (r) => r.spikes.length)}. Largest gradient norm: ${listing(results.training, (r) => Math.max(...r.gradNorm.filter(Number.isFinite)))}; ` +
+      `**This run.** Final validation loss: ` +
+        `${listing(results.training, (r) => (r.divergedAt === null ? r.valLoss.at(-1)! : null))} ` +
+        `nats per character (uniform guessing: ${fmt(Math.log(results.training[0]?.vocabSize ?? 1))}). ` +
+        `Loss spikes: ${listing(results.training, (r) => r.spikes.length)}. Largest gradient norm: ` +
+        `${listing(results.training, (r) => Math.max(...r.gradNorm.filter(Number.isFinite)))}; ` +
         `steps clipped: ${listing(results.training, (r) => r.gradNorm.filter((g) => g > t.clipNorm).length)}. ` +
         (results.training.some((r) => r.divergedAt !== null)
           ? `Diverged: ${results.training
@@ -262,7 +336,12 @@ function describeStability(training: readonly TrainingResult[]): string {
   const hcUnstable = hc.spikes.length > 0 || hc.divergedAt !== null;
   const othersUnstable = others.some((r) => r.spikes.length > 0 || r.divergedAt !== null);
   if (!hcUnstable && !othersUnstable) {
-    return 'No variant is unstable at this scale: the HC instability the mHC paper reports (loss surges and composite gains in the thousands) appears in a 27B-parameter model thousands of steps into training, and a model this small trained this briefly does not reproduce it. What remains is the comparison of the curves themselves.';
+    return (
+      'No variant is unstable at this scale: the HC instability the mHC paper reports (loss surges ' +
+      'and composite gains in the thousands) appears in a 27B-parameter model thousands of steps ' +
+      'into training, and a model this small trained this briefly does not reproduce it. What remains ' +
+      'is the comparison of the curves themselves.'
+    );
   }
   if (hcUnstable && !othersUnstable) return 'Only HC shows instability, as the claim predicts.';
   return 'Instability is not confined to HC here, which does not match the claim.';
@@ -288,7 +367,8 @@ function compareIdentity(identity: readonly { variant: Variant; identityDistance
   if (shc === undefined || mhc === undefined) return '';
   return shc > mhc
     ? `sHC's trained layers sit ${fmt(shc / mhc)}× farther from the identity than mHC's, as the claim predicts.`
-    : `Here mHC's layers moved at least as far from the identity as sHC's (ratio ${fmt(mhc / shc)}), which does not support the claim at this scale.`;
+    : `Here mHC's layers moved at least as far from the identity as sHC's (ratio ${fmt(mhc / shc)}), ` +
+        `which does not support the claim at this scale.`;
 }
 
 function compareMixing(mixing: readonly { variant: Variant; relativeLoss: number }[]): string {
@@ -298,7 +378,8 @@ function compareMixing(mixing: readonly { variant: Variant; relativeLoss: number
   if (shc === undefined || birkhoff.length === 0) return '';
   const best = Math.min(...birkhoff);
   return shc < best
-    ? `sHC's loss is ${fmt(best / shc)}× lower than the best doubly stochastic variant's, and the doubly stochastic variants ${best < 0.4 ? 'end close to' : 'stay well above'} their floor of 1/3.`
+    ? `sHC's loss is ${fmt(best / shc)}× lower than the best doubly stochastic variant's, and the ` +
+        `doubly stochastic variants ${best < 0.4 ? 'end close to' : 'stay well above'} their floor of 1/3.`
     : `sHC did not beat the doubly stochastic variants here (${fmt(shc)} against ${fmt(best)}).`;
 }
 
@@ -329,12 +410,14 @@ function describeCost(cells: readonly CostCell[], ns: readonly number[]): string
   const mhc = at('mhc', nMax);
   if (lite !== undefined && shc !== undefined) {
     parts.push(
-      `At n = ${nMax}, mHC-lite has ${fmt(lite.params)} parameters per module against sHC's ${fmt(shc.params)} (${fmt(lite.params! / shc.params!)}×) and takes ${fmt(lite.ms!)} ms against ${fmt(shc.ms!)} ms.`,
+      `At n = ${nMax}, mHC-lite has ${fmt(lite.params)} parameters per module against sHC's ${fmt(shc.params)} ` +
+        `(${fmt(lite.params! / shc.params!)}×) and takes ${fmt(lite.ms!)} ms against ${fmt(shc.ms!)} ms.`,
     );
   }
   if (mhc !== undefined && shc !== undefined) {
     parts.push(
-      `mHC (Sinkhorn) takes ${fmt(mhc.ms!)} ms at n = ${nMax}, ${fmt(mhc.ms! / shc.ms!)}× sHC's time, with ${fmt(mhc.params)} parameters.`,
+      `mHC (Sinkhorn) takes ${fmt(mhc.ms!)} ms at n = ${nMax}, ${fmt(mhc.ms! / shc.ms!)}× sHC's time, ` +
+        `with ${fmt(mhc.params)} parameters.`,
     );
   }
   const refused = cells.filter((c) => c.refused !== undefined);
@@ -405,7 +488,9 @@ export function renderHtml(blocks: readonly Block[]): string {
       case 'table': {
         const [head, ...rows] = b.rows;
         body.push(
-          `<table>\n<thead><tr>${head!.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead>\n<tbody>\n${rows.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('\n')}\n</tbody>\n</table>`,
+          `<table>\n<thead><tr>${head!.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
+            `${rows.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('\n')}` +
+            '\n</tbody>\n</table>',
         );
         break;
       }
@@ -422,7 +507,10 @@ export function renderHtml(blocks: readonly Block[]): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeXml(title)}</title>
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #222; }
+body {
+  font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+  max-width: 1000px; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #222;
+}
 table { border-collapse: collapse; font-size: 0.9em; margin: 1em 0; display: block; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }

@@ -519,14 +519,18 @@ const B2 = T.tensor([
 const detCases: Case[] = [
   ...[1e300, 1e-300].map(
     (c): Case => ({
-      name: `det of the 2×2 ${c}·[[1.5,−0.7],[0.4,2]] (det itself ${c > 1 ? 'overflows' : 'underflows'}): gradient [[d,−c],[−b,a]]`,
+      name:
+        `det of the 2×2 ${c}·[[1.5,−0.7],[0.4,2]] (det itself ` +
+        `${c > 1 ? 'overflows' : 'underflows'}): gradient [[d,−c],[−b,a]]`,
       run: () => gradOf(det, T.mul(B2, c)),
       check: near(timesPower([2, -0.4, 0.7, 1.5], c, 1), 16 * 2 * epsOf('float64') * kappa(B2) ** 2),
     }),
   ),
   ...[1e-150, 1e150].map(
     (c): Case => ({
-      name: `det of ${c}·B (det ${c > 1 ? '≈ 1e450 overflows' : '≈ 1e-450 underflows'}): gradient = cofactors of B times c²`,
+      name:
+        `det of ${c}·B (det ${c > 1 ? '≈ 1e450 overflows' : '≈ 1e-450 underflows'}): ` +
+        `gradient = cofactors of B times c²`,
       run: () => gradOf(det, T.mul(B, c)),
       check: near(timesPower(cofactors3(B), c, 2), roundingTol(B, kappa(B))),
     }),
@@ -606,7 +610,9 @@ const invSolveCases: Case[] = [
     check: near(timesPower(T.matmul(T.inv(B).mT, W.slice(null, [0, 1])), 1e-300, -1), roundingTol(B, kappa(B))),
   },
   {
-    name: 'solve ⟨W, A⁻¹B⟩ in A (two columns) at 1e-160·B, where the true gradient overflows: ±∞ entry by entry, never NaN',
+    name:
+      'solve ⟨W, A⁻¹B⟩ in A (two columns) at 1e-160·B, where ' +
+      'the true gradient overflows: ±∞ entry by entry, never NaN',
     run: () => gradOf((a) => sum(mul(solve(a, W.slice(null, [0, 2])), W.slice(null, [1, 3]))), T.mul(B, 1e-160)),
     check: near(
       () =>

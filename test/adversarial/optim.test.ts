@@ -96,7 +96,9 @@ function adamReference(
   return p;
 }
 
-/** Riemannian SGD with momentum from the manifold's primitives: r = rgrad, b as SGD's, x ← R_x(−lr·b), b ← transport. */
+/**
+ * Riemannian SGD with momentum from the manifold's primitives: r = rgrad, b as SGD's, x ← R_x(−lr·b), b ← transport.
+ */
 function rsgdReference(manifold: Manifold, x0: Tensor, grads: readonly Tensor[], h: Hyper): Tensor {
   let x = x0;
   let b: Tensor | null = null;
@@ -251,7 +253,9 @@ for (const rig of RIGS) {
       op: rig.name,
     });
     cases.push({
-      name: `${rig.name}: gradient entry ${bad} with nonFinite 'skip' is skipped, counted, and changes nothing (bit-identical)`,
+      name:
+        `${rig.name}: gradient entry ${bad} with nonFinite 'skip' ` +
+        `is skipped, counted, and changes nothing (bit-identical)`,
       run: () => {
         const { opt, ps } = rig.make('skip');
         cleanSteps(rig, opt, ps, 0, 1);
@@ -269,7 +273,9 @@ for (const rig of RIGS) {
   }
 
   cases.push({
-    name: `${rig.name}: after a refused NaN step the parameters, moments, counters and groups are bit-identical to before`,
+    name:
+      `${rig.name}: after a refused NaN step the parameters, ` +
+      `moments, counters and groups are bit-identical to before`,
     run: () => {
       const { opt, ps } = rig.make('throw');
       cleanSteps(rig, opt, ps, 0, 2);
@@ -528,7 +534,9 @@ function clip(
 for (const scale of [1e155, 1e-155, 1e300, 1e-300]) {
   const grads = [[3 * scale, -4 * scale], [12 * scale]];
   cases.push({
-    name: `clipGradNorm: entries of ${scale} give their norm to rounding (Math.hypot as the reference), clipped to maxNorm 1e-3`,
+    name:
+      `clipGradNorm: entries of ${scale} give their norm to rounding ` +
+      `(Math.hypot as the reference), clipped to maxNorm 1e-3`,
     run: () => clip(grads, 1e-3),
     check: (value) => {
       const { norm, after } = value as ReturnType<typeof clip>;
@@ -589,7 +597,9 @@ for (const bad of [NaN, Infinity, -Infinity]) {
     op: 'clipGradNorm',
   });
   cases.push({
-    name: `clipGradNorm: a ${bad} entry with nonFinite 'skip' returns the IEEE norm and leaves every gradient untouched`,
+    name:
+      `clipGradNorm: a ${bad} entry with nonFinite 'skip' ` +
+      `returns the IEEE norm and leaves every gradient untouched`,
     run: () =>
       clip(
         [
@@ -656,7 +666,9 @@ for (const [label, manifold] of MANIFOLDS) {
       op: name,
     });
     cases.push({
-      name: `${name} on ${label}: after a refused +∞ step, two clean steps equal the steps from the manifold's primitives (momentum/moments intact)`,
+      name:
+        `${name} on ${label}: after a refused +∞ step, two clean steps equal ` +
+        `the steps from the manifold's primitives (momentum/moments intact)`,
       run: () => {
         const { opt, x } = make('throw');
         x.grad = new Variable(grads[0]!);
@@ -689,7 +701,9 @@ class RefusingStiefel extends Stiefel {
 }
 for (const name of ['RiemannianSGD', 'RiemannianAdam'] as const) {
   cases.push({
-    name: `${name}: a retraction that throws on the second of two ManifoldParameters leaves both, and all state, bit-identical`,
+    name:
+      `${name}: a retraction that throws on the second of two ` +
+      `ManifoldParameters leaves both, and all state, bit-identical`,
     run: () => {
       const refusing = new RefusingStiefel(3, 2);
       const ps = [new ManifoldParameter(X0.clone(), stiefel32), new ManifoldParameter(X0.clone(), refusing)];
@@ -742,7 +756,9 @@ for (const [n, p] of [
 }
 for (const size of [1e8, 1e16]) {
   cases.push({
-    name: `Stiefel(5, 3) 'cayley': a tangent step of norm ${size} (the n×n solve drifts like eps·‖ξ‖) lands on the manifold, XᵀX = I to 1e-12`,
+    name:
+      `Stiefel(5, 3) 'cayley': a tangent step of norm ${size} (the n×n ` +
+      `solve drifts like eps·‖ξ‖) lands on the manifold, XᵀX = I to 1e-12`,
     run: () => {
       const manifold = new Stiefel(5, 3, { retraction: 'cayley' });
       const local = new Random(79);

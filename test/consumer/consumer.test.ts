@@ -117,9 +117,13 @@ describe('the packed tarballs', () => {
   );
 
   for (const resolution of ['node16', 'bundler'] as const) {
-    it(`typecheck under tsc --strict --noUncheckedIndexedAccess --exactOptionalPropertyTypes, moduleResolution ${resolution}`, () => {
-      run(bin('tsc'), ['-p', `tsconfig.${resolution}.json`], project);
-    });
+    it(
+      `typecheck under tsc --strict --noUncheckedIndexedAccess ` +
+        `--exactOptionalPropertyTypes, moduleResolution ${resolution}`,
+      () => {
+        run(bin('tsc'), ['-p', `tsconfig.${resolution}.json`], project);
+      },
+    );
   }
 
   it('bundle for the browser with esbuild, with no Node built-ins', () => {

@@ -53,7 +53,8 @@ export function expectClose(
     const x = a.values[worst]!;
     const y = e.values[worst]!;
     expect.fail(
-      `values differ at flat index ${worst} of shape [${a.shape.join(',')}]: actual ${x}, expected ${y}, |diff| ${Math.abs(x - y)} > atol ${atol} + rtol ${rtol}·|expected|`,
+      `values differ at flat index ${worst} of shape [${a.shape.join(',')}]: actual ${x}, ` +
+        `expected ${y}, |diff| ${Math.abs(x - y)} > atol ${atol} + rtol ${rtol}·|expected|`,
     );
   }
 }

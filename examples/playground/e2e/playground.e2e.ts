@@ -60,7 +60,8 @@ beforeAll(async () => {
     throw new Error(`playground e2e: ${dist}/index.html is missing; build it first (pnpm test:e2e does)`);
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `playground e2e: no Chromium at ${CHROMIUM}; install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`,
+      `playground e2e: no Chromium at ${CHROMIUM}; install Debian's ` +
+        `package (apt-get install chromium) or set CHROMIUM_PATH`,
     );
   }
   server = await serve(dist);

@@ -225,7 +225,8 @@ function parseRecord(op: string, metadata: Record<string, string>): CheckpointRe
   const text = metadata[RECORD_KEY];
   if (text === undefined) {
     throw new ValueError(
-      `${op}: the file has no '${RECORD_KEY}' metadata, so it is not a training checkpoint (load a plain model file with Module.loadStateDict or loadModule)`,
+      `${op}: the file has no '${RECORD_KEY}' metadata, so it is not a training ` +
+        `checkpoint (load a plain model file with Module.loadStateDict or loadModule)`,
     );
   }
   let record: unknown;

@@ -60,7 +60,8 @@ function checkGradientShape(op: string, i: number, g: readonly number[], x: read
   for (let k = 0; ok && k < x.length; k++) ok = x[k] === g[lead + k] || x[k] === 1;
   if (!ok) {
     throw new ShapeError(
-      `${op}: backward returned a gradient of shape ${fmtShape(g)} for input ${i} of shape ${fmtShape(x)}; it must have the input's shape (or one the input broadcasts to)`,
+      `${op}: backward returned a gradient of shape ${fmtShape(g)} for input ${i} of shape ` +
+        `${fmtShape(x)}; it must have the input's shape (or one the input broadcasts to)`,
     );
   }
 }

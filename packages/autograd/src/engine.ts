@@ -52,7 +52,8 @@ function seedFor(root: Variable, seed: Variable | Tensor | number | undefined): 
   if (seed === undefined) {
     if (root.size !== 1) {
       throw new ShapeError(
-        `backward: the output has shape ${fmtShape(root.shape)}; pass a seed gradient of that shape for a non-scalar output`,
+        `backward: the output has shape ${fmtShape(root.shape)}; ` +
+          `pass a seed gradient of that shape for a non-scalar output`,
       );
     }
     return new Variable(full(root.shape, 1, { dtype: root.dtype }));
@@ -82,7 +83,8 @@ function runBackward(
   options ??= {};
   if (!root.requiresGrad) {
     throw new ValueError(
-      'backward: the output does not require grad (no input of its graph has requiresGrad, or it was computed under noGrad)',
+      'backward: the output does not require grad (no input of its ' +
+        'graph has requiresGrad, or it was computed under noGrad)',
     );
   }
   const createGraph = options.createGraph ?? false;
@@ -98,7 +100,8 @@ function runBackward(
       if (g === undefined) continue;
       if (node.backward === null) {
         throw new FreedGraphError(
-          `backward: the graph through '${node.op}' was freed by an earlier backward(); pass { retainGraph: true } to the first backward to backpropagate twice`,
+          `backward: the graph through '${node.op}' was freed by an earlier backward(); ` +
+            `pass { retainGraph: true } to the first backward to backpropagate twice`,
         );
       }
       const inputs = node.inputs;

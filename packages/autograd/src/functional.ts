@@ -55,8 +55,10 @@ function callRecorded(op: string, f: DifferentiableFn, vars: Variable[]): Variab
   // A Tensor or a number has no graph: its gradient would come out as zeros, or as a TypeError.
   const what = value instanceof Tensor ? `a Tensor of shape ${fmtShape(value.shape)}` : fmtArg(value);
   throw new ValueError(
-    `${op}: f returned ${what}, not a Variable, so the graph from its arguments was cut (by .value, .item() or a @hyperconn/tensor op inside f); ` +
-      'build the result from the Variable arguments with the autograd ops (e.g. sum(mul(x, x)), not sum(mul(x.value, x.value)))',
+    `${op}: f returned ${what}, not a Variable, so the graph from its arguments ` +
+      `was cut (by .value, .item() or a @hyperconn/tensor op inside f); ` +
+      'build the result from the Variable arguments with the autograd ' +
+      'ops (e.g. sum(mul(x, x)), not sum(mul(x.value, x.value)))',
   );
 }
 
@@ -113,7 +115,8 @@ function valueAndGradAs(
     const targets = list.map((i) => vars[i]!);
     if (value.size !== 1)
       throw new ShapeError(
-        `${op}: f must return a single-element variable, got shape ${fmtShape(value.shape)} (use vjp for other outputs)`,
+        `${op}: f must return a single-element variable, got shape ` +
+          `${fmtShape(value.shape)} (use vjp for other outputs)`,
       );
     // An output that does not depend on the arguments has zero gradient (as JAX).
     const grads = value.requiresGrad

@@ -161,8 +161,12 @@ function checkFirstOrder(
     const w = worst;
     message =
       w.check === 'jacobian'
-        ? `gradcheck: order-${order} derivative of output element ${w.output} with respect to input ${w.input} (shape ${fmtShape(xs[w.input]!.shape)}) element ${w.index}: analytic ${w.analytic}, numeric ${w.numeric}, |diff| ${Math.abs(w.analytic - w.numeric)} exceeds atol ${atol} + rtol ${rtol}·|numeric|`
-        : `gradcheck: order-${order} random-direction check ⟨u, Jᵀv⟩ = ${w.analytic} but ⟨Ju, v⟩ = ${w.numeric} (|diff| ${Math.abs(w.analytic - w.numeric)})`;
+        ? `gradcheck: order-${order} derivative of output element ${w.output} with respect to input ${w.input} ` +
+          `(shape ${fmtShape(xs[w.input]!.shape)}) element ` +
+          `${w.index}: analytic ${w.analytic}, numeric ${w.numeric}, |diff| ${Math.abs(w.analytic - w.numeric)} ` +
+          `exceeds atol ${atol} + rtol ${rtol}·|numeric|`
+        : `gradcheck: order-${order} random-direction check ⟨u, Jᵀv⟩ = ${w.analytic} ` +
+          `but ⟨Ju, v⟩ = ${w.numeric} (|diff| ${Math.abs(w.analytic - w.numeric)})`;
   }
   return { ok, order, worst, message };
 }

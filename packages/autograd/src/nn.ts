@@ -171,12 +171,14 @@ export class Module {
       const dst = t instanceof Variable ? t.value : t;
       if (!shapesEqual(src.shape, dst.shape)) {
         throw new ShapeError(
-          `loadStateDict: '${name}' has shape ${fmtShape(dst.shape)} in the module but ${fmtShape(src.shape)} in the state dict`,
+          `loadStateDict: '${name}' has shape ${fmtShape(dst.shape)} ` +
+            `in the module but ${fmtShape(src.shape)} in the state dict`,
         );
       }
       if (src.dtype !== dst.dtype) {
         throw new DTypeError(
-          `loadStateDict: '${name}' is ${dst.dtype} in the module but ${src.dtype} in the state dict (cast with .astype first)`,
+          `loadStateDict: '${name}' is ${dst.dtype} in the module but ` +
+            `${src.dtype} in the state dict (cast with .astype first)`,
         );
       }
       writes.push([dst, src]);
@@ -600,7 +602,8 @@ export function crossEntropy(
   const batchShape = logits.shape.slice(0, -1);
   if (!shapesEqual(idx.shape, batchShape)) {
     throw new ShapeError(
-      `crossEntropy: targets of shape ${fmtShape(idx.shape)} do not match logits of shape ${fmtShape(logits.shape)} without the class axis`,
+      `crossEntropy: targets of shape ${fmtShape(idx.shape)} do not match ` +
+        `logits of shape ${fmtShape(logits.shape)} without the class axis`,
     );
   }
   const picked = ops.gather(ops.logSoftmax(logits, -1), -1, idx.unsqueeze(-1));

@@ -1,4 +1,5 @@
-// The linear-algebra rules of the gradient table (solve, inv, det, slogdet, qr, eigh, svd, expm, matrixNorm, trace), re-exported by ops.ts.
+// The linear-algebra rules of the gradient table (solve, inv, det, slogdet, qr, eigh, svd, expm, matrixNorm, trace),
+// re-exported by ops.ts.
 import * as T from '@hyperconn/tensor';
 import { fmtShape, type Tensor, ValueError, type DType, type SliceSpec } from '@hyperconn/tensor';
 import {
@@ -103,7 +104,9 @@ interface Exponents {
   batch: number[];
 }
 
-/** The `Exponents` of the trailing `trailing` axes of `x`; 0 for a zero, empty or non-finite block (nothing to rescale). */
+/**
+ * The `Exponents` of the trailing `trailing` axes of `x`; 0 for a zero, empty or non-finite block (nothing to rescale).
+ */
 function scaleExponents(x: Tensor, trailing: number): Exponents {
   const batch = x.shape.slice(0, x.ndim - trailing);
   const count = batch.reduce((p, d) => p * d, 1);
@@ -286,7 +289,8 @@ function requireNumericalFullRank(r: Tensor, size: number): void {
       if (pivot <= tol * max) {
         const at = r.ndim > 2 ? ` in matrix ${b} of the batch` : '';
         throw new T.LinAlgError(
-          `qr: the gradient needs R (A of full rank) to be invertible: A is numerically rank-deficient${at} (|R[${j},${j}]| = ${pivot} ≤ max(m,n)·eps·max|R| = ${tol * max})`,
+          `qr: the gradient needs R (A of full rank) to be invertible: A is numerically ` +
+            `rank-deficient${at} (|R[${j},${j}]| = ${pivot} ≤ max(m,n)·eps·max|R| = ${tol * max})`,
         );
       }
     }
@@ -406,7 +410,8 @@ function overSingularValues(output: 'u' | 'v', x: Variable, s: Variable): Variab
     const j = p % k;
     if (xv[p] !== 0 && sv[matrix * k + j] === 0) {
       throw new T.LinAlgError(
-        `svd: the gradient through ${output} is infinite for matrix ${matrix} of the batch: A is rank-deficient and not square (singular value ${j} is 0) and the cotangent of singular vector ${j} is not 0`,
+        `svd: the gradient through ${output} is infinite for matrix ${matrix} of the batch: A is rank-deficient ` +
+          `and not square (singular value ${j} is 0) and the cotangent of singular vector ${j} is not 0`,
       );
     }
   }

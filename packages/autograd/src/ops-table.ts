@@ -1,8 +1,12 @@
-// Shared internals of the gradient table (ops.ts, ops-linalg.ts): the recording helpers `unary` and `constant`, and the per-op metadata type.
+// Shared internals of the gradient table (ops.ts, ops-linalg.ts): the recording helpers `unary` and `constant`, and the
+// per-op metadata type.
 import type { Tensor } from '@hyperconn/tensor';
 import { asVariable, record, Variable } from './variable.js';
 
-/** Records a one-input op: `forward` on the value, `rule` the vjp from the output gradient `g`, the input and the output. */
+/**
+ * Records a one-input op: `forward` on the value, `rule` the vjp from the output gradient `g`, the input and the
+ * output.
+ */
 export function unary(
   op: string,
   x: Variable | Tensor,
@@ -28,7 +32,10 @@ export interface OpMetadata {
    * whose result is a constant (listed in NON_DIFFERENTIABLE).
    */
   readonly maxOrder: 0 | 1 | 2;
-  /** Where the gradient test lives (a file of packages/autograd/test) and why, when it is not a case of test/op-cases.ts. */
+  /**
+   * Where the gradient test lives (a file of packages/autograd/test) and why, when it is not a case of
+   * test/op-cases.ts.
+   */
   readonly gradientTest?: { readonly file: string; readonly reason: string };
   /** For an op built from other ops, so that no graph node carries its own name: which ones. */
   readonly composite?: string;

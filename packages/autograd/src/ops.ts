@@ -805,7 +805,8 @@ const OP_METADATA: Readonly<Record<string, OpMetadata>> = {
     gradientTest: {
       file: 'engine.test.ts',
       reason:
-        'float32 rounding defeats finite differences; engine.test.ts checks its gradient (dtype round trip, second order) in closed form',
+        'float32 rounding defeats finite differences; engine.test.ts checks ' +
+        'its gradient (dtype round trip, second order) in closed form',
     },
   },
   sum: { maxOrder: 2 },

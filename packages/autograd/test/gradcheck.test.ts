@@ -102,7 +102,8 @@ describe('fails on wrong derivatives, naming the worst element', () => {
         expect(Math.abs(worst.numeric - Math.exp(xmax))).toBeLessThan(1e-7);
         expect(report.message).toMatch(
           new RegExp(
-            `^gradcheck: order-1 derivative of output element ${worst.output} with respect to input 0 \\(shape \\[${x.shape.join(',')}\\]\\) element ${worst.index}: analytic .* numeric `,
+            `^gradcheck: order-1 derivative of output element ${worst.output} with respect to input ` +
+              `0 \\(shape \\[${x.shape.join(',')}\\]\\) element ${worst.index}: analytic .* numeric `,
           ),
         );
       }),

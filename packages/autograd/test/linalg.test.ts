@@ -102,7 +102,9 @@ interface MatrixOptions {
   batch?: fc.Arbitrary<number[]>;
 }
 
-/** [...batch, m, n] matrices (m = n when `square`; sizes 1..maxN) with singular values in [0.5, 2], or distinct ones. */
+/**
+ * [...batch, m, n] matrices (m = n when `square`; sizes 1..maxN) with singular values in [0.5, 2], or distinct ones.
+ */
 function matrixArb({
   square = true,
   distinct = false,
@@ -456,7 +458,9 @@ describe('eigh', () => {
   });
 
   describe('at a repeated eigenvalue', () => {
-    /** I + 0.5·q qᵀ (q a random unit vector, n ≥ 2): eigenvalue 1 with multiplicity n − 1, computed a few ulps apart. */
+    /**
+     * I + 0.5·q qᵀ (q a random unit vector, n ≥ 2): eigenvalue 1 with multiplicity n − 1, computed a few ulps apart.
+     */
     const rankOneUpdateArb = fc.tuple(fc.integer({ min: 2, max: 4 }), fc.nat()).map(([n, seed]) => {
       const q = new Random(seed).orthogonal(n).slice(null, [0, 1]);
       return T.add(T.eye(n), T.mul(T.matmul(q, q.mT), 0.5));
@@ -599,23 +603,27 @@ describe('svd', () => {
       );
     });
 
-    it('gradchecks the top singular pair beside a tied block, through U diag(1,0,…) Vᵀ (invariant to the basis of the block)', () => {
-      const arb = fc
-        .tuple(fc.integer({ min: 2, max: 4 }), fc.integer({ min: 2, max: 4 }), fc.nat())
-        .map(([m, n, seed]) => {
-          const k = Math.min(m, n);
-          return fromSpectra([], m, n, [Array.from({ length: k }, (_, i) => (i === 0 ? 2 : 1))], seed);
-        });
-      const topPair = (a: Variable): Variable => {
-        const { u, v } = svd(a);
-        const c = T.tensor(Array.from({ length: u.shape[1]! }, (_, i) => (i === 0 ? 1 : 0)));
-        return matmul(mul(u, c), mT(v));
-      };
-      fc.assert(
-        fc.property(arb, (a) => void gradcheck(topPair, [a])),
-        FIRST_ORDER,
-      );
-    });
+    it(
+      'gradchecks the top singular pair beside a tied block, through ' +
+        'U diag(1,0,…) Vᵀ (invariant to the basis of the block)',
+      () => {
+        const arb = fc
+          .tuple(fc.integer({ min: 2, max: 4 }), fc.integer({ min: 2, max: 4 }), fc.nat())
+          .map(([m, n, seed]) => {
+            const k = Math.min(m, n);
+            return fromSpectra([], m, n, [Array.from({ length: k }, (_, i) => (i === 0 ? 2 : 1))], seed);
+          });
+        const topPair = (a: Variable): Variable => {
+          const { u, v } = svd(a);
+          const c = T.tensor(Array.from({ length: u.shape[1]! }, (_, i) => (i === 0 ? 1 : 0)));
+          return matmul(mul(u, c), mT(v));
+        };
+        fc.assert(
+          fc.property(arb, (a) => void gradcheck(topPair, [a])),
+          FIRST_ORDER,
+        );
+      },
+    );
 
     it('allows losses of s at a rank-deficient non-square matrix but refuses an infinite gradient through U', () => {
       const a = T.tensor([

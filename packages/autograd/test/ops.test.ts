@@ -25,7 +25,9 @@ function printable(c: AnyOpCase): fc.Arbitrary<Instance<unknown>> {
   return c.inputsArb.map((inst) =>
     Object.assign({}, inst, {
       [fc.toStringMethod]: () =>
-        `${c.name} (${c.variant}) params ${describeValue(inst.params)}, inputs ${inst.inputs.map((t) => `[${t.shape.join(',')}] ${JSON.stringify(Array.from(t.toTypedArray()))}`).join('; ')}`,
+        `${c.name} (${c.variant}) params ${describeValue(inst.params)}, ` +
+        `inputs ` +
+        inst.inputs.map((t) => `[${t.shape.join(',')}] ${JSON.stringify(Array.from(t.toTypedArray()))}`).join('; '),
     }),
   );
 }

@@ -509,72 +509,81 @@ const OPTIMISERS: [string, (ps: Variable[], extra?: optim.OptimizerOptions) => S
 describe('non-finite gradients: nothing changes, then a NonFiniteError or a counted skip', () => {
   for (const [name, make] of OPTIMISERS) {
     for (const bad of [NaN, Infinity, -Infinity]) {
-      it(`${name}: a ${bad} gradient throws naming the parameter and element, leaves everything bit-identical, and later steps are those of a run without it`, () => {
+      it(
+        `${name}: a ${bad} gradient throws naming the parameter and element, leaves ` +
+          `everything bit-identical, and later steps are those of a run without it`,
+        () => {
+          const ps = freshPair();
+          const opt = make(ps);
+          feed(opt, ps, GRADIENTS.slice(0, 2));
+          const before = optimizerSnapshot(opt, ps);
+          ps[0]!.grad = new Variable(tensor([0.5, 0.25])); // a good gradient in the other group: not applied either
+          ps[1]!.grad = new Variable(tensor([1, bad]));
+          expect(() => opt.step()).toThrow(NonFiniteError);
+          expect(() => opt.step()).toThrow(
+            `${name}: the gradient of parameter 'b' (group 1, index 0) is not ` +
+              `finite: ${bad} at element [1] of shape [2]; nothing was changed`,
+          );
+          expect(optimizerSnapshot(opt, ps)).toEqual(before);
+          expect(opt.skippedSteps).toBe(0);
+          feed(opt, ps, GRADIENTS.slice(2));
+          const reference = freshPair();
+          feed(make(reference), reference, GRADIENTS);
+          ps.forEach((p, i) => {
+            expect(values(p)).toEqual(values(reference[i]!));
+          });
+        },
+      );
+    }
+
+    it(
+      `${name}: with nonFinite 'skip' the step is skipped and ` +
+        `counted, the count round-trips through the state dict`,
+      () => {
         const ps = freshPair();
-        const opt = make(ps);
+        const opt = make(ps, { nonFinite: 'skip' });
+        expect(opt.nonFinite).toBe('skip');
         feed(opt, ps, GRADIENTS.slice(0, 2));
-        const before = optimizerSnapshot(opt, ps);
-        ps[0]!.grad = new Variable(tensor([0.5, 0.25])); // a good gradient in the other group: not applied either
-        ps[1]!.grad = new Variable(tensor([1, bad]));
-        expect(() => opt.step()).toThrow(NonFiniteError);
-        expect(() => opt.step()).toThrow(
-          `${name}: the gradient of parameter 'b' (group 1, index 0) is not finite: ${bad} at element [1] of shape [2]; nothing was changed`,
-        );
-        expect(optimizerSnapshot(opt, ps)).toEqual(before);
-        expect(opt.skippedSteps).toBe(0);
+        const before = optimizerSnapshot(opt, ps) as { skippedSteps: number };
+        feed(opt, ps, [
+          [
+            [NaN, 1],
+            [1, 1],
+          ],
+          [
+            [1, 1],
+            [1, -Infinity],
+          ],
+        ]);
+        expect(opt.skippedSteps).toBe(2);
+        expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
+        const saved = opt.stateDict();
+        expect(saved.skippedSteps).toBe(2);
+        const again = freshPair();
+        again.forEach((p, i) => {
+          p.value.assign(ps[i]!.value);
+        });
+        const restored = make(again, { nonFinite: 'skip' });
+        restored.loadStateDict(saved);
+        expect(restored.skippedSteps).toBe(2);
         feed(opt, ps, GRADIENTS.slice(2));
+        feed(restored, again, GRADIENTS.slice(2));
         const reference = freshPair();
         feed(make(reference), reference, GRADIENTS);
         ps.forEach((p, i) => {
           expect(values(p)).toEqual(values(reference[i]!));
         });
-      });
-    }
-
-    it(`${name}: with nonFinite 'skip' the step is skipped and counted, the count round-trips through the state dict`, () => {
-      const ps = freshPair();
-      const opt = make(ps, { nonFinite: 'skip' });
-      expect(opt.nonFinite).toBe('skip');
-      feed(opt, ps, GRADIENTS.slice(0, 2));
-      const before = optimizerSnapshot(opt, ps) as { skippedSteps: number };
-      feed(opt, ps, [
-        [
-          [NaN, 1],
-          [1, 1],
-        ],
-        [
-          [1, 1],
-          [1, -Infinity],
-        ],
-      ]);
-      expect(opt.skippedSteps).toBe(2);
-      expect(optimizerSnapshot(opt, ps)).toEqual({ ...before, skippedSteps: 2 });
-      const saved = opt.stateDict();
-      expect(saved.skippedSteps).toBe(2);
-      const again = freshPair();
-      again.forEach((p, i) => {
-        p.value.assign(ps[i]!.value);
-      });
-      const restored = make(again, { nonFinite: 'skip' });
-      restored.loadStateDict(saved);
-      expect(restored.skippedSteps).toBe(2);
-      feed(opt, ps, GRADIENTS.slice(2));
-      feed(restored, again, GRADIENTS.slice(2));
-      const reference = freshPair();
-      feed(make(reference), reference, GRADIENTS);
-      ps.forEach((p, i) => {
-        expect(values(p)).toEqual(values(reference[i]!));
-      });
-      again.forEach((p, i) => {
-        expect(values(p)).toEqual(values(reference[i]!));
-      });
-      // a dict without the counter (an older one) restores 0
-      restored.loadStateDict({ state: saved.state, paramGroups: saved.paramGroups });
-      expect(restored.skippedSteps).toBe(0);
-    });
+        again.forEach((p, i) => {
+          expect(values(p)).toEqual(values(reference[i]!));
+        });
+        // a dict without the counter (an older one) restores 0
+        restored.loadStateDict({ state: saved.state, paramGroups: saved.paramGroups });
+        expect(restored.skippedSteps).toBe(0);
+      },
+    );
   }
 
-  it('property: any one non-finite entry anywhere in a run is skipped, and the run ends where the clean run does', () => {
+  it('property: one non-finite entry anywhere in a run is skipped; the run ends where the clean run does', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 2 }),
@@ -603,12 +612,13 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     );
   });
 
-  it('an update that overflows from finite inputs is refused like a non-finite gradient (throw, or skip and count)', () => {
+  it('an update that overflows from finite inputs is refused like a non-finite gradient (throw, or skip)', () => {
     const w = param([1, 2], { name: 'w' });
     const sgd = new optim.SGD([w], { lr: 1e300 });
     w.grad = new Variable(tensor([1e10, 0]));
     expect(() => sgd.step()).toThrow(
-      "SGD: the update of parameter 'w' (group 0, index 0) is not finite although its inputs are (an overflow): the value would hold -Infinity at element [0] of shape [2]; nothing was changed",
+      "SGD: the update of parameter 'w' (group 0, index 0) is not finite although its inputs are " +
+        '(an overflow): the value would hold -Infinity at element [0] of shape [2]; nothing was changed',
     );
     expect(values(w)).toEqual([1, 2]);
     // Adam's second moment holds g²: a gradient of 1e160 overflows it, which would freeze the entry for good
@@ -632,7 +642,8 @@ describe('non-finite gradients: nothing changes, then a NonFiniteError or a coun
     w.grad = new Variable(tensor([1, 1]));
     expect(() => opt.step()).toThrow(
       new NonFiniteError(
-        'SGD: the value of parameter 0 of group 0 is not finite: NaN at element [0] of shape [2]; no step can start from it',
+        'SGD: the value of parameter 0 of group 0 is not finite: ' +
+          'NaN at element [0] of shape [2]; no step can start from it',
       ),
     );
     expect(opt.skippedSteps).toBe(0);
@@ -705,7 +716,7 @@ describe('hyper-parameters changed after construction are checked by every step,
   specific.AdamW = specific.Adam!;
   for (const [name, make] of OPTIMISERS) {
     for (const [what, change, message] of [...common, ...specific[name]!]) {
-      it(`${name}: ${what} → ValueError naming the optimiser, the group and the hyper-parameter; nothing changed`, () => {
+      it(`${name}: ${what} → ValueError naming the optimiser, group and hyper-parameter; nothing changed`, () => {
         const ps = freshPair();
         const opt = make(ps);
         feed(opt, ps, GRADIENTS.slice(0, 1));
@@ -741,66 +752,79 @@ describe('clipGradNorm without overflow or underflow', () => {
   /** Math.hypot is overflow- and underflow-safe: an independent reference for the joint norm. */
   const hypot = (gs: readonly number[][]): number => Math.hypot(...gs.flat());
 
-  it('property: gradients of any magnitude 1e-300 … 1e300 give their norm to rounding, and the clipped gradients are g·maxNorm/(norm + 1e-6)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }),
-        fc.integer({ min: -300, max: 300 }),
-        (u, v, e) => {
-          const gs = [u, v].map((xs) => xs.map((x) => x * 10 ** e));
-          const ps = gs.map((g) => param(new Array<number>(g.length).fill(0)));
-          ps.forEach((p, i) => {
-            p.grad = new Variable(tensor(gs[i]!));
-          });
-          const reference = hypot(gs);
-          const norm = optim.clipGradNorm(ps, 1);
-          expectClose(norm, reference, { rtol: 1e-14, atol: 0 });
-          const scale = reference > 1 ? 1 / (reference + 1e-6) : 1;
-          ps.forEach((p, i) => {
-            expectClose(
-              p.grad!.value.toTypedArray(),
-              gs[i]!.map((x) => x * scale),
-              { rtol: 1e-14, atol: 0 },
-            );
-          });
-        },
-      ),
-    );
-  });
+  it(
+    'property: gradients of any magnitude 1e-300 … 1e300 give their norm ' +
+      'to rounding, and the clipped gradients are g·maxNorm/(norm + 1e-6)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }),
+          fc.integer({ min: -300, max: 300 }),
+          (u, v, e) => {
+            const gs = [u, v].map((xs) => xs.map((x) => x * 10 ** e));
+            const ps = gs.map((g) => param(new Array<number>(g.length).fill(0)));
+            ps.forEach((p, i) => {
+              p.grad = new Variable(tensor(gs[i]!));
+            });
+            const reference = hypot(gs);
+            const norm = optim.clipGradNorm(ps, 1);
+            expectClose(norm, reference, { rtol: 1e-14, atol: 0 });
+            const scale = reference > 1 ? 1 / (reference + 1e-6) : 1;
+            ps.forEach((p, i) => {
+              expectClose(
+                p.grad!.value.toTypedArray(),
+                gs[i]!.map((x) => x * scale),
+                { rtol: 1e-14, atol: 0 },
+              );
+            });
+          },
+        ),
+      );
+    },
+  );
 
-  it('1e155 and 1e-300 (the naive sum of squares overflows or underflows), and a norm beyond float64 (+∞, gradients still scaled right)', () => {
-    const p = param([0, 0]);
-    p.grad = new Variable(tensor([3e155, 4e155]));
-    expectClose(optim.clipGradNorm([p], 1), 5e155, { rtol: 1e-15, atol: 0 });
-    expectClose(p.grad.value.toTypedArray(), [0.6, 0.8], { rtol: 1e-15, atol: 0 });
-    p.grad = new Variable(tensor([3e-300, 4e-300]));
-    expectClose(optim.clipGradNorm([p], 1), 5e-300, { rtol: 1e-15, atol: 0 });
-    expect(Array.from(p.grad.value.toTypedArray())).toEqual([3e-300, 4e-300]);
-    p.grad = new Variable(tensor([1.5e308, -1.5e308]));
-    expect(optim.clipGradNorm([p], 2)).toBe(Infinity);
-    expectClose(p.grad.value.toTypedArray(), [Math.SQRT2, -Math.SQRT2], { rtol: 1e-15, atol: 0 });
-  });
+  it(
+    '1e155 and 1e-300 (the naive sum of squares overflows or underflows), ' +
+      'and a norm beyond float64 (+∞, gradients still scaled right)',
+    () => {
+      const p = param([0, 0]);
+      p.grad = new Variable(tensor([3e155, 4e155]));
+      expectClose(optim.clipGradNorm([p], 1), 5e155, { rtol: 1e-15, atol: 0 });
+      expectClose(p.grad.value.toTypedArray(), [0.6, 0.8], { rtol: 1e-15, atol: 0 });
+      p.grad = new Variable(tensor([3e-300, 4e-300]));
+      expectClose(optim.clipGradNorm([p], 1), 5e-300, { rtol: 1e-15, atol: 0 });
+      expect(Array.from(p.grad.value.toTypedArray())).toEqual([3e-300, 4e-300]);
+      p.grad = new Variable(tensor([1.5e308, -1.5e308]));
+      expect(optim.clipGradNorm([p], 2)).toBe(Infinity);
+      expectClose(p.grad.value.toTypedArray(), [Math.SQRT2, -Math.SQRT2], { rtol: 1e-15, atol: 0 });
+    },
+  );
 
-  it("non-finite gradients: a NonFiniteError naming the parameter, or with nonFinite 'skip' the IEEE norm and the gradients untouched", () => {
-    const ps = [param([0, 0]), param([0, 0, 0], { name: 'w' })];
-    const g0 = new Variable(tensor([1, 2]));
-    const g1 = new Variable(tensor([3, NaN, Infinity]));
-    [ps[0]!.grad, ps[1]!.grad] = [g0, g1];
-    expect(() => optim.clipGradNorm(ps, 1)).toThrow(
-      new NonFiniteError(
-        "clipGradNorm: the total gradient norm is NaN: the gradient of parameter 'w' (index 1) holds NaN at element [1] of shape [3]; nothing was scaled",
-      ),
-    );
-    expect(optim.clipGradNorm(ps, 1, { nonFinite: 'skip' })).toBeNaN();
-    ps[1]!.grad = new Variable(tensor([3, -Infinity, 1]));
-    expect(optim.clipGradNorm(ps, 1, { nonFinite: 'skip' })).toBe(Infinity);
-    expect(ps[0]!.grad).toBe(g0);
-    expect(Array.from(g0.value.toTypedArray())).toEqual([1, 2]);
-    expect(() => optim.clipGradNorm(ps, 1, { nonFinite: 'scale' as never })).toThrow(ValueError);
-    // all-zero gradients: norm 0, nothing scaled
-    const z = param([1, 1]);
-    z.grad = new Variable(tensor([0, -0]));
-    expect(optim.clipGradNorm([z], 1)).toBe(0);
-  });
+  it(
+    "non-finite gradients: a NonFiniteError naming the parameter, or with nonFinite 'skip' the " +
+      'IEEE norm and the gradients untouched',
+    () => {
+      const ps = [param([0, 0]), param([0, 0, 0], { name: 'w' })];
+      const g0 = new Variable(tensor([1, 2]));
+      const g1 = new Variable(tensor([3, NaN, Infinity]));
+      [ps[0]!.grad, ps[1]!.grad] = [g0, g1];
+      expect(() => optim.clipGradNorm(ps, 1)).toThrow(
+        new NonFiniteError(
+          "clipGradNorm: the total gradient norm is NaN: the gradient of parameter 'w' (index 1) holds " +
+            'NaN at element [1] of shape [3]; nothing was scaled',
+        ),
+      );
+      expect(optim.clipGradNorm(ps, 1, { nonFinite: 'skip' })).toBeNaN();
+      ps[1]!.grad = new Variable(tensor([3, -Infinity, 1]));
+      expect(optim.clipGradNorm(ps, 1, { nonFinite: 'skip' })).toBe(Infinity);
+      expect(ps[0]!.grad).toBe(g0);
+      expect(Array.from(g0.value.toTypedArray())).toEqual([1, 2]);
+      expect(() => optim.clipGradNorm(ps, 1, { nonFinite: 'scale' as never })).toThrow(ValueError);
+      // all-zero gradients: norm 0, nothing scaled
+      const z = param([1, 1]);
+      z.grad = new Variable(tensor([0, -0]));
+      expect(optim.clipGradNorm([z], 1)).toBe(0);
+    },
+  );
 });

@@ -71,7 +71,8 @@ describe('encodeSafetensors', () => {
 describe('decodeSafetensors', () => {
   it('reads a file written by hand', () => {
     const header =
-      '{"__metadata__":{"format":"pt"},"b":{"dtype":"F64","shape":[],"data_offsets":[8,16]},"a":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]}}';
+      '{"__metadata__":{"format":"pt"},"b":{"dtype":"F64","shape":[],"data_offsets":[8,16]},' +
+      '"a":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]}}';
     const data = [
       ...[0, 0, 0xc0, 0x3f], // 1.5 as float32
       ...[0, 0, 0, 0xc0], // −2 as float32

@@ -30,7 +30,7 @@ const nonDifferentiable: readonly string[] = ops.NON_DIFFERENTIABLE;
 const differentiable = exportedFunctions.filter((name) => (METADATA[name]?.maxOrder ?? 0) > 0);
 
 describe('every exported op is accounted for', () => {
-  it('each function of ops.ts has metadata in the table, and each entry is an exported function (no stale entries)', () => {
+  it('each function of ops.ts has metadata in the table; each entry is an exported function (none stale)', () => {
     expect(exportedFunctions.filter((name) => METADATA[name] === undefined)).toEqual([]);
     expect(Object.keys(METADATA).filter((name) => !exportedFunctions.includes(name))).toEqual([]);
   });
@@ -76,7 +76,7 @@ describe('every exported op is accounted for', () => {
     expect(missing.map(([name]) => name)).toEqual([]);
   });
 
-  it('each case runs the op it is named after (its node is in the graph, or the op is a composite in its metadata)', () => {
+  it('each case runs the op it is named after (its node is in the graph, or its metadata says composite)', () => {
     for (const c of OP_CASES) {
       const [inst] = fc.sample(c.inputsArb, { numRuns: 1, seed: 1 });
       const y = c.fn(inst!.params, ...inst!.inputs.map((t) => param(t)));

@@ -110,7 +110,8 @@ function gains(h: Tensor): { forwardGain: number; backwardGain: number; sigmaMax
 export function layerDiagnostics(maps: TokenMaps): LayerDiagnostics {
   if (typeof maps !== 'object' || maps === null) {
     throw new ValueError(
-      `layerDiagnostics: maps must be TokenMaps such as a layer's lastMaps or maps(x), got ${maps === null ? 'null' : typeof maps}`,
+      `layerDiagnostics: maps must be TokenMaps such as a layer's ` +
+        `lastMaps or maps(x), got ${maps === null ? 'null' : typeof maps}`,
     );
   }
   const h = checkFiniteMaps('layerDiagnostics', 'maps.hRes', maps.hRes).astype('float64');
@@ -141,7 +142,8 @@ export function compositeDiagnostics(mapsPerLayer: readonly Tensor[]): Composite
   const op = 'compositeDiagnostics';
   if (!Array.isArray(mapsPerLayer)) {
     throw new ValueError(
-      `${op}: mapsPerLayer must be an array of H_res tensors (one per layer), got ${mapsPerLayer === null ? 'null' : typeof mapsPerLayer}`,
+      `${op}: mapsPerLayer must be an array of H_res tensors (one per ` +
+        `layer), got ${mapsPerLayer === null ? 'null' : typeof mapsPerLayer}`,
     );
   }
   const layers: readonly Tensor[] = mapsPerLayer;
@@ -157,7 +159,8 @@ export function compositeDiagnostics(mapsPerLayer: readonly Tensor[]): Composite
   layers.forEach((layer, d) => {
     if (layer.ndim !== first.ndim || layer.shape.some((s, i) => s !== first.shape[i])) {
       throw new ShapeError(
-        `compositeDiagnostics: layer ${d} has H_res of shape ${fmtShape(layer.shape)}, layer 0 ${fmtShape(first.shape)}; all must match`,
+        `compositeDiagnostics: layer ${d} has H_res of shape ` +
+          `${fmtShape(layer.shape)}, layer 0 ${fmtShape(first.shape)}; all must match`,
       );
     }
     const h = layer.astype('float64');

@@ -20,7 +20,9 @@ import { createHyperConnection } from './factory.js';
 import type { HyperConnection, HyperConnectionOptions, Variant } from './hyper-connection.js';
 import { expandStreams, reduceStreams } from './streams.js';
 
-/** The hyper-connection options a model passes to every one of its layers (`eps` also sets the model's own RMSNorms). */
+/**
+ * The hyper-connection options a model passes to every one of its layers (`eps` also sets the model's own RMSNorms).
+ */
 export type ModelConnectionOptions = Omit<HyperConnectionOptions, 'n' | 'dim' | 'layerIndex' | 'dtype'>;
 
 interface CommonModelOptions extends ModelConnectionOptions {
@@ -179,7 +181,8 @@ export class DeepResidualMLP extends nn.Module {
   forward(x: Variable | Tensor): Variable {
     if (x.shape.length !== 2 && x.shape.length !== 3) {
       throw new ShapeError(
-        `DeepResidualMLP: input of shape ${fmtShape(x.shape)} must be [batch, ${this.input.inFeatures}] or [batch, seq, ${this.input.inFeatures}]`,
+        `DeepResidualMLP: input of shape ${fmtShape(x.shape)} must be [batch, ` +
+          `${this.input.inFeatures}] or [batch, seq, ${this.input.inFeatures}]`,
       );
     }
     // hyper-connections work on [batch, seq, n, C]: a plain batch is a sequence of length 1

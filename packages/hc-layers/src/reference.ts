@@ -76,7 +76,10 @@ export function tanhBranchLoop(w: Tensor): LoopBranch {
   };
 }
 
-/** The scale of `tanhBranchLoop(w)`: 1 + |u|·|W| (tanh is 1-Lipschitz, so an error in its argument passes through at most unchanged). */
+/**
+ * The scale of `tanhBranchLoop(w)`: 1 + |u|·|W| (tanh is 1-Lipschitz, so an error in its argument passes through at
+ * most unchanged).
+ */
 export function tanhBranchScale(w: Tensor): LoopBranchScale {
   const [rows, cols] = w.shape as [number, number];
   const ws = w.toTypedArray();

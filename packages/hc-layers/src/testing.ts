@@ -119,7 +119,8 @@ export class LayerInvariantError extends HyperconnError {
 export function formatLayerInvariantReport(report: LayerInvariantReport): string {
   const lines = report.invariants.map(
     (r) =>
-      `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: worst ${fmt(r.worst)} (tolerance ${fmt(r.tolerance)}, ${r.cases} cases)${r.detail === '' ? '' : ` — ${r.detail}`}`,
+      `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: worst ${fmt(r.worst)} (tolerance ` +
+      `${fmt(r.tolerance)}, ${r.cases} cases)${r.detail === '' ? '' : ` — ${r.detail}`}`,
   );
   const verdict = report.ok
     ? 'all invariants hold'
@@ -265,7 +266,8 @@ const CHECKS: readonly InvariantCheck[] = [
       );
       compare(w, out, reference, scale, tol, (i) =>
         where(
-          `forward output [stream ${Math.floor(i / dim) % n}, channel ${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`,
+          `forward output [stream ${Math.floor(i / dim) % n}, channel ` +
+            `${i % dim}] differs from H_res·X + H_postᵀ·F(H_pre·X)`,
           Math.floor(i / (n * dim)),
         ),
       );
@@ -339,7 +341,8 @@ const CHECKS: readonly InvariantCheck[] = [
       compare(w, result.out, reference, scale, tol, (i) => {
         const gap = Math.abs(result.out[i]! - xs[i]!);
         return where(
-          `with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} (X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`,
+          `with F ≡ 0 the output should be H_res·X = ${fmt(reference[i]!)} but is ${fmt(result.out[i]!)} ` +
+            `(X itself is ${fmt(xs[i]!)}${gap <= tol * (1 + scale[i]!) ? ': H_res is bypassed' : ''})`,
           Math.floor(i / (n * dim)),
         );
       });
@@ -498,7 +501,9 @@ export function checkLayerInvariants(
 
   cases.forEach((c, caseIndex) => {
     const [batch, seq] = c.x.shape as [number, number, number, number];
-    const label = `case ${caseIndex} (X [${c.x.shape.join(',')}], max|X| ${fmt(maxAbs(c.x.toTypedArray()))}${c.perturbed && perturbation > 0 ? ', perturbed parameters' : ''})`;
+    const label =
+      `case ${caseIndex} (X [${c.x.shape.join(',')}], max|X| ` +
+      `${fmt(maxAbs(c.x.toTypedArray()))}${c.perturbed && perturbation > 0 ? ', perturbed parameters' : ''})`;
     const branchWeights = caseBranchWeights(dim, c.seed, dtype);
     const branch = (u: Variable): Variable => tanh(matmul(u, branchWeights));
 
@@ -543,7 +548,8 @@ export function checkLayerInvariants(
     const w = worst.get(name)!;
     if (name === 'bypass' && w.cases === 0 && w.ratio <= 1) {
       w.fail(
-        `H_res stayed within ${fmt(1e3 * tol)} of I in every case, so bypassing it could not be detected (raise options.perturbation)`,
+        `H_res stayed within ${fmt(1e3 * tol)} of I in every case, so ` +
+          `bypassing it could not be detected (raise options.perturbation)`,
       );
     }
     return w.result(name);

@@ -47,7 +47,8 @@ export class CharTokenizer {
       const id = this.#ids.get(ch);
       if (id === undefined) {
         throw new ValueError(
-          `CharTokenizer.encode: character ${JSON.stringify(ch)} at offset ${offset} is not in the vocabulary of ${this.vocabSize}`,
+          `CharTokenizer.encode: character ${JSON.stringify(ch)} at ` +
+            `offset ${offset} is not in the vocabulary of ${this.vocabSize}`,
         );
       }
       out.push(id);

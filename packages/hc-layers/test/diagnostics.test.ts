@@ -231,7 +231,7 @@ describe('compositeDiagnostics', () => {
     // unconstrained maps overflow over depth: a ValueError naming the depth, not a failing SVD
     const big = mul(eye(3), 1e200).reshape([1, 1, 3, 3]);
     expect(() => compositeDiagnostics([big, big])).toThrow(
-      /^compositeDiagnostics: the product of layers 0\.\.1 \(its entries overflow float64\) has the non-finite value Infinity/,
+      /^compositeDiagnostics: the product of layers 0\.\.1 \(its entries overflow float64\) has the non-finite value/,
     );
     expect(compositeDiagnostics([big])[0]!.sigmaMax).toBeCloseTo(1e200, -190);
     expect(() => compositeDiagnostics([h1, zeros([1, 2, 3, 3])])).toThrow(/layer 1 has H_res of shape \[1,2,3,3\]/);

@@ -313,48 +313,52 @@ function hilbertDiameter(logits: number[][]): number {
 }
 
 describe('5. mHC Sinkhorn: entries > 0, rows exact, columns within the convergence bound', () => {
-  it('holds for random parameters; the column bound is Birkhoff’s contraction for t iterations of the logits’ spread', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 2, max: 6 }),
-        fc.integer({ min: 1, max: 30 }),
-        seedArb,
-        fc.constantFrom(0.1, 0.5, 2),
-        (n, iters, seed, pScale) => {
-          const dim = 2;
-          const layer = randomLayer('mhc', { n, dim, layerIndex: 0, sinkhornIters: iters }, seed, pScale) as MHCLayer;
-          const x = randomState(new Random(seed + 1), [1, 3, n, dim], 2);
-          const hRes = layer.maps(x).hRes;
-          const tol = roundingTol('float64', n);
-          const { rows, cols } = perToken(hRes);
-          expectAll(rows, 1, tol, 'row sum');
-          matrices(hRes).forEach((h, token) => {
-            h.flat().forEach((v) => {
-              expect(v).toBeGreaterThan(0);
+  it(
+    'holds for random parameters; the column bound is Birkhoff’s ' +
+      'contraction for t iterations of the logits’ spread',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 2, max: 6 }),
+          fc.integer({ min: 1, max: 30 }),
+          seedArb,
+          fc.constantFrom(0.1, 0.5, 2),
+          (n, iters, seed, pScale) => {
+            const dim = 2;
+            const layer = randomLayer('mhc', { n, dim, layerIndex: 0, sinkhornIters: iters }, seed, pScale) as MHCLayer;
+            const x = randomState(new Random(seed + 1), [1, 3, n, dim], 2);
+            const hRes = layer.maps(x).hRes;
+            const tol = roundingTol('float64', n);
+            const { rows, cols } = perToken(hRes);
+            expectAll(rows, 1, tol, 'row sum');
+            matrices(hRes).forEach((h, token) => {
+              h.flat().forEach((v) => {
+                expect(v).toBeGreaterThan(0);
+              });
+              // the logits by loops: α_res·mat(RMSNorm(vec X)·φ_res) + b_res
+              const v = rmsNormLoop(
+                x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim),
+                layer.norm.weight.value.toTypedArray(),
+                1e-6,
+              );
+              const z = vecMat(v, layer.resWeight.value);
+              const alpha = layer.resScale.value.item();
+              const b = layer.resBias.value.toTypedArray();
+              const logits = Array.from({ length: n }, (_, i) =>
+                Array.from({ length: n }, (_, j) => alpha * z[i * n + j]! + b[i * n + j]!),
+              );
+              const diameter = hilbertDiameter(logits);
+              const bound = Math.expm1(diameter * Math.tanh(diameter / 4) ** Math.max(0, 2 * iters - 3));
+              cols[token]!.forEach((c) => {
+                expect(Math.abs(c - 1)).toBeLessThanOrEqual(bound + tol);
+              });
             });
-            // the logits by loops: α_res·mat(RMSNorm(vec X)·φ_res) + b_res
-            const v = rmsNormLoop(
-              x.toTypedArray().subarray(token * n * dim, (token + 1) * n * dim),
-              layer.norm.weight.value.toTypedArray(),
-              1e-6,
-            );
-            const z = vecMat(v, layer.resWeight.value);
-            const alpha = layer.resScale.value.item();
-            const b = layer.resBias.value.toTypedArray();
-            const logits = Array.from({ length: n }, (_, i) =>
-              Array.from({ length: n }, (_, j) => alpha * z[i * n + j]! + b[i * n + j]!),
-            );
-            const diameter = hilbertDiameter(logits);
-            const bound = Math.expm1(diameter * Math.tanh(diameter / 4) ** Math.max(0, 2 * iters - 3));
-            cols[token]!.forEach((c) => {
-              expect(Math.abs(c - 1)).toBeLessThanOrEqual(bound + tol);
-            });
-          });
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
+          },
+        ),
+        { numRuns: 100 },
+      );
+    },
+  );
 
   it('200 iterations with logit spread ≤ 8 give columns within 1e-6', () => {
     for (let seed = 0; seed < 20; seed++) {

@@ -94,22 +94,26 @@ describe('the residual path', () => {
     }
   });
 
-  it("'hc' at initialisation (equal streams) is the same pre-norm transformer (eps = 0: the final norm then ignores the stream sum's factor n)", () => {
-    // Same seed → the same non-HC weights (HC layers draw nothing). Each stream carries x, H_pre
-    // reads one of them, H_res = I, H_post = 1, so the n streams stay equal and sum to n·x.
-    const residual = tiny('residual', { eps: 0 });
-    const hc = tiny('hc', { eps: 0 });
-    const tokens = randomTokens(new Random(4), 2, 6, 7);
-    expectClose(hc.forward(tokens).value, handAssembled(residual, tokens), { rtol: 1e-12, atol: 1e-12 });
-    // and not so for the constrained variants, whose gates rescale x and F(x) at init
-    const mhc = tiny('mhc', { eps: 0 });
-    const diff = Math.max(
-      ...Array.from(mhc.forward(tokens).value.toTypedArray(), (v, i) =>
-        Math.abs(v - handAssembled(residual, tokens).toTypedArray()[i]!),
-      ),
-    );
-    expect(diff).toBeGreaterThan(1e-3);
-  });
+  it(
+    "'hc' at initialisation (equal streams) is the same pre-norm transformer (eps = 0: the final " +
+      "norm then ignores the stream sum's factor n)",
+    () => {
+      // Same seed → the same non-HC weights (HC layers draw nothing). Each stream carries x, H_pre
+      // reads one of them, H_res = I, H_post = 1, so the n streams stay equal and sum to n·x.
+      const residual = tiny('residual', { eps: 0 });
+      const hc = tiny('hc', { eps: 0 });
+      const tokens = randomTokens(new Random(4), 2, 6, 7);
+      expectClose(hc.forward(tokens).value, handAssembled(residual, tokens), { rtol: 1e-12, atol: 1e-12 });
+      // and not so for the constrained variants, whose gates rescale x and F(x) at init
+      const mhc = tiny('mhc', { eps: 0 });
+      const diff = Math.max(
+        ...Array.from(mhc.forward(tokens).value.toTypedArray(), (v, i) =>
+          Math.abs(v - handAssembled(residual, tokens).toTypedArray()[i]!),
+        ),
+      );
+      expect(diff).toBeGreaterThan(1e-3);
+    },
+  );
 
   it("DeepResidualMLP with 'residual' is input → Linear → depth × (x + MLP(RMSNorm x)) → RMSNorm → head", () => {
     const rng = new Random(5);
@@ -172,7 +176,9 @@ function specParameterCount(variant: Variant, n: number, c: number): number {
       return n * c * (n + n + n * n) + n * c + 3 + n + n + n * n;
     case 'mhcLite': // φ_pre, φ_post, W_res; gain; α ×3; b_pre, b_post, b_res over n! permutations
       return n * c * (2 * n + factorial(n)) + n * c + 3 + 2 * n + factorial(n);
-    case 'shc': // W_pre, W_post, W_res; gain; p, q, ρ_S (+ ρ_U, ρ_V, γ_U, γ_V when m ≥ 2: no rotations at n = 2); b_pre, b_post; c
+    // W_pre, W_post, W_res; gain; p, q, ρ_S (+ ρ_U, ρ_V, γ_U, γ_V when m ≥ 2: no rotations at n = 2);
+    // b_pre, b_post; c
+    case 'shc':
       return n * c * (2 * n + m * m) + n * c + (m >= 2 ? 7 : 3) + 2 * n + m * m;
     case 'shcPower': // W_pre, W_post, W_res; gain; p, q; b_pre, b_post; the static part of Ẽ (m²)
       return n * c * (2 * n + m * m) + n * c + 2 + 2 * n + m * m;
@@ -266,9 +272,10 @@ describe('gradients through the tiny transformer (float64 finite differences)', 
       const chosen = model
         .namedParameters()
         .filter(([name]) =>
-          /^blocks\.0\.mlpConnection\.|^blocks\.1\.attnConnection\.|^tokenEmbedding|^blocks\.1\.attn\.layer\.proj\.weight/.test(
-            name,
-          ),
+          new RegExp(
+            String.raw`^blocks\.0\.mlpConnection\.|^blocks\.1\.attnConnection\.|^tokenEmbedding|` +
+              String.raw`^blocks\.1\.attn\.layer\.proj\.weight`,
+          ).test(name),
         );
       const middle = [model.hyperConnections[1]!, model.hyperConnections[2]!].flatMap((hc) => hc.parameters());
       expect(chosen.filter(([, p]) => middle.includes(p))).toHaveLength(middle.length);

@@ -20,8 +20,9 @@
  * 1. Powers of two, 2^±498 ≈ 1e±150 and 2^±996 ≈ 1e±300 (float64), 2^±60 ≈ 1e±18 and
  *    2^±100 ≈ 1e±30 (float32): bitwise equality. Multiplying by 2^k is exact at these
  *    magnitudes; RMSNorm divides each row by its largest |entry| (which scales by exactly 2^k),
- *    so the normalised rows, and everything computed from them, are the same floats. With the default eps on the way up, eps/c² (< 1e-300; float32
- *    < 1e-40) is below half an ulp of mean(w²) ≥ 1/(nC), so it vanishes in the sum as well.
+ *    so the normalised rows, and everything computed from them, are the same floats. With the
+ *    default eps on the way up, eps/c² (< 1e-300; float32 < 1e-40) is below half an ulp of
+ *    mean(w²) ≥ 1/(nC), so it vanishes in the sum as well.
  * 2. The decimal factors themselves: fl(λX) carries one rounding (u = eps/2) per entry, so the
  *    normalised rows differ from those at X by ≤ 4u relative per entry (λx, the row max, the two
  *    divisions). To first order map k then moves by ≤ 4u·S_k with S_k = Σ_j |∂map_k/∂x_j|·|x_j|
@@ -125,7 +126,7 @@ describe('scale invariance of the maps: powers of two, bitwise', () => {
   for (const [dtype, { pow2: k }] of (['float64', 'float32'] as const).flatMap((dt) =>
     SCALES[dt].map((sc) => [dt, sc] as const),
   )) {
-    it(`${dtype}: maps(2^±${k}·X) = maps(X) with eps = 0, and maps_eps(2^${k}·X) = maps_0(X) with the default eps`, () => {
+    it(`${dtype}: maps(2^±${k}·X) = maps(X) with eps = 0; maps_eps(2^${k}·X) = maps_0(X) (default eps)`, () => {
       fc.assert(
         fc.property(setupArb(dtype), (s) => {
           const reference = s.layer.maps(s.x);
@@ -143,7 +144,7 @@ describe('scale invariance of the maps: decimal factors, within the rounding of 
   for (const [dtype, { decimal: d }] of (['float64', 'float32'] as const).flatMap((dt) =>
     SCALES[dt].map((sc) => [dt, sc] as const),
   )) {
-    it(`${dtype}: maps(1e±${d}·X) = maps(X) with eps = 0, and maps_eps(1e${d}·X) = maps_0(X) with the default eps`, () => {
+    it(`${dtype}: maps(1e±${d}·X) = maps(X) with eps = 0; maps_eps(1e${d}·X) = maps_0(X) (default eps)`, () => {
       const u = epsOf(dtype) / 2;
       fc.assert(
         fc.property(setupArb(dtype), (s) => {

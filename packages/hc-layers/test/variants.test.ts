@@ -235,7 +235,8 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
       expect(() => exact.forward(zero, (u) => u)).toThrow(ValueError);
       expect(() => exact.forward(zero, (u) => u)).toThrow(
         new RegExp(
-          `^${exact.constructor.name}: .*token \\(batch 0, position 0\\) has the non-finite value NaN although the input is finite .*use eps > 0`,
+          `^${exact.constructor.name}: .*token \\(batch 0, position 0\\) has ` +
+            `the non-finite value NaN although the input is finite .*use eps > 0`,
         ),
       );
       // with the default eps the zero state is fine
@@ -333,30 +334,34 @@ describe('maps against the spec’s formulas, by loops', () => {
     hPost: project(v, wPost).map((z, i) => 2 * sigmoid(sPost.value.item() * z + vals(bPost)[i]!)),
   });
 
-  it('hc: H_res = (A_r + s_α·tanh(X̄ W_r))ᵀ, H_pre = A_m + s_α·tanh(X̄ W_m), H_post = B + s_β·tanh(X̄ W_β), X̄ per-stream RMSNorm', () => {
-    for (const n of [2, 3, 4]) {
-      compareMaps('hc', n, (layer: HCLayer, x) => {
-        const dim = x.length / n;
-        const aR = vals(layer.resBias);
-        const sAlpha = layer.preResScale!.value.item();
-        const normed = Array.from({ length: n }, (_, s) => rms(x.slice(s * dim, (s + 1) * dim), layer.norm!.weight));
-        const rows = normed.map((xBar, s) =>
-          project(xBar, layer.resWeight!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)),
-        );
-        return {
-          hRes: tr(rows),
-          hPre: normed.map(
-            (xBar, s) => vals(layer.preBias)[s]! + sAlpha * Math.tanh(project(xBar, layer.preWeight!)[0]!),
-          ),
-          hPost: normed.map(
-            (xBar, s) =>
-              vals(layer.postBias)[s]! +
-              layer.postScale!.value.item() * Math.tanh(project(xBar, layer.postWeight!)[0]!),
-          ),
-        };
-      });
-    }
-  });
+  it(
+    'hc: H_res = (A_r + s_α·tanh(X̄ W_r))ᵀ, H_pre = A_m + s_α·tanh(X̄ ' +
+      'W_m), H_post = B + s_β·tanh(X̄ W_β), X̄ per-stream RMSNorm',
+    () => {
+      for (const n of [2, 3, 4]) {
+        compareMaps('hc', n, (layer: HCLayer, x) => {
+          const dim = x.length / n;
+          const aR = vals(layer.resBias);
+          const sAlpha = layer.preResScale!.value.item();
+          const normed = Array.from({ length: n }, (_, s) => rms(x.slice(s * dim, (s + 1) * dim), layer.norm!.weight));
+          const rows = normed.map((xBar, s) =>
+            project(xBar, layer.resWeight!).map((d, t) => aR[s * n + t]! + sAlpha * Math.tanh(d)),
+          );
+          return {
+            hRes: tr(rows),
+            hPre: normed.map(
+              (xBar, s) => vals(layer.preBias)[s]! + sAlpha * Math.tanh(project(xBar, layer.preWeight!)[0]!),
+            ),
+            hPost: normed.map(
+              (xBar, s) =>
+                vals(layer.postBias)[s]! +
+                layer.postScale!.value.item() * Math.tanh(project(xBar, layer.postWeight!)[0]!),
+            ),
+          };
+        });
+      }
+    },
+  );
 
   it('mhc: Sinkhorn (columns, then rows; t times) of α_res·mat(v φ_res) + b_res', () => {
     for (const n of [2, 3, 5]) {
@@ -448,7 +453,7 @@ describe('maps against the spec’s formulas, by loops', () => {
     }
   });
 
-  it('shcPower: J + U_z (Ẽ / max(1, σ_max(Ẽ))) U_zᵀ with Ẽ = mat(v W_res + c) (40 squarings: σ̂ = σ_max to 1e-12)', () => {
+  it('shcPower: J + U_z (Ẽ / max(1, σ_max(Ẽ))) U_zᵀ, Ẽ = mat(v W_res + c) (40 squarings: σ̂ = σ_max to 1e-12)', () => {
     for (const n of [2, 3, 4]) {
       compareMaps(
         'shcPower',
@@ -482,7 +487,7 @@ describe('maps against the spec’s formulas, by loops', () => {
 });
 
 describe('maps and lastMaps', () => {
-  it('lastMaps is null before the first call, then holds detached maps equal to maps(x); maps() changes nothing', () => {
+  it('lastMaps is null before the first call, then holds detached maps = maps(x); maps() changes nothing', () => {
     const rng = new Random(5);
     for (const variant of CONSTRAINED) {
       const layer = randomLayer(variant, { n: 3, dim: 3, layerIndex: 2 }, 5, 0.5);

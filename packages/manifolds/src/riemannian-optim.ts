@@ -65,7 +65,9 @@ function prepareRetraction(
   return () => p.value.assign(y);
 }
 
-/** `prepareStep` of both optimisers: every update prepared without recording a graph, then one commit of all the writes. */
+/**
+ * `prepareStep` of both optimisers: every update prepared without recording a graph, then one commit of all the writes.
+ */
 function prepareEach<H>(
   entries: readonly optim.StepEntry<H>[],
   prepare: (entry: optim.StepEntry<H>) => () => void,

@@ -123,7 +123,9 @@ export class SpectralSphere extends EmbeddedManifold {
     const error = Math.abs(sigma[worst]! - 1);
     return {
       ok: false,
-      reason: `${this.name}: σ_max = ${sigma[worst]} at batch index ${fmtIndex(worst, x.shape.slice(0, -2))}: |σ_max − 1| = ${error} > atol ${atol} + rtol ${rtol}`,
+      reason:
+        `${this.name}: σ_max = ${sigma[worst]} at batch index ` +
+        `${fmtIndex(worst, x.shape.slice(0, -2))}: |σ_max − 1| = ${error} > atol ${atol} + rtol ${rtol}`,
     };
   }
 
@@ -141,7 +143,9 @@ export class SpectralSphere extends EmbeddedManifold {
     if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: |uᵀVv| = ${Math.abs(normal[worst]!)} at batch index ${fmtIndex(worst, normalT.shape)} exceeds atol ${atol} + rtol ${rtol}·‖V‖_F (‖V‖_F = ${size[worst]})`,
+      reason:
+        `${this.name}: |uᵀVv| = ${Math.abs(normal[worst]!)} at batch index ${fmtIndex(worst, normalT.shape)} ` +
+        `exceeds atol ${atol} + rtol ${rtol}·‖V‖_F (‖V‖_F = ${size[worst]})`,
     };
   }
 
@@ -158,7 +162,8 @@ export class SpectralSphere extends EmbeddedManifold {
     const zero = values.indexOf(0);
     if (zero >= 0) {
       throw new ValueError(
-        `${this.name}.${op}: the matrix at batch index ${fmtIndex(zero, x.shape.slice(0, -2))} is zero; it has no direction to scale onto the sphere`,
+        `${this.name}.${op}: the matrix at batch index ${fmtIndex(zero, x.shape.slice(0, -2))} ` +
+          `is zero; it has no direction to scale onto the sphere`,
       );
     }
     return T.div(x, perMatrixTensor(sigma));
@@ -197,7 +202,10 @@ export class SpectralSphere extends EmbeddedManifold {
  * from call to call (training step to step) so that one iteration per step suffices.
  */
 export class SpectralNormState {
-  /** `[..., m]`: the latest estimate of the top left singular vector of each matrix (a plain Tensor, never part of a graph); null before the first call. */
+  /**
+   * `[..., m]`: the latest estimate of the top left singular vector of each matrix (a plain Tensor, never part of a
+   * graph); null before the first call.
+   */
   u: Tensor | null = null;
 }
 
@@ -258,7 +266,8 @@ export function spectralNormalize(
   const warm = state?.u ?? null;
   if (warm !== null && (warm.ndim !== batch.length + 1 || ![...batch, m].every((d, i) => warm.shape[i] === d))) {
     throw new ShapeError(
-      `spectralNormalize: state.u has shape ${fmtShape(warm.shape)}, expected ${fmtShape([...batch, m])} for w of shape ${fmtShape(x.shape)}`,
+      `spectralNormalize: state.u has shape ${fmtShape(warm.shape)}, expected ` +
+        `${fmtShape([...batch, m])} for w of shape ${fmtShape(x.shape)}`,
     );
   }
 
@@ -287,7 +296,9 @@ export function spectralNormalize(
     const zero = values.findIndex((s) => !(s > 0));
     if (zero >= 0) {
       throw new ValueError(
-        `spectralNormalize: w${batch.length ? ` at batch index ${fmtIndex(zero, batch)}` : ''} (shape ${fmtShape(x.shape)}) is a zero matrix, σ = 0; pass an eps option to divide by max(σ, eps) instead`,
+        `spectralNormalize: w${batch.length ? ` at batch index ${fmtIndex(zero, batch)}` : ''} (shape ` +
+          `${fmtShape(x.shape)}) is a zero matrix, σ ` +
+          `= 0; pass an eps option to divide by max(σ, eps) instead`,
       );
     }
   } else {

@@ -85,7 +85,8 @@ export class Stiefel extends EmbeddedManifold {
     const retraction = options.retraction ?? 'qr';
     if (!RETRACTIONS.includes(retraction)) {
       throw new ValueError(
-        `Stiefel: retraction must be one of ${RETRACTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(retraction)}`,
+        `Stiefel: retraction must be one ` +
+          `of ${RETRACTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(retraction)}`,
       );
     }
     super([n, p], n * p - (p * (p + 1)) / 2);
@@ -116,7 +117,10 @@ export class Stiefel extends EmbeddedManifold {
     return worst.worst;
   }
 
-  /** max |XᵀX − I| ≤ atol + rtol for every matrix (defaults atol = rtol = 10·n·eps of x's dtype); the reason names the worst entry. */
+  /**
+   * max |XᵀX − I| ≤ atol + rtol for every matrix (defaults atol = rtol = 10·n·eps of x's dtype); the reason names the
+   * worst entry.
+   */
   check(x: Tensor, tol: Tolerance = {}): CheckResult {
     const invalid = checkMatrixInput(this.name, x, this.shape);
     if (invalid) return invalid;
@@ -126,7 +130,9 @@ export class Stiefel extends EmbeddedManifold {
     if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: (XᵀX − I)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${fmtIndex(worst.batch, x.shape.slice(0, -2))} exceeds atol ${atol} + rtol ${rtol}`,
+      reason:
+        `${this.name}: (XᵀX − I)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ` +
+        `${fmtIndex(worst.batch, x.shape.slice(0, -2))} exceeds atol ${atol} + rtol ${rtol}`,
     };
   }
 
@@ -143,7 +149,9 @@ export class Stiefel extends EmbeddedManifold {
     if (worst === null) return { ok: true, reason: '' };
     return {
       ok: false,
-      reason: `${this.name}: (Xᵀξ + ξᵀX)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ${fmtIndex(worst.batch, batch)} exceeds atol ${atol} + rtol ${rtol}·‖ξ‖_F (‖ξ‖_F = ${size[worst.batch]})`,
+      reason:
+        `${this.name}: (Xᵀξ + ξᵀX)[${worst.i}, ${worst.j}] = ${worst.value} at batch index ` +
+        `${fmtIndex(worst.batch, batch)} exceeds atol ${atol} + rtol ${rtol}·‖ξ‖_F (‖ξ‖_F = ${size[worst.batch]})`,
     };
   }
 

@@ -84,7 +84,10 @@ export function pointAndTangentArb(
   });
 }
 
-/** n×n permutation matrices P with P[i, π(i)] = 1: the vertices of the Birkhoff polytope, where the Fisher metric degenerates. */
+/**
+ * n×n permutation matrices P with P[i, π(i)] = 1: the vertices of the Birkhoff polytope, where the Fisher metric
+ * degenerates.
+ */
 export function birkhoffVertexArb(n: number, options: { dtype?: DType } = {}): fc.Arbitrary<Tensor> {
   if (!Number.isInteger(n) || n < 1) throw new ValueError(`birkhoffVertexArb: n must be a positive integer, got ${n}`);
   const dtype = options.dtype ?? 'float64';
@@ -179,13 +182,17 @@ function matrices(
   const cols = x.shape[x.ndim - 1] ?? 0;
   if (x.ndim < 2 || (square && rows !== cols)) {
     throw new ShapeError(
-      `${op}: expected ${square ? 'square matrices [..., n, n]' : 'matrices [..., m, n]'}, got shape ${fmtShape(x.shape)}`,
+      `${op}: expected ${square ? 'square matrices [..., n, n]' : 'matrices [..., m, n]'}, ` +
+        `got shape ${fmtShape(x.shape)}`,
     );
   }
   return { data: Float64Array.from(x.toTypedArray()), batch: x.shape.slice(0, -2), rows, cols };
 }
 
-/** How far `error` lies beyond `limit`: a NaN error is an infinite violation, error − limit = NaN otherwise (∞ − ∞, a NaN limit) none. */
+/**
+ * How far `error` lies beyond `limit`: a NaN error is an infinite violation, error − limit = NaN otherwise (∞ − ∞, a
+ * NaN limit) none.
+ */
 function beyond(error: number, limit: number): number {
   if (Number.isNaN(error)) return Infinity;
   const excess = error - limit;
@@ -198,7 +205,9 @@ function throwIfAny(op: string, worst: WorstViolation<string>): void {
   throw new Error(`${op}: ${worst.worst}${worst.count > 1 ? ` (the worst of ${worst.count} violations)` : ''}`);
 }
 
-/** Throws unless every batch entry of x is on `manifold` (by `manifold.check`, whose reason names the worst violation). */
+/**
+ * Throws unless every batch entry of x is on `manifold` (by `manifold.check`, whose reason names the worst violation).
+ */
 export function expectOnManifold(manifold: Manifold, x: Tensor | Variable, tol?: Tolerance): void {
   const { ok, reason } = manifold.check(tensorOf(x), tol);
   if (!ok) throw new Error(`expectOnManifold: not on ${manifold.name}: ${reason}`);

@@ -131,7 +131,7 @@ describe('Birkhoff: tangent space and metric', () => {
     );
   });
 
-  it('projectTangent: rows and columns of the result sum to 0, and it is idempotent (both metrics, both dtypes)', () => {
+  it('projectTangent: rows and columns of the result sum to 0; it is idempotent (both metrics, both dtypes)', () => {
     for (const dtype of ['float64', 'float32'] as const) {
       for (const metric of metrics) {
         fc.assert(
@@ -232,7 +232,7 @@ describe('Birkhoff: retraction and projection', () => {
     );
   });
 
-  it('long steps from a vertex stay on 𝔅ₙ (entries spanning 1e-23..1: the scaling needs the accurate Laplacian)', () => {
+  it('long steps from a vertex stay on 𝔅ₙ (entries span 1e-23..1: the scaling needs the accurate Laplacian)', () => {
     // Walks that once ended 2.6e-5 and 1.4e-13 off 𝔅ₙ, when the Newton system was formed as
     // diag(c) − XᵀX + 11ᵀ/n and lost the weights below eps. Plus random walks of the same kind.
     for (const seed of [1, 323, ...Array.from({ length: 20 }, (_, i) => 1000 + i)]) {

@@ -305,7 +305,8 @@ for (const { label, manifold, member, ambient, wellConditioned } of CASES) {
               }),
             );
           const [e1, e2, e3] = [1e-2, 1e-3, 1e-4].map(error) as [number, number, number];
-          // observed order log10(e(t)/e(t/10)) over two decades: 2 (or 3 where c₂ = 0); 1 for a map that is not a retraction
+          // observed order log10(e(t)/e(t/10)) over two decades: 2 (or 3 where c₂ = 0); 1 for a map that is not a
+          // retraction
           expect(Math.log10(e1 / e2)).toBeGreaterThanOrEqual(1.8);
           expect(Math.log10(e2 / e3)).toBeGreaterThanOrEqual(1.8);
         }),

@@ -93,30 +93,34 @@ describe('skewFromVector', () => {
 });
 
 describe('cayley', () => {
-  it('U = (I + A)⁻¹(I − A) is in SO(m): UᵀU = I, det U = +1; it equals (I − A)(I + A)⁻¹ and cayley(−A) = Uᵀ (float64 and float32)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer(),
-        fc.integer({ min: 1, max: 6 }),
-        batchArb,
-        dtypeArb,
-        fc.double({ min: -3, max: 2, noNaN: true }),
-        (seed, m, batch, dtype, e) => {
-          const scale = 10 ** e;
-          const a = randomSkew(new Random(seed), batch, m, scale, dtype);
-          const u = cayley(a).value;
-          expect(u.dtype).toBe(dtype);
-          // the solve's error grows with cond(I + A) ≤ 1 + ‖A‖₂
-          const tol = 20 * m * epsOf(dtype) * (1 + scale * m);
-          expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
-          expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
-          const identity = T.eye(m, m, { dtype });
-          expectClose(u, T.matmul(T.sub(identity, a), T.inv(T.add(identity, a))), { atol: tol, rtol: 0 });
-          expectClose(cayley(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
-        },
-      ),
-    );
-  });
+  it(
+    'U = (I + A)⁻¹(I − A) is in SO(m): UᵀU = I, det U = +1; it equals ' +
+      '(I − A)(I + A)⁻¹ and cayley(−A) = Uᵀ (float64 and float32)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer(),
+          fc.integer({ min: 1, max: 6 }),
+          batchArb,
+          dtypeArb,
+          fc.double({ min: -3, max: 2, noNaN: true }),
+          (seed, m, batch, dtype, e) => {
+            const scale = 10 ** e;
+            const a = randomSkew(new Random(seed), batch, m, scale, dtype);
+            const u = cayley(a).value;
+            expect(u.dtype).toBe(dtype);
+            // the solve's error grows with cond(I + A) ≤ 1 + ‖A‖₂
+            const tol = 20 * m * epsOf(dtype) * (1 + scale * m);
+            expect(orthonormalityError(u)).toBeLessThanOrEqual(tol);
+            expectClose(T.det(u), T.ones(batch, { dtype }), { atol: tol, rtol: 0 });
+            const identity = T.eye(m, m, { dtype });
+            expectClose(u, T.matmul(T.sub(identity, a), T.inv(T.add(identity, a))), { atol: tol, rtol: 0 });
+            expectClose(cayley(T.neg(a)).value, u.mT, { atol: tol, rtol: 0 });
+          },
+        ),
+      );
+    },
+  );
 
   it('A = 0 ⇒ U = I; skewFromVector(z) → cayley gives SO(m) for extreme z (±100)', () => {
     expectClose(cayley(T.zeros([2, 4, 4])).value, T.eye(4).expand([2, 4, 4]), { atol: 0, rtol: 0 });
@@ -182,29 +186,33 @@ describe('expmSkew', () => {
 });
 
 describe('orthogonalQR', () => {
-  it('Q has orthonormal columns, QᵀA is upper triangular with diag ≥ 0 and Q·QᵀA = A (tall, square, wide; float64 and float32)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer(),
-        fc.integer({ min: 1, max: 5 }),
-        fc.integer({ min: 1, max: 5 }),
-        batchArb,
-        dtypeArb,
-        (seed, m, n, batch, dtype) => {
-          const a = new Random(seed).normal([...batch, m, n], { dtype });
-          const q = orthogonalQR(a).value;
-          const k = Math.min(m, n);
-          expect(q.shape).toEqual([...batch, m, k]);
-          const tol = 20 * Math.max(m, n) * epsOf(dtype) * (1 + T.max(T.abs(a)).item());
-          expect(orthonormalityError(q)).toBeLessThanOrEqual(tol);
-          const r = T.matmul(q.mT, a);
-          expectClose(T.tril(r, -1), T.zeros(r.shape), { atol: tol, rtol: 0 });
-          expect(T.min(T.diagonal(r)).item()).toBeGreaterThanOrEqual(-tol);
-          expectClose(T.matmul(q, r), a, { atol: tol, rtol: 0 });
-        },
-      ),
-    );
-  });
+  it(
+    'Q has orthonormal columns, QᵀA is upper triangular with diag ' +
+      '≥ 0 and Q·QᵀA = A (tall, square, wide; float64 and float32)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer(),
+          fc.integer({ min: 1, max: 5 }),
+          fc.integer({ min: 1, max: 5 }),
+          batchArb,
+          dtypeArb,
+          (seed, m, n, batch, dtype) => {
+            const a = new Random(seed).normal([...batch, m, n], { dtype });
+            const q = orthogonalQR(a).value;
+            const k = Math.min(m, n);
+            expect(q.shape).toEqual([...batch, m, k]);
+            const tol = 20 * Math.max(m, n) * epsOf(dtype) * (1 + T.max(T.abs(a)).item());
+            expect(orthonormalityError(q)).toBeLessThanOrEqual(tol);
+            const r = T.matmul(q.mT, a);
+            expectClose(T.tril(r, -1), T.zeros(r.shape), { atol: tol, rtol: 0 });
+            expect(T.min(T.diagonal(r)).item()).toBeGreaterThanOrEqual(-tol);
+            expectClose(T.matmul(q, r), a, { atol: tol, rtol: 0 });
+          },
+        ),
+      );
+    },
+  );
 
   it('errors: a vector, NaN', () => {
     expect(() => orthogonalQR(T.zeros([3]))).toThrow(ShapeError);

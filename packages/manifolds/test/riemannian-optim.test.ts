@@ -113,27 +113,31 @@ describe('convergence on problems with known optima, iterates on the manifold at
     }
   });
 
-  it('RiemannianSGD with the Fisher metric on 𝔅₄ converges to the entropic assignment of a hidden permutation (closed form)', () => {
-    // min −⟨X, P*⟩ + τ Σ X log X over 𝔅ₙ has the symmetric solution p·P* + q·(1 − P*),
-    // p/q = exp(1/τ), p + (n−1)q = 1: close to P* for small τ.
-    const n = 4;
-    const tau = 0.2;
-    const perm = [2, 0, 3, 1];
-    const hidden = T.tensor(perm.map((j) => perm.map((_, k) => (k === j ? 1 : 0))));
-    const q = 1 / (Math.exp(1 / tau) + n - 1);
-    const p = Math.exp(1 / tau) * q;
-    const expected = T.add(T.mul(hidden, p - q), q);
-    const birkhoff = new Birkhoff(n);
-    const x = new ManifoldParameter(birkhoff.randomPoint(new Random(5)), birkhoff);
-    const opt = new RiemannianSGD([x], { lr: 2 });
-    const objective = (): Variable => sum(mul(x, log(x).mul(tau))).sub(sum(mul(x, hidden)));
-    train(opt, objective, 120, () => {
-      expectDoublyStochastic(x);
-      expectOnManifold(birkhoff, x);
-    });
-    expectClose(x.value, expected, { atol: 1e3 * epsOf('float64'), rtol: 0 });
-    expect(T.max(T.abs(T.sub(x.value, hidden))).item()).toBeLessThan(0.03); // near the vertex P*
-  });
+  it(
+    'RiemannianSGD with the Fisher metric on 𝔅₄ converges to the ' +
+      'entropic assignment of a hidden permutation (closed form)',
+    () => {
+      // min −⟨X, P*⟩ + τ Σ X log X over 𝔅ₙ has the symmetric solution p·P* + q·(1 − P*),
+      // p/q = exp(1/τ), p + (n−1)q = 1: close to P* for small τ.
+      const n = 4;
+      const tau = 0.2;
+      const perm = [2, 0, 3, 1];
+      const hidden = T.tensor(perm.map((j) => perm.map((_, k) => (k === j ? 1 : 0))));
+      const q = 1 / (Math.exp(1 / tau) + n - 1);
+      const p = Math.exp(1 / tau) * q;
+      const expected = T.add(T.mul(hidden, p - q), q);
+      const birkhoff = new Birkhoff(n);
+      const x = new ManifoldParameter(birkhoff.randomPoint(new Random(5)), birkhoff);
+      const opt = new RiemannianSGD([x], { lr: 2 });
+      const objective = (): Variable => sum(mul(x, log(x).mul(tau))).sub(sum(mul(x, hidden)));
+      train(opt, objective, 120, () => {
+        expectDoublyStochastic(x);
+        expectOnManifold(birkhoff, x);
+      });
+      expectClose(x.value, expected, { atol: 1e3 * epsOf('float64'), rtol: 0 });
+      expect(T.max(T.abs(T.sub(x.value, hidden))).item()).toBeLessThan(0.03); // near the vertex P*
+    },
+  );
 });
 
 describe('plain Variables get the Euclidean update of autograd, bit for bit', () => {
@@ -473,31 +477,36 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
 
   for (const [manifoldName, makeManifold] of manifolds) {
     for (const [optName, make] of optimisers) {
-      it(`${optName} on ${manifoldName}: a refused NaN step changes nothing, and every later step is that of a run without it`, () => {
-        const manifold = makeManifold();
-        const { fresh, grads } = setup(manifold, 21);
-        const ps = fresh();
-        const opt = make(ps);
-        feed(opt, ps, grads.slice(0, 2));
-        const before = optimizerSnapshot(opt, ps);
-        const bad = grads[2]![0].clone();
-        bad.set([1, 1], NaN);
-        ps[0]!.grad = new Variable(bad);
-        ps[1]!.grad = new Variable(grads[2]![1]);
-        expect(() => opt.step()).toThrow(
-          new NonFiniteError(
-            `${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`,
-          ),
-        );
-        expect(optimizerSnapshot(opt, ps)).toEqual(before);
-        feed(opt, ps, grads.slice(2));
-        expectOnManifold(manifold, ps[0]!);
-        const reference = fresh();
-        feed(make(reference), reference, grads);
-        ps.forEach((p, i) => {
-          expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
-        });
-      });
+      it(
+        `${optName} on ${manifoldName}: a refused NaN step changes ` +
+          `nothing, and every later step is that of a run without it`,
+        () => {
+          const manifold = makeManifold();
+          const { fresh, grads } = setup(manifold, 21);
+          const ps = fresh();
+          const opt = make(ps);
+          feed(opt, ps, grads.slice(0, 2));
+          const before = optimizerSnapshot(opt, ps);
+          const bad = grads[2]![0].clone();
+          bad.set([1, 1], NaN);
+          ps[0]!.grad = new Variable(bad);
+          ps[1]!.grad = new Variable(grads[2]![1]);
+          expect(() => opt.step()).toThrow(
+            new NonFiniteError(
+              `${optName}: the gradient of parameter 'x' (group 0, index 0) is not finite: NaN ` +
+                `at element [1, 1] of shape [${manifold.shape.join(',')}]; nothing was changed`,
+            ),
+          );
+          expect(optimizerSnapshot(opt, ps)).toEqual(before);
+          feed(opt, ps, grads.slice(2));
+          expectOnManifold(manifold, ps[0]!);
+          const reference = fresh();
+          feed(make(reference), reference, grads);
+          ps.forEach((p, i) => {
+            expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+          });
+        },
+      );
     }
   }
 
@@ -526,73 +535,81 @@ describe('all-or-nothing steps: bad gradients, retractions that throw, hyper-par
     }
   });
 
-  it('a retraction that throws in the middle of a step (second parameter) leaves the first parameter and all state untouched', () => {
-    /** Stiefel(4, 2) whose retraction refuses while `refuse` is set. */
-    class Refusing extends Stiefel {
-      refuse = false;
-      override retract(x: Tensor, v: Tensor): Tensor {
-        if (this.refuse) throw new ValueError('Refusing.retract: refused');
-        return super.retract(x, v);
+  it(
+    'a retraction that throws in the middle of a step (second ' +
+      'parameter) leaves the first parameter and all state untouched',
+    () => {
+      /** Stiefel(4, 2) whose retraction refuses while `refuse` is set. */
+      class Refusing extends Stiefel {
+        refuse = false;
+        override retract(x: Tensor, v: Tensor): Tensor {
+          if (this.refuse) throw new ValueError('Refusing.retract: refused');
+          return super.retract(x, v);
+        }
       }
-    }
-    for (const [, make] of optimisers) {
-      const refusing = new Refusing(4, 2);
-      const rng = new Random(23);
-      const [x0, y0] = [refusing.randomPoint(rng), refusing.randomPoint(rng)];
-      const grads = Array.from({ length: 4 }, () => [rng.normal([4, 2]), rng.normal([4, 2])] as [Tensor, Tensor]);
-      const fresh = (): Variable[] => [
-        new ManifoldParameter(x0.clone(), new Stiefel(4, 2)),
-        new ManifoldParameter(y0.clone(), refusing),
-      ];
-      const ps = fresh();
-      const opt = make(ps, { nonFinite: 'skip' });
-      feed(opt, ps, grads.slice(0, 2));
-      const before = optimizerSnapshot(opt, ps);
-      refusing.refuse = true;
-      ps[0]!.grad = new Variable(grads[2]![0]);
-      ps[1]!.grad = new Variable(grads[2]![1]);
-      // not a non-finite value, so not skipped: the manifold's own typed error propagates
-      expect(() => opt.step()).toThrow(/^Refusing.retract: refused$/);
-      expect(optimizerSnapshot(opt, ps)).toEqual(before);
-      refusing.refuse = false;
-      feed(opt, ps, grads.slice(2));
-      const reference = fresh();
-      feed(make(reference), reference, grads);
-      ps.forEach((p, i) => {
-        expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
-      });
-    }
-  });
+      for (const [, make] of optimisers) {
+        const refusing = new Refusing(4, 2);
+        const rng = new Random(23);
+        const [x0, y0] = [refusing.randomPoint(rng), refusing.randomPoint(rng)];
+        const grads = Array.from({ length: 4 }, () => [rng.normal([4, 2]), rng.normal([4, 2])] as [Tensor, Tensor]);
+        const fresh = (): Variable[] => [
+          new ManifoldParameter(x0.clone(), new Stiefel(4, 2)),
+          new ManifoldParameter(y0.clone(), refusing),
+        ];
+        const ps = fresh();
+        const opt = make(ps, { nonFinite: 'skip' });
+        feed(opt, ps, grads.slice(0, 2));
+        const before = optimizerSnapshot(opt, ps);
+        refusing.refuse = true;
+        ps[0]!.grad = new Variable(grads[2]![0]);
+        ps[1]!.grad = new Variable(grads[2]![1]);
+        // not a non-finite value, so not skipped: the manifold's own typed error propagates
+        expect(() => opt.step()).toThrow(/^Refusing.retract: refused$/);
+        expect(optimizerSnapshot(opt, ps)).toEqual(before);
+        refusing.refuse = false;
+        feed(opt, ps, grads.slice(2));
+        const reference = fresh();
+        feed(make(reference), reference, grads);
+        ps.forEach((p, i) => {
+          expect(p.value.toTypedArray()).toEqual(reference[i]!.value.toTypedArray());
+        });
+      }
+    },
+  );
 
-  it('hyper-parameters set after construction are checked by step() with the optimiser, group and name in the message', () => {
-    const { fresh, grads } = setup(new Stiefel(4, 2), 24);
-    const cases: [number, (g: Record<string, unknown>) => void, RegExp][] = [
-      [0, (g) => (g.lr = NaN), /^RiemannianSGD: lr \(group 1\) must be finite and ≥ 0, got NaN$/],
-      [0, (g) => (g.momentum = -1), /^RiemannianSGD: momentum \(group 1\) must be finite and ≥ 0, got -1$/],
-      [
-        1,
-        (g) => (g.betas = [0.9, 1]),
-        /^RiemannianAdam: betas \(group 1\) must be two numbers in \[0, 1\), got \[0.9, 1\]$/,
-      ],
-      [1, (g) => (g.amsgrad = 1), /^RiemannianAdam: amsgrad \(group 1\) must be a boolean, got 1$/],
-      [1, (g) => (g.eps = Infinity), /^RiemannianAdam: eps \(group 1\) must be finite and ≥ 0, got Infinity$/],
-    ];
-    for (const [which, change, message] of cases) {
-      const ps = fresh();
-      const opt = optimisers[which]![1](ps);
-      feed(opt, ps, grads.slice(0, 1));
-      const before = optimizerSnapshot(opt, ps);
-      const group = opt.paramGroups[1] as unknown as Record<string, unknown>;
-      const saved = { ...group };
-      change(group);
-      ps[0]!.grad = new Variable(grads[1]![0]);
-      ps[1]!.grad = new Variable(grads[1]![1]);
-      expect(() => opt.step()).toThrow(ValueError);
-      expect(() => opt.step()).toThrow(message);
-      Object.assign(group, saved); // the change undone: parameters and state must be as before
-      expect(optimizerSnapshot(opt, ps)).toEqual(before);
-    }
-  });
+  it(
+    'hyper-parameters set after construction are checked by ' +
+      'step() with the optimiser, group and name in the message',
+    () => {
+      const { fresh, grads } = setup(new Stiefel(4, 2), 24);
+      const cases: [number, (g: Record<string, unknown>) => void, RegExp][] = [
+        [0, (g) => (g.lr = NaN), /^RiemannianSGD: lr \(group 1\) must be finite and ≥ 0, got NaN$/],
+        [0, (g) => (g.momentum = -1), /^RiemannianSGD: momentum \(group 1\) must be finite and ≥ 0, got -1$/],
+        [
+          1,
+          (g) => (g.betas = [0.9, 1]),
+          /^RiemannianAdam: betas \(group 1\) must be two numbers in \[0, 1\), got \[0.9, 1\]$/,
+        ],
+        [1, (g) => (g.amsgrad = 1), /^RiemannianAdam: amsgrad \(group 1\) must be a boolean, got 1$/],
+        [1, (g) => (g.eps = Infinity), /^RiemannianAdam: eps \(group 1\) must be finite and ≥ 0, got Infinity$/],
+      ];
+      for (const [which, change, message] of cases) {
+        const ps = fresh();
+        const opt = optimisers[which]![1](ps);
+        feed(opt, ps, grads.slice(0, 1));
+        const before = optimizerSnapshot(opt, ps);
+        const group = opt.paramGroups[1] as unknown as Record<string, unknown>;
+        const saved = { ...group };
+        change(group);
+        ps[0]!.grad = new Variable(grads[1]![0]);
+        ps[1]!.grad = new Variable(grads[1]![1]);
+        expect(() => opt.step()).toThrow(ValueError);
+        expect(() => opt.step()).toThrow(message);
+        Object.assign(group, saved); // the change undone: parameters and state must be as before
+        expect(optimizerSnapshot(opt, ps)).toEqual(before);
+      }
+    },
+  );
 
   it("huge steps with the 'exp' retraction keep iterates orthonormal to 1e-12", () => {
     for (const [n, p] of [

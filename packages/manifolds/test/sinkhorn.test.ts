@@ -252,7 +252,7 @@ describe('sinkhorn: values', () => {
     }
   });
 
-  it('Sinkhorn(Aᵀ) = (Sinkhorn with rows first)(A)ᵀ at every iteration count, and = Sinkhorn(A)ᵀ at convergence', () => {
+  it('Sinkhorn(Aᵀ) = (Sinkhorn rows first)(A)ᵀ at every iteration count, = Sinkhorn(A)ᵀ at convergence', () => {
     fc.assert(
       fc.property(logitsArb({ batch: false, spread: 4 }), fc.integer({ min: 1, max: 20 }), ({ logits, n }, iters) => {
         const l = logits.toArray() as Matrix;

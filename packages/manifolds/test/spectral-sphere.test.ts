@@ -95,30 +95,34 @@ describe('SpectralSphere', () => {
     expect(sphere.check(T.full([3, 2], NaN)).reason).toMatch(/not finite/);
   });
 
-  it('the tangent projection P_W(Z) satisfies uᵀ P_W(Z) v = 0 for the exact top pair (u, v), and changes Z only along uvᵀ', () => {
-    fc.assert(
-      fc.property(gaussianArb({ batch: true }), ({ m, n, w, rng }) => {
-        const sphere = new SpectralSphere(m, n);
-        const x = sphere.project(w);
-        const z = rng.normal(x.shape);
-        const pz = sphere.projectTangent(x, z);
-        const { u, v } = T.svd(x);
-        const lead = new Array<null>(x.ndim - 2).fill(null);
-        const u1 = u.slice(...lead, null, [0, 1]);
-        const v1 = v.slice(...lead, null, [0, 1]);
-        const scale = T.norm(z).item();
-        expectClose(T.matmul(T.matmul(u1.mT, pz), v1), T.zeros(u1.mT.shape.slice(0, -1).concat(1)), {
-          atol: 50 * epsOf('float64') * scale,
-          rtol: 0,
-        });
-        // Z − P_W(Z) = ⟨uvᵀ, Z⟩ uvᵀ
-        const uv = T.matmul(u1, v1.mT);
-        const coef = T.sum(T.mul(uv, z), [-2, -1], true);
-        expectClose(T.sub(z, pz), T.mul(coef, uv), { atol: 50 * epsOf('float64') * scale, rtol: 0 });
-        expect(sphere.checkTangent(x, pz).ok).toBe(true);
-      }),
-    );
-  });
+  it(
+    'the tangent projection P_W(Z) satisfies uᵀ P_W(Z) v = 0 ' +
+      'for the exact top pair (u, v), and changes Z only along uvᵀ',
+    () => {
+      fc.assert(
+        fc.property(gaussianArb({ batch: true }), ({ m, n, w, rng }) => {
+          const sphere = new SpectralSphere(m, n);
+          const x = sphere.project(w);
+          const z = rng.normal(x.shape);
+          const pz = sphere.projectTangent(x, z);
+          const { u, v } = T.svd(x);
+          const lead = new Array<null>(x.ndim - 2).fill(null);
+          const u1 = u.slice(...lead, null, [0, 1]);
+          const v1 = v.slice(...lead, null, [0, 1]);
+          const scale = T.norm(z).item();
+          expectClose(T.matmul(T.matmul(u1.mT, pz), v1), T.zeros(u1.mT.shape.slice(0, -1).concat(1)), {
+            atol: 50 * epsOf('float64') * scale,
+            rtol: 0,
+          });
+          // Z − P_W(Z) = ⟨uvᵀ, Z⟩ uvᵀ
+          const uv = T.matmul(u1, v1.mT);
+          const coef = T.sum(T.mul(uv, z), [-2, -1], true);
+          expectClose(T.sub(z, pz), T.mul(coef, uv), { atol: 50 * epsOf('float64') * scale, rtol: 0 });
+          expect(sphere.checkTangent(x, pz).ok).toBe(true);
+        }),
+      );
+    },
+  );
 
   it('checkTangent rejects a normal direction uvᵀ and names its size', () => {
     const sphere = new SpectralSphere(3, 3);
@@ -142,27 +146,31 @@ describe('SpectralSphere', () => {
     );
   });
 
-  it('the retraction is first order: e(t) = ‖R_W(tξ) − W − tξ‖ falls ≥ 50× per decade of t (a normal direction only 10×)', () => {
-    fc.assert(
-      fc.property(gaussianArb(), ({ m, n, rng }) => {
-        fc.pre(m * n > 1);
-        const sphere = new SpectralSphere(m, n);
-        const x = sphere.randomPoint(rng);
-        const xi = sphere.randomTangent(x, rng);
-        expect(slopeRatio((v) => sphere.retract(x, v), x, xi, 1e-2)).toBeGreaterThan(50);
-      }),
-    );
-    // the control: along the normal direction uvᵀ, R_W(t·uvᵀ) = W/(1 + t) and e(t) ∝ t
-    const x = withSingularValues(new Random(7), 3, 4, [1, 0.6, 0.3]);
-    const { u, v } = T.svd(x);
-    const normal = T.matmul(u.slice(null, [0, 1]), v.slice(null, [0, 1]).mT);
-    const sphere = new SpectralSphere(3, 4);
-    expectClose(
-      slopeRatio((d) => sphere.retract(x, d), x, normal, 1e-2),
-      10,
-      { rtol: 0.02, atol: 0 },
-    );
-  });
+  it(
+    'the retraction is first order: e(t) = ‖R_W(tξ) − W − tξ‖ ' +
+      'falls ≥ 50× per decade of t (a normal direction only 10×)',
+    () => {
+      fc.assert(
+        fc.property(gaussianArb(), ({ m, n, rng }) => {
+          fc.pre(m * n > 1);
+          const sphere = new SpectralSphere(m, n);
+          const x = sphere.randomPoint(rng);
+          const xi = sphere.randomTangent(x, rng);
+          expect(slopeRatio((v) => sphere.retract(x, v), x, xi, 1e-2)).toBeGreaterThan(50);
+        }),
+      );
+      // the control: along the normal direction uvᵀ, R_W(t·uvᵀ) = W/(1 + t) and e(t) ∝ t
+      const x = withSingularValues(new Random(7), 3, 4, [1, 0.6, 0.3]);
+      const { u, v } = T.svd(x);
+      const normal = T.matmul(u.slice(null, [0, 1]), v.slice(null, [0, 1]).mT);
+      const sphere = new SpectralSphere(3, 4);
+      expectClose(
+        slopeRatio((d) => sphere.retract(x, d), x, normal, 1e-2),
+        10,
+        { rtol: 0.02, atol: 0 },
+      );
+    },
+  );
 
   it('N(cW) = N(W) for c > 0, exact and by power iteration', () => {
     fc.assert(
@@ -328,22 +336,26 @@ describe('spectralNormalize', () => {
     );
   });
 
-  it('one cold call of k iterations equals one iteration then k − 1 warm calls of one, and both match powerIteration', () => {
-    const rng = new Random(21);
-    const w = rng.normal([2, 4, 3]);
-    const reference = T.powerIteration(w, { iters: 6 });
-    const state = new SpectralNormState();
-    let y = spectralNormalize(w, state, { iters: 1 });
-    for (let k = 1; k < 6; k++) y = spectralNormalize(w, state);
-    expectClose(state.u!, reference.u, { atol: 1e-15, rtol: 0 });
-    expectClose(y.value, T.div(w, reference.sigma.reshape([2, 1, 1])), { atol: 1e-14, rtol: 1e-14 });
-    expectClose(spectralNormalize(w, undefined, { iters: 6 }).value, y.value, { atol: 1e-15, rtol: 1e-15 });
-    // the default cold start runs 20 iterations; tol stops earlier
-    expectClose(spectralNormalize(w).value, T.div(w, T.powerIteration(w, { iters: 20 }).sigma.reshape([2, 1, 1])), {
-      atol: 1e-15,
-      rtol: 1e-15,
-    });
-  });
+  it(
+    'one cold call of k iterations equals one iteration then ' +
+      'k − 1 warm calls of one, and both match powerIteration',
+    () => {
+      const rng = new Random(21);
+      const w = rng.normal([2, 4, 3]);
+      const reference = T.powerIteration(w, { iters: 6 });
+      const state = new SpectralNormState();
+      let y = spectralNormalize(w, state, { iters: 1 });
+      for (let k = 1; k < 6; k++) y = spectralNormalize(w, state);
+      expectClose(state.u!, reference.u, { atol: 1e-15, rtol: 0 });
+      expectClose(y.value, T.div(w, reference.sigma.reshape([2, 1, 1])), { atol: 1e-14, rtol: 1e-14 });
+      expectClose(spectralNormalize(w, undefined, { iters: 6 }).value, y.value, { atol: 1e-15, rtol: 1e-15 });
+      // the default cold start runs 20 iterations; tol stops earlier
+      expectClose(spectralNormalize(w).value, T.div(w, T.powerIteration(w, { iters: 20 }).sigma.reshape([2, 1, 1])), {
+        atol: 1e-15,
+        rtol: 1e-15,
+      });
+    },
+  );
 
   it('batched calls equal the loop of single calls (values and state)', () => {
     const rng = new Random(22);
@@ -378,38 +390,42 @@ describe('spectralNormalize', () => {
     );
   });
 
-  it('gradient, power mode: gradcheck (float64) when converged, and the closed form (G − ⟨G,Ŵ⟩ûv̂ᵀ)/σ̂ with the iteration’s own û, v̂ at any count', () => {
-    fc.assert(
-      fc.property(
-        fc.integer(),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 4 }),
-        (seed, m, n, iters) => {
-          const rng = new Random(seed);
-          const k = Math.min(m, n);
-          const w = withSingularValues(
-            rng,
-            m,
-            n,
-            Array.from({ length: k }, (_, i) => 2 - i / k),
-          );
-          gradcheck((x) => spectralNormalize(x, undefined, { iters: 200, tol: 0 }), [w]);
+  it(
+    'gradient, power mode: gradcheck (float64) when converged, and the closed ' +
+      'form (G − ⟨G,Ŵ⟩ûv̂ᵀ)/σ̂ with the iteration’s own û, v̂ at any count',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer(),
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 1, max: 4 }),
+          (seed, m, n, iters) => {
+            const rng = new Random(seed);
+            const k = Math.min(m, n);
+            const w = withSingularValues(
+              rng,
+              m,
+              n,
+              Array.from({ length: k }, (_, i) => 2 - i / k),
+            );
+            gradcheck((x) => spectralNormalize(x, undefined, { iters: 200, tol: 0 }), [w]);
 
-          const g = rng.normal([m, n]);
-          const { value, vjp: pullback } = vjp((x) => spectralNormalize(x, undefined, { iters }), w);
-          const [gw] = pullback(g);
-          const ref = T.powerIteration(w, { iters });
-          const uv = T.matmul(ref.u.unsqueeze(-1), ref.v.unsqueeze(-2));
-          const sigmaHat = T.sum(T.mul(uv, w)).item();
-          const inner = T.sum(T.mul(g, T.div(w, sigmaHat))).item();
-          expectClose(value.value, T.div(w, sigmaHat), { atol: 1e-15, rtol: 1e-14 });
-          expectClose(gw!.value, T.div(T.sub(g, T.mul(uv, inner)), sigmaHat), { atol: 1e-14, rtol: 1e-12 });
-        },
-      ),
-      { numRuns: 40 },
-    );
-  });
+            const g = rng.normal([m, n]);
+            const { value, vjp: pullback } = vjp((x) => spectralNormalize(x, undefined, { iters }), w);
+            const [gw] = pullback(g);
+            const ref = T.powerIteration(w, { iters });
+            const uv = T.matmul(ref.u.unsqueeze(-1), ref.v.unsqueeze(-2));
+            const sigmaHat = T.sum(T.mul(uv, w)).item();
+            const inner = T.sum(T.mul(g, T.div(w, sigmaHat))).item();
+            expectClose(value.value, T.div(w, sigmaHat), { atol: 1e-15, rtol: 1e-14 });
+            expectClose(gw!.value, T.div(T.sub(g, T.mul(uv, inner)), sigmaHat), { atol: 1e-14, rtol: 1e-12 });
+          },
+        ),
+        { numRuns: 40 },
+      );
+    },
+  );
 
   it('gradient, exact mode: equals the closed form (G − ⟨G,Ŵ⟩uvᵀ)/σ_max with the exact top pair', () => {
     fc.assert(

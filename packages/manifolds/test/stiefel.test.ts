@@ -163,20 +163,24 @@ describe('Stiefel / Orthogonal retractions', () => {
     );
   });
 
-  it("'exp' on O(n) equals X·expm(Xᵀξ), and on St(n, p) agrees with the first p columns of the O(n) geodesic when ξ = X·Ω", () => {
-    fc.assert(
-      fc.property(fc.integer(), sizeArb, (seed, { n, p }) => {
-        const rng = new Random(seed);
-        const q = rng.orthogonal(n);
-        const g = rng.normal([p, p]);
-        const omega = T.sub(g, g.mT);
-        const x = q.slice(null, [0, p]);
-        // ξ = XΩ stays within span(X): the geodesic is X expm(Ω) on St(n, p) as on O(p)
-        const y = new Stiefel(n, p, { retraction: 'exp' }).retract(x, T.matmul(x, omega));
-        expectClose(y, T.matmul(x, T.expm(omega)), { atol: 1e-13 * (1 + T.norm(omega).item()), rtol: 0 });
-      }),
-    );
-  });
+  it(
+    "'exp' on O(n) equals X·expm(Xᵀξ), and on St(n, p) agrees with the first p columns of the O(n) " +
+      'geodesic when ξ = X·Ω',
+    () => {
+      fc.assert(
+        fc.property(fc.integer(), sizeArb, (seed, { n, p }) => {
+          const rng = new Random(seed);
+          const q = rng.orthogonal(n);
+          const g = rng.normal([p, p]);
+          const omega = T.sub(g, g.mT);
+          const x = q.slice(null, [0, p]);
+          // ξ = XΩ stays within span(X): the geodesic is X expm(Ω) on St(n, p) as on O(p)
+          const y = new Stiefel(n, p, { retraction: 'exp' }).retract(x, T.matmul(x, omega));
+          expectClose(y, T.matmul(x, T.expm(omega)), { atol: 1e-13 * (1 + T.norm(omega).item()), rtol: 0 });
+        }),
+      );
+    },
+  );
 });
 
 describe("'exp' (and every retraction) at any step size", () => {
@@ -202,46 +206,54 @@ describe("'exp' (and every retraction) at any step size", () => {
     );
   });
 
-  it("property: every retraction kind ('cayley' included, whose n×n solve drifts like eps·‖ξ‖) gives XᵀX = I to 1e-12 for step norms 1e-8 … 1e8", () => {
-    fc.assert(
-      fc.property(
-        fc.integer(),
-        sizeArb,
-        kindArb,
-        fc.double({ min: -8, max: 8, noNaN: true }),
-        (seed, { n, p }, kind, e) => {
-          fc.pre(n * p > 1);
-          const rng = new Random(seed);
-          const manifold = new Stiefel(n, p, { retraction: kind });
-          const x = manifold.randomPoint(rng, [2]);
-          expect(
-            orthonormalityError(manifold.retract(x, T.mul(manifold.randomTangent(x, rng), 10 ** e))),
-          ).toBeLessThanOrEqual(1e-12);
-        },
-      ),
-    );
-  });
+  it(
+    "property: every retraction kind ('cayley' included, whose n×n solve drifts like eps·‖ξ‖) gives " +
+      'XᵀX = I to 1e-12 for step norms 1e-8 … 1e8',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer(),
+          sizeArb,
+          kindArb,
+          fc.double({ min: -8, max: 8, noNaN: true }),
+          (seed, { n, p }, kind, e) => {
+            fc.pre(n * p > 1);
+            const rng = new Random(seed);
+            const manifold = new Stiefel(n, p, { retraction: kind });
+            const x = manifold.randomPoint(rng, [2]);
+            expect(
+              orthonormalityError(manifold.retract(x, T.mul(manifold.randomTangent(x, rng), 10 ** e))),
+            ).toBeLessThanOrEqual(1e-12);
+          },
+        ),
+      );
+    },
+  );
 
-  it('XᵀX = I to 1e-12 for the largest finite steps too (1e16 … 1e300 and entries of 1.7e308), in float64 and float32', () => {
-    for (const [n, p] of [
-      [4, 4],
-      [5, 2],
-      [3, 2],
-      [6, 1],
-    ] as const) {
-      const manifold = new Stiefel(n, p, { retraction: 'exp' });
-      const rng = new Random(n * 10 + p);
-      const x = manifold.randomPoint(rng, [2]);
-      const xi = manifold.randomTangent(x, rng);
-      const unit = T.div(xi, T.max(T.abs(xi)).item());
-      for (const size of [1e16, 1e100, 1e300])
-        expect(orthonormalityError(manifold.retract(x, T.mul(xi, size)))).toBeLessThanOrEqual(1e-12);
-      expect(orthonormalityError(manifold.retract(x, T.mul(unit, 1.7e308)))).toBeLessThanOrEqual(1e-12);
-      const y32 = manifold.retract(x.astype('float32'), T.mul(xi, 1e8).astype('float32'));
-      expect(y32.dtype).toBe('float32');
-      expect(orthonormalityError(y32)).toBeLessThanOrEqual(tolFor(n, 'float32'));
-    }
-  });
+  it(
+    'XᵀX = I to 1e-12 for the largest finite steps too (1e16 ' +
+      '… 1e300 and entries of 1.7e308), in float64 and float32',
+    () => {
+      for (const [n, p] of [
+        [4, 4],
+        [5, 2],
+        [3, 2],
+        [6, 1],
+      ] as const) {
+        const manifold = new Stiefel(n, p, { retraction: 'exp' });
+        const rng = new Random(n * 10 + p);
+        const x = manifold.randomPoint(rng, [2]);
+        const xi = manifold.randomTangent(x, rng);
+        const unit = T.div(xi, T.max(T.abs(xi)).item());
+        for (const size of [1e16, 1e100, 1e300])
+          expect(orthonormalityError(manifold.retract(x, T.mul(xi, size)))).toBeLessThanOrEqual(1e-12);
+        expect(orthonormalityError(manifold.retract(x, T.mul(unit, 1.7e308)))).toBeLessThanOrEqual(1e-12);
+        const y32 = manifold.retract(x.astype('float32'), T.mul(xi, 1e8).astype('float32'));
+        expect(y32.dtype).toBe('float32');
+        expect(orthonormalityError(y32)).toBeLessThanOrEqual(tolFor(n, 'float32'));
+      }
+    },
+  );
 
   it('large steps stay on the geodesic: the great circle cos(t)·x + sin(t)·ξ on St(n, 1), to about t·eps', () => {
     fc.assert(
@@ -324,41 +336,50 @@ describe('Stiefel / Orthogonal projections', () => {
     );
   });
 
-  it('project is the nearest point: ‖Z − P‖_F ≤ ‖Z − Q‖_F for random points Q and for perturbations of P along the manifold', () => {
-    fc.assert(
-      fc.property(fc.integer(), sizeArb, (seed, { n, p }) => {
-        const rng = new Random(seed);
-        const manifold = new Stiefel(n, p, { retraction: 'polar' });
-        const z = rng.normal([n, p]);
-        const best = frobeniusDistance(z, manifold.project(z));
-        const tol = 1e-12 * (1 + best);
-        const candidates = manifold.randomPoint(rng, [20]);
-        for (let k = 0; k < 20; k++) expect(best).toBeLessThanOrEqual(frobeniusDistance(z, candidates.slice(k)) + tol);
-        // nearby points (the hardest competitors) do not beat it either
-        const pz = manifold.project(z);
-        if (manifold.dim > 0) {
-          for (let k = 0; k < 10; k++) {
-            const near = manifold.retract(pz, T.mul(manifold.randomTangent(pz, rng), 1e-3));
-            expect(best).toBeLessThanOrEqual(frobeniusDistance(z, near) + tol);
+  it(
+    'project is the nearest point: ‖Z − P‖_F ≤ ‖Z − Q‖_F for ' +
+      'random points Q and for perturbations of P along the manifold',
+    () => {
+      fc.assert(
+        fc.property(fc.integer(), sizeArb, (seed, { n, p }) => {
+          const rng = new Random(seed);
+          const manifold = new Stiefel(n, p, { retraction: 'polar' });
+          const z = rng.normal([n, p]);
+          const best = frobeniusDistance(z, manifold.project(z));
+          const tol = 1e-12 * (1 + best);
+          const candidates = manifold.randomPoint(rng, [20]);
+          for (let k = 0; k < 20; k++)
+            expect(best).toBeLessThanOrEqual(frobeniusDistance(z, candidates.slice(k)) + tol);
+          // nearby points (the hardest competitors) do not beat it either
+          const pz = manifold.project(z);
+          if (manifold.dim > 0) {
+            for (let k = 0; k < 10; k++) {
+              const near = manifold.retract(pz, T.mul(manifold.randomTangent(pz, rng), 1e-3));
+              expect(best).toBeLessThanOrEqual(frobeniusDistance(z, near) + tol);
+            }
           }
-        }
-      }),
-      { numRuns: 50 },
-    );
-  });
+        }),
+        { numRuns: 50 },
+      );
+    },
+  );
 
-  it('randomPoint is orthonormal, deterministic per seed, and Haar on O(n): E[X₀₀²] = 1/n and det = ±1 equally often', () => {
-    const group = new Orthogonal(3);
-    const x = group.randomPoint(new Random(5), [2000]);
-    expect(orthonormalityError(x)).toBeLessThanOrEqual(tolFor(3, 'float64'));
-    expectClose(x, group.randomPoint(new Random(5), [2000]), { atol: 0, rtol: 0 });
-    // X₀₀² ~ Beta(1/2, 1) with standard deviation 0.298: the mean of 2000 is within 4σ/√2000 ≈ 0.027
-    expectClose(T.mean(T.square(x.slice(null, 0, 0))).item(), 1 / 3, { atol: 0.027, rtol: 0 });
-    expectClose(T.mean(T.det(x)).item(), 0, { atol: 4 / Math.sqrt(2000), rtol: 0 });
-    const f32 = new Stiefel(4, 2).randomPoint(new Random(6), [3], { dtype: 'float32' });
-    expect(f32.dtype).toBe('float32');
-    expect(orthonormalityError(f32)).toBeLessThanOrEqual(tolFor(4, 'float32'));
-  });
+  it(
+    'randomPoint is orthonormal, deterministic per seed, and ' +
+      'Haar on O(n): E[X₀₀²] = 1/n and det = ±1 equally often',
+    () => {
+      const group = new Orthogonal(3);
+      const x = group.randomPoint(new Random(5), [2000]);
+      expect(orthonormalityError(x)).toBeLessThanOrEqual(tolFor(3, 'float64'));
+      expectClose(x, group.randomPoint(new Random(5), [2000]), { atol: 0, rtol: 0 });
+      // X₀₀² ~ Beta(1/2, 1) with standard deviation 0.298: the mean of 2000 is within 4σ/√2000 ≈ 0.027
+      expectClose(T.mean(T.square(x.slice(null, 0, 0))).item(), 1 / 3, { atol: 0.027, rtol: 0 });
+      expectClose(T.mean(T.det(x)).item(), 0, { atol: 4 / Math.sqrt(2000), rtol: 0 });
+      const f32 = new Stiefel(4, 2).randomPoint(new Random(6), [3], { dtype: 'float32' });
+      expect(f32.dtype).toBe('float32');
+      expect(orthonormalityError(f32)).toBeLessThanOrEqual(tolFor(4, 'float32'));
+    },
+  );
 });
 
 describe('Stiefel / Orthogonal checks and errors', () => {

@@ -45,7 +45,7 @@ describe('expectDoublyStochastic', () => {
   const n = 4;
   const uniform = T.full([n, n], 1 / n);
 
-  it('passes on vertices, the barycentre and convex mixtures of vertices, in batches, for Tensors and Variables', () => {
+  it('passes on vertices, the barycentre and convex mixtures of vertices, in batches, Tensors and Variables', () => {
     fc.assert(
       fc.property(birkhoffVertexArb(n), birkhoffVertexArb(n), fc.double({ min: 0, max: 1, noNaN: true }), (p, q, w) => {
         const mixture = T.add(T.mul(p, w), T.mul(q, 1 - w));

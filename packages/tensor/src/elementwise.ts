@@ -521,7 +521,9 @@ export function mul(a: Tensor | number, b: Tensor | number): Tensor {
 export function div(a: Tensor | number, b: Tensor | number): Tensor {
   return mapBinary('div', divLoop, a, b);
 }
-/** aᵇ with C99/NumPy semantics: a negative base with a non-integer exponent gives NaN, 1ᵇ = 1 and a⁰ = 1 for every a, b. */
+/**
+ * aᵇ with C99/NumPy semantics: a negative base with a non-integer exponent gives NaN, 1ᵇ = 1 and a⁰ = 1 for every a, b.
+ */
 export function pow(a: Tensor | number, b: Tensor | number): Tensor {
   return mapBinary('pow', powLoop, a, b);
 }

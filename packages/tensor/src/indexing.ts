@@ -48,7 +48,8 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     const same = t.ndim === first.ndim && t.shape.every((d, k) => k === ax || d === first.shape[k]);
     if (!same) {
       throw new ShapeError(
-        `concat: tensor ${i} has shape ${fmtShape(t.shape)}, incompatible with ${fmtShape(first.shape)} (all axes but ${ax} must match)`,
+        `concat: tensor ${i} has shape ${fmtShape(t.shape)}, incompatible ` +
+          `with ${fmtShape(first.shape)} (all axes but ${ax} must match)`,
       );
     }
     total += t.shape[ax]!;
@@ -115,7 +116,8 @@ export function split(x: Tensor, sizesOrSections: number | readonly number[], ax
     const sum = sizes.reduce((a, b) => a + b, 0);
     if (sum !== n)
       throw new ShapeError(
-        `split: sizes ${fmtShape(sizes)} sum to ${sum}, not to the length ${n} of axis ${ax} (shape ${fmtShape(x.shape)})`,
+        `split: sizes ${fmtShape(sizes)} sum to ${sum}, not to the ` +
+          `length ${n} of axis ${ax} (shape ${fmtShape(x.shape)})`,
       );
   }
   const specs: SliceSpec[] = new Array<SliceSpec>(ax + 1).fill(null);
@@ -185,7 +187,8 @@ export function indexAdd(base: Tensor, axis: number, indices: readonly number[] 
   expected[ax] = idx.length;
   if (src.ndim !== expected.length || src.shape.some((d, k) => d !== expected[k])) {
     throw new ShapeError(
-      `indexAdd: src has shape ${fmtShape(src.shape)}, expected ${fmtShape(expected)} (base ${fmtShape(base.shape)}, ${idx.length} indices on axis ${ax})`,
+      `indexAdd: src has shape ${fmtShape(src.shape)}, expected ${fmtShape(expected)} ` +
+        `(base ${fmtShape(base.shape)}, ${idx.length} indices on axis ${ax})`,
     );
   }
   const dtype = promoteTypes(base.dtype, src.dtype);
@@ -209,7 +212,8 @@ export function indexAdd(base: Tensor, axis: number, indices: readonly number[] 
 function checkIndexShape(op: string, x: Tensor, ax: number, index: Tensor, xName: string): void {
   if (index.ndim !== x.ndim || index.shape.some((d, k) => k !== ax && d > x.shape[k]!)) {
     throw new ShapeError(
-      `${op}: index of shape ${fmtShape(index.shape)} does not fit ${xName} of shape ${fmtShape(x.shape)} (same rank, and no longer on axes other than ${ax})`,
+      `${op}: index of shape ${fmtShape(index.shape)} does not fit ${xName} of shape ` +
+        `${fmtShape(x.shape)} (same rank, and no longer on axes other than ${ax})`,
     );
   }
 }
@@ -263,7 +267,8 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
   checkIndexShape('scatterAdd', base, ax, index, 'base');
   if (src.ndim !== index.ndim || index.shape.some((d, k) => d > src.shape[k]!)) {
     throw new ShapeError(
-      `scatterAdd: index of shape ${fmtShape(index.shape)} does not fit src of shape ${fmtShape(src.shape)} (same rank, and no longer on every axis)`,
+      `scatterAdd: index of shape ${fmtShape(index.shape)} does not fit src of ` +
+        `shape ${fmtShape(src.shape)} (same rank, and no longer on every axis)`,
     );
   }
   const idx = normalizeIndices('scatterAdd', index.toTypedArray(), ax, base.shape[ax]!);

@@ -353,7 +353,8 @@ export function variance(x: Tensor, axes?: number | readonly number[], keepDims 
   const p = plan('variance', x, axes, keepDims);
   if (p.count - correction <= 0) {
     throw new ValueError(
-      `variance: ${p.count} element(s) per slice over axes ${fmtShape(p.axes)} of shape ${fmtShape(x.shape)} leave no degrees of freedom with correction ${correction}`,
+      `variance: ${p.count} element(s) per slice over axes ${fmtShape(p.axes)} of shape ` +
+        `${fmtShape(x.shape)} leave no degrees of freedom with correction ${correction}`,
     );
   }
   const mu = runPass(p, SUM);

@@ -143,7 +143,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (o === 1) out[pad + i] = d;
       else {
         throw new ShapeError(
-          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} cannot be broadcast (axis ${pad + i - ndim}: ${o} ≠ ${d})`,
+          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} ` +
+            `cannot be broadcast (axis ${pad + i - ndim}: ${o} ≠ ${d})`,
         );
       }
     }

@@ -274,7 +274,8 @@ export class Tensor {
    */
   reshape(shape: readonly number[]): Tensor {
     const size = this.size;
-    const target = Array.isArray(shape) ? [...shape] : checkShape('reshape', shape); // checkShape throws for a non-array
+    // checkShape throws for a non-array
+    const target = Array.isArray(shape) ? [...shape] : checkShape('reshape', shape);
     const free = target.indexOf(-1);
     if (free !== -1 && target.indexOf(-1, free + 1) !== -1) {
       throw new ShapeError(`reshape: at most one -1 allowed, got ${fmtShape(shape)}`);
@@ -484,7 +485,8 @@ export function tensor(
     throw new DTypeError(`tensor: only Float64Array and Float32Array are accepted, got ${values.constructor.name}`);
   if (typeof values !== 'number' && !Array.isArray(values)) {
     throw new ValueError(
-      `tensor: values must be a number, nested arrays of numbers, a Float64Array or a Float32Array, got ${fmtArg(values)}`,
+      `tensor: values must be a number, nested arrays of numbers, ` +
+        `a Float64Array or a Float32Array, got ${fmtArg(values)}`,
     );
   }
   const dtype = dtypeOption('tensor', options);

@@ -447,7 +447,8 @@ describe('det and slogdet', () => {
     expectClose(d, -1e100, { rtol: 1e-13, atol: 0 });
     const n = 200;
     const big = zeros([n, n]);
-    for (let i = 0; i < n; i++) big.set([i, (i + 1) % n], 100); // a cyclic permutation times 100: det = (−1)^(n−1)·100^n
+    // a cyclic permutation times 100: det = (−1)^(n−1)·100^n
+    for (let i = 0; i < n; i++) big.set([i, (i + 1) % n], 100);
     expect(det(big).item()).toBe(-Infinity);
     const { sign, logAbsDet } = slogdet(big);
     expect(sign.item()).toBe(-1);
@@ -964,7 +965,8 @@ describe('matrixNorm and trace', () => {
       ).toBe(Infinity);
       expect(matrixNorm(zeros([0, 3]), ord).item()).toBe(0);
     }
-    expectClose(matrixNorm(tensor([[3e200, 4e200]])).item(), 5e200, { rtol: 1e-15, atol: 0 }); // no overflow in the squares
+    // no overflow in the squares
+    expectClose(matrixNorm(tensor([[3e200, 4e200]])).item(), 5e200, { rtol: 1e-15, atol: 0 });
     expect(() => matrixNorm(zeros([2, 2]), 3 as unknown as 'fro')).toThrow(ValueError);
     expect(() => matrixNorm(zeros([2]))).toThrow(ShapeError);
   });

@@ -621,7 +621,8 @@ describe('toString', () => {
       ),
     ).toBe('tensor([[ 1.,  3.],\n        [ 2., 40.]], shape=[2,2], dtype=float64)');
     expect(String(arange(8).reshape([2, 2, 2]))).toBe(
-      'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]], shape=[2,2,2], dtype=float64)',
+      'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., ' +
+        '5.],\n         [6., 7.]]], shape=[2,2,2], dtype=float64)',
     );
     expect(String(tensor([NaN, Infinity, -Infinity]))).toBe('tensor([ nan,  inf, -inf], shape=[3], dtype=float64)');
     expect(String(arange(1001))).toBe(

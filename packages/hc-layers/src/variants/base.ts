@@ -150,7 +150,8 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
       // the sum would promote silently, changing the dtype of every later layer
       if (branchOutput.dtype !== this.dtype) {
         throw new DTypeError(
-          `${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} (cast the branch output with astype, or build the branch in ${this.dtype})`,
+          `${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} ` +
+            `(cast the branch output with astype, or build the branch in ${this.dtype})`,
         );
       }
       // H_res·X + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
@@ -177,11 +178,13 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     else if (value instanceof Tensor) x = new Variable(value);
     else
       throw new ValueError(
-        `${this.label}: input must be a Variable or a Tensor [batch, seq, ${this.n}, ${this.dim}], got ${describe(value)}`,
+        `${this.label}: input must be a Variable or a Tensor [batch, ` +
+          `seq, ${this.n}, ${this.dim}], got ${describe(value)}`,
       );
     if (x.shape.length !== 4 || x.shape[2] !== this.n || x.shape[3] !== this.dim) {
       throw new ShapeError(
-        `${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`,
+        `${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ` +
+          `${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`,
       );
     }
     if (x.dtype !== this.dtype) {
@@ -190,7 +193,8 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     const bad = firstNonFinite(x.value);
     if (bad !== null)
       throw new ValueError(
-        `${this.label}: input of shape ${fmtShape(x.shape)} has the non-finite value ${bad.value} at flat index ${bad.index}`,
+        `${this.label}: input of shape ${fmtShape(x.shape)} has the ` +
+          `non-finite value ${bad.value} at flat index ${bad.index}`,
       );
     return x;
   }
@@ -242,7 +246,10 @@ export function checkFiniteTokens(label: string, what: string, values: Tensor, b
   if (bad === null) return;
   const token = Math.floor(bad.index / (values.size / (batch * seq)));
   throw new ValueError(
-    `${label}: ${what} of token (batch ${Math.floor(token / seq)}, position ${token % seq}) has the non-finite value ${bad.value} although the input is finite (all zeros under RMSNorm with eps = 0: use eps > 0, the default is 1e-6; or non-finite parameters)`,
+    `${label}: ${what} of token (batch ${Math.floor(token / seq)}, position ${token % seq}) has ` +
+      `the non-finite value ${bad.value} ` +
+      `although the input is finite (all zeros under RMSNorm with eps = 0: use eps > 0, the default ` +
+      `is 1e-6; or non-finite parameters)`,
   );
 }
 

@@ -36,7 +36,8 @@ export class MHCLiteLayer extends GatedHyperConnection {
     const maxN = integerOption('MHCLiteLayer', 'maxN', options.maxN, 8, 1);
     if (n > maxN) {
       throw new ValueError(
-        `MHCLiteLayer: n = ${n} streams need ${n}! = ${factorial(n)} permutation matrices (maxN = ${maxN}); the cost is factorial in n, use the 'shc' variant (spectral sphere, O(n³) per token) instead`,
+        `MHCLiteLayer: n = ${n} streams need ${n}! = ${factorial(n)} permutation matrices (maxN = ${maxN}); ` +
+          `the cost is factorial in n, use the 'shc' variant (spectral sphere, O(n³) per token) instead`,
       );
     }
     const count = factorial(n);

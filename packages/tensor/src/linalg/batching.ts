@@ -11,7 +11,8 @@ import { checkTensor, type Tensor } from '../tensor.js';
 export function matrixDims(op: string, t: Tensor, square: boolean, name = 'a'): [rows: number, cols: number] {
   if (checkTensor(op, t, name).ndim < 2) {
     throw new ShapeError(
-      `${op}: ${name} must be a matrix or a batch of matrices [...,${square ? 'n,n' : 'm,n'}], got shape ${fmtShape(t.shape)}`,
+      `${op}: ${name} must be a matrix or a batch of matrices ` +
+        `[...,${square ? 'n,n' : 'm,n'}], got shape ${fmtShape(t.shape)}`,
     );
   }
   const rows = t.shape[t.ndim - 2]!;

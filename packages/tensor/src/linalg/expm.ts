@@ -69,7 +69,10 @@ export function oneNorm(a: Float64Array, rows: number, cols: number): number {
   return max;
 }
 
-/** e^A for a finite row-major n×n `a`: the [m/m] Padé approximant with the smallest m that is accurate, or [13/13] with scaling and squaring. */
+/**
+ * e^A for a finite row-major n×n `a`: the [m/m] Padé approximant with the smallest m that is accurate, or [13/13] with
+ * scaling and squaring.
+ */
 function expmMatrix(a: Float64Array, n: number, site: Site): Float64Array {
   const norm = oneNorm(a, n, n);
   const eye = identity(n);

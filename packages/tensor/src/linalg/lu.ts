@@ -86,7 +86,8 @@ export function luChecked(a: Float64Array, n: number, site: Site, allowSingular 
 function requireFiniteResult(x: Float64Array, site: Site): void {
   if (!allFinite(x)) {
     throw new LinAlgError(
-      `${site.op}: the result overflows${siteLabel(site)} (the matrix is numerically singular or its entries too large)`,
+      `${site.op}: the result overflows${siteLabel(site)} (the ` +
+        `matrix is numerically singular or its entries too large)`,
     );
   }
 }
@@ -115,7 +116,8 @@ export function solve(a: Tensor, b: Tensor): Tensor {
   const [bRows, k] = matrixDims('solve', bm, false, 'b');
   if (bRows !== n) {
     throw new ShapeError(
-      `solve: b of shape ${fmtShape(b.shape)} does not match a of shape ${fmtShape(a.shape)} (b has ${bRows} rows, a has ${n})`,
+      `solve: b of shape ${fmtShape(b.shape)} does not match a of ` +
+        `shape ${fmtShape(a.shape)} (b has ${bRows} rows, a has ${n})`,
     );
   }
   const batch = broadcastShapes('solve', batchOf(a), batchOf(bm));

@@ -159,7 +159,8 @@ export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): 
     const expected = [...batch, m];
     if (!shapesEqual(checkTensor('powerIteration', state.u, 'state.u').shape, expected)) {
       throw new ShapeError(
-        `powerIteration: state.u has shape ${fmtShape(state.u.shape)}, expected ${fmtShape(expected)} for a of shape ${fmtShape(a.shape)}`,
+        `powerIteration: state.u has shape ${fmtShape(state.u.shape)}, ` +
+          `expected ${fmtShape(expected)} for a of shape ${fmtShape(a.shape)}`,
       );
     }
     if (state.u.shape.some((d, i) => d > 1 && state.u.strides[i] === 0)) {
