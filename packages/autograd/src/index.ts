@@ -11,10 +11,10 @@ export {
 } from './variable.js';
 export { backward, gradients, FreedGraphError, type BackwardOptions } from './engine.js';
 export * from './ops.js';
+export { perMatrix } from './ops-linalg.js';
 export { grad, valueAndGrad, vjp, type Arg, type DifferentiableFn } from './functional.js';
 export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from './gradcheck.js';
 export { WorstViolation } from './worst.js';
-export { perMatrix } from './batch.js';
 export { customOp, type CustomOpDefinition } from './custom.js';
 /**
  * Neural-network building blocks: `Module` (parameters found by reflection on its fields, PyTorch

@@ -34,8 +34,13 @@ import { asVariable, record, type Variable } from './variable.js';
 // cotangents, so the engine's sum is the whole rule, and an unused output costs nothing.
 
 const mT = (x: Variable): Variable => transpose(x, -2, -1);
-/** A per-matrix scalar [...] as [...,1,1], to scale whole matrices. */
-const perMatrix = (x: Variable): Variable => unsqueeze(unsqueeze(x, -1), -1);
+/**
+ * A per-matrix value [...] (one number per matrix of a batch) as [..., 1, 1], so that it
+ * broadcasts against the batch of matrices [..., m, n]; differentiable (two unsqueezes).
+ */
+export function perMatrix(x: Variable | Tensor): Variable {
+  return unsqueeze(unsqueeze(x, -1), -1);
+}
 
 /** The block rows × cols of the last two axes. */
 function block(x: Variable, rows: SliceSpec, cols: SliceSpec): Variable {
