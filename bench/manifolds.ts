@@ -2,12 +2,28 @@
  * manifolds: the cost of producing one constrained n×n residual matrix per token, and its
  * gradient, for a batch of 4096 tokens (float64), by the four routes the HC variants use:
  * Sinkhorn (mHC: 20 log-domain iterations), the permutation mixture (mHC-lite: softmax over n!
- * weights), the Cayley construction (sHC: J + U_z U diag(s) Vᵀ U_zᵀ) and spectral normalisation
+ * weights), its Kronecker-factored form (KromHC: one mixture per prime factor of n, multiplied
+ * out by `kron`), the Cayley construction (sHC: J + U_z U diag(s) Vᵀ U_zᵀ) and spectral normalisation
  * (power iteration with a persistent vector, 1 iteration per call). No tfjs column: tfjs has
- * none of these. Run: `npx tsx bench/manifolds.ts`.
+ * none of these. A map with a fused op (Sinkhorn, sHC's Cayley map) is also timed through its
+ * composed reference in the same run, and the table gives reference ÷ fused.
+ * Run: `npx tsx bench/manifolds.ts`.
  */
 import { Random, type Tensor } from '@hyperconn/tensor';
-import { add, matmul, mul, param, slice, softmax, sum, tanh, unsqueeze, type Variable } from '@hyperconn/autograd';
+import {
+  add,
+  kron,
+  matmul,
+  mul,
+  param,
+  slice,
+  softmax,
+  split,
+  sum,
+  tanh,
+  unsqueeze,
+  type Variable,
+} from '@hyperconn/autograd';
 import {
   SpectralNormState,
   cayley,
@@ -17,7 +33,10 @@ import {
   sinkhorn,
   skewFromVector,
   spectralNormalize,
+  spectralSphereCayleyMap,
+  type SinkhornOptions,
 } from '@hyperconn/manifolds';
+import { kromhcFactors } from '@hyperconn/hc-layers';
 import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
 
 const TOKENS = 4096;
@@ -33,6 +52,32 @@ interface Method {
   params: (n: number) => number;
   /** One forward + backward over `tokens` matrices; `upstream` [tokens, n, n] is the loss gradient. */
   setup: (n: number, tokens: number, rng: Random) => () => void;
+  /** The same work through the composed reference, when the method is a fused op. */
+  reference?: (n: number, tokens: number, rng: Random) => () => void;
+}
+
+/** Sinkhorn forward + backward with the given options. */
+function sinkhornSetup(options: SinkhornOptions): Method['setup'] {
+  return (n, tokens, rng) => {
+    const logits = param(rng.normal([tokens, n, n]));
+    const upstream = rng.normal([tokens, n, n]);
+    return () => {
+      logits.zeroGrad();
+      lossOf(sinkhorn(logits, options).matrix, upstream).backward();
+    };
+  };
+}
+
+/** sHC's matrix from z [T, (n−1)²] through the composed ops (`fused` false) or the fused map. */
+function shcSetup(fused: boolean): Method['setup'] {
+  return (n, tokens, rng) => {
+    const z = param(rng.normal([tokens, (n - 1) * (n - 1)], { std: 0.5 }));
+    const upstream = rng.normal([tokens, n, n]);
+    return () => {
+      z.zeroGrad();
+      lossOf(fused ? shcMatrixFused(z, n) : shcMatrix(z, n), upstream).backward();
+    };
+  };
 }
 
 /** Loss ⟨H, G⟩ summed over tokens, so the backward pass starts from a dense upstream gradient G. */
@@ -55,18 +100,26 @@ function shcMatrix(z: Variable, n: number): Variable {
   return add(matmul(matmul(uz, e), uz.mT), 1 / n); // + J
 }
 
+/** `shcMatrix` through the fused `spectralSphereCayleyMap`. */
+function shcMatrixFused(z: Variable, n: number): Variable {
+  const m = n - 1;
+  const k = (m * (m - 1)) / 2;
+  const s = tanh(slice(z, null, [2 * k, 2 * k + m]));
+  return spectralSphereCayleyMap(slice(z, null, [0, k]), slice(z, null, [k, 2 * k]), s);
+}
+
 const METHODS: Method[] = [
   {
-    name: 'Sinkhorn (20 it., log domain)',
+    name: 'Sinkhorn (20 it.; fused vs composed log domain)',
     params: (n) => n * n,
-    setup: (n, tokens, rng) => {
-      const logits = param(rng.normal([tokens, n, n]));
-      const upstream = rng.normal([tokens, n, n]);
-      return () => {
-        logits.zeroGrad();
-        lossOf(sinkhorn(logits, { iters: 20 }).matrix, upstream).backward();
-      };
-    },
+    setup: sinkhornSetup({ iters: 20 }),
+    reference: sinkhornSetup({ iters: 20, impl: 'reference' }),
+  },
+  {
+    name: 'Sinkhorn (20 it.; fused, implicit backward)',
+    params: (n) => n * n,
+    setup: sinkhornSetup({ iters: 20, backward: 'implicit' }),
+    reference: sinkhornSetup({ iters: 20, impl: 'reference' }),
   },
   {
     name: 'permutation mixture (softmax over n!)',
@@ -81,16 +134,27 @@ const METHODS: Method[] = [
     },
   },
   {
-    name: 'sHC (Cayley, m = n − 1)',
-    params: (n) => (n - 1) * (n - 1),
+    name: 'KromHC (Kronecker product of per-factor mixtures)',
+    params: (n) => kromhcFactors(n).reduce((total, i) => total + factorial(i), 0),
     setup: (n, tokens, rng) => {
-      const z = param(rng.normal([tokens, (n - 1) * (n - 1)], { std: 0.5 }));
+      const factors = kromhcFactors(n);
+      const logits = param(rng.normal([tokens, factors.reduce((total, i) => total + factorial(i), 0)]));
       const upstream = rng.normal([tokens, n, n]);
       return () => {
-        z.zeroGrad();
-        lossOf(shcMatrix(z, n), upstream).backward();
+        logits.zeroGrad();
+        const mixtures = split(logits, factors.map(factorial), -1).map((c) => permutationMixture(softmax(c, -1)));
+        lossOf(
+          mixtures.slice(1).reduce((h, u) => kron(h, u), mixtures[0]!),
+          upstream,
+        ).backward();
       };
     },
+  },
+  {
+    name: 'sHC (Cayley, m = n − 1; fused vs composed)',
+    params: (n) => (n - 1) * (n - 1),
+    setup: shcSetup(true),
+    reference: shcSetup(false),
   },
   {
     name: 'spectral normalisation (1 power it.)',
@@ -116,6 +180,10 @@ interface Row {
   usPerToken: number | null;
   /** Set when skipped: the estimate from a smaller batch. */
   estimatedMs?: number;
+  /** The composed reference's time, for a fused method. */
+  referenceMs?: number;
+  /** referenceMs ÷ ms: how many times faster the fused op is. */
+  speedup?: number;
 }
 
 export async function main(): Promise<void> {
@@ -140,12 +208,18 @@ export async function main(): Promise<void> {
         continue;
       }
       calls[method.name] = method.setup(n, TOKENS, rng);
+      if (method.reference) calls[`${method.name} [reference]`] = method.reference(n, TOKENS, rng);
       rows.push({ n, method: method.name, paramsPerMatrix, ms: null, usPerToken: null });
     }
     const timings = timeAll(calls, { warmupMs: 100, minTimeMs: 300, minBatches: 3 });
     for (const row of rows.filter((r) => r.n === n && r.estimatedMs === undefined)) {
       row.ms = timings[row.method]!.medianMs;
       row.usPerToken = (row.ms * 1000) / TOKENS;
+      const reference = timings[`${row.method} [reference]`];
+      if (reference) {
+        row.referenceMs = reference.medianMs;
+        row.speedup = reference.medianMs / row.ms;
+      }
     }
   }
   const info = machineInfo();
@@ -161,9 +235,22 @@ export async function main(): Promise<void> {
       ? `skipped (≈ ${fmt(r.estimatedMs! / 1000, 2)} s per call, estimated from ${PROBE_TOKENS} tokens)`
       : fmt(r.ms),
     r.usPerToken === null ? '' : fmt(r.usPerToken),
+    r.referenceMs === undefined ? '' : fmt(r.referenceMs),
+    r.speedup === undefined ? '' : `${fmt(r.speedup, 2)}×`,
   ]);
   console.log(
-    markdownTable(['n', 'method', 'params per matrix', 'forward+backward ms (median)', 'µs per token'], table),
+    markdownTable(
+      [
+        'n',
+        'method',
+        'params per matrix',
+        'forward+backward ms (median)',
+        'µs per token',
+        'composed reference ms',
+        'reference ÷ fused',
+      ],
+      table,
+    ),
   );
   const path = writeResults('manifolds', { bench: 'manifolds', tokens: TOKENS, dtype: 'float64', results: rows });
   console.log(`\nwrote ${path}`);

@@ -42,6 +42,11 @@ const examples: { file: string; ok: RegExp; timeoutMs: number }[] = [
     timeoutMs: 30_000,
   },
   { file: 'train-tiny-transformer.ts', ok: /^ok: eval loss [\d.]+ → [\d.]+ in 100 AdamW steps/m, timeoutMs: 90_000 },
+  {
+    file: 'resnet-shc.ts',
+    ok: /^ok: conv2d = loop .*gradcheck passed; sHC σ_max 1\.0{12}; eval loss [\d.]+ → [\d.]+ in 40 Adam steps/m,
+    timeoutMs: 90_000,
+  },
 ];
 
 describe('examples', () => {

@@ -68,7 +68,10 @@ export interface DemoConfig {
   cost: CostConfig;
 }
 
-/** The five variants the papers compare (`shcPower`, the project's extension, on request). */
+/**
+ * The five variants the papers compare (KromHC and `shcPower`, the project's extension, on request:
+ * `--variants residual,hc,mhc,mhcLite,kromhc,shc`).
+ */
 export const DEFAULT_VARIANTS: readonly Variant[] = ['residual', 'hc', 'mhc', 'mhcLite', 'shc'];
 
 const base = { seed: 0, variants: DEFAULT_VARIANTS, dtype: 'float64' as const, n: 4 };

@@ -26,7 +26,15 @@ export function jobSize(job: Job, config: DemoConfig): number {
 
 /** Rough relative cost, for scheduling the longest runs first (mHC's Sinkhorn is the slowest). */
 function jobWeight(job: Job, config: DemoConfig): number {
-  const perStep: Record<Variant, number> = { residual: 0.6, hc: 0.8, mhc: 1.8, mhcLite: 0.8, shc: 1, shcPower: 1.2 };
+  const perStep: Record<Variant, number> = {
+    residual: 0.6,
+    hc: 0.8,
+    mhc: 1.8,
+    mhcLite: 0.8,
+    kromhc: 1,
+    shc: 1,
+    shcPower: 1.2,
+  };
   const scale =
     job.kind === 'training'
       ? config.training.batchSize * config.training.seqLen * config.training.blocks

@@ -6,6 +6,7 @@ export const VARIANT_LABEL: Record<Variant, string> = {
   hc: 'HC',
   mhc: 'mHC',
   mhcLite: 'mHC-lite',
+  kromhc: 'KromHC',
   shc: 'sHC',
   shcPower: 'sHC-power',
 };
@@ -16,6 +17,7 @@ export const VARIANT_COLOR: Record<Variant, string> = {
   hc: '#d55e00',
   mhc: '#0072b2',
   mhcLite: '#009e73',
+  kromhc: '#56b4e9',
   shc: '#cc79a7',
   shcPower: '#e69f00',
 };

@@ -18,7 +18,7 @@ const HELP = `Usage: tsx examples/demo/main.ts [options]
 
   --full                 longer, larger runs (tens of minutes)
   --tiny                 a seconds-long smoke run (the configuration the tests use)
-  --variants <list>      comma-separated: residual,hc,mhc,mhcLite,shc (default) and shcPower
+  --variants <list>      comma-separated: residual,hc,mhc,mhcLite,shc (default), kromhc and shcPower
   --seed <n>             integer in [0, 2^20); the same seed gives the same numbers (default 0)
   --out <dir>            output directory (default out)
   --jobs <n>             worker threads for the training runs (default: 2, or 1 on one core)

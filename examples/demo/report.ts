@@ -35,10 +35,10 @@ export interface ReportInput {
 
 const label = (v: Variant): string => VARIANT_LABEL[v];
 /** The variants whose identity distance the report lists (the residual has no H_res). */
-const CONSTRAINED_AND_HC: Variant[] = ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'];
+const CONSTRAINED_AND_HC: Variant[] = ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'];
 const fmt = formatNumber;
-const CONSTRAINED: readonly Variant[] = ['mhc', 'mhcLite', 'shc', 'shcPower'];
-const BIRKHOFF: readonly Variant[] = ['mhc', 'mhcLite'];
+const CONSTRAINED: readonly Variant[] = ['mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'];
+const BIRKHOFF: readonly Variant[] = ['mhc', 'mhcLite', 'kromhc'];
 
 /** "A 1.2, B 3.4" for the variants present. */
 function listing<T extends { variant: Variant }>(
@@ -148,7 +148,7 @@ export function buildReport(input: ReportInput): Block[] {
         `and their σ_max never exceeds ${excess > 1e-12 ? `1 + ${fmt(excess)}` : '1 (to rounding)'}` +
         (present('mhc')
           ? ' (an excess over 1 can only come from mHC, whose 20 Sinkhorn iterations leave the column sums ' +
-            'slightly off; mHC-lite and sHC products have σ_max = 1 exactly).'
+            'slightly off; mHC-lite, KromHC and sHC products have σ_max = 1 exactly).'
           : '.'),
     );
     findings.push(
@@ -210,7 +210,7 @@ export function buildReport(input: ReportInput): Block[] {
         `${listing(identity, (r) => meanOverLayers(r.offDiagonalMass), CONSTRAINED_AND_HC)}. ` +
         `` +
         `At initialisation ‖H_res − I‖_F is ` +
-        `${listing(input.initialIdentity, (r) => r.distance, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])}. ` +
+        `${listing(input.initialIdentity, (r) => r.distance, CONSTRAINED_AND_HC)}. ` +
         `${compareIdentity(identity)}`,
     ),
   );
@@ -257,7 +257,7 @@ export function buildReport(input: ReportInput): Block[] {
     p(
       `**This run.** Relative loss: ${listing(mixing, (r) => r.relativeLoss)}. Fraction of negative ` +
         `entries in the learned \`H_res\` (mean over layers): ` +
-        `${listing(mixing, (r) => r.negativeFraction, ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'])} ` +
+        `${listing(mixing, (r) => r.negativeFraction, CONSTRAINED_AND_HC)} ` +
         `(T itself has 0.25). ` +
         (shcMix !== undefined
           ? `sHC learned negative entries in ${fmt(100 * shcMix.negativeFraction)} % of its matrix entries. `

@@ -13,6 +13,7 @@ import {
   compositeDiagnostics,
   createHyperConnection,
   HCLayer,
+  KromHCLayer,
   layerDiagnostics,
   MHCLayer,
   MHCLiteLayer,
@@ -34,6 +35,7 @@ const CLASSES = {
   hc: HCLayer,
   mhc: MHCLayer,
   mhcLite: MHCLiteLayer,
+  kromhc: KromHCLayer,
   shc: SHCLayer,
   shcPower: SHCPowerLayer,
 } as const;
@@ -42,6 +44,7 @@ const LABEL: Record<Variant, string> = {
   hc: 'HCLayer',
   mhc: 'MHCLayer',
   mhcLite: 'MHCLiteLayer',
+  kromhc: 'KromHCLayer',
   shc: 'SHCLayer',
   shcPower: 'SHCPowerLayer',
 };
@@ -99,6 +102,25 @@ const variantOptionErrors: Case[] = [
     run: construct('mhcLite', { n: 9 }),
     error: ValueError,
     op: 'MHCLiteLayer',
+  },
+  { name: 'kromhc with maxFactor 0', run: construct('kromhc', { maxFactor: 0 }), error: ValueError, op: 'KromHCLayer' },
+  {
+    name: 'kromhc with maxFactor 2.5',
+    run: construct('kromhc', { maxFactor: 2.5 }),
+    error: ValueError,
+    op: 'KromHCLayer',
+  },
+  {
+    name: 'kromhc with n = 6 (prime factor 3) above maxFactor = 2',
+    run: construct('kromhc', { n: 6, maxFactor: 2 }),
+    error: ValueError,
+    op: 'KromHCLayer',
+  },
+  {
+    name: 'kromhc with n = 11 (prime) above the default maxFactor',
+    run: construct('kromhc', { n: 11 }),
+    error: ValueError,
+    op: 'KromHCLayer',
   },
   { name: 'shc with n = 1 (no sphere)', run: construct('shc', { n: 1 }), error: ValueError, op: 'SHCLayer' },
   {

@@ -286,7 +286,7 @@ const safetensorsErrors: Case[] = [
     error: ValueError,
     op: 'decodeSafetensors',
   },
-  ...['F16', 'BF16', 'I64', 'f32', ''].map(
+  ...['I8', 'F8_E4M3', 'BOOL', 'f32', ''].map(
     (dtype): Case => ({
       name: `dtype '${dtype}'`,
       run: decode(file({ a: entry(dtype, [1], [0, 4]) }, zeros(4))),
@@ -569,8 +569,8 @@ const fileErrors: Case[] = [
   { name: 'a folder', run: () => loadTensors(dir), error: ValueError, op: 'loadTensors' },
   { name: 'a path that is not a string', run: () => loadTensors(42 as never), error: ValueError, op: 'loadTensors' },
   {
-    name: 'a file with an F16 tensor (the DTypeError kept)',
-    run: () => loadTensors(written('f16.safetensors', file({ a: entry('F16', [2], [0, 4]) }, zeros(4)))),
+    name: 'a file with an I8 tensor (the DTypeError kept)',
+    run: () => loadTensors(written('i8.safetensors', file({ a: entry('I8', [4], [0, 4]) }, zeros(4)))),
     error: DTypeError,
     op: 'loadTensors',
   },

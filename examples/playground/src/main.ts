@@ -57,7 +57,7 @@ function readConfig(): RunConfig {
   return {
     task: controls.task.value as Task,
     variant,
-    // mHC-lite mixes all n! permutations: the layer refuses n > 8
+    // mHC-lite mixes all n! permutations: the layer refuses n > 8 (KromHC a prime factor above 8)
     n: readInt(controls.n, 1, 8, 4),
     depth: readInt(controls.depth, 1, 24, 8),
     lr,

@@ -20,7 +20,14 @@ import {
 import { CORPUS } from './corpus';
 
 /** The variants the page offers (shcPower is sHC with another σ_max bound, not worth a button). */
-export const PLAYGROUND_VARIANTS = ['residual', 'hc', 'mhc', 'mhcLite', 'shc'] as const satisfies readonly Variant[];
+export const PLAYGROUND_VARIANTS = [
+  'residual',
+  'hc',
+  'mhc',
+  'mhcLite',
+  'kromhc',
+  'shc',
+] as const satisfies readonly Variant[];
 export type PlaygroundVariant = (typeof PLAYGROUND_VARIANTS)[number];
 export type Task = 'mlp' | 'transformer';
 

@@ -24,8 +24,8 @@ describe('playground Trainer', () => {
     expect(run(config, 2)).toEqual(run(config, 2));
   });
 
-  it('lowers the loss of the regression', () => {
-    const losses = run({ ...base, variant: 'mhcLite' }, 30);
+  it.each(['mhcLite', 'kromhc'] as const)('lowers the loss of the regression (%s)', (variant) => {
+    const losses = run({ ...base, variant }, 30);
     const tail = losses.slice(-5).reduce((a, b) => a + b, 0) / 5;
     expect(tail).toBeLessThan(0.5 * losses[0]!);
   });

@@ -722,6 +722,39 @@ export function matmul(a: Variable | Tensor, b: Variable | Tensor): Variable {
   ]);
 }
 
+/**
+ * The Kronecker product of the last two axes, batched over the leading ones: `a` `[..., p, q]`,
+ * `b` `[..., r, s]` give `[..., p·r, q·s]` with `out[..., i·r + k, j·s + l] = a[..., i, j]·b[..., k, l]`
+ * (a's entry picks the block, b sits inside it). The batch shapes broadcast (NumPy rules) and the
+ * matrix axes never do — unlike torch.kron, which takes the product over every axis. A composite
+ * of reshapes, a matmul and a permute, so every derivative order comes from theirs. Mixed dtypes
+ * give float64. ShapeError if an operand has fewer than two axes or the batch shapes do not
+ * broadcast.
+ */
+export function kron(a: Variable | Tensor, b: Variable | Tensor): Variable {
+  const av = asVariable('kron', a, 'a');
+  const bv = asVariable('kron', b, 'b');
+  if (av.ndim < 2 || bv.ndim < 2) {
+    throw new T.ShapeError(
+      `kron: operands must have at least two axes [..., rows, cols], ` +
+        `got a ${fmtShape(av.shape)} and b ${fmtShape(bv.shape)}`,
+    );
+  }
+  const [p, q] = av.shape.slice(-2) as [number, number];
+  const [r, s] = bv.shape.slice(-2) as [number, number];
+  const batch = T.broadcastShapes('kron', av.shape.slice(0, -2), bv.shape.slice(0, -2));
+  // The batched outer product vec(a)·vec(b)ᵀ [..., p·q, r·s] is a matmul with inner size 1 (about
+  // 3× faster, forward and backward, than a broadcast mul of [..., p, 1, q, 1] by [..., 1, r, 1, s]
+  // for 2×2 factors); its axes [..., p, q, r, s] reordered to [..., p, r, q, s] are [..., p·r, q·s].
+  const outer = matmul(
+    reshape(av, [...av.shape.slice(0, -2), p * q, 1]),
+    reshape(bv, [...bv.shape.slice(0, -2), 1, r * s]),
+  );
+  const lead = batch.length;
+  const axes = [...Array.from({ length: lead }, (_, i) => i), lead, lead + 2, lead + 1, lead + 3];
+  return reshape(permute(reshape(outer, [...batch, p, q, r, s]), axes), [...batch, p * r, q * s]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Linear algebra: its rules live in ops-linalg.ts, part of this same table.
 
@@ -843,6 +876,7 @@ const OP_METADATA: Readonly<Record<string, OpMetadata>> = {
   tril: { maxOrder: 2 },
   triu: { maxOrder: 2 },
   matmul: { maxOrder: 2 },
+  kron: { maxOrder: 2, composite: 'reshapes, a matmul (the batched outer product) and a permute' },
   sign: { maxOrder: 0 },
   eq: { maxOrder: 0 },
   ne: { maxOrder: 0 },

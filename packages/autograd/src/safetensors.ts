@@ -3,6 +3,12 @@
  * bytes out. Layout: an unsigned 64-bit little-endian header length N, N bytes of UTF-8 JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, …, "__metadata__"?: { string: string } }`,
  * then the raw little-endian tensor data, offsets relative to its start.
+ *
+ * Stored dtypes: F64 and F32 load as themselves. F16 and BF16 (the common formats on the Hub)
+ * are widened to float32 on load, exactly: every F16 and BF16 value, subnormals, ±0, ±∞ and NaN
+ * included, is a float32. I32 and I64 (token ids) load as float64, I64 only when every value is
+ * exactly representable (|v| ≤ 2⁵³, or a larger value that happens to be a double). Writing F16
+ * or BF16 is on request (`storeAs`), rounded to nearest, ties to even, from the tensor's value.
  */
 import { DTypeError, fmtShape, sizeOf, Tensor, ValueError, type DType, type TypedArray } from '@hyperconn/tensor';
 
@@ -10,20 +16,87 @@ import { DTypeError, fmtShape, sizeOf, Tensor, ValueError, type DType, type Type
 export interface Safetensors {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
+  /** The dtype each tensor had in the file ('F16', 'BF16', 'I64', … before widening). */
+  storedDtypes: Map<string, 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32'>;
 }
+
+type StoredDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 
 const METADATA_KEY = '__metadata__';
 /** The reference implementation refuses larger headers; so do we, before parsing. */
 const MAX_HEADER_BYTES = 100_000_000;
-const FORMAT_DTYPE: Record<DType, string> = { float64: 'F64', float32: 'F32' };
-const ITEM_BYTES: Record<DType, number> = { float64: 8, float32: 4 };
+const FORMAT_DTYPE: Record<DType, StoredDType> = { float64: 'F64', float32: 'F32' };
+const ITEM_BYTES: Record<StoredDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
+/** The tensor dtype each stored dtype loads as. */
+const LOADS_AS: Record<StoredDType, DType> = {
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float32',
+  BF16: 'float32',
+  I64: 'float64',
+  I32: 'float64',
+};
 
-function dtypeFromFormat(name: string, code: unknown): DType {
-  if (code === 'F64') return 'float64';
-  if (code === 'F32') return 'float32';
+function storedDtype(name: string, code: unknown): StoredDType {
+  if (typeof code === 'string' && Object.hasOwn(ITEM_BYTES, code)) return code as StoredDType;
   throw new DTypeError(
-    `decodeSafetensors: tensor '${name}' has dtype ${JSON.stringify(code)}; only F32 and F64 are supported`,
+    `decodeSafetensors: tensor '${name}' has dtype ${JSON.stringify(code)}; ` +
+      'only F64, F32, F16, BF16, I64 and I32 are supported',
   );
+}
+
+/** Bit layouts of the two 16-bit floats: fraction bits and exponent bits (sign bit above them). */
+const HALF_FORMATS = { F16: { fracBits: 10, expBits: 5 }, BF16: { fracBits: 7, expBits: 8 } } as const;
+
+/** The value of the 16-bit pattern `bits` in F16 or BF16: exact in float32 (and float64). */
+export function halfBitsToNumber(bits: number, format: 'F16' | 'BF16'): number {
+  const { fracBits, expBits } = HALF_FORMATS[format];
+  const bias = 2 ** (expBits - 1) - 1;
+  const sign = bits & (1 << (expBits + fracBits)) ? -1 : 1;
+  const exponent = (bits >> fracBits) & ((1 << expBits) - 1);
+  const fraction = bits & ((1 << fracBits) - 1);
+  if (exponent === (1 << expBits) - 1) return fraction === 0 ? sign * Infinity : NaN;
+  // subnormals (exponent 0) have no implicit leading 1 and the exponent of the smallest normal
+  if (exponent === 0) return sign * fraction * 2 ** (1 - bias - fracBits);
+  return sign * (2 ** fracBits + fraction) * 2 ** (exponent - bias - fracBits);
+}
+
+/** v rounded to the nearest integer, ties to even (v ≥ 0, a double: v − ⌊v⌋ is exact). */
+function roundHalfEven(v: number): number {
+  const floor = Math.floor(v);
+  const rest = v - floor;
+  if (rest !== 0.5) return rest < 0.5 ? floor : floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * The F16 or BF16 bit pattern nearest to `value` (round to nearest, ties to even, from the
+ * double itself, so there is no double rounding through float32). NaN gives the quiet NaN
+ * (0x7e00, 0x7fc0), ±∞ and ±0 keep their sign; a finite value past the largest finite half
+ * rounds to ±∞ as IEEE 754 says (`encodeSafetensors` refuses that case).
+ */
+export function numberToHalfBits(value: number, format: 'F16' | 'BF16'): number {
+  const { fracBits, expBits } = HALF_FORMATS[format];
+  const bias = 2 ** (expBits - 1) - 1;
+  const signBit = value < 0 || Object.is(value, -0) ? 1 << (expBits + fracBits) : 0;
+  const infinity = ((1 << expBits) - 1) << fracBits;
+  if (Number.isNaN(value)) return infinity | (1 << (fracBits - 1));
+  const a = Math.abs(value);
+  if (a === Infinity) return signBit | infinity;
+  const minExponent = 1 - bias;
+  // subnormal range, in units of the smallest subnormal; a result of 2^fracBits is the smallest normal
+  if (a < 2 ** minExponent) return signBit | roundHalfEven(a * 2 ** (fracBits - minExponent));
+  let exponent = Math.floor(Math.log2(a));
+  // log2 may be off by one next to powers of two: fix it against exact powers
+  if (2 ** exponent > a) exponent--;
+  else if (2 ** (exponent + 1) <= a) exponent++;
+  let mantissa = roundHalfEven(a * 2 ** (fracBits - exponent)); // in [2^fracBits, 2^(fracBits+1)]
+  if (mantissa === 2 ** (fracBits + 1)) {
+    mantissa /= 2;
+    exponent++;
+  }
+  if (exponent > bias) return signBit | infinity;
+  return signBit | ((exponent + bias) << fracBits) | (mantissa - 2 ** fracBits);
 }
 
 /**
@@ -31,10 +104,18 @@ function dtypeFromFormat(name: string, code: unknown): DType {
  * optional string `metadata`. As the reference writer, tensors are laid out by decreasing
  * element size and then by name, and the header is padded with spaces to a multiple of 8
  * bytes, so every tensor's data starts aligned to its element size.
+ *
+ * `options.storeAs` stores tensors as F16 or BF16 instead of their own dtype: one format for
+ * all, or a record from tensor name to format ('F64', 'F32', 'F16', 'BF16'; unnamed tensors
+ * keep their dtype). Each value is rounded to the nearest half, ties to even, directly from the
+ * tensor's value; NaN is stored as the quiet NaN and ±∞, ±0 keep their sign. A finite value
+ * that would round to ±∞ (|v| ≥ 65520 for F16, ≥ 2¹²⁸·(1 − 2⁻⁹) for BF16) is a ValueError
+ * naming the tensor, rather than an infinity written silently.
  */
 export function encodeSafetensors(
   tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
   metadata: Readonly<Record<string, string>> = {},
+  options: { storeAs?: 'F16' | 'BF16' | Readonly<Record<string, 'F64' | 'F32' | 'F16' | 'BF16'>> } = {},
 ): Uint8Array {
   if (typeof tensors !== 'object' || tensors === null) {
     throw new ValueError(
@@ -56,15 +137,18 @@ export function encodeSafetensors(
     if (typeof value !== 'string')
       throw new ValueError(`encodeSafetensors: metadata '${key}' must be a string, got ${typeof value}`);
   }
-  entries.sort(([na, a], [nb, b]) => ITEM_BYTES[b.dtype] - ITEM_BYTES[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0));
+  const stored = storedFormats(entries, options);
+  entries.sort(
+    ([na], [nb]) => ITEM_BYTES[stored.get(nb)!] - ITEM_BYTES[stored.get(na)!] || (na < nb ? -1 : na > nb ? 1 : 0),
+  );
 
   // null prototype: a tensor named '__proto__' must become a key, not replace the prototype
   const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (Object.keys(metadata).length > 0) header[METADATA_KEY] = Object.assign(Object.create(null) as object, metadata);
   let offset = 0;
   for (const [name, t] of entries) {
-    const end = offset + t.size * ITEM_BYTES[t.dtype];
-    header[name] = { dtype: FORMAT_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [offset, end] };
+    const end = offset + t.size * ITEM_BYTES[stored.get(name)!];
+    header[name] = { dtype: stored.get(name)!, shape: [...t.shape], data_offsets: [offset, end] };
     offset = end;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -76,17 +160,65 @@ export function encodeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerBytes);
 
   let pos = 8 + headerBytes;
-  for (const [, t] of entries) {
+  for (const [name, t] of entries) {
     const values = t.toTypedArray();
-    if (t.dtype === 'float64') for (let i = 0; i < values.length; i++, pos += 8) view.setFloat64(pos, values[i]!, true);
-    else for (let i = 0; i < values.length; i++, pos += 4) view.setFloat32(pos, values[i]!, true);
+    const format = stored.get(name)!;
+    if (format === 'F64') for (let i = 0; i < values.length; i++, pos += 8) view.setFloat64(pos, values[i]!, true);
+    else if (format === 'F32') for (let i = 0; i < values.length; i++, pos += 4) view.setFloat32(pos, values[i]!, true);
+    else {
+      for (let i = 0; i < values.length; i++, pos += 2) {
+        const bits = numberToHalfBits(values[i]!, format as 'F16' | 'BF16');
+        if ((bits & 0x7fff) === (format === 'F16' ? 0x7c00 : 0x7f80) && Number.isFinite(values[i]!)) {
+          throw new ValueError(
+            `encodeSafetensors: tensor '${name}' holds ${values[i]} at flat index ${i}, ` +
+              `beyond the largest finite ${format} (it would be stored as ±Infinity)`,
+          );
+        }
+        view.setUint16(pos, bits, true);
+      }
+    }
   }
   return out;
 }
 
+/** The format each tensor is stored in: its own dtype unless `options.storeAs` says otherwise. */
+function storedFormats(
+  entries: readonly [string, Tensor][],
+  options: { storeAs?: 'F16' | 'BF16' | Readonly<Record<string, 'F64' | 'F32' | 'F16' | 'BF16'>> },
+): Map<string, StoredDType> {
+  if (typeof options !== 'object' || options === null)
+    throw new ValueError(`encodeSafetensors: options must be an object, got ${describeValue(options)}`);
+  const { storeAs } = options;
+  const isFloat = (f: unknown): f is 'F64' | 'F32' | 'F16' | 'BF16' =>
+    f === 'F64' || f === 'F32' || f === 'F16' || f === 'BF16';
+  if (storeAs !== undefined && !isFloat(storeAs) && (typeof storeAs !== 'object' || storeAs === null)) {
+    throw new ValueError(
+      "encodeSafetensors: storeAs must be 'F16', 'BF16' or a record of tensor names to formats, " +
+        `got ${describeValue(storeAs)}`,
+    );
+  }
+  const names = new Set(entries.map(([name]) => name));
+  if (typeof storeAs === 'object') {
+    for (const [name, format] of Object.entries(storeAs)) {
+      if (!names.has(name)) throw new ValueError(`encodeSafetensors: storeAs names '${name}', which is not a tensor`);
+      if (!isFloat(format)) {
+        throw new ValueError(
+          `encodeSafetensors: storeAs '${name}' must be 'F64', 'F32', 'F16' or 'BF16', got ${JSON.stringify(format)}`,
+        );
+      }
+    }
+  }
+  return new Map(
+    entries.map(([name, t]) => {
+      const chosen = typeof storeAs === 'string' ? storeAs : storeAs?.[name];
+      return [name, chosen ?? FORMAT_DTYPE[t.dtype]];
+    }),
+  );
+}
+
 interface Entry {
   name: string;
-  dtype: DType;
+  dtype: StoredDType;
   shape: number[];
   begin: number;
   end: number;
@@ -159,7 +291,7 @@ function parseEntry(name: string, raw: unknown): Entry {
     throw new ValueError(`decodeSafetensors: tensor '${name}': ${what}`);
   };
   if (!isRecord(raw)) return fail('its header entry is not an object');
-  const dtype = dtypeFromFormat(name, raw.dtype);
+  const dtype = storedDtype(name, raw.dtype);
   const shape = raw.shape;
   if (!Array.isArray(shape) || !shape.every(isCount))
     return fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
@@ -171,7 +303,8 @@ function parseEntry(name: string, raw: unknown): Entry {
   const expected = sizeOf(shape) * ITEM_BYTES[dtype];
   if (end - begin !== expected) {
     fail(
-      `data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape ${fmtShape(shape)} of ${raw.dtype} needs ${expected}`,
+      `data_offsets [${begin}, ${end}] span ${end - begin} bytes, ` +
+        `but shape ${fmtShape(shape)} of ${raw.dtype} needs ${expected}`,
     );
   }
   return { name, dtype, shape, begin, end };
@@ -185,7 +318,9 @@ function parseEntry(name: string, raw: unknown): Entry {
  * and that the tensors' data tile the data section exactly: contiguous, without overlaps,
  * gaps or trailing bytes. Anything else is a ValueError (DTypeError for an unsupported dtype)
  * starting `decodeSafetensors:` and naming the tensor or field at fault. Tensors come back in
- * the order of their data, each with its own storage.
+ * the order of their data, each with its own storage: F64 as float64, F32 as float32, F16 and
+ * BF16 widened exactly to float32, I32 and I64 as float64 (an I64 value that is not exactly a
+ * double is a ValueError); `storedDtypes` says what each tensor was in the file.
  */
 export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors {
   const bytes = asBytes(input);
@@ -196,7 +331,8 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
   // two limits, two messages: each quotes the count it was compared with
   if (declared > BigInt(bytes.length - 8)) {
     throw new ValueError(
-      `decodeSafetensors: header length ${declared} exceeds the ${bytes.length - 8} bytes after the length field (the file is truncated or not safetensors)`,
+      `decodeSafetensors: header length ${declared} exceeds the ${bytes.length - 8} bytes after the length field ` +
+        '(the file is truncated or not safetensors)',
     );
   }
   if (declared > BigInt(MAX_HEADER_BYTES)) {
@@ -223,8 +359,10 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
     const { key, owner } = repeated;
     throw new ValueError(
       owner === null
-        ? `decodeSafetensors: ${key === METADATA_KEY ? METADATA_KEY : `tensor name '${key}'`} appears more than once in the header`
-        : `decodeSafetensors: key '${key}' appears more than once in the header entry of ${owner === METADATA_KEY ? METADATA_KEY : `tensor '${owner}'`}`,
+        ? `decodeSafetensors: ${key === METADATA_KEY ? METADATA_KEY : `tensor name '${key}'`} ` +
+            'appears more than once in the header'
+        : `decodeSafetensors: key '${key}' appears more than once in the header entry of ` +
+            (owner === METADATA_KEY ? METADATA_KEY : `tensor '${owner}'`),
     );
   }
 
@@ -251,7 +389,8 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
       const before =
         previous === null ? 'the data starts at 0' : `the previous tensor '${previous}' ends at ${expectedBegin}`;
       throw new ValueError(
-        `decodeSafetensors: tensor '${e.name}' starts at byte ${e.begin} of the data, but ${before} (the data must be contiguous, without gaps or overlaps)`,
+        `decodeSafetensors: tensor '${e.name}' starts at byte ${e.begin} of the data, but ${before} ` +
+          '(the data must be contiguous, without gaps or overlaps)',
       );
     }
     if (e.end > dataBytes)
@@ -268,18 +407,46 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): Safetensors 
   }
 
   const tensors = new Map<string, Tensor>();
+  const storedDtypes = new Map<string, StoredDType>();
   for (const e of entries) {
-    const n = sizeOf(e.shape);
-    let values: TypedArray;
-    let pos = dataStart + e.begin;
-    if (e.dtype === 'float64') {
-      values = new Float64Array(n);
-      for (let i = 0; i < n; i++, pos += 8) values[i] = view.getFloat64(pos, true);
-    } else {
-      values = new Float32Array(n);
-      for (let i = 0; i < n; i++, pos += 4) values[i] = view.getFloat32(pos, true);
-    }
-    tensors.set(e.name, new Tensor(values, e.shape));
+    tensors.set(e.name, new Tensor(readValues(view, dataStart + e.begin, e), e.shape));
+    storedDtypes.set(e.name, e.dtype);
   }
-  return { tensors, metadata };
+  return { tensors, metadata, storedDtypes };
+}
+
+/** The values of entry `e` starting at byte `start` of `view`, widened to its tensor dtype. */
+function readValues(view: DataView, start: number, e: Entry): TypedArray {
+  const n = sizeOf(e.shape);
+  const values: TypedArray = LOADS_AS[e.dtype] === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  let pos = start;
+  switch (e.dtype) {
+    case 'F64':
+      for (let i = 0; i < n; i++, pos += 8) values[i] = view.getFloat64(pos, true);
+      break;
+    case 'F32':
+      for (let i = 0; i < n; i++, pos += 4) values[i] = view.getFloat32(pos, true);
+      break;
+    case 'F16':
+    case 'BF16':
+      for (let i = 0; i < n; i++, pos += 2) values[i] = halfBitsToNumber(view.getUint16(pos, true), e.dtype);
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++, pos += 4) values[i] = view.getInt32(pos, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++, pos += 8) {
+        const v = view.getBigInt64(pos, true);
+        const x = Number(v);
+        if (BigInt(x) !== v) {
+          throw new ValueError(
+            `decodeSafetensors: tensor '${e.name}' (I64) holds ${v} at flat index ${i}, ` +
+              'which is not exactly a float64 (|v| > 2^53)',
+          );
+        }
+        values[i] = x;
+      }
+      break;
+  }
+  return values;
 }

@@ -261,18 +261,18 @@ describe('loaders name the file and keep the reason', () => {
   }
 
   it('keeps the class of the reason: an unsupported dtype stays a DTypeError, a misfit a ShapeError', () => {
-    const f16 = join(folder, 'f16.safetensors');
-    const header = new TextEncoder().encode('{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}');
+    const i8 = join(folder, 'i8.safetensors');
+    const header = new TextEncoder().encode('{"w":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}}');
     const file = new Uint8Array(8 + header.length + 4);
     new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
     file.set(header, 8);
-    writeFileSync(f16, file);
-    const e = thrown(() => loadTensors(f16));
+    writeFileSync(i8, file);
+    const e = thrown(() => loadTensors(i8));
     expect(e).toBeInstanceOf(DTypeError);
     expect(e.message).toMatch(
       new RegExp(
-        "^loadTensors: '.*f16\\.safetensors' is not a valid safetensors file: " +
-          'decodeSafetensors: tensor \'w\' has dtype "F16"',
+        "^loadTensors: '.*i8\\.safetensors' is not a valid safetensors file: " +
+          'decodeSafetensors: tensor \'w\' has dtype "I8"',
       ),
     );
 

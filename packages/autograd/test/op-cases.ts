@@ -799,12 +799,51 @@ const products: AnyOpCase[] = [
   ),
 ];
 
+/**
+ * The batched Kronecker product by its definition, one output entry at a time:
+ * out[..., i·r + k, j·s + l] = a[..., i, j]·b[..., k, l], batch axes broadcast.
+ */
+function naiveKron(a: Tensor, b: Tensor): Tensor {
+  const [p, q] = a.shape.slice(-2) as [number, number];
+  const [r, s] = b.shape.slice(-2) as [number, number];
+  const batch = broadcastShapes('naiveKron', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const av = a.expand([...batch, p, q]).toTypedArray();
+  const bv = b.expand([...batch, r, s]).toTypedArray();
+  const out = new Float64Array(sizeOf(batch) * p * r * q * s);
+  for (let t = 0; t < sizeOf(batch); t++)
+    for (let i = 0; i < p; i++)
+      for (let j = 0; j < q; j++)
+        for (let k = 0; k < r; k++)
+          for (let l = 0; l < s; l++)
+            out[t * p * r * q * s + (i * r + k) * q * s + j * s + l] =
+              av[t * p * q + i * q + j]! * bv[t * r * s + k * s + l]!;
+  return T.tensor(out, { shape: [...batch, p * r, q * s] });
+}
+/** kron on matrices of sizes 0..3 with the given batch shapes (broadcasting against each other). */
+function kronCase(variant: string, batches: fc.Arbitrary<[number[], number[]]>): AnyOpCase {
+  return defineCase<null>({
+    name: 'kron',
+    variant,
+    inputsArb: fc
+      .tuple(batches, dim, dim, dim, dim)
+      .chain(([[ba, bb], p, q, r, s]) => fc.tuple(values([...ba, p, q]), values([...bb, r, s])))
+      .map((ts) => ({ params: null, inputs: ts })),
+    fn: (_, a, b) => ops.kron(a!, b!),
+    reference: (_, a, b) => naiveKron(a!, b!),
+  });
+}
+const kronCases: AnyOpCase[] = [
+  kronCase('2-d ⊗ 2-d', fc.constant([[], []])),
+  kronCase('batched, batch axes broadcasting', batchPair),
+];
+
 export const OP_CASES: readonly AnyOpCase[] = [
   ...elementwiseBinary,
   ...elementwiseUnary,
   ...reductions,
   ...views,
   ...products,
+  ...kronCases,
 ];
 
 /** The ops.ts exports that have at least one gradchecked case. */

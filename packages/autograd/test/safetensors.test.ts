@@ -1,15 +1,17 @@
 /**
  * safetensors: the encoder's bytes against a file laid out by hand, a hand-written file
  * decoded, bit-exact round trips (float32 and float64, special values, views), every
- * validation error, and the Node entry point's files.
+ * validation error, F16/BF16/I32/I64 against hand-computed bit patterns (and every 16-bit
+ * pattern round-tripped), and the Node entry point's files.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DTypeError, Random, tensor, type Tensor, ValueError, type DType } from '@hyperconn/tensor';
 import { decodeSafetensors, encodeSafetensors, nn } from '@hyperconn/autograd';
+import { halfBitsToNumber, numberToHalfBits } from '../src/safetensors';
 import { loadModule, loadTensors, saveModule, saveTensors } from '@hyperconn/autograd/node';
 import { shapeArb } from '../../../test/support/arbitraries';
 
@@ -120,8 +122,8 @@ describe('decodeSafetensors', () => {
     ['a header that is an array', file('[]'), /not a JSON object/, ValueError],
     [
       'an unsupported dtype',
-      file({ a: entry('F16', [2], [0, 4]) }, new Array(4).fill(0)),
-      /tensor 'a' has dtype "F16"; only F32 and F64/,
+      file({ a: entry('I8', [4], [0, 4]) }, new Array(4).fill(0)),
+      /tensor 'a' has dtype "I8"; only F64, F32, F16, BF16, I64 and I32 are supported/,
       DTypeError,
     ],
     [
@@ -228,7 +230,7 @@ describe('decodeSafetensors', () => {
   it('names what is wrong in entries: dtype not a string, shape not integers, a first tensor not at 0', () => {
     const data = new Array(8).fill(0);
     expect(() => decodeSafetensors(file({ a: { dtype: 32, shape: [2], data_offsets: [0, 8] } }, data))).toThrow(
-      /tensor 'a' has dtype 32; only F32 and F64/,
+      /tensor 'a' has dtype 32; only F64, F32/,
     );
     expect(() => decodeSafetensors(file({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data))).toThrow(
       /tensor 'a': shape \[1.5\] is not a list/,
@@ -268,6 +270,184 @@ describe('decodeSafetensors', () => {
     );
     expect(() => encodeSafetensors(new Map([[3 as never, tensor([1])]]))).toThrow(
       /^encodeSafetensors: tensor names must be strings, got number/,
+    );
+  });
+});
+
+describe('F16, BF16, I32 and I64', () => {
+  /** A one-tensor file of 16-bit patterns (little-endian) in `format`. */
+  const halfFile = (format: string, patterns: number[]): Uint8Array =>
+    file(
+      { h: { dtype: format, shape: [patterns.length], data_offsets: [0, 2 * patterns.length] } },
+      patterns.flatMap((b) => [b & 0xff, b >> 8]),
+    );
+  // [bit pattern, value], the values worked out by hand from sign·2^(e−bias)·(1 + f/2^fracBits)
+  const f16: [number, number][] = [
+    [0x0000, 0],
+    [0x8000, -0],
+    [0x0001, 2 ** -24], // smallest subnormal
+    [0x03ff, 1023 * 2 ** -24], // largest subnormal
+    [0x0400, 2 ** -14], // smallest normal
+    [0x3c00, 1],
+    [0xc000, -2],
+    [0x3555, 0x555 * 2 ** -12], // 0.333251953125, the F16 nearest 1/3
+    [0x7bff, 65504], // largest finite
+    [0xfbff, -65504],
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+  ];
+  const bf16: [number, number][] = [
+    [0x0000, 0],
+    [0x8000, -0],
+    [0x0001, 2 ** -133], // smallest subnormal
+    [0x007f, 127 * 2 ** -133], // largest subnormal
+    [0x0080, 2 ** -126], // smallest normal
+    [0x3f80, 1],
+    [0xc000, -2],
+    [0x3eab, 0.333984375], // (128 + 43)/128 · 2^-2, the BF16 nearest 1/3
+    [0x7f7f, 255 * 2 ** 120], // largest finite, 3.3895313892515355e38
+    [0xff7f, -255 * 2 ** 120],
+    [0x7f80, Infinity],
+    [0xff80, -Infinity],
+  ];
+
+  for (const [format, table, nans] of [
+    ['F16', f16, [0x7e00, 0x7c01, 0xfe00]],
+    ['BF16', bf16, [0x7fc0, 0x7f81, 0xffc0]],
+  ] as const) {
+    it(`widens ${format} to float32 exactly: subnormals, ±0, ±∞, NaN, the largest finite`, () => {
+      const { tensors, storedDtypes } = decodeSafetensors(halfFile(format, [...table.map(([b]) => b), ...nans]));
+      const h = tensors.get('h')!;
+      expect([h.dtype, storedDtypes.get('h')]).toEqual(['float32', format]);
+      const values = Array.from(h.toTypedArray());
+      // toEqual compares numbers with Object.is: −0 must come back as −0
+      expect(values.slice(0, table.length)).toEqual(table.map(([, value]) => value));
+      expect(values.slice(table.length).every(Number.isNaN)).toBe(true);
+    });
+
+    it(`${format}: every one of the 65536 patterns decodes to a float32 and encodes back to itself`, () => {
+      const wrong: number[] = [];
+      let nanCount = 0;
+      for (let bits = 0; bits < 0x10000; bits++) {
+        const value = halfBitsToNumber(bits, format);
+        if (Number.isNaN(value)) nanCount++;
+        else if (Math.fround(value) !== value || numberToHalfBits(value, format) !== bits) wrong.push(bits);
+      }
+      expect(wrong).toEqual([]);
+      // 2·(2^fracBits − 1) NaN patterns: all-ones exponent, non-zero fraction, either sign
+      expect(nanCount).toBe(format === 'F16' ? 2046 : 254);
+      const back = decodeSafetensors(
+        encodeSafetensors({ h: tensor(table.map(([, v]) => v)) }, {}, { storeAs: format }),
+      );
+      expect(Array.from(back.tensors.get('h')!.toTypedArray())).toEqual(table.map(([, v]) => v));
+      expect(back.storedDtypes.get('h')).toBe(format);
+    });
+  }
+
+  it('writes F16 rounded to nearest, ties to even, straight from the double', () => {
+    const cases: [number, number][] = [
+      [1 + 2 ** -11, 0x3c00], // halfway between 1 and 1 + 2^-10: to the even 1
+      [1 + 3 * 2 ** -11, 0x3c02], // halfway between 1 + 2^-10 and 1 + 2^-9: to the even 1 + 2^-9
+      [1 + 2 ** -11 + 2 ** -40, 0x3c01], // just above the tie
+      [2 ** -25, 0x0000], // half the smallest subnormal: ties to 0
+      [3 * 2 ** -25, 0x0002], // 1.5 subnormal units: ties to 2
+      [2 ** -25 + 2 ** -60, 0x0001],
+      [-(2 ** -14 - 2 ** -25), 0x8400], // rounds up into the smallest normal (negative)
+      [65519.99, 0x7bff], // below the halfway point to 2^16: the largest finite
+      [2047.5, 0x6800], // halfway between 2047 (odd mantissa) and 2048: to 2048
+      [2046.5, 0x67fe], // halfway between 2046 (even) and 2047: to 2046
+      [NaN, 0x7e00],
+      [-0, 0x8000],
+      [-Infinity, 0xfc00],
+      [1 / 3, 0x3555],
+    ];
+    for (const [value, bits] of cases) expect([value, numberToHalfBits(value, 'F16')]).toEqual([value, bits]);
+    // BF16 ties to even too, and not via float32: 1 + 2^-8 + 2^-30 is above the tie although fround is on it
+    expect(numberToHalfBits(1 + 2 ** -8, 'BF16')).toBe(0x3f80);
+    expect(numberToHalfBits(1 + 3 * 2 ** -8, 'BF16')).toBe(0x3f82);
+    expect(Math.fround(1 + 2 ** -8 + 2 ** -30)).toBe(1 + 2 ** -8);
+    expect(numberToHalfBits(1 + 2 ** -8 + 2 ** -30, 'BF16')).toBe(0x3f81);
+  });
+
+  it('refuses a finite value that would round to ±∞, and bad storeAs options, with ValueErrors', () => {
+    expect(() => encodeSafetensors({ w: tensor([1, 65520]) }, {}, { storeAs: 'F16' })).toThrow(
+      /^encodeSafetensors: tensor 'w' holds 65520 at flat index 1, beyond the largest finite F16/,
+    );
+    expect(() => encodeSafetensors({ w: tensor([3.4e38]) }, {}, { storeAs: 'BF16' })).toThrow(ValueError);
+    // infinities themselves are stored as such
+    expect(numberToHalfBits(Infinity, 'BF16')).toBe(0x7f80);
+    expect(() => encodeSafetensors({ w: tensor([1]) }, {}, { storeAs: 'F8' as never })).toThrow(
+      /^encodeSafetensors: storeAs must be 'F16', 'BF16' or a record/,
+    );
+    expect(() => encodeSafetensors({ w: tensor([1]) }, {}, { storeAs: { v: 'F16' } })).toThrow(
+      /storeAs names 'v', which is not a tensor/,
+    );
+    expect(() => encodeSafetensors({ w: tensor([1]) }, {}, { storeAs: { w: 'I8' as never } })).toThrow(
+      /storeAs 'w' must be 'F64', 'F32', 'F16' or 'BF16', got "I8"/,
+    );
+  });
+
+  it('stores per tensor on request, keeps the others, and aligns each to its element size', () => {
+    const bytes = encodeSafetensors(
+      { a: tensor([1, 2, 3]), b: tensor([0.5], { dtype: 'float32' }), c: tensor([0.25]) },
+      {},
+      { storeAs: { a: 'BF16', c: 'F32' } },
+    );
+    const { tensors, storedDtypes } = decodeSafetensors(bytes);
+    expect([...storedDtypes]).toEqual([
+      ['b', 'F32'],
+      ['c', 'F32'],
+      ['a', 'BF16'],
+    ]);
+    expect([...tensors].map(([name, t]) => [name, t.dtype, t.toArray()])).toEqual([
+      ['b', 'float32', [0.5]],
+      ['c', 'float32', [0.25]],
+      ['a', 'float32', [1, 2, 3]],
+    ]);
+  });
+
+  it("agrees with PyTorch's own F16/BF16 rounding and reads its I64/I32 (a file PyTorch wrote)", () => {
+    // written by interop/pytorch/make_fixtures.py: float32-exact values, so torch rounds them once
+    const path = new URL('../../../test/fixtures/interop/dtypes.safetensors', import.meta.url);
+    const { tensors, storedDtypes } = decodeSafetensors(readFileSync(path));
+    expect([...storedDtypes.values()].sort()).toEqual(['BF16', 'F16', 'F64', 'I32', 'I64']);
+    const values = Array.from(tensors.get('values')!.toTypedArray());
+    expect(values.length).toBeGreaterThan(20);
+    for (const [name, format] of [
+      ['f16', 'F16'],
+      ['bf16', 'BF16'],
+    ] as const) {
+      const ours = values.map((v) => halfBitsToNumber(numberToHalfBits(v, format), format));
+      expect(Array.from(tensors.get(name)!.toTypedArray())).toEqual(ours);
+    }
+    expect(tensors.get('i64')!.toArray()).toEqual([-(2 ** 53), 0, 2 ** 60, 12345678901]);
+    expect(tensors.get('i32')!.toArray()).toEqual([-(2 ** 31), 7]);
+  });
+
+  it('reads I32 and I64 as float64, and refuses an I64 value that is not exactly a double', () => {
+    const ints = new Uint8Array(4 * 3 + 8 * 3);
+    const view = new DataView(ints.buffer);
+    for (const [i, v] of [-2147483648, 7, 2147483647].entries()) view.setInt32(8 * 3 + 4 * i, v, true);
+    for (const [i, v] of [-(2n ** 53n), 2n ** 60n, 12345678901n].entries()) view.setBigInt64(8 * i, v, true);
+    const { tensors, storedDtypes } = decodeSafetensors(
+      file(
+        {
+          long: { dtype: 'I64', shape: [3], data_offsets: [0, 24] },
+          int: { dtype: 'I32', shape: [3], data_offsets: [24, 36] },
+        },
+        ints,
+      ),
+    );
+    expect([...tensors].map(([name, t]) => [name, t.dtype, t.toArray()])).toEqual([
+      ['long', 'float64', [-(2 ** 53), 2 ** 60, 12345678901]],
+      ['int', 'float64', [-2147483648, 7, 2147483647]],
+    ]);
+    expect(storedDtypes.get('long')).toBe('I64');
+    view.setBigInt64(8, 2n ** 53n + 1n, true);
+    expect(() =>
+      decodeSafetensors(file({ long: { dtype: 'I64', shape: [3], data_offsets: [0, 24] } }, ints.subarray(0, 24))),
+    ).toThrow(
+      /^decodeSafetensors: tensor 'long' \(I64\) holds 9007199254740993 at flat index 1, which is not exactly a/,
     );
   });
 });

@@ -4,6 +4,7 @@ import { VARIANTS, type HyperConnection, type HyperConnectionOptions, type Varia
 import { HCLayer } from './variants/hc.js';
 import { MHCLayer } from './variants/mhc.js';
 import { MHCLiteLayer } from './variants/mhc-lite.js';
+import { KromHCLayer } from './variants/kromhc.js';
 import { ResidualLayer } from './variants/residual.js';
 import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
 
@@ -11,7 +12,8 @@ import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
  * A new layer of `variant` (docs/spec/hc-family.md). For n = 1 (and for 'residual' whatever n) this
  * is the plain residual x + F(x) with one stream, as the reference implementations do: the
  * gates of mHC/sHC would otherwise rescale x and F. 'mhcLite' with n > maxN (default 8) is a
- * ValueError that names n! and suggests 'shc'.
+ * ValueError that names n! and suggests 'shc'; so is 'kromhc' with a prime factor of n above
+ * maxFactor (default 8).
  */
 export function createHyperConnection(variant: Variant, options: HyperConnectionOptions): HyperConnection {
   if (!VARIANTS.includes(variant)) {
@@ -36,6 +38,8 @@ export function createHyperConnection(variant: Variant, options: HyperConnection
       return new MHCLayer(options);
     case 'mhcLite':
       return new MHCLiteLayer(options);
+    case 'kromhc':
+      return new KromHCLayer(options);
     case 'shc':
       return new SHCLayer(options);
     case 'shcPower':

@@ -7,14 +7,14 @@
  *
  *     X' = H_res · X + H_postᵀ · F(H_pre · X)
  */
-import type { Tensor } from '@hyperconn/tensor';
+import type { Random, Tensor } from '@hyperconn/tensor';
 import type { nn, Variable } from '@hyperconn/autograd';
 
 /** The variants, chosen by name in `createHyperConnection`. */
-export type Variant = 'residual' | 'hc' | 'mhc' | 'mhcLite' | 'shc' | 'shcPower';
+export type Variant = 'residual' | 'hc' | 'mhc' | 'mhcLite' | 'kromhc' | 'shc' | 'shcPower';
 
 /** Every variant name, in a fixed order; `createHyperConnection` rejects any other. */
-export const VARIANTS: readonly Variant[] = ['residual', 'hc', 'mhc', 'mhcLite', 'shc', 'shcPower'];
+export const VARIANTS: readonly Variant[] = ['residual', 'hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'];
 
 /** A branch F: R^C → R^C applied to `[batch, seq, C]`, a plain function or a module with `forward`. */
 export type Branch<A extends unknown[] = unknown[]> =
@@ -49,33 +49,93 @@ export interface CommonHyperConnectionOptions {
   eps?: number;
   /** Dtype of the parameters; inputs must have it too. Default float64. */
   dtype?: 'float64' | 'float32';
+  /**
+   * A map T applied to the residual streams, for blocks whose input and output sizes differ:
+   * X' = H_res·T(X) + H_postᵀ·F(H_pre·X), the maps computed from X (before T). T gets the whole
+   * state in the layer's layout (channelsLast `[batch, seq, n, dim]`, channelsFirst
+   * `[batch·n, dim, ...spatial]`) and must return it with `outDim` channels. A module's
+   * parameters become the layer's. Default none (T = identity, bit for bit today's layer).
+   */
+  residualTransform?: ResidualTransform;
+  /** Channels of T(X), of the branch output and of X'. Default `dim`. */
+  outDim?: number;
+  /**
+   * `'channelsLast'` (default): X `[batch, seq, n, C]`, branch `[batch, seq, C]`.
+   * `'channelsFirst'`: X `[batch, n, C, ...spatial]` (e.g. `[batch, n, C, H, W]`), branch
+   * `[batch, C, ...spatial]`; the spatial positions are the tokens (maps `[batch, H·W, n, n]`).
+   */
+  layout?: StreamLayout;
 }
+
+/** Where the channel axis sits; see `CommonHyperConnectionOptions.layout`. */
+export type StreamLayout = 'channelsLast' | 'channelsFirst';
+
+/** A residual transform T: a function or a module with `forward` (see `residualTransform`). */
+export type ResidualTransform =
+  | ((x: Variable) => Variable)
+  | {
+      /** T(X): the residual state in, the same shape with `outDim` channels out. */
+      forward(x: Variable): Variable;
+    };
 
 /** Options of `ResidualLayer` (`n` is ignored: the residual has one stream). */
 export type ResidualOptions = CommonHyperConnectionOptions;
 
-/** Options of `HCLayer`. */
-export interface HCOptions extends CommonHyperConnectionOptions {
-  /** Dynamic (input-dependent) terms on. Default true. */
+/**
+ * The switches of every variant but the residual (docs/spec/hc-family.md, "Switches"). A map or
+ * term switched off has no parameters at all (the parameter counts drop accordingly).
+ */
+export interface MapSwitchOptions {
+  /**
+   * Input-dependent terms on. Default true. false: the maps are those of the static biases alone,
+   * the same for every token (no RMSNorm, projections or their scales).
+   */
   dynamic?: boolean;
+  /** H_res learned. Default true. false: H_res = I (the mHC paper's ablation, its Table 1). */
+  resMap?: boolean;
+  /** H_pre learned. Default true. false: H_pre = 1/n on every stream (the mHC paper's ablation). */
+  preMap?: boolean;
+  /** H_post learned. Default true. false: H_post = 1 on every stream (the mHC paper's ablation). */
+  postMap?: boolean;
+  /**
+   * `'zero'` (default): projection weights start at 0. `'reference'`: as the `6zHAOyi/s2HC`
+   * pre-training script leaves them: sHC's and sHC-power's W_pre, W_res, W_post drawn from
+   * N(0, 2/(5·dim)) with `rng`; every other variant's stay 0 (raw parameters the script never touches).
+   */
+  init?: 'zero' | 'reference';
+  /** The generator `init: 'reference'` draws from (required where it draws). */
+  rng?: Random;
+}
+
+/** Options of `HCLayer`. */
+export interface HCOptions extends CommonHyperConnectionOptions, MapSwitchOptions {
   /** tanh on the dynamic terms. Default true. */
   tanh?: boolean;
 }
 
 /** Options of `MHCLayer`. */
-export interface MHCOptions extends CommonHyperConnectionOptions {
+export interface MHCOptions extends CommonHyperConnectionOptions, MapSwitchOptions {
   /** Sinkhorn iterations. Default 20. */
   sinkhornIters?: number;
 }
 
 /** Options of `MHCLiteLayer`. */
-export interface MHCLiteOptions extends CommonHyperConnectionOptions {
+export interface MHCLiteOptions extends CommonHyperConnectionOptions, MapSwitchOptions {
   /** Refuse n above this (n! permutations). Default 8. */
   maxN?: number;
 }
 
-/** Options of `SHCLayer` (no options of its own; n must be ≥ 2). */
-export type SHCOptions = CommonHyperConnectionOptions;
+/** Options of `KromHCLayer`. */
+export interface KromHCOptions extends CommonHyperConnectionOptions, MapSwitchOptions {
+  /**
+   * Refuse n when a prime factor of it exceeds this (that factor mixes its i! permutation
+   * matrices, as mHC-lite's `maxN`). Default 8, so factors 2, 3, 5 and 7.
+   */
+  maxFactor?: number;
+}
+
+/** Options of `SHCLayer` (the common options and the switches; n must be ≥ 2). */
+export interface SHCOptions extends CommonHyperConnectionOptions, MapSwitchOptions {}
 
 /** Options of `SHCPowerLayer`. */
 export interface SHCPowerOptions extends SHCOptions {
@@ -90,9 +150,12 @@ export interface SHCPowerOptions extends SHCOptions {
  * Options of `createHyperConnection`: those of every variant together; each variant reads the
  * common options and its own, and ignores the others.
  */
-export interface HyperConnectionOptions extends HCOptions, MHCOptions, MHCLiteOptions, SHCPowerOptions {}
+export interface HyperConnectionOptions extends HCOptions, MHCOptions, MHCLiteOptions, KromHCOptions, SHCPowerOptions {}
 
-/** The split call style: the branch input, and a function that adds the branch output back. */
+/**
+ * The split call style: the branch input, and a function that adds the branch output back.
+ * (Shapes for the default options; `layout` and `outDim` change them as they describe.)
+ */
 export interface SplitResult {
   /** `[batch, seq, C]` = H_pre · X per token. */
   branchInput: Variable;

@@ -18,12 +18,15 @@ import { add, matmul, nn, noGrad, reshape, transpose, type Variable } from '@hyp
 import { parameterCount } from './diagnostics.js';
 import { createHyperConnection } from './factory.js';
 import type { HyperConnection, HyperConnectionOptions, Variant } from './hyper-connection.js';
-import { expandStreams, reduceStreams } from './streams.js';
+import { StreamExpand, StreamReduce } from './streams.js';
 
 /**
  * The hyper-connection options a model passes to every one of its layers (`eps` also sets the model's own RMSNorms).
  */
-export type ModelConnectionOptions = Omit<HyperConnectionOptions, 'n' | 'dim' | 'layerIndex' | 'dtype'>;
+export type ModelConnectionOptions = Omit<
+  HyperConnectionOptions,
+  'n' | 'dim' | 'layerIndex' | 'dtype' | 'residualTransform' | 'outDim' | 'layout'
+>;
 
 interface CommonModelOptions extends ModelConnectionOptions {
   variant: Variant;
@@ -33,10 +36,25 @@ interface CommonModelOptions extends ModelConnectionOptions {
   dim: number;
   /** Number of blocks. */
   depth: number;
-  /** Draws every weight; the hyper-connections' own initialisation is deterministic. */
+  /**
+   * Draws every weight; the hyper-connections' own initialisation is deterministic, except that
+   * with `init: 'reference'` it also draws sHC's projections (between the weights of the blocks).
+   */
   rng: Random;
   /** Default float64. */
   dtype?: DType;
+  /** Learnable per-stream embeddings at the expansion (`StreamExpand`, init 0). Default false. */
+  streamEmbedding?: boolean;
+  /** Stream reduction before the final norm (`StreamReduce`): `'sum'` (default) or `'attentionPool'`. */
+  streamReduce?: 'sum' | 'attentionPool';
+}
+
+/** The model's stream expansion and reduction modules (no parameters with the defaults). */
+function streamModules(options: CommonModelOptions, n: number, dtype: DType): [StreamExpand, StreamReduce] {
+  return [
+    new StreamExpand({ n, dim: options.dim, streamEmbedding: options.streamEmbedding, dtype }),
+    new StreamReduce({ n, dim: options.dim, mode: options.streamReduce, dtype }),
+  ];
 }
 
 function checkPositive(op: string, name: string, value: number): void {
@@ -146,6 +164,10 @@ export class DeepResidualMLP extends nn.Module {
   readonly blocks: MLPBlock[];
   readonly norm: nn.RMSNorm;
   readonly head: nn.Linear;
+  /** repeat into n streams (plus embeddings with `streamEmbedding`). */
+  readonly streamExpand: StreamExpand;
+  /** Sum (or attention pool, `streamReduce`) of the streams. */
+  readonly streamReduce: StreamReduce;
 
   constructor(options: DeepResidualMLPOptions) {
     super();
@@ -167,6 +189,7 @@ export class DeepResidualMLP extends nn.Module {
     );
     this.norm = new nn.RMSNorm(dim, { dtype, eps: options.eps });
     this.head = new nn.Linear(dim, options.outputDim, rng, { dtype });
+    [this.streamExpand, this.streamReduce] = streamModules(options, this.n, dtype);
   }
 
   /** The hyper-connection layers, first block first (their `lastMaps` feed the diagnostics). */
@@ -187,9 +210,9 @@ export class DeepResidualMLP extends nn.Module {
     }
     // hyper-connections work on [batch, seq, n, C]: a plain batch is a sequence of length 1
     const tokens = x.shape.length === 2 ? reshape(x, [x.shape[0]!, 1, x.shape[1]!]) : x;
-    let h = expandStreams(this.input.forward(tokens), this.n);
+    let h = this.streamExpand.forward(this.input.forward(tokens));
     for (const block of this.blocks) h = block.connection.forward(h, block.branch);
-    const y = this.head.forward(this.norm.forward(reduceStreams(h)));
+    const y = this.head.forward(this.norm.forward(this.streamReduce.forward(h)));
     return x.shape.length === 2 ? reshape(y, [x.shape[0]!, y.shape[2]!]) : y;
   }
 
@@ -217,6 +240,12 @@ export interface TinyTransformerOptions extends CommonModelOptions {
   hidden?: number;
   /** Logits from the token embedding's transpose instead of a separate head. Default false. */
   tiedHead?: boolean;
+  /**
+   * The `layerIndex` of each hyper-connection (it picks the stream H_pre reads at init,
+   * `layerIndex mod n`). `'perBlock'` (default, as the reference model `6zHAOyi/s2HC` does): both
+   * sublayers of block b get b. `'perSublayer'`: attention 2b, MLP 2b + 1.
+   */
+  layerIndex?: 'perBlock' | 'perSublayer';
 }
 
 /** Attention and MLP branches, each with its own pre-norm and its own hyper-connection. */
@@ -247,8 +276,9 @@ export interface GenerateOptions {
 
 /**
  * A decoder-only transformer: token + learned position embeddings → expand to n streams →
- * per block an attention branch (layer index 2·block) and an MLP branch (2·block + 1), each
- * pre-normed and wrapped by its own hyper-connection → sum of streams → RMSNorm → head.
+ * per block an attention branch and an MLP branch, each pre-normed and wrapped by its own
+ * hyper-connection (layer index b for both by default, 2b and 2b + 1 with `layerIndex:
+ * 'perSublayer'`) → sum of streams → RMSNorm → head.
  */
 export class TinyTransformer extends nn.Module {
   readonly variant: Variant;
@@ -261,6 +291,10 @@ export class TinyTransformer extends nn.Module {
   readonly norm: nn.RMSNorm;
   /** null when the head is tied to the token embedding. */
   readonly head: nn.Linear | null;
+  /** repeat into n streams (plus embeddings with `streamEmbedding`). */
+  readonly streamExpand: StreamExpand;
+  /** Sum (or attention pool, `streamReduce`) of the streams. */
+  readonly streamReduce: StreamReduce;
 
   constructor(options: TinyTransformerOptions) {
     super();
@@ -270,6 +304,17 @@ export class TinyTransformer extends nn.Module {
     const dtype = dtypeOption(op, options);
     const hidden = options.hidden ?? 4 * dim;
     checkPositive(op, 'hidden', hidden);
+    const convention = options.layerIndex ?? 'perBlock';
+    if (convention !== 'perBlock' && convention !== 'perSublayer') {
+      throw new ValueError(
+        `${op}: layerIndex must be 'perBlock' or 'perSublayer', got ` +
+          `${typeof convention === 'string' ? `'${convention}'` : String(convention)}`,
+      );
+    }
+    const [attnIndex, mlpIndex] =
+      convention === 'perBlock'
+        ? [(b: number) => b, (b: number) => b]
+        : [(b: number) => 2 * b, (b: number) => 2 * b + 1];
     this.variant = options.variant;
     this.n = streamCount(op, options.variant, options.n);
     this.seqLen = options.seqLen;
@@ -282,13 +327,14 @@ export class TinyTransformer extends nn.Module {
       (_, b) =>
         new TransformerBlock(
           new PreNormBranch(dim, new nn.CausalSelfAttention(dim, options.heads, rng, { dtype }), norm),
-          connection(options, this.n, 2 * b),
+          connection(options, this.n, attnIndex(b)),
           new PreNormBranch(dim, new nn.MLP(dim, hidden, rng, { dtype }), norm),
-          connection(options, this.n, 2 * b + 1),
+          connection(options, this.n, mlpIndex(b)),
         ),
     );
     this.norm = new nn.RMSNorm(dim, norm);
     this.head = options.tiedHead === true ? null : new nn.Linear(dim, options.vocabSize, rng, { dtype, bias: false });
+    [this.streamExpand, this.streamReduce] = streamModules(options, this.n, dtype);
   }
 
   /** The hyper-connection layers in depth order: block 0 attention, block 0 MLP, block 1 attention, …. */
@@ -308,9 +354,9 @@ export class TinyTransformer extends nn.Module {
     if (seq < 1 || seq > this.seqLen)
       throw new ShapeError(`TinyTransformer: sequence length ${seq} must lie in [1, ${this.seqLen}]`);
     const positions = this.positionEmbedding.forward(Array.from({ length: seq }, (_, t) => t));
-    let h = expandStreams(add(tok, positions), this.n);
+    let h = this.streamExpand.forward(add(tok, positions));
     for (const block of this.blocks) h = block.forward(h);
-    const y = this.norm.forward(reduceStreams(h));
+    const y = this.norm.forward(this.streamReduce.forward(h));
     return this.head === null ? matmul(y, transpose(this.tokenEmbedding.weight)) : this.head.forward(y);
   }
 

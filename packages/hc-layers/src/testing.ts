@@ -20,6 +20,7 @@ import {
 } from '@hyperconn/tensor';
 import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
 import { VARIANTS, type HyperConnection, type TokenMaps, type Variant } from './hyper-connection.js';
+import { kromhcFactors } from './variants/kromhc.js';
 import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroBranchScale } from './reference.js';
 
 /**
@@ -37,7 +38,12 @@ import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroB
  * - `doublyStochastic` — entries ≥ 0, row and column sums 1 and `σ_max ≤ 1`; with `sinkhornIters`
  *   set, rows are exact and the column tolerance follows Sinkhorn's convergence bound (below),
  *   and `σ_max ≤ 1` is not asserted (inexact columns let it exceed 1 by as much);
- * - `spectralSphere` — row and column sums 1 and `σ_max = 1`.
+ * - `spectralSphere` — row and column sums 1 and `σ_max = 1`;
+ * - `kronecker` — `H_res` is a Kronecker product U_1 ⊗ ⋯ ⊗ U_K of factors of the sizes
+ *   `kroneckerFactors` (U_1 outermost). Each U_k is recovered from `H_res` alone as a scaled
+ *   block marginal, U_k[a, c] = (i_k/n)·Σ of the entries whose k-th row digit is a and k-th column
+ *   digit is c (exact when `H_res` is such a product with entries summing to n), and their
+ *   product, multiplied out entry by entry, must give `H_res` back.
  */
 export type LayerInvariant =
   | 'finite'
@@ -47,7 +53,8 @@ export type LayerInvariant =
   | 'bypass'
   | 'gates'
   | 'doublyStochastic'
-  | 'spectralSphere';
+  | 'spectralSphere'
+  | 'kronecker';
 
 /** Options of `checkLayerInvariants` and `expectLayerInvariants`; all optional. */
 export interface LayerInvariantOptions {
@@ -76,6 +83,11 @@ export interface LayerInvariantOptions {
    * `sinkhornIters` (an `MHCLayer`'s), else 20 for variant 'mhc', none otherwise.
    */
   sinkhornIters?: number | null;
+  /**
+   * The factor sizes i_1, …, i_K (their product n, U_1 outermost) of the `kronecker` check.
+   * Default: the layer's own `factors` (a `KromHCLayer`'s), else `kromhcFactors(n)`.
+   */
+  kroneckerFactors?: readonly number[];
   /** Multiplies every rounding tolerance (`64·n·eps`-scaled by default). Default 1. */
   toleranceScale?: number;
   /** dtype of the generated states. Default: that of the layer's first parameter, else float64. */
@@ -215,6 +227,8 @@ interface CaseContext {
   /** The rounding tolerance, 64·n·eps (times `toleranceScale`). */
   tol: number;
   sinkhornIters: number | null;
+  /** The factor sizes of the `kronecker` check. */
+  kroneckerFactors: readonly number[];
   /** X, flat. */
   xs: ArrayLike<number>;
   /** forward(X, F), flat, and the maps it reported. */
@@ -323,7 +337,7 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'bypass',
     // n = 1 and H_res = 1 (residual): nothing to bypass
-    variants: ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'],
+    variants: ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'],
     check({ c, label, n, dim, xs, tol, withLayer, where }, w) {
       const result = withLayer((layer) => {
         const y = layer.forward(variable(c.x), (u: Variable) => mul(u, 0));
@@ -351,7 +365,7 @@ const CHECKS: readonly InvariantCheck[] = [
   },
   {
     name: 'gates',
-    variants: ['mhc', 'mhcLite', 'shc', 'shcPower'],
+    variants: ['mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'],
     check({ n, dtype, hPre, hPost, where }, w) {
       const gateTol = 4 * epsOf(dtype);
       for (let i = 0; i < hPre.length; i++) {
@@ -367,7 +381,7 @@ const CHECKS: readonly InvariantCheck[] = [
   },
   {
     name: 'doublyStochastic',
-    variants: ['mhc', 'mhcLite'],
+    variants: ['mhc', 'mhcLite', 'kromhc'],
     check({ n, tokens, hRes, tol, sinkhornIters, sigma, where }, w) {
       for (let k = 0; k < tokens; k++) {
         const h = tokenMatrix(hRes, n, k);
@@ -413,6 +427,26 @@ const CHECKS: readonly InvariantCheck[] = [
       return true;
     },
   },
+  {
+    name: 'kronecker',
+    variants: ['kromhc'],
+    check({ n, tokens, hRes, tol, kroneckerFactors, where }, w) {
+      for (let k = 0; k < tokens; k++) {
+        const h = tokenMatrix(hRes, n, k);
+        const product = kroneckerOfMarginals(h, kroneckerFactors);
+        for (let i = 0; i < n * n; i++) {
+          w.see(Math.abs(h[i]! - product[i]!), tol, () =>
+            where(
+              `H_res[${Math.floor(i / n)}][${i % n}] = ${fmt(h[i]!)} but the Kronecker product of its factor ` +
+                `marginals (sizes [${kroneckerFactors.join(', ')}]) gives ${fmt(product[i]!)}`,
+              k,
+            ),
+          );
+        }
+      }
+      return true;
+    },
+  },
 ];
 
 /** What each built-in variant promises (used when `invariants` is not given). */
@@ -421,6 +455,7 @@ export const DEFAULT_INVARIANTS: Readonly<Record<Variant, readonly LayerInvarian
   hc: promisedBy('hc'),
   mhc: promisedBy('mhc'),
   mhcLite: promisedBy('mhcLite'),
+  kromhc: promisedBy('kromhc'),
   shc: promisedBy('shc'),
   shcPower: promisedBy('shcPower'),
 };
@@ -459,6 +494,7 @@ export function checkLayerInvariants(
         : variant === 'mhc'
           ? 20
           : null;
+  const kroneckerFactors = kroneckerFactorsOption(options.kroneckerFactors, probe);
   const dtype = dtypeOption('checkLayerInvariants', options, probe.parameters()[0]?.dtype ?? 'float64');
   const tol = 64 * n * epsOf(dtype) * (options.toleranceScale ?? 1);
   const checks = CHECKS.filter((c) => invariants.includes(c.name));
@@ -526,6 +562,7 @@ export function checkLayerInvariants(
       dtype,
       tol,
       sinkhornIters,
+      kroneckerFactors,
       xs: c.x.toTypedArray(),
       out,
       maps,
@@ -658,6 +695,54 @@ function hilbertDiameter(h: ArrayLike<number>, n: number): number {
     }
   }
   return diameter;
+}
+
+/**
+ * The `kronecker` check's factor sizes: the option, else the layer's own `factors`, else
+ * `kromhcFactors(n)`. ValueError unless they are positive integers whose product is n.
+ */
+function kroneckerFactorsOption(option: readonly number[] | undefined, layer: HyperConnection): readonly number[] {
+  const own = (layer as { factors?: unknown }).factors;
+  const factors = option ?? (Array.isArray(own) ? (own as number[]) : kromhcFactors(layer.n));
+  const valid =
+    Array.isArray(factors) && factors.every((f) => Number.isSafeInteger(f) && f >= 1) && product(factors) === layer.n;
+  if (!valid) {
+    throw new ValueError(
+      `checkLayerInvariants: kroneckerFactors must be positive integers whose product is n = ${layer.n}, ` +
+        `got ${JSON.stringify(factors)}`,
+    );
+  }
+  return factors;
+}
+
+function product(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * U_1 ⊗ ⋯ ⊗ U_K multiplied out entry by entry, each U_k the scaled block marginal of the n×n
+ * matrix h: U_k[a, c] = (i_k/n)·Σ h[r, s] over the r whose k-th digit (in the mixed radix of the
+ * factor sizes, factor 1 most significant) is a and the s whose k-th digit is c. Flat, row-major.
+ */
+function kroneckerOfMarginals(h: ArrayLike<number>, factors: readonly number[]): Float64Array {
+  const n = product(factors);
+  const digit = (index: number, k: number): number => Math.floor(index / product(factors.slice(k + 1))) % factors[k]!;
+  const marginals = factors.map((size, k) => {
+    const u = new Float64Array(size * size);
+    for (let r = 0; r < n; r++) for (let s = 0; s < n; s++) u[digit(r, k) * size + digit(s, k)] += h[r * n + s]!;
+    return u.map((v) => (v * size) / n);
+  });
+  const out = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) {
+    for (let s = 0; s < n; s++) {
+      let v = 1;
+      factors.forEach((size, k) => {
+        v *= marginals[k]![digit(r, k) * size + digit(s, k)]!;
+      });
+      out[r * n + s] = v;
+    }
+  }
+  return out;
 }
 
 function outside(v: number, low: number, high: number): number {

@@ -256,7 +256,7 @@ describe('parameterCount and the diagnostics’ side effects', () => {
 
   it('reading diagnostics changes neither the maps nor later results', () => {
     const rng = new Random(4);
-    for (const variant of ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'] as const) {
+    for (const variant of ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'] as const) {
       const layer = randomLayer(variant, { n: 3, dim: 2, layerIndex: 0 }, 4, 0.5);
       const x = variable(randomState(rng, [1, 3, 3, 2], 1));
       const w = rng.normal([2, 2]);

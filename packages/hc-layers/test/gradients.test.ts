@@ -65,6 +65,8 @@ describe('10. gradients through a whole layer (gradcheck, float64)', () => {
       checkLayer(randomLayer(variant, SMALL, 3, 0.5), 3);
       // n = 2 exercises sHC without rotations and mHC-lite's 2 permutations
       if (variant !== 'residual') checkLayer(randomLayer(variant, { ...SMALL, n: 2, dim: 2 }, 4, 0.5), 4);
+      // KromHC at n = 3 is one factor (mHC-lite's map); n = 4 goes through the Kronecker product 2 ⊗ 2
+      if (variant === 'kromhc') checkLayer(randomLayer(variant, { ...SMALL, n: 4, dim: 2 }, 5, 0.5), 5);
     });
   }
 

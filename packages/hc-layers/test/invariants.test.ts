@@ -14,6 +14,8 @@ import {
   createHyperConnection,
   expandStreams,
   HCLayer,
+  KromHCLayer,
+  kromhcFactors,
   MHCLayer,
   MHCLiteLayer,
   SHCLayer,
@@ -234,8 +236,11 @@ describe('4. init values', () => {
   const e8 = Math.exp(-8);
   const sigmoid = (t: number): number => 1 / (1 + Math.exp(-t));
   const tanh4 = Math.tanh(4);
-  /** The closed-form H_res at init: a·I + b·(11ᵀ) */
-  const closedForm: Record<Exclude<Variant, 'residual'>, (n: number) => { diagonal: number; off: number }> = {
+  /** The closed-form H_res at init: a·I + b·(11ᵀ) (KromHC's, a Kronecker product of these, below) */
+  const closedForm: Record<
+    Exclude<Variant, 'residual' | 'kromhc'>,
+    (n: number) => { diagonal: number; off: number }
+  > = {
     hc: () => ({ diagonal: 1, off: 0 }),
     mhc: (n) => ({ diagonal: 1 / (1 + (n - 1) * e8), off: e8 / (1 + (n - 1) * e8) }),
     mhcLite: (n) => {
@@ -280,6 +285,49 @@ describe('4. init values', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it("KromHC: the Kronecker product of mHC-lite's closed forms on the prime factors, n = 2..8", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 0, max: 20 }),
+        dtypeArb,
+        seedArb,
+        (n, layerIndex, dtype, seed) => {
+          const layer = createHyperConnection('kromhc', { n, dim: 3, layerIndex, dtype });
+          const maps = layer.maps(randomState(new Random(seed), [1, 3, n, 3], 10, dtype));
+          // entry (r, s) multiplies, per factor i (factor 1 the most significant digit of r and s),
+          // the diagonal or the off-diagonal value of mHC-lite's init on i streams
+          const factors = kromhcFactors(n);
+          const entry = (r: number, s: number): number => {
+            let value = 1;
+            let stride = n;
+            for (const i of factors) {
+              stride /= i;
+              const { diagonal, off } = closedForm.mhcLite(i);
+              value *= Math.floor(r / stride) % i === Math.floor(s / stride) % i ? diagonal : off;
+            }
+            return value;
+          };
+          const tol = roundingTol(dtype, dtype === 'float64' ? Math.max(n, ...factors.map(factorial)) : n);
+          const expectedH = Array.from({ length: n * n }, (_, i) => entry(Math.floor(i / n), i % n));
+          for (const h of matrices(maps.hRes)) expectClose(h.flat(), expectedH, { rtol: 0, atol: tol });
+          const k = layerIndex % n;
+          expectClose(
+            maps.hPre,
+            Array.from({ length: 3 * n }, (_, i) => sigmoid(i % n === k ? 1 : -1)),
+            { rtol: 0, atol: tol },
+          );
+          expectClose(
+            maps.hPost,
+            Array.from({ length: 3 * n }, (_, i) => 2 * sigmoid(i % n === k ? 1 : -1)),
+            { rtol: 0, atol: tol },
+          );
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 
@@ -428,10 +476,10 @@ describe('6. mHC-lite: exactly doubly stochastic', () => {
 });
 
 describe('7. gates: H_pre ∈ (0,1)ⁿ, H_post ∈ (0,2)ⁿ', () => {
-  it('hold for mHC, mHC-lite, sHC and shcPower with random parameters (closed where the sigmoid saturates)', () => {
+  it('hold for mHC, mHC-lite, KromHC, sHC, shcPower with random parameters (closed where sigmoid saturates)', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('mhc', 'mhcLite', 'shc', 'shcPower' as const),
+        fc.constantFrom('mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower' as const),
         fc.integer({ min: 2, max: 5 }),
         seedArb,
         paramScaleArb,
@@ -541,6 +589,44 @@ describe('9. composition over 64 layers', () => {
     }
   });
 
+  it('KromHC: products stay doubly stochastic, and Kronecker products (of the factor products)', () => {
+    for (const n of [2, 4, 6]) {
+      const maps = compositionMaps('kromhc', n, n, 2);
+      const p = products(maps);
+      const { rows, cols, sigma } = perToken(p);
+      const tol = roundingTol('float64', n) * 64;
+      expectAll(rows, 1, tol, 'row sum');
+      expectAll(cols, 1, tol, 'column sum');
+      sigma.forEach((s) => {
+        expect(s[0]!).toBeLessThanOrEqual(1 + tol);
+      });
+      p.toTypedArray().forEach((v) => {
+        expect(v).toBeGreaterThanOrEqual(0);
+      });
+      // (A⊗B)(C⊗D) = AC⊗BD: the product is still a 2 × (n/2) Kronecker product. Its 2×2 factor is the
+      // block-sum marginal (each block of a doubly stochastic B-factor sums to n/2), checked by loops.
+      const half = n / 2;
+      matrices(p).forEach((h) => {
+        const a = [0, 1].map((i) =>
+          [0, 1].map((j) => {
+            let total = 0;
+            for (let r = 0; r < half; r++) for (let c = 0; c < half; c++) total += h[i * half + r]![j * half + c]!;
+            return total / half;
+          }),
+        );
+        const b = Array.from({ length: half }, (_, r) =>
+          Array.from({ length: half }, (_, c) => h[r]![c]! + h[r]![half + c]!),
+        );
+        h.forEach((row, i) => {
+          row.forEach((v, j) => {
+            const expected = a[Math.floor(i / half)]![Math.floor(j / half)]! * b[i % half]![j % half]!;
+            expect(Math.abs(v - expected)).toBeLessThanOrEqual(tol);
+          });
+        });
+      });
+    }
+  });
+
   it('HC: unconstrained products grow with depth', () => {
     for (const n of [2, 4]) {
       // A_r = I + |0.2·N(0,1)| (plus random dynamic terms): every row sum of H_res exceeds 1
@@ -610,7 +696,8 @@ describe('12. H_res is applied (bypass guard)', () => {
   /** The static part of H_res of each variant, to move it away from I. */
   const resBias = (layer: HyperConnection): Variable[] => {
     if (layer instanceof HCLayer) return [layer.resBias];
-    if (layer instanceof MHCLayer || layer instanceof MHCLiteLayer) return [layer.resBias];
+    if (layer instanceof MHCLayer || layer instanceof MHCLiteLayer || layer instanceof KromHCLayer)
+      return [layer.resBias];
     if (layer instanceof SHCLayer)
       return [layer.resBiasU, layer.resBiasV, layer.resBiasS].filter((p): p is Variable => p !== null);
     if (layer instanceof SHCPowerLayer) return [layer.resBias];
@@ -620,7 +707,7 @@ describe('12. H_res is applied (bypass guard)', () => {
   it('with F ≡ 0 the output is H_res·X (by loops), which differs from X once b_res/c move H_res away from I', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('hc', 'mhc', 'mhcLite', 'shc', 'shcPower' as const),
+        fc.constantFrom('hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower' as const),
         fc.integer({ min: 2, max: 5 }),
         seedArb,
         (variant, n, seed) => {

@@ -8,7 +8,14 @@ import { matmul, tanh, type Variable } from '@hyperconn/autograd';
 import { createHyperConnection, type HyperConnection, type HyperConnectionOptions, type Variant } from '../src/index';
 
 /** The constrained variants and the largest n their properties run at (mHC-lite: n! cost). */
-export const MAX_N: Record<Exclude<Variant, 'residual'>, number> = { hc: 6, mhc: 6, mhcLite: 5, shc: 6, shcPower: 6 };
+export const MAX_N: Record<Exclude<Variant, 'residual'>, number> = {
+  hc: 6,
+  mhc: 6,
+  mhcLite: 5,
+  kromhc: 6,
+  shc: 6,
+  shcPower: 6,
+};
 
 /** c·n·eps rounding tolerance for computations of size n. */
 export function roundingTol(dtype: DType, n: number, c = 8): number {

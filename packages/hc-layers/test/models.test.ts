@@ -176,6 +176,15 @@ function specParameterCount(variant: Variant, n: number, c: number): number {
       return n * c * (n + n + n * n) + n * c + 3 + n + n + n * n;
     case 'mhcLite': // φ_pre, φ_post, W_res; gain; α ×3; b_pre, b_post, b_res over n! permutations
       return n * c * (2 * n + factorial(n)) + n * c + 3 + 2 * n + factorial(n);
+    case 'kromhc': {
+      // as mHC-lite, with Σ_k i_k! logits over the prime factors i_k of n instead of n!
+      let logits = 0;
+      let rest = n;
+      for (let p = 2; rest > 1; p++) {
+        for (; rest % p === 0; rest /= p) logits += factorial(p);
+      }
+      return n * c * (2 * n + logits) + n * c + 3 + 2 * n + logits;
+    }
     // W_pre, W_post, W_res; gain; p, q, ρ_S (+ ρ_U, ρ_V, γ_U, γ_V when m ≥ 2: no rotations at n = 2);
     // b_pre, b_post; c
     case 'shc':
@@ -186,9 +195,10 @@ function specParameterCount(variant: Variant, n: number, c: number): number {
 }
 
 describe('parameter counts', () => {
-  it('the spec quotes 100C + 27 (mHC) and 72C + 24 (sHC) at n = 4', () => {
+  it('the spec quotes 100C + 27 (mHC), 52C + 15 (KromHC) and 72C + 24 (sHC) at n = 4', () => {
     for (const c of [1, 8, 64]) {
       expect(specParameterCount('mhc', 4, c)).toBe(100 * c + 27);
+      expect(specParameterCount('kromhc', 4, c)).toBe(52 * c + 15);
       expect(specParameterCount('shc', 4, c)).toBe(72 * c + 24);
     }
   });

@@ -37,8 +37,8 @@ import { epsOf, mul, Random, tensor, type DType, type Tensor } from '@hyperconn/
 import { createHyperConnection, type HyperConnection, type HyperConnectionOptions, type TokenMaps } from '../src/index';
 import { MAX_N, randomLayer, randomState, roundingTol } from './layer-helpers';
 
-type LayerVariant = 'hc' | 'mhc' | 'mhcLite' | 'shc' | 'shcPower';
-const LAYER_VARIANTS: readonly LayerVariant[] = ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'];
+type LayerVariant = 'hc' | 'mhc' | 'mhcLite' | 'kromhc' | 'shc' | 'shcPower';
+const LAYER_VARIANTS: readonly LayerVariant[] = ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'];
 const KEYS = ['hRes', 'hPre', 'hPost'] as const;
 
 /**

@@ -168,7 +168,7 @@ describe('built-in variants pass their invariants', () => {
     for (const r of report.invariants) expect(r.cases, r.name).toBeGreaterThan(0);
   });
 
-  it.each(['mhc', 'mhcLite', 'shc', 'shcPower'] as const)('%s (float32)', (variant) => {
+  it.each(['mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'] as const)('%s (float32)', (variant) => {
     expectLayerInvariants(() => createHyperConnection(variant, { n: 4, dim: 3, layerIndex: 2, dtype: 'float32' }), {
       numRuns: 10,
     });

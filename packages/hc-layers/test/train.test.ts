@@ -7,8 +7,8 @@
  * Also the character tokenizer and the batch sampler, against the text itself.
  *
  * Measured (float64, seed 0, 40 steps, lr 1e-2): held-out loss 4.31 → 2.59 (residual), 2.56
- * (hc), 2.59 (mhc), 2.59 (mhcLite), 2.58 (shc), 2.59 (shcPower); the unigram baseline on the
- * same batch is about 3.0. The assertions leave a margin of about 0.2 nats.
+ * (hc), 2.59 (mhc), 2.59 (mhcLite), 2.58 (kromhc), 2.58 (shc), 2.59 (shcPower); the unigram
+ * baseline on the same batch is about 3.0. The assertions leave a margin of about 0.2 nats.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -44,7 +44,7 @@ import {
   vecMat,
 } from './layer-helpers';
 
-const CONSTRAINED = ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'] as const;
+const CONSTRAINED = ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'] as const;
 
 describe('createHyperConnection', () => {
   it('returns the named variant, and the residual for n = 1 whatever the variant', () => {
@@ -63,6 +63,21 @@ describe('createHyperConnection', () => {
     expect(() => createHyperConnection('mhcLite', { n: 9, dim: 2, layerIndex: 0 })).toThrow(/9! = 362880.*'shc'/);
     expect(() => createHyperConnection('mhcLite', { n: 5, dim: 2, layerIndex: 0, maxN: 4 })).toThrow(/5! = 120/);
     expect(createHyperConnection('mhcLite', { n: 4, dim: 2, layerIndex: 0, maxN: 4 }).n).toBe(4);
+  });
+
+  it('refuses KromHC when a prime factor of n exceeds maxFactor, naming it and its factorial', () => {
+    expect(() => createHyperConnection('kromhc', { n: 11, dim: 2, layerIndex: 0 })).toThrow(ValueError);
+    expect(() => createHyperConnection('kromhc', { n: 22, dim: 2, layerIndex: 0 })).toThrow(
+      /^KromHCLayer: n = 22 has the prime factor 11 > maxFactor = 8 .*11! = 39916800 permutation.*'shc'/,
+    );
+    expect(() => createHyperConnection('kromhc', { n: 6, dim: 2, layerIndex: 0, maxFactor: 2 })).toThrow(
+      /prime factor 3 > maxFactor = 2 .*3! = 6/,
+    );
+    // powers of two never exceed maxFactor = 2; 16 needs 4 factors of 2 logits each, not 16!
+    expect(createHyperConnection('kromhc', { n: 16, dim: 1, layerIndex: 0, maxFactor: 2 }).n).toBe(16);
+    expect(() => createHyperConnection('kromhc', { n: 4, dim: 2, layerIndex: 0, maxFactor: 0 })).toThrow(
+      /^KromHCLayer: maxFactor must be an integer ≥ 1, got 0/,
+    );
   });
 
   it('rejects bad options with ValueErrors naming them', () => {
@@ -220,7 +235,7 @@ describe('the update X′ = H_res·X + H_postᵀ·F(H_pre·X)', () => {
   });
 
   it('never passes NaN on: non-finite input or maps are ValueErrors naming the layer', () => {
-    for (const variant of ['hc', 'mhc', 'mhcLite', 'shc', 'shcPower'] as const) {
+    for (const variant of ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'] as const) {
       const x = zeros([1, 2, 3, 2]);
       x.set([0, 1, 2, 1], NaN);
       const layer = createHyperConnection(variant, { n: 3, dim: 2, layerIndex: 0 });
@@ -526,12 +541,22 @@ describe('lastMaps are snapshots', () => {
 });
 
 describe('parameters', () => {
-  /** The spec's counts; n = 4 gives HC 7C + 26, mHC 100C + 27, mHC-lite 132C + 35, sHC 72C + 24, shcPower 72C + 19. */
+  /**
+   * The spec's counts; n = 4 gives HC 7C + 26, mHC 100C + 27, mHC-lite 132C + 35, KromHC 52C + 15,
+   * sHC 72C + 24, shcPower 72C + 19.
+   */
   const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+  /** KromHC's logits per token: Σ i! over the prime factors i of n (with multiplicity), by trial division. */
+  const kromhcLogits = (n: number): number => {
+    let total = 0;
+    for (let p = 2, rest = n; rest > 1; p++) for (; rest % p === 0; rest /= p) total += factorial(p);
+    return total;
+  };
   const expectedCount: Record<(typeof CONSTRAINED)[number], (n: number, c: number) => number> = {
     hc: (n, c) => (n + 3) * c + n * n + 2 * n + 2,
     mhc: (n, c) => n * c * (1 + 2 * n + n * n) + n * n + 2 * n + 3,
     mhcLite: (n, c) => n * c * (1 + 2 * n + factorial(n)) + factorial(n) + 2 * n + 3,
+    kromhc: (n, c) => n * c * (1 + 2 * n + kromhcLogits(n)) + kromhcLogits(n) + 2 * n + 3,
     shc: (n, c) => n * c * (1 + 2 * n + (n - 1) ** 2) + 2 * n + (n - 1) ** 2 + 3 + (n >= 3 ? 4 : 0),
     shcPower: (n, c) => n * c * (1 + 2 * n + (n - 1) ** 2) + 2 * n + (n - 1) ** 2 + 2,
   };
@@ -543,6 +568,7 @@ describe('parameters', () => {
       expect(count('hc')).toBe(7 * c + 26);
       expect(count('mhc')).toBe(100 * c + 27);
       expect(count('mhcLite')).toBe(132 * c + 35);
+      expect(count('kromhc')).toBe(52 * c + 15);
       expect(count('shc')).toBe(72 * c + 24);
       expect(count('shcPower')).toBe(72 * c + 19);
       expect(count('residual')).toBe(0);
@@ -565,6 +591,7 @@ describe('parameters', () => {
       hc: ['preWeight', 'resWeight', 'postWeight'],
       mhc: ['preWeight', 'postWeight', 'resWeight'],
       mhcLite: ['preWeight', 'postWeight', 'resWeight'],
+      kromhc: ['preWeight', 'postWeight', 'resWeight'],
       shc: ['preWeight', 'postWeight', 'resWeight'],
       shcPower: ['preWeight', 'postWeight', 'resWeight'],
     };

@@ -5,4 +5,5 @@ export * from './birkhoff.js';
 export * from './spectral-sphere.js';
 export * from './stiefel.js';
 export * from './orthogonal-maps.js';
+export * from './fused-sphere.js';
 export * from './riemannian-optim.js';

@@ -1,13 +1,28 @@
 /**
  * Differentiable maps onto the Birkhoff polytope 𝔅ₙ (doubly stochastic matrices): Sinkhorn–Knopp
  * scaling of a matrix of logits (mHC) and the Birkhoff–von Neumann mixture of permutation
- * matrices (mHC-lite). Both are built from @hyperconn/autograd ops, so their gradients are exact
- * gradients of what was computed and can be differentiated again to any order.
+ * matrices (mHC-lite). Each is a fused op by default (scalar loops, one graph node) with the
+ * composition of @hyperconn/autograd ops as `impl: 'reference'`; either way the gradients are
+ * exact gradients of what was computed and can be differentiated again to any order.
  */
 import * as T from '@hyperconn/tensor';
 import { ShapeError, Tensor, ValueError, fmtShape, type DType } from '@hyperconn/tensor';
-import { asVariable, div, exp, logsumexp, matmul, reshape, sub, sum, type Variable } from '@hyperconn/autograd';
+import {
+  asVariable,
+  customOp,
+  div,
+  exp,
+  logsumexp,
+  matmul,
+  reshape,
+  sub,
+  sum,
+  type Variable,
+} from '@hyperconn/autograd';
 import { requireFinite } from './util.js';
+import { fusedSinkhorn, type SinkhornBackward } from './fused-sinkhorn.js';
+
+export { EXP_DOMAIN_MAX_SPREAD, type SinkhornBackward } from './fused-sinkhorn.js';
 
 /** Options of `sinkhorn`: `iters` must be a positive integer and `tol` ≥ 0 (ValueError otherwise). */
 export interface SinkhornOptions {
@@ -15,8 +30,22 @@ export interface SinkhornOptions {
   iters?: number;
   /** Stop early once the column marginal error max |colsum − 1| is ≤ tol (rows are always exact). */
   tol?: number;
-  /** Normalise log-sum-exps of the logits (default, overflow-free) or sums of exp(logits). */
+  /**
+   * The composed reference only: normalise log-sum-exps of the logits (default, overflow-free) or
+   * sums of exp(logits). `false` implies `impl: 'reference'` (with `impl: 'fused'`: ValueError).
+   */
   logDomain?: boolean;
+  /**
+   * 'fused' (default): one op with scalar-code loops, exp domain with a per-matrix log-domain
+   * fallback (see `EXP_DOMAIN_MAX_SPREAD`); 'reference': the composed autograd ops.
+   */
+  impl?: 'fused' | 'reference';
+  /**
+   * The fused op's gradient: 'unrolled' (default; the exact derivative of the iterations run, as
+   * the reference's) or 'implicit' (the implicit-function derivative of the converged map at the
+   * returned matrix). Ignored by the reference, which is always unrolled.
+   */
+  backward?: SinkhornBackward;
 }
 
 /**
@@ -60,12 +89,29 @@ function columnError(m: Tensor): number {
  *   anyway, so the check costs n exps per matrix per iteration (against n² for the iteration);
  *   stopping wastes that one log-sum-exp. At least one iteration always runs.
  *
- * The gradient is the exact (unrolled) derivative of the iterations run, to any order.
+ * Implementations (`impl`): 'fused' (default) is one custom op whose forward and backward are
+ * scalar loops per matrix, in the exp domain (subtract the largest logit, exp once, divide by
+ * column then row sums) unless the matrix's logit spread exceeds `EXP_DOMAIN_MAX_SPREAD` (300),
+ * where it runs the log-domain iteration instead; both equal the reference to rounding.
+ * 'reference' is the composition of autograd ops above, the specification the fused op is
+ * tested against.
+ *
+ * Gradients (`backward`, fused only): 'unrolled' (default) is the exact derivative of the
+ * iterations run, reverse-mode through the stored per-iteration scalings; higher orders (a
+ * backward recorded with createGraph, `grad(grad(f))`) are the exact derivatives of the
+ * reference, taken on a local graph. 'implicit' is the implicit-function derivative of the
+ * limit at the returned matrix: one (n−1)×(n−1) solve per matrix, nothing stored per
+ * iteration; it differs from the unrolled one by about the remaining column error and matches
+ * it as the iterations grow (docs/spec/manifolds.md, "Sinkhorn backward"). Recorded, it is the
+ * same formula in differentiable ops of the returned matrix, so its higher orders are those of
+ * the implicit rule (at convergence: of the limit map).
+ *
  * Throws a ShapeError for a non-square or empty matrix, a ValueError for non-finite logits
  * (NaN, ±∞) or bad options.
  */
 export function sinkhorn(logits: Variable | Tensor, options: SinkhornOptions = {}): SinkhornResult {
-  const { iters = 20, tol, logDomain = true } = options;
+  const { iters = 20, tol, logDomain = true, backward = 'unrolled' } = options;
+  const impl = options.impl ?? (logDomain ? 'fused' : 'reference');
   const input = asVariable('sinkhorn', logits, 'logits');
   const shape = input.shape;
   if (shape.length < 2 || shape[shape.length - 1] !== shape[shape.length - 2] || shape[shape.length - 1] === 0) {
@@ -76,8 +122,32 @@ export function sinkhorn(logits: Variable | Tensor, options: SinkhornOptions = {
   if (!Number.isInteger(iters) || iters < 1)
     throw new ValueError(`sinkhorn: iters must be a positive integer, got ${iters}`);
   if (tol !== undefined && !(tol >= 0)) throw new ValueError(`sinkhorn: tol must be a non-negative number, got ${tol}`);
+  if (impl !== 'fused' && impl !== 'reference')
+    throw new ValueError(`sinkhorn: impl must be 'fused' or 'reference', got ${String(impl)}`);
+  if (backward !== 'unrolled' && backward !== 'implicit')
+    throw new ValueError(`sinkhorn: backward must be 'unrolled' or 'implicit', got ${String(backward)}`);
+  if (impl === 'fused' && !logDomain) {
+    throw new ValueError(
+      "sinkhorn: logDomain: false selects the composed plain form; it has no fused path (impl: 'fused' " +
+        'chooses its domain per matrix)',
+    );
+  }
   requireFinite('sinkhorn', 'logits', input.value);
+  if (impl === 'fused') {
+    const reference = (iterations: number) => (l: Variable) => referenceSinkhorn(l, iterations, undefined, true).matrix;
+    const { matrix, iterations } = fusedSinkhorn(input, { iters, tol, backward, reference });
+    return { matrix, marginalError: columnError(matrix.value), iterations };
+  }
+  return referenceSinkhorn(input, iters, tol, logDomain);
+}
 
+/** The composed Sinkhorn on validated logits (the body of `impl: 'reference'`). */
+function referenceSinkhorn(
+  input: Variable,
+  iters: number,
+  tol: number | undefined,
+  logDomain: boolean,
+): SinkhornResult {
   // One code path for both domains: a column statistic, the step that divides it out, and the
   // column error that the statistic reveals before it is divided out.
   const columnStat = logDomain ? (m: Variable) => logsumexp(m, -2, true) : (m: Variable) => sum(m, -2, true);
@@ -186,15 +256,24 @@ function permutationStack(n: number, dtype: DType): Tensor {
  * from the last axis (which must have length n! for some n ≥ 1: 1, 2, 6, 24, 120, …).
  *
  * Exact by construction: for weights on the simplex (e.g. a softmax) the result is doubly
- * stochastic to rounding; in general its rows and columns sum to Σ_k w_k. Computed as one
- * matmul with a cached constant [n!, n²] stack of flattened permutation matrices (n!·n² work per
- * matrix; 2.6 M entries, 20 MB in float64, at n = 8), so it is differentiable to any order.
+ * stochastic to rounding; in general its rows and columns sum to Σ_k w_k.
+ *
+ * `impl: 'fused'` (default) is a gather-add: H[i, π_k(i)] += w_k over k, i (n!·n work per
+ * matrix), whose backward is the matching gather-sum w̄_k = Σ_i Ḡ[i, π_k(i)]; the two are each
+ * other's adjoints (both linear), so gradients of every order are exact. `impl: 'reference'` is
+ * one matmul with a cached constant [n!, n²] stack of flattened permutation matrices (n!·n² work
+ * per matrix; 2.6 M entries, 20 MB in float64, at n = 8).
  *
  * Throws a ShapeError when the last axis is not a factorial, a ValueError when n > maxN
- * (default 8; the cost is factorial in n) or when a weight is not finite.
+ * (default 8; the cost is factorial in n), when a weight is not finite or for a bad `impl`.
  */
-export function permutationMixture(weights: Variable | Tensor, options: { maxN?: number } = {}): Variable {
-  const { maxN = 8 } = options;
+export function permutationMixture(
+  weights: Variable | Tensor,
+  options: { maxN?: number; impl?: 'fused' | 'reference' } = {},
+): Variable {
+  const { maxN = 8, impl = 'fused' } = options;
+  if (impl !== 'fused' && impl !== 'reference')
+    throw new ValueError(`permutationMixture: impl must be 'fused' or 'reference', got ${String(impl)}`);
   if (!Number.isInteger(maxN) || maxN < 1)
     throw new ValueError(`permutationMixture: maxN must be a positive integer, got ${maxN}`);
   const w = asVariable('permutationMixture', weights, 'weights');
@@ -205,16 +284,92 @@ export function permutationMixture(weights: Variable | Tensor, options: { maxN?:
   while (factorial(n) < count) n++;
   if (factorial(n) !== count) {
     throw new ShapeError(
-      `permutationMixture: the last axis of weights ${fmtShape(w.shape)} has length ${count}, which is not a factorial n! (1, 2, 6, 24, 120, 720, …)`,
+      `permutationMixture: the last axis of weights ${fmtShape(w.shape)} has length ${count}, ` +
+        'which is not a factorial n! (1, 2, 6, 24, 120, 720, …)',
     );
   }
   if (n > maxN) {
     throw new ValueError(
-      `permutationMixture: n = ${n} streams need ${n}! = ${count} permutation matrices (maxN = ${maxN}); the cost is factorial in n, use sHC (the spectral sphere) instead`,
+      `permutationMixture: n = ${n} streams need ${n}! = ${count} permutation matrices (maxN = ${maxN}); ` +
+        'the cost is factorial in n, use sHC (the spectral sphere) instead',
     );
   }
   requireFinite('permutationMixture', 'weights', w.value);
   const batch = w.shape.slice(0, -1);
+  if (impl === 'fused') return mixtureOp(n)(w);
   const flat = matmul(reshape(w, [-1, count]), permutationStack(n, w.dtype));
   return reshape(flat, [...batch, n, n]);
+}
+
+const permutationIndexCache = new Map<number, Int32Array>();
+
+/** index[k·n + i] = i·n + π_k(i): the flat position of the one in row i of P_k. */
+function permutationIndex(n: number): Int32Array {
+  let index = permutationIndexCache.get(n);
+  if (!index) {
+    const perms = permutations(n);
+    index = new Int32Array(perms.length * n);
+    perms.forEach((perm, k) => {
+      perm.forEach((j, i) => {
+        index![k * n + i] = i * n + j;
+      });
+    });
+    permutationIndexCache.set(n, index);
+  }
+  return index;
+}
+
+const mixtureOps = new Map<number, { mix: (w: Variable) => Variable; gather: (g: Variable) => Variable }>();
+
+/**
+ * The fused mixture w [..., n!] ↦ [..., n, n] and its adjoint, the gather-sum g [..., n, n] ↦
+ * [..., n!]; each one's backward is the other, so every order is exact.
+ */
+function mixtureOp(n: number): (w: Variable) => Variable {
+  let ops = mixtureOps.get(n);
+  if (!ops) {
+    const index = permutationIndex(n);
+    const count = index.length / n;
+    const nn = n * n;
+    const mix = customOp({
+      name: 'permutationMixture',
+      forward: (w) => {
+        const wv = w.toTypedArray();
+        const matrices = wv.length / count;
+        const out = T.allocate(w.dtype, matrices * nn);
+        // summed in a double per entry, in the order of k (as the matmul's dot products)
+        const acc = new Float64Array(nn);
+        for (let b = 0; b < matrices; b++) {
+          acc.fill(0);
+          for (let k = 0; k < count; k++) {
+            const wk = wv[b * count + k]!;
+            for (let i = 0; i < n; i++) acc[index[k * n + i]!]! += wk;
+          }
+          out.set(acc, b * nn);
+        }
+        return new Tensor(out, [...w.shape.slice(0, -1), n, n]);
+      },
+      backward: (g) => [ops!.gather(g)],
+    });
+    const gather = customOp({
+      name: 'permutationMixture.backward',
+      forward: (g) => {
+        const gv = g.toTypedArray();
+        const matrices = gv.length / nn;
+        const out = T.allocate(g.dtype, matrices * count);
+        for (let b = 0; b < matrices; b++) {
+          for (let k = 0; k < count; k++) {
+            let sum = 0;
+            for (let i = 0; i < n; i++) sum += gv[b * nn + index[k * n + i]!]!;
+            out[b * count + k] = sum;
+          }
+        }
+        return new Tensor(out, [...g.shape.slice(0, -2), count]);
+      },
+      backward: (gg) => [ops!.mix(gg)],
+    });
+    ops = { mix, gather };
+    mixtureOps.set(n, ops);
+  }
+  return ops.mix;
 }

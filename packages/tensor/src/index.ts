@@ -2,7 +2,16 @@ export * from './errors.js';
 export * from './dtype.js';
 export * from './shape.js';
 export * from './tensor.js';
-export * from './matmul.js';
+export { matmul } from './matmul.js';
+export {
+  getNumThreads,
+  MAX_THREADS,
+  setNumThreads,
+  shutdownThreads,
+  type ThreadPoolInfo,
+  threadPoolInfo,
+  WorkerError,
+} from './threads.js';
 export * from './indexing.js';
 export * from './linalg/index.js';
 export * from './elementwise.js';

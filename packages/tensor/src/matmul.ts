@@ -10,11 +10,18 @@
  * Every kernel reads the operands through their strides, so transposed views and stride-0
  * broadcast batch axes cost no copy, and no kernel allocates per matrix of a batch.
  * The kernels accept Float64Array and Float32Array alike and sum in float64.
+ *
+ * With `setNumThreads(k)`, k > 1, a blocked product of at least `threading.minWork`
+ * multiply-adds is split between the calling thread and k − 1 workers (threads.ts): whole
+ * products of a batch, or whole 4-row tiles of each product, per thread. Every output element
+ * is still summed by the same kernel in the same order, so results are bit-identical to one
+ * thread.
  */
 import { allocate, MAX_ELEMENTS, promoteTypes, type TypedArray } from './dtype.js';
 import { ShapeError, fmtShape } from './errors.js';
 import { checkAllocation, sizeOf } from './shape.js';
 import { checkTensor, Tensor } from './tensor.js';
+import { runParallel, usableThreads } from './threads.js';
 
 /**
  * The matrix product with NumPy's `matmul` semantics.
@@ -75,7 +82,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   };
   if (m === k && k === n && m >= 2 && m <= 4) unrolledBatched(A.data, B.data, out, plan);
   else if (m * k * n <= SMALL_WORK || m < MR || n < NR) smallBatched(A.data, B.data, out, plan);
-  else blockedBatched(A.data, B.data, out, plan);
+  else {
+    const threads = count * k >= threading.minWork ? usableThreads('matmul') : 1;
+    if (threads > 1) blockedParallel(A.data, B.data, out, plan, threads);
+    else blockedBatched(A.data, B.data, out, plan);
+  }
   return new Tensor(out, outShape);
 }
 
@@ -114,7 +125,8 @@ function broadcastBatch(
     const db = bBatch[i - ndim + bBatch.length] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
       throw new ShapeError(
-        `matmul: batch axes do not broadcast: ${fmtShape(aFull)} @ ${fmtShape(bFull)} (batch axis ${i - ndim}: ${da} ≠ ${db})`,
+        `matmul: batch axes do not broadcast: ${fmtShape(aFull)} @ ${fmtShape(bFull)} ` +
+          `(batch axis ${i - ndim}: ${da} ≠ ${db})`,
       );
     }
     out.push(da === 1 ? db : da);
@@ -443,36 +455,152 @@ function packBuffer(length: number): number[] {
   return buf;
 }
 
-/** C = A·B for every matrix of the batch by the blocked kernel; the pack buffers serve the whole batch. */
-function blockedBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan): void {
-  const { m, k, n, rsA, offA, offB, sA, sB } = plan;
-  // A run sharing one B whose A matrices are stacked rows of one taller matrix (`x @ W` in a
-  // linear layer) is a single product, so B is packed once per run, not once per matrix.
-  const stacked = sB === 0 && sA === m * rsA;
-  const rows = stacked ? plan.inner * m : m;
-  const count = stacked ? 1 : plan.inner;
+/**
+ * The products the blocked kernel computes for a plan. A run sharing one B whose A matrices
+ * are stacked rows of one taller matrix (`x @ W` in a linear layer) is a single product, so B
+ * is packed once per run, not once per matrix.
+ */
+function blockedProducts(plan: Plan): { rows: number; perRun: number; products: number } {
+  const stacked = plan.sB === 0 && plan.sA === plan.m * plan.rsA;
+  const perRun = stacked ? 1 : plan.inner;
+  return { rows: stacked ? plan.inner * plan.m : plan.m, perRun, products: plan.offA.length * perRun };
+}
+
+/**
+ * The part of a blocked matmul one thread computes: products q0 … q1 − 1 of the batch walk,
+ * rows i0 … i1 − 1 of each (rows of the stacked matrix for a stacked run).
+ */
+interface Share {
+  q0: number;
+  q1: number;
+  i0: number;
+  i1: number;
+}
+
+/**
+ * C = A·B for every matrix of the batch by the blocked kernel (or the `share` of it); the pack
+ * buffers serve the whole batch. The sums of an element do not depend on which other rows
+ * are in the same call, which is what makes a split between threads bit-identical.
+ */
+function blockedBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan, share?: Share): void {
+  const { k, n, rsA, offA, offB, sA, sB } = plan;
+  const { rows, perRun, products } = blockedProducts(plan);
+  const { q0, q1, i0, i1 } = share ?? { q0: 0, q1: products, i0: 0, i1: rows };
+  const mine = i1 - i0;
+  if (mine <= 0 || q1 <= q0) return;
   const kc = Math.min(KC, k);
-  const Ap = packBuffer(roundUp(Math.min(MC, rows), MR) * kc);
+  const Ap = packBuffer(roundUp(Math.min(MC, mine), MR) * kc);
   const Bp = packBuffer(roundUp(Math.min(NC, n), NR) * kc);
   // The kernel accumulates whole MR×NR tiles in float64: into C itself when it is float64
   // and tiles fit exactly, otherwise into a padded buffer whose valid part is copied out
   // (rounding float32 results once).
-  const mPad = roundUp(rows, MR);
+  const mPad = roundUp(mine, MR);
   const nPad = roundUp(n, NR);
-  const direct = C instanceof Float64Array && mPad === rows && nPad === n;
+  const direct = C instanceof Float64Array && mPad === mine && nPad === n;
   const acc = direct ? C : new Float64Array(mPad * nPad);
-  let c = 0;
+  let q = 0;
   for (let r = 0; r < offA.length; r++) {
-    for (let t = 0, a0 = offA[r]!, b0 = offB[r]!; t < count; t++, a0 += sA, b0 += sB, c += rows * n) {
+    for (let t = 0, a0 = offA[r]!, b0 = offB[r]!; t < perRun; t++, q++, a0 += sA, b0 += sB) {
+      if (q < q0 || q >= q1) continue;
+      const c = (q * rows + i0) * n;
       if (direct) {
-        gemm(A, a0, B, b0, rows, acc, c, n, plan, Ap, Bp);
+        gemm(A, a0 + i0 * rsA, B, b0, mine, acc, c, n, plan, Ap, Bp);
         continue;
       }
       acc.fill(0);
-      gemm(A, a0, B, b0, rows, acc, 0, nPad, plan, Ap, Bp);
-      for (let i = 0, q = c; i < rows; i++) for (let j = 0, src = i * nPad; j < n; j++) C[q++] = acc[src + j]!;
+      gemm(A, a0 + i0 * rsA, B, b0, mine, acc, 0, nPad, plan, Ap, Bp);
+      for (let i = 0, dst = c; i < mine; i++) for (let j = 0, src = i * nPad; j < n; j++) C[dst++] = acc[src + j]!;
     }
   }
+}
+
+/**
+ * Threading of the blocked kernel. `minWork` (multiply-adds, m·k·n over the batch) is where
+ * two threads start to beat one on the benchmark `bench/matmul-threads.ts`: below it, copying
+ * the operands to shared memory and waking a worker cost more than half the product.
+ * Mutable so the benchmark can measure below it; not part of the public API.
+ */
+export const threading = { minWork: 2 ** 20 };
+
+/**
+ * The blocked kernel on `threads` threads. The operands are copied (the span of storage they
+ * address) into SharedArrayBuffers, the workers and this thread each compute a share into a
+ * shared output, which is then copied into C: tensors never end up backed by shared memory.
+ * Whole products are shared out when the batch divides evenly (or is long), else whole MR-row
+ * tiles of every product.
+ */
+function blockedParallel(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan, threads: number): void {
+  const { rows, products } = blockedProducts(plan);
+  const tiles = Math.ceil(rows / MR);
+  const byProduct = products % threads === 0 || products >= 4 * threads;
+  const parts = byProduct ? threads : Math.min(threads, tiles);
+  if (parts === 1) {
+    blockedBatched(A, B, C, plan);
+    return;
+  }
+  const shares: Share[] = [];
+  for (let p = 0; p < parts; p++) {
+    if (byProduct) {
+      shares.push({
+        q0: Math.floor((products * p) / parts),
+        q1: Math.floor((products * (p + 1)) / parts),
+        i0: 0,
+        i1: rows,
+      });
+    } else {
+      const i0 = Math.min(rows, Math.floor((tiles * p) / parts) * MR);
+      const i1 = Math.min(rows, Math.floor((tiles * (p + 1)) / parts) * MR);
+      shares.push({ q0: 0, q1: products, i0, i1 });
+    }
+  }
+  const a = shareOperand(A, plan.offA, [plan.sA, plan.inner], [plan.rsA, plan.m], [plan.csA, plan.k]);
+  const b = shareOperand(B, plan.offB, [plan.sB, plan.inner], [plan.rsB, plan.k], [plan.csB, plan.n]);
+  const shared: Plan = { ...plan, offA: plan.offA.map((o) => o - a.lo), offB: plan.offB.map((o) => o - b.lo) };
+  const out = sharedArray(C instanceof Float64Array, C.length);
+  const tasks = shares.slice(1).map((share) => ({ op: 'matmul', A: a.data, B: b.data, C: out, plan: shared, share }));
+  runParallel('matmul', tasks, () => blockedBatched(a.data, b.data, out, shared, shares[0]));
+  C.set(out);
+}
+
+function sharedArray(float64: boolean, length: number): TypedArray {
+  return float64
+    ? new Float64Array(new SharedArrayBuffer(8 * length))
+    : new Float32Array(new SharedArrayBuffer(4 * length));
+}
+
+/**
+ * A shared copy of the part of `data` that offsets + Σ index·stride address (each axis given
+ * as [stride, size]; strides may be negative or 0), and the storage index `lo` it starts at.
+ */
+function shareOperand(
+  data: TypedArray,
+  offsets: readonly number[],
+  ...axes: [stride: number, size: number][]
+): { data: TypedArray; lo: number } {
+  let lo = offsets[0]!;
+  let hi = lo;
+  for (const o of offsets) {
+    if (o < lo) lo = o;
+    else if (o > hi) hi = o;
+  }
+  for (const [stride, size] of axes) {
+    const reach = stride * (size - 1);
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  }
+  if (data.buffer instanceof SharedArrayBuffer) return { data, lo: 0 };
+  const copy = sharedArray(data instanceof Float64Array, hi - lo + 1);
+  copy.set(data.subarray(lo, hi + 1));
+  return { data: copy, lo };
+}
+
+/**
+ * One thread's share of a blocked matmul, as posted by `blockedParallel`: what a pool worker
+ * runs for a 'matmul' task. Internal (not exported by the package).
+ */
+export function matmulTask(task: Record<string, unknown>): void {
+  const { A, B, C, plan, share } = task as { A: TypedArray; B: TypedArray; C: TypedArray; plan: Plan; share: Share };
+  blockedBatched(A, B, C, plan, share);
 }
 
 function roundUp(x: number, multiple: number): number {
@@ -512,7 +640,10 @@ function gemm(
   }
 }
 
-/** Packs an mc×kc block of A as slivers of MR rows: sliver s holds A[s·MR + r, p] at s·MR·kc + p·MR + r, zero-padded. */
+/**
+ * Packs an mc×kc block of A as slivers of MR rows: sliver s holds A[s·MR + r, p] at
+ * s·MR·kc + p·MR + r, zero-padded.
+ */
 function packA(A: TypedArray, a0: number, rs: number, cs: number, mc: number, kc: number, Ap: number[]): void {
   let q = 0;
   for (let i0 = 0; i0 < mc; i0 += MR) {
@@ -526,7 +657,10 @@ function packA(A: TypedArray, a0: number, rs: number, cs: number, mc: number, kc
   }
 }
 
-/** Packs a kc×nc panel of B as slivers of NR columns: sliver s holds B[p, s·NR + c] at s·NR·kc + p·NR + c, zero-padded. */
+/**
+ * Packs a kc×nc panel of B as slivers of NR columns: sliver s holds B[p, s·NR + c] at
+ * s·NR·kc + p·NR + c, zero-padded.
+ */
 function packB(B: TypedArray, b0: number, rs: number, cs: number, kc: number, nc: number, Bp: number[]): void {
   let q = 0;
   for (let j0 = 0; j0 < nc; j0 += NR) {

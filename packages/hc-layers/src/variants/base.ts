@@ -1,7 +1,9 @@
 /**
  * What every variant shares: input checks, the update X' = H_res·X + H_postᵀ·F(H_pre·X) in its
  * two call styles, `maps`/`lastMaps`, parameter groups, and the fused projection that HC and
- * the gated variants (gated.ts) build their maps from.
+ * the gated variants (gated.ts) build their maps from. Also the options every variant takes:
+ * a residual transform T (X' = H_res·T(X) + H_postᵀ·F(H_pre·X), maps from X) and the
+ * channels-first layout, a transpose around the token path (no maths of its own).
  */
 import * as T from '@hyperconn/tensor';
 import {
@@ -14,12 +16,28 @@ import {
   ValueError,
   type DType,
 } from '@hyperconn/tensor';
-import { add, concat, matmul, mul, nn, noGrad, param, split, squeeze, unsqueeze, Variable } from '@hyperconn/autograd';
+import {
+  add,
+  concat,
+  matmul,
+  mul,
+  nn,
+  noGrad,
+  param,
+  permute,
+  reshape,
+  split,
+  squeeze,
+  unsqueeze,
+  Variable,
+} from '@hyperconn/autograd';
 import type {
   Branch,
   CommonHyperConnectionOptions,
   HyperConnection,
+  ResidualTransform,
   SplitResult,
+  StreamLayout,
   TokenMaps,
   Variant,
 } from '../hyper-connection.js';
@@ -43,6 +61,11 @@ export interface CommonOptions {
   layerIndex: number;
   eps: number;
   dtype: DType;
+  /** Channels of T(X), the branch output and X'; `dim` without a residual transform. */
+  outDim: number;
+  layout: StreamLayout;
+  /** null: T is the identity (and skipped, so the layer is bit for bit the plain one). */
+  residualTransform: ResidualTransform | null;
 }
 
 /** `fixedN` overrides `options.n` (the residual has one stream whatever it is asked). */
@@ -59,7 +82,49 @@ export function commonOptions(op: string, options: CommonHyperConnectionOptions,
   const eps = options.eps ?? 1e-6;
   if (!(eps >= 0 && Number.isFinite(eps))) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
   const dtype = dtypeOption(op, options);
-  return { n, dim: options.dim, layerIndex: options.layerIndex, eps, dtype };
+  const layout = options.layout ?? 'channelsLast';
+  if (layout !== 'channelsLast' && layout !== 'channelsFirst')
+    throw new ValueError(`${op}: layout must be 'channelsLast' or 'channelsFirst', got ${describeValue(layout)}`);
+  const transform = options.residualTransform ?? null;
+  if (transform !== null && !isCallable(transform)) {
+    throw new ValueError(
+      `${op}: residualTransform must be a function or a module with a forward method, got ${describe(transform)}`,
+    );
+  }
+  const outDim = options.outDim ?? options.dim;
+  checkInteger(op, 'outDim', outDim, 1);
+  if (outDim !== options.dim && transform === null) {
+    throw new ValueError(
+      `${op}: outDim ${outDim} differs from dim ${options.dim}, so a residualTransform must map the ` +
+        `residual streams from ${options.dim} to ${outDim} channels`,
+    );
+  }
+  return {
+    n,
+    dim: options.dim,
+    layerIndex: options.layerIndex,
+    eps,
+    dtype,
+    outDim,
+    layout,
+    residualTransform: transform,
+  };
+}
+
+function isCallable(f: unknown): boolean {
+  return (
+    typeof f === 'function' ||
+    (typeof f === 'object' && f !== null && typeof (f as { forward?: unknown }).forward === 'function')
+  );
+}
+
+function call(f: ResidualTransform | Branch<unknown[]>, x: Variable, args: unknown[] = []): unknown {
+  return typeof f === 'function' ? f(x, ...args) : f.forward(x, ...args);
+}
+
+/** A string shown as itself in quotes, anything else described (for option errors). */
+function describeValue(x: unknown): string {
+  return typeof x === 'string' ? `'${x}'` : describe(x);
 }
 
 /** A boolean option with a default; ValueError for anything but true, false or undefined. */
@@ -85,12 +150,19 @@ export function integerOption(
 /**
  * The base of every variant. Subclasses supply `computeMaps` (batched over tokens, from
  * differentiable ops) and say which parameters are projection weights (weight decay applies).
+ * The update runs on tokens `[B, T, n, C]`; the channels-first layout is a transpose around it.
  */
 export abstract class HyperConnectionBase extends nn.Module implements HyperConnection {
   abstract readonly variant: Variant;
   readonly n: number;
   readonly dim: number;
   readonly dtype: DType;
+  /** Channels of T(X), the branch output and X' (`dim` unless a residual transform changes it). */
+  readonly outDim: number;
+  /** `'channelsLast'`: X `[batch, seq, n, C]`; `'channelsFirst'`: X `[batch, n, C, ...spatial]`. */
+  readonly layout: StreamLayout;
+  /** T of X' = H_res·T(X) + H_postᵀ·F(H_pre·X), or null (identity); a module's parameters are the layer's. */
+  readonly residualTransform: ResidualTransform | null;
   // JS-private so that Module reflection does not take it for a buffer.
   #lastMaps: TokenMaps | null = null;
 
@@ -102,6 +174,9 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     this.n = common.n;
     this.dim = common.dim;
     this.dtype = common.dtype;
+    this.outDim = common.outDim;
+    this.layout = common.layout;
+    this.residualTransform = common.residualTransform;
   }
 
   /** H_res [B,T,n,n], H_pre [B,T,n], H_post [B,T,n] for a validated X [B,T,n,C]. */
@@ -115,60 +190,52 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   }
 
   forward<A extends unknown[]>(x: Variable | Tensor, branch: Branch<A>, ...args: A): Variable {
-    const isModule =
-      typeof branch === 'object' && branch !== null && typeof (branch as { forward?: unknown }).forward === 'function';
-    if (typeof branch !== 'function' && !isModule) {
+    if (!isCallable(branch)) {
       throw new ValueError(
         `${this.label}: the branch must be a function or a module with a forward method, got ${describe(branch)}`,
       );
     }
     const { branchInput, merge } = this.split(x);
-    const y = typeof branch === 'function' ? branch(branchInput, ...args) : branch.forward(branchInput, ...args);
-    return merge(y);
+    return merge(call(branch as Branch<unknown[]>, branchInput, args) as Variable);
   }
 
   split(x: Variable | Tensor): SplitResult {
     const input = this.checkInput(x);
-    const maps = this.computeMaps(input);
+    const tokens = this.toTokens(input);
+    const maps = this.computeMaps(tokens);
     this.#lastMaps = this.checkMaps(detachMaps(maps));
-    const [batch, seq] = input.shape as [number, number, number, number];
+    const [batch, seq] = tokens.shape as [number, number, number, number];
     // H_pre·X per token: [B,T,1,n] @ [B,T,n,C] → [B,T,1,C]
-    const branchInput = squeeze(matmul(unsqueeze(maps.hPre, -2), input), -2);
+    const branchInput = this.fromTokens(squeeze(matmul(unsqueeze(maps.hPre, -2), tokens), -2), input.shape);
+    // T before the branch runs, so a bad transform is reported before the branch's cost
+    const residual = this.residualTransform === null ? tokens : this.transformResidual(input);
     const merge = (branchOutput: Variable): Variable => {
-      if (!(branchOutput instanceof Variable)) {
-        // a Tensor would silently cut the branch out of the gradient: the caller must say so
-        const hint =
-          (branchOutput as unknown) instanceof Tensor ? ' (wrap it with variable() if it is meant as a constant)' : '';
-        throw new ValueError(`${this.label}: the branch must return a Variable, got ${describe(branchOutput)}${hint}`);
-      }
-      const expected = [batch, seq, this.dim];
-      if (branchOutput.shape.length !== 3 || branchOutput.shape.some((d, i) => d !== expected[i])) {
-        throw new ShapeError(
-          `${this.label}: the branch output has shape ${fmtShape(branchOutput.shape)}, expected ${fmtShape(expected)}`,
-        );
-      }
-      // the sum would promote silently, changing the dtype of every later layer
-      if (branchOutput.dtype !== this.dtype) {
-        throw new DTypeError(
-          `${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} ` +
-            `(cast the branch output with astype, or build the branch in ${this.dtype})`,
-        );
-      }
-      // H_res·X + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
-      return add(matmul(maps.hRes, input), mul(unsqueeze(maps.hPost, -1), unsqueeze(branchOutput, -2)));
+      const y = this.checkBranchOutput(branchOutput, batch, seq, input.shape);
+      // H_res·T(X) + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
+      const out = add(matmul(maps.hRes, residual), mul(unsqueeze(maps.hPost, -1), unsqueeze(y, -2)));
+      return this.fromTokens(out, input.shape);
     };
     return { branchInput, merge };
   }
 
   maps(x: Variable | Tensor): TokenMaps {
-    const input = this.checkInput(x);
-    return this.checkMaps(noGrad(() => detachMaps(this.computeMaps(input))));
+    const tokens = this.toTokens(this.checkInput(x));
+    return this.checkMaps(noGrad(() => detachMaps(this.computeMaps(tokens))));
   }
 
   parameterGroups(): { decay: Variable[]; noDecay: Variable[] } {
-    const decay = new Set(this.projectionWeights());
+    // a transform's weight matrices (a 1×1 convolution, a Linear) decay as the models' do
+    const transform = this.residualTransform instanceof nn.Module ? this.residualTransform.parameters() : [];
+    const decay = new Set([...this.projectionWeights(), ...transform.filter((p) => p.ndim >= 2)]);
     const params = this.parameters();
     return { decay: params.filter((p) => decay.has(p)), noDecay: params.filter((p) => !decay.has(p)) };
+  }
+
+  /** The expected input shape in words, for errors. */
+  private inputShapeText(): string {
+    return this.layout === 'channelsLast'
+      ? `[batch, seq, ${this.n}, ${this.dim}]`
+      : `[batch, ${this.n}, ${this.dim}, ...spatial] (channelsFirst)`;
   }
 
   /** A Variable, or a Tensor taken as a constant input; ValueError for anything else. */
@@ -178,13 +245,14 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     else if (value instanceof Tensor) x = new Variable(value);
     else
       throw new ValueError(
-        `${this.label}: input must be a Variable or a Tensor [batch, ` +
-          `seq, ${this.n}, ${this.dim}], got ${describe(value)}`,
+        `${this.label}: input must be a Variable or a Tensor ${this.inputShapeText()}, got ${describe(value)}`,
       );
-    if (x.shape.length !== 4 || x.shape[2] !== this.n || x.shape[3] !== this.dim) {
+    const [streamAxis, channelAxis] = this.layout === 'channelsLast' ? [2, 3] : [1, 2];
+    const rankOk = this.layout === 'channelsLast' ? x.shape.length === 4 : x.shape.length >= 4;
+    if (!rankOk || x.shape[streamAxis] !== this.n || x.shape[channelAxis] !== this.dim) {
       throw new ShapeError(
-        `${this.label}: input of shape ${fmtShape(x.shape)} must be [batch, seq, ` +
-          `${this.n}, ${this.dim}] (n = ${this.n} streams of size ${this.dim})`,
+        `${this.label}: input of shape ${fmtShape(x.shape)} must be ${this.inputShapeText()} ` +
+          `(n = ${this.n} streams of size ${this.dim})`,
       );
     }
     if (x.dtype !== this.dtype) {
@@ -197,6 +265,90 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
           `non-finite value ${bad.value} at flat index ${bad.index}`,
       );
     return x;
+  }
+
+  /** channelsFirst `[B, n, C, ...spatial]` → tokens `[B, S, n, C]` (S = ∏ spatial, row-major); else x. */
+  private toTokens(x: Variable): Variable {
+    if (this.layout === 'channelsLast') return x;
+    const rank = x.shape.length;
+    const spatial = Array.from({ length: rank - 3 }, (_, i) => i + 3);
+    const moved = permute(x, [0, ...spatial, 1, 2]);
+    return reshape(moved, [x.shape[0]!, -1, x.shape[1]!, x.shape[2]!]);
+  }
+
+  /**
+   * Back to the layout of an input of shape `inputShape`: a state `[B, S, n, C']` →
+   * `[B, n, C', ...spatial]`, a branch-side `[B, S, C']` → `[B, C', ...spatial]`; else y.
+   */
+  private fromTokens(y: Variable, inputShape: readonly number[]): Variable {
+    if (this.layout === 'channelsLast') return y;
+    const spatial = inputShape.slice(3);
+    const k = spatial.length;
+    const channels = y.shape[y.shape.length - 1]!;
+    const spatialAxes = Array.from({ length: k }, (_, i) => i + 1);
+    if (y.shape.length === 4) {
+      // [B, S, n, C'] → [B, s_1..s_k, n, C'] → [B, n, C', s_1..s_k]
+      return permute(reshape(y, [inputShape[0]!, ...spatial, this.n, channels]), [0, k + 1, k + 2, ...spatialAxes]);
+    }
+    // [B, S, C'] → [B, s_1..s_k, C'] → [B, C', s_1..s_k]
+    return permute(reshape(y, [inputShape[0]!, ...spatial, channels]), [0, k + 1, ...spatialAxes]);
+  }
+
+  /** The branch output checked and as tokens `[B, S, outDim]`. */
+  private checkBranchOutput(
+    branchOutput: Variable,
+    batch: number,
+    seq: number,
+    inputShape: readonly number[],
+  ): Variable {
+    if (!(branchOutput instanceof Variable)) {
+      // a Tensor would silently cut the branch out of the gradient: the caller must say so
+      const hint =
+        (branchOutput as unknown) instanceof Tensor ? ' (wrap it with variable() if it is meant as a constant)' : '';
+      throw new ValueError(`${this.label}: the branch must return a Variable, got ${describe(branchOutput)}${hint}`);
+    }
+    const expected =
+      this.layout === 'channelsLast' ? [batch, seq, this.outDim] : [batch, this.outDim, ...inputShape.slice(3)];
+    if (!sameShape(branchOutput.shape, expected)) {
+      throw new ShapeError(
+        `${this.label}: the branch output has shape ${fmtShape(branchOutput.shape)}, expected ${fmtShape(expected)}`,
+      );
+    }
+    // the sum would promote silently, changing the dtype of every later layer
+    if (branchOutput.dtype !== this.dtype) {
+      throw new DTypeError(
+        `${this.label}: the branch returned ${branchOutput.dtype} but the layer is ${this.dtype} ` +
+          `(cast the branch output with astype, or build the branch in ${this.dtype})`,
+      );
+    }
+    if (this.layout === 'channelsLast') return branchOutput;
+    const rank = branchOutput.shape.length;
+    const moved = permute(branchOutput, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1]);
+    return reshape(moved, [batch, seq, this.outDim]);
+  }
+
+  /**
+   * T(X) as tokens `[B, S, n, outDim]`. T sees X in the layer's layout, streams folded into the
+   * batch for channelsFirst (`[B·n, C, ...spatial]`, what a convolution written for the branch takes).
+   */
+  private transformResidual(input: Variable): Variable {
+    const first = this.layout === 'channelsFirst';
+    const [batch, n, dim] = input.shape as [number, number, number];
+    const spatial = input.shape.slice(3);
+    const arg = first ? reshape(input, [batch * n, dim, ...spatial]) : input;
+    const expected = first ? [batch * n, this.outDim, ...spatial] : [...input.shape.slice(0, 3), this.outDim];
+    const t = call(this.residualTransform!, arg);
+    if (!(t instanceof Variable))
+      throw new ValueError(`${this.label}: residualTransform must return a Variable, got ${describe(t)}`);
+    if (!sameShape(t.shape, expected)) {
+      throw new ShapeError(
+        `${this.label}: residualTransform returned shape ${fmtShape(t.shape)} for ${fmtShape(arg.shape)}, ` +
+          `expected ${fmtShape(expected)} (outDim = ${this.outDim})`,
+      );
+    }
+    if (t.dtype !== this.dtype)
+      throw new DTypeError(`${this.label}: residualTransform returned ${t.dtype} but the layer is ${this.dtype}`);
+    return first ? this.toTokens(reshape(t, [batch, n, this.outDim, ...spatial])) : t;
   }
 
   /**
@@ -219,6 +371,10 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   protected zeros(rows: number, cols: number): Variable {
     return param(T.zeros([rows, cols], { dtype: this.dtype }));
   }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function firstNonFinite(t: Tensor): { index: number; value: number } | null {

@@ -1,14 +1,81 @@
 /**
- * The front that mHC, mHC-lite, sHC and sHC-power share (docs/spec/hc-family.md): per token
- * v = RMSNorm(vec(X)), one fused projection onto [W_pre | W_post | W_res], and the gates
+ * The front that mHC, mHC-lite, KromHC, sHC and sHC-power share (docs/spec/hc-family.md): per
+ * token v = RMSNorm(vec(X)), one fused projection onto [W_pre | W_post | W_res], and the gates
  *
  *     H_pre = σ(s_pre·(v W_pre) + b_pre) ∈ (0,1)ⁿ,   H_post = 2σ(s_post·(v W_post) + b_post) ∈ (0,2)ⁿ
  *
  * The papers name the scales α_pre/α_post (mHC, mHC-lite) and p/q (sHC), and the mHC weights φ.
  * Each variant builds only H_res, from z = v W_res.
+ *
+ * Also the switches (docs/spec/hc-family.md, "Switches"), here and in HC: `dynamic: false` keeps
+ * only the static biases (maps the same for every token); `resMap`/`preMap`/`postMap: false` fix
+ * H_res = I, H_pre = 1/n, H_post = 1 (the mHC paper's component ablation). A switched-off part has
+ * no parameters: reading one of its fields is a ValueError naming the switch.
  */
-import { type Variable, add, mul, nn, reshape, sigmoid } from '@hyperconn/autograd';
-import { checkFiniteTokens, HyperConnectionBase, project, type CommonOptions, type MapVariables } from './base.js';
+import * as T from '@hyperconn/tensor';
+import { Random, ValueError } from '@hyperconn/tensor';
+import { type Variable, add, expand, mul, nn, param, reshape, sigmoid } from '@hyperconn/autograd';
+import type { MapSwitchOptions } from '../hyper-connection.js';
+import {
+  booleanOption,
+  checkFiniteTokens,
+  HyperConnectionBase,
+  project,
+  type CommonOptions,
+  type MapVariables,
+} from './base.js';
+
+/** The validated switches of a layer (see `MapSwitchOptions`). */
+export interface MapSwitches {
+  dynamic: boolean;
+  resMap: boolean;
+  preMap: boolean;
+  postMap: boolean;
+  init: 'zero' | 'reference';
+  /** null unless given. */
+  rng: Random | null;
+}
+
+/** `options`' switches with their defaults; ValueError for a bad value. */
+export function mapSwitches(op: string, options: MapSwitchOptions): MapSwitches {
+  const init = options.init ?? 'zero';
+  if (init !== 'zero' && init !== 'reference') {
+    throw new ValueError(
+      `${op}: init must be 'zero' or 'reference', got ${typeof init === 'string' ? `'${init}'` : String(init)}`,
+    );
+  }
+  const rng = options.rng ?? null;
+  if (rng !== null && !(rng instanceof Random))
+    throw new ValueError(`${op}: rng must be a Random (from @hyperconn/tensor), got ${String(rng)}`);
+  return {
+    dynamic: booleanOption(op, 'dynamic', options.dynamic, true),
+    resMap: booleanOption(op, 'resMap', options.resMap, true),
+    preMap: booleanOption(op, 'preMap', options.preMap, true),
+    postMap: booleanOption(op, 'postMap', options.postMap, true),
+    init,
+    rng,
+  };
+}
+
+/** The switches that are off, as options text (for errors): `{ dynamic: false, preMap: false }`. */
+export function switchesText(s: MapSwitches): string {
+  const off = (['dynamic', 'resMap', 'preMap', 'postMap'] as const).filter((k) => !s[k]).map((k) => `${k}: false`);
+  return off.length === 0 ? 'its defaults' : `{ ${off.join(', ')} }`;
+}
+
+/**
+ * Makes `value` the layer's own enumerable field `name`, so that Module reflection finds it
+ * (in definition order) and it shadows the class's getter, which throws when the field is absent.
+ */
+export function defineMember(layer: object, name: string, value: Variable | nn.Module): void {
+  // writable as a plain field is (TypeScript's readonly is compile-time only): tests swap parameters in and out
+  Object.defineProperty(layer, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** The ValueError for a parameter that the layer's switches leave out. */
+export function absentMember(label: string, name: string, switches: MapSwitches): never {
+  throw new ValueError(`${label}: ${name} does not exist: the layer was built with ${switchesText(switches)}`);
+}
 
 /** The gate biases at init: −1 everywhere except +1 at stream `layerIndex mod n`. */
 function gateBias(n: number, layerIndex: number): number[] {
@@ -29,60 +96,171 @@ function perToken(t: Variable, x: Variable): Variable {
 /**
  * The base of the gated variants: the RMSNorm'd projection, the pre/post gates and their
  * parameters, and W_res. Subclasses build H_res from z = v W_res (`resMatrix`).
- * Init: every weight 0, the gate scales 0.01, the gate biases −1 except +1 at `layerIndex mod n`.
+ * Init: every weight 0 (or, with `init: 'reference'` where `referenceInit` says so, drawn from
+ * N(0, 2/(5·dim))), the gate scales 0.01, the gate biases −1 except +1 at `layerIndex mod n`.
+ *
+ * The fields below exist only when the switches keep them (getters that throw otherwise):
+ * `norm` when `dynamic` and any map is on; W and the scale of a map when `dynamic` and the map is
+ * on; the bias of a map when the map is on.
  */
 export abstract class GatedHyperConnection extends HyperConnectionBase {
-  /** RMSNorm over vec(X), length nC (gain init 1). */
-  readonly norm: nn.RMSNorm;
-  /** W_pre [nC, n] (mHC: φ_pre). */
-  readonly preWeight: Variable;
-  /** W_post [nC, n] (mHC: φ_post). */
-  readonly postWeight: Variable;
-  /** W_res [nC, resColumns] (mHC: φ_res): z = v W_res feeds `resMatrix`. */
-  readonly resWeight: Variable;
-  /** [1] α_pre (mHC, mHC-lite), p (sHC). */
-  readonly preScale: Variable;
-  /** [1] α_post (mHC, mHC-lite), q (sHC). */
-  readonly postScale: Variable;
-  /** b_pre [n]. */
-  readonly preBias: Variable;
-  /** b_post [n]. */
-  readonly postBias: Variable;
+  /** Input-dependent terms on (`dynamic` option). */
+  readonly dynamic: boolean;
+  /** H_res learned (`resMap`); false: H_res = I. */
+  readonly resMap: boolean;
+  /** H_pre learned (`preMap`); false: H_pre = 1/n. */
+  readonly preMap: boolean;
+  /** H_post learned (`postMap`); false: H_post = 1. */
+  readonly postMap: boolean;
+  /** `'zero'` or `'reference'` (see `MapSwitchOptions.init`). */
+  readonly init: 'zero' | 'reference';
+  // JS-private so that Module reflection does not see it
+  readonly #switches: MapSwitches;
 
-  /** `resColumns`: the width of z = v W_res that `resMatrix` takes. */
-  protected constructor(label: string, common: CommonOptions, resColumns: number) {
+  /**
+   * `resColumns`: the width of z = v W_res that `resMatrix` takes. `referenceInit`: whether
+   * `init: 'reference'` draws the projections (sHC's are `nn.Linear` in the reference code,
+   * which the pre-training script re-initialises; mHC's, mHC-lite's and KromHC's are raw
+   * parameters it leaves at 0).
+   */
+  protected constructor(
+    label: string,
+    common: CommonOptions,
+    resColumns: number,
+    switches: MapSwitches = mapSwitches(label, {}),
+    referenceInit = false,
+  ) {
     super(label, common);
     const { n, dim, layerIndex, eps, dtype } = common;
-    this.norm = new nn.RMSNorm(n * dim, { eps, dtype });
-    this.preWeight = this.zeros(n * dim, n);
-    this.postWeight = this.zeros(n * dim, n);
-    this.resWeight = this.zeros(n * dim, resColumns);
-    this.preScale = this.parameter([0.01]);
-    this.postScale = this.parameter([0.01]);
-    this.preBias = this.parameter(gateBias(n, layerIndex));
-    this.postBias = this.parameter(gateBias(n, layerIndex));
+    const { dynamic, resMap, preMap, postMap } = switches;
+    this.dynamic = dynamic;
+    this.resMap = resMap;
+    this.preMap = preMap;
+    this.postMap = postMap;
+    this.init = switches.init;
+    this.#switches = switches;
+    const draw = referenceInit && switches.init === 'reference';
+    if (draw && dynamic && (preMap || postMap || resMap) && switches.rng === null) {
+      throw new ValueError(
+        `${label}: init 'reference' draws W_pre, W_res, W_post from N(0, 2/(5·dim)) and needs a seeded rng ` +
+          `option (a Random from @hyperconn/tensor)`,
+      );
+    }
+    // the reference script's std, sqrt(2/(5·n_embd)) with n_embd the model width C = dim
+    const std = Math.sqrt(2 / (5 * dim));
+    const weight = (cols: number): Variable =>
+      draw ? param(switches.rng!.normal([n * dim, cols], { std, dtype })) : this.zeros(n * dim, cols);
+    // drawn in the reference module's order (to_alpha_pre, to_alpha_residual, to_beta)
+    const pre = dynamic && preMap ? weight(n) : null;
+    const res = dynamic && resMap ? weight(resColumns) : null;
+    const post = dynamic && postMap ? weight(n) : null;
+    if (dynamic && (preMap || postMap || resMap)) defineMember(this, 'norm', new nn.RMSNorm(n * dim, { eps, dtype }));
+    if (pre !== null) defineMember(this, 'preWeight', pre);
+    if (post !== null) defineMember(this, 'postWeight', post);
+    if (res !== null) defineMember(this, 'resWeight', res);
+    if (pre !== null) defineMember(this, 'preScale', this.parameter([0.01]));
+    if (post !== null) defineMember(this, 'postScale', this.parameter([0.01]));
+    if (preMap) defineMember(this, 'preBias', this.parameter(gateBias(n, layerIndex)));
+    if (postMap) defineMember(this, 'postBias', this.parameter(gateBias(n, layerIndex)));
   }
 
-  /** H_res [B·T, n, n] from z = v W_res [B·T, resColumns] (already checked finite). */
-  protected abstract resMatrix(z: Variable): Variable;
+  /** RMSNorm over vec(X), length nC (gain init 1). */
+  get norm(): nn.RMSNorm {
+    return this.absent('norm');
+  }
+
+  /** W_pre [nC, n] (mHC: φ_pre). */
+  get preWeight(): Variable {
+    return this.absent('preWeight');
+  }
+
+  /** W_post [nC, n] (mHC: φ_post). */
+  get postWeight(): Variable {
+    return this.absent('postWeight');
+  }
+
+  /** W_res [nC, resColumns] (mHC: φ_res): z = v W_res feeds `resMatrix`. */
+  get resWeight(): Variable {
+    return this.absent('resWeight');
+  }
+
+  /** [1] α_pre (mHC, mHC-lite), p (sHC). */
+  get preScale(): Variable {
+    return this.absent('preScale');
+  }
+
+  /** [1] α_post (mHC, mHC-lite), q (sHC). */
+  get postScale(): Variable {
+    return this.absent('postScale');
+  }
+
+  /** b_pre [n]. */
+  get preBias(): Variable {
+    return this.absent('preBias');
+  }
+
+  /** b_post [n]. */
+  get postBias(): Variable {
+    return this.absent('postBias');
+  }
+
+  /** The ValueError for a field that this layer's switches leave out. */
+  protected absent(name: string): never {
+    return absentMember(this.label, name, this.#switches);
+  }
+
+  /**
+   * H_res [B·T, n, n] from z = v W_res [B·T, resColumns] (already checked finite); with
+   * `dynamic: false`, z is null and the result one matrix [1, n, n] from the static parameters.
+   * Called only with `resMap` on.
+   */
+  protected abstract resMatrix(z: Variable | null): Variable;
 
   protected computeMaps(x: Variable): MapVariables {
-    const [batch, seq] = x.shape as [number, number];
-    const v = this.norm.forward(tokenVectors(x));
-    // named here rather than as NaN from Sinkhorn, the permutation mixture or Cayley
-    checkFiniteTokens(this.label, 'RMSNorm(vec X)', v.value, batch, seq);
-    const [pre, post, z] = project(v, [this.preWeight, this.postWeight, this.resWeight]) as [
-      Variable,
-      Variable,
-      Variable,
-    ];
-    checkFiniteTokens(this.label, 'the projection onto W_res', z.value, batch, seq);
-    const hPre = sigmoid(add(mul(this.preScale, pre), this.preBias));
-    const hPost = mul(sigmoid(add(mul(this.postScale, post), this.postBias)), 2);
-    return { hRes: perToken(this.resMatrix(z), x), hPre: perToken(hPre, x), hPost: perToken(hPost, x) };
+    const [batch, seq, n] = x.shape as [number, number, number, number];
+    let pre: Variable | null = null;
+    let post: Variable | null = null;
+    let z: Variable | null = null;
+    if (this.dynamic && (this.preMap || this.postMap || this.resMap)) {
+      const v = this.norm.forward(tokenVectors(x));
+      // named here rather than as NaN from Sinkhorn, the permutation mixture or Cayley
+      checkFiniteTokens(this.label, 'RMSNorm(vec X)', v.value, batch, seq);
+      const parts = project(v, this.projectionWeights());
+      if (this.preMap) pre = parts.shift()!;
+      if (this.postMap) post = parts.shift()!;
+      if (this.resMap) {
+        z = parts.shift()!;
+        checkFiniteTokens(this.label, 'the projection onto W_res', z.value, batch, seq);
+      }
+    }
+    const tokens = [batch, seq, n];
+    // a switched-off map: the same constant for every token
+    const fixed = (t: T.Tensor, shape: readonly number[]): Variable => expand(t, shape);
+    // a gate's logits: s·(v W) + b per token, or the static b for every token
+    const logits = (dynamicPart: Variable | null, scale: () => Variable, bias: Variable): Variable =>
+      dynamicPart === null ? expand(bias, tokens) : perToken(add(mul(scale(), dynamicPart), bias), x);
+    const { dtype } = this;
+    return {
+      hRes: !this.resMap
+        ? fixed(T.eye(n, n, { dtype }), [batch, seq, n, n])
+        : z === null
+          ? expand(this.resMatrix(null), [batch, seq, n, n])
+          : perToken(this.resMatrix(z), x),
+      hPre: this.preMap
+        ? sigmoid(logits(pre, () => this.preScale, this.preBias))
+        : fixed(T.full([n], 1 / n, { dtype }), tokens),
+      hPost: this.postMap
+        ? mul(sigmoid(logits(post, () => this.postScale, this.postBias)), 2)
+        : fixed(T.full([n], 1, { dtype }), tokens),
+    };
   }
 
   protected projectionWeights(): Variable[] {
-    return [this.preWeight, this.postWeight, this.resWeight];
+    const on = this.dynamic;
+    return [
+      ...(on && this.preMap ? [this.preWeight] : []),
+      ...(on && this.postMap ? [this.postWeight] : []),
+      ...(on && this.resMap ? [this.resWeight] : []),
+    ];
   }
 }

@@ -8,13 +8,15 @@
  * as in mHC. Parameters: nC(1 + 2n + n!) + n! + 2n + 3, i.e. 132C + 35 at n = 4.
  * Init: W = 0, α = 0.01, b_res = −8 except 0 at the identity (diagonal 0.99401 at n = 4).
  * The cost is factorial in n: n > maxN (default 8) is refused, suggesting sHC.
+ * Switches (gated.ts): static, H_res = Σ softmax(b_res)_k P_k; α_res exists with `resMap` and
+ * `dynamic`, b_res with `resMap`.
  */
-import { type Variable, add, mul, softmax } from '@hyperconn/autograd';
+import { type Variable, add, mul, softmax, unsqueeze } from '@hyperconn/autograd';
 import { ValueError } from '@hyperconn/tensor';
 import { factorial, permutationMixture } from '@hyperconn/manifolds';
 import type { MHCLiteOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
-import { GatedHyperConnection } from './gated.js';
+import { defineMember, GatedHyperConnection, mapSwitches } from './gated.js';
 
 /**
  * The 'mhcLite' variant (arXiv 2601.05732): H_res a softmax-weighted mixture of the n! permutation
@@ -24,10 +26,6 @@ import { GatedHyperConnection } from './gated.js';
 export class MHCLiteLayer extends GatedHyperConnection {
   readonly variant = 'mhcLite' as const;
   readonly maxN: number;
-  /** [1] α_res. */
-  readonly resScale: Variable;
-  /** b_res [n!], one logit per permutation: 0 at the identity, −8 elsewhere. */
-  readonly resBias: Variable;
 
   constructor(options: MHCLiteOptions) {
     const common = commonOptions('MHCLiteLayer', options);
@@ -41,14 +39,25 @@ export class MHCLiteLayer extends GatedHyperConnection {
       );
     }
     const count = factorial(n);
-    super('MHCLiteLayer', common, count);
+    super('MHCLiteLayer', common, count, mapSwitches('MHCLiteLayer', options));
     this.maxN = maxN;
-    this.resScale = this.parameter([0.01]);
-    this.resBias = this.parameter(Array.from({ length: count }, (_, k) => (k === 0 ? 0 : -8)));
+    if (this.resMap && this.dynamic) defineMember(this, 'resScale', this.parameter([0.01]));
+    if (this.resMap)
+      defineMember(this, 'resBias', this.parameter(Array.from({ length: count }, (_, k) => (k === 0 ? 0 : -8))));
   }
 
-  protected resMatrix(z: Variable): Variable {
-    const weights = softmax(add(mul(this.resScale, z), this.resBias), -1);
-    return permutationMixture(weights, { maxN: this.maxN });
+  /** [1] α_res (with `resMap` and `dynamic`). */
+  get resScale(): Variable {
+    return this.absent('resScale');
+  }
+
+  /** b_res [n!], one logit per permutation: 0 at the identity, −8 elsewhere (with `resMap`). */
+  get resBias(): Variable {
+    return this.absent('resBias');
+  }
+
+  protected resMatrix(z: Variable | null): Variable {
+    const logits = z === null ? unsqueeze(this.resBias, 0) : add(mul(this.resScale, z), this.resBias);
+    return permutationMixture(softmax(logits, -1), { maxN: this.maxN });
   }
 }

@@ -9,12 +9,14 @@
  * Parameters: nC(1 + 2n + n²) + n² + 2n + 3, i.e. 100C + 27 at n = 4.
  * Init (layer k): φ = 0, α = 0.01, b_pre = b_post = −1 except +1 at k mod n, b_res = −8 off the
  * diagonal and 0 on it (H_res ≈ I: diagonal 0.99899 at n = 4).
+ * Switches (gated.ts): static, H_res = Sinkhorn(b_res); α_res exists with `resMap` and `dynamic`,
+ * b_res with `resMap`.
  */
-import { type Variable, add, mul, reshape } from '@hyperconn/autograd';
+import { type Variable, add, mul, reshape, unsqueeze } from '@hyperconn/autograd';
 import { sinkhorn } from '@hyperconn/manifolds';
 import type { MHCOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
-import { GatedHyperConnection } from './gated.js';
+import { defineMember, GatedHyperConnection, mapSwitches } from './gated.js';
 
 /**
  * The 'mhc' variant (arXiv 2512.24880): gates H_pre ∈ (0,1)ⁿ, H_post ∈ (0,2)ⁿ and H_res doubly
@@ -25,25 +27,32 @@ import { GatedHyperConnection } from './gated.js';
 export class MHCLayer extends GatedHyperConnection {
   readonly variant = 'mhc' as const;
   readonly sinkhornIters: number;
-  /** [1] α_res. */
-  readonly resScale: Variable;
-  /** b_res [n, n]: −8 off the diagonal, 0 on it. */
-  readonly resBias: Variable;
 
   constructor(options: MHCOptions) {
     const common = commonOptions('MHCLayer', options);
     const { n } = common;
-    super('MHCLayer', common, n * n);
+    super('MHCLayer', common, n * n, mapSwitches('MHCLayer', options));
     this.sinkhornIters = integerOption('MHCLayer', 'sinkhornIters', options.sinkhornIters, 20, 1);
-    this.resScale = this.parameter([0.01]);
-    this.resBias = this.parameter(
-      Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 0 : -8)),
-      [n, n],
-    );
+    if (this.resMap && this.dynamic) defineMember(this, 'resScale', this.parameter([0.01]));
+    if (this.resMap) {
+      const bias = Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 0 : -8));
+      defineMember(this, 'resBias', this.parameter(bias, [n, n]));
+    }
   }
 
-  protected resMatrix(z: Variable): Variable {
-    const logits = add(mul(this.resScale, reshape(z, [-1, this.n, this.n])), this.resBias);
+  /** [1] α_res (with `resMap` and `dynamic`). */
+  get resScale(): Variable {
+    return this.absent('resScale');
+  }
+
+  /** b_res [n, n]: −8 off the diagonal, 0 on it (with `resMap`). */
+  get resBias(): Variable {
+    return this.absent('resBias');
+  }
+
+  protected resMatrix(z: Variable | null): Variable {
+    const logits =
+      z === null ? unsqueeze(this.resBias, 0) : add(mul(this.resScale, reshape(z, [-1, this.n, this.n])), this.resBias);
     return sinkhorn(logits, { iters: this.sinkhornIters }).matrix;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The plain pre-norm residual `x + F(x)` in the hyper-connection interface: one stream, and
  * H_res = H_pre = H_post = [1] for every token, so X' = X + F(X) exactly (multiplying by 1 and
- * adding nothing else is exact in floating point). No parameters.
+ * adding nothing else is exact in floating point). No parameters of its own; with a
+ * `residualTransform` T it is X' = T(X) + F(X), again exactly (T's parameters are the layer's).
  */
 import { ones } from '@hyperconn/tensor';
 import { expand, type Variable } from '@hyperconn/autograd';
@@ -10,7 +11,7 @@ import { commonOptions, HyperConnectionBase, type MapVariables } from './base.js
 
 /**
  * The 'residual' variant: X' = X + F(X) exactly, with one stream (input `[batch, seq, 1, C]`),
- * every map equal to `[1]` and no parameters.
+ * every map equal to `[1]` and no parameters (X' = T(X) + F(X) with a `residualTransform`).
  */
 export class ResidualLayer extends HyperConnectionBase {
   readonly variant = 'residual' as const;

@@ -38,7 +38,7 @@ import {
 import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
 import type { SHCOptions, SHCPowerOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
-import { GatedHyperConnection } from './gated.js';
+import { defineMember, GatedHyperConnection, mapSwitches } from './gated.js';
 
 /** J + U_z E U_zᵀ for E [..., m, m] → [..., n, n], n = m + 1. */
 function onSphere(e: Variable, helmert: Tensor, mean: Tensor): Variable {
@@ -64,14 +64,15 @@ abstract class SphereLayerBase extends GatedHyperConnection {
         `${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`,
       );
     const m = common.n - 1;
-    super(label, common, m * m);
+    // the reference's projections are nn.Linear: its pre-training script re-draws them (init 'reference')
+    super(label, common, m * m, mapSwitches(label, options), true);
     this.#constants = sphereConstants(common.n, common.dtype);
   }
 
-  /** E [B·T, m, m] from z = v W_res [B·T, m²]. */
-  protected abstract sphereBlock(z: Variable): Variable;
+  /** E [B·T, m, m] from z = v W_res [B·T, m²]; z null (static): one E [1, m, m] from the static parameters. */
+  protected abstract sphereBlock(z: Variable | null): Variable;
 
-  protected resMatrix(z: Variable): Variable {
+  protected resMatrix(z: Variable | null): Variable {
     return onSphere(this.sphereBlock(z), this.#constants.helmert, this.#constants.mean);
   }
 }
@@ -89,49 +90,63 @@ abstract class SphereLayerBase extends GatedHyperConnection {
  * Parameters: nC(1 + 2n + m²) + 2n + m² + 3 (+ 4 when n ≥ 3), i.e. 72C + 24 at n = 4.
  * Init: W = 0, p = q = ρ = 0.01, γ = 1, c_U = c_V = 0, c_S = 4, gate biases as mHC, so
  * H_res = tanh(4)·I + (1 − tanh 4)·J.
+ * Switches (gated.ts): static, z = 0 (no ρ: zU = γ_U·tanh(c_U), s = tanh(c_S)); the ρ exist with
+ * `resMap` and `dynamic`, γ and c with `resMap`.
  */
 export class SHCLayer extends SphereLayerBase {
   readonly variant = 'shc' as const;
-  /** [1] ρ_S, the scale of z_S. */
-  readonly resScaleS: Variable;
-  /** c_S [m], init 4. */
-  readonly resBiasS: Variable;
+  // `declare`: assigned in the constructor after ρ_S and c_S, keeping the default parameter order
   /** [1] ρ_U, the scale of z_U (null at n = 2). */
-  readonly resScaleU: Variable | null;
+  declare readonly resScaleU: Variable | null;
   /** [1] ρ_V, the scale of z_V (null at n = 2). */
-  readonly resScaleV: Variable | null;
+  declare readonly resScaleV: Variable | null;
   /** [1] γ_U, the gain after tanh (null at n = 2). */
-  readonly resGainU: Variable | null;
+  declare readonly resGainU: Variable | null;
   /** [1] γ_V, the gain after tanh (null at n = 2). */
-  readonly resGainV: Variable | null;
+  declare readonly resGainV: Variable | null;
   /** c_U [k], init 0 (null at n = 2). */
-  readonly resBiasU: Variable | null;
+  declare readonly resBiasU: Variable | null;
   /** c_V [k], init 0 (null at n = 2). */
-  readonly resBiasV: Variable | null;
+  declare readonly resBiasV: Variable | null;
 
   constructor(options: SHCOptions) {
     super('SHCLayer', options);
     const m = this.n - 1;
     const k = (m * (m - 1)) / 2;
-    this.resScaleS = this.parameter([0.01]);
-    this.resBiasS = this.parameter(new Array<number>(m).fill(4));
-    const rotation = k > 0;
-    this.resScaleU = rotation ? this.parameter([0.01]) : null;
-    this.resScaleV = rotation ? this.parameter([0.01]) : null;
+    // the parameter order (and state-dict keys) of the default layer: ρ_S, c_S, ρ_U, ρ_V, γ_U, γ_V, c_U, c_V
+    const scales = this.resMap && this.dynamic;
+    if (scales) defineMember(this, 'resScaleS', this.parameter([0.01]));
+    if (this.resMap) defineMember(this, 'resBiasS', this.parameter(new Array<number>(m).fill(4)));
+    const rotation = k > 0 && this.resMap;
+    this.resScaleU = rotation && scales ? this.parameter([0.01]) : null;
+    this.resScaleV = rotation && scales ? this.parameter([0.01]) : null;
     this.resGainU = rotation ? this.parameter([1]) : null;
     this.resGainV = rotation ? this.parameter([1]) : null;
     this.resBiasU = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
     this.resBiasV = rotation ? this.parameter(new Array<number>(k).fill(0)) : null;
   }
 
-  protected sphereBlock(z: Variable): Variable {
+  /** [1] ρ_S, the scale of z_S (with `resMap` and `dynamic`). */
+  get resScaleS(): Variable {
+    return this.absent('resScaleS');
+  }
+
+  /** c_S [m], init 4 (with `resMap`). */
+  get resBiasS(): Variable {
+    return this.absent('resBiasS');
+  }
+
+  protected sphereBlock(z: Variable | null): Variable {
     const m = this.n - 1;
     const k = (m * (m - 1)) / 2;
-    const [zU, zV, zS] = split(z, [k, k, m], -1) as [Variable, Variable, Variable];
-    const s = tanh(add(mul(this.resScaleS, zS), this.resBiasS));
+    // ρ·z + c, or c alone (static: one row for every token)
+    const arg = (part: Variable | null, scale: Variable | null, bias: Variable): Variable =>
+      part === null ? unsqueeze(bias, 0) : add(mul(scale!, part), bias);
+    const [zU, zV, zS] = z === null ? [null, null, null] : (split(z, [k, k, m], -1) as [Variable, Variable, Variable]);
+    const s = tanh(arg(zS, z === null ? null : this.resScaleS, this.resBiasS));
     if (k === 0) return unsqueeze(s, -1); // m = 1: E = [s]
-    const u = cayley(skewFromVector(mul(this.resGainU!, tanh(add(mul(this.resScaleU!, zU), this.resBiasU!))), m));
-    const v = cayley(skewFromVector(mul(this.resGainV!, tanh(add(mul(this.resScaleV!, zV), this.resBiasV!))), m));
+    const u = cayley(skewFromVector(mul(this.resGainU!, tanh(arg(zU, this.resScaleU, this.resBiasU!))), m));
+    const v = cayley(skewFromVector(mul(this.resGainV!, tanh(arg(zV, this.resScaleV, this.resBiasV!))), m));
     // U diag(s) Vᵀ: scale the columns of U by s
     return matmul(mul(u, unsqueeze(s, -2)), transpose(v));
   }
@@ -182,25 +197,32 @@ function boundPerMatrix(a: Variable, squarings: number): Variable {
  * would not help here: Ẽ differs per token and the tokens of one batch have nothing to do with
  * those of the next.) σ̂ ≥ σ_max, so ‖E‖₂ ≤ 1 always (only shrinking, never growing E).
  *
- * Parameters: nC(1 + 2n + m²) + 2n + m² + 2, i.e. 72C + 19 at n = 4.
+ * Parameters: nC(1 + 2n + m²) + 2n + m² + 2, i.e. 72C + 19 at n = 4. Switches (gated.ts):
+ * static, Ẽ = mat(c); c exists with `resMap`.
  * Init: W = 0, p = q = 0.01, c = tanh(4)·vec(I_m), gate biases as mHC: the same H_res as sHC.
  */
 export class SHCPowerLayer extends SphereLayerBase {
   readonly variant = 'shcPower' as const;
   readonly powerIters: number;
-  /** c [m²]: the static part of vec(Ẽ), init tanh(4)·vec(I_m). */
-  readonly resBias: Variable;
 
   constructor(options: SHCPowerOptions) {
     super('SHCPowerLayer', options);
     const m = this.n - 1;
     this.powerIters = integerOption('SHCPowerLayer', 'powerIters', options.powerIters, 24, 0);
-    this.resBias = this.parameter(Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? Math.tanh(4) : 0)));
+    if (this.resMap) {
+      const bias = Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? Math.tanh(4) : 0));
+      defineMember(this, 'resBias', this.parameter(bias));
+    }
   }
 
-  protected sphereBlock(z: Variable): Variable {
+  /** c [m²]: the static part of vec(Ẽ), init tanh(4)·vec(I_m) (with `resMap`). */
+  get resBias(): Variable {
+    return this.absent('resBias');
+  }
+
+  protected sphereBlock(z: Variable | null): Variable {
     const m = this.n - 1;
-    const free = reshape(add(z, this.resBias), [-1, m, m]);
+    const free = reshape(z === null ? this.resBias : add(z, this.resBias), [-1, m, m]);
     return div(free, maximum(boundPerMatrix(free, this.powerIters), 1));
   }
 }

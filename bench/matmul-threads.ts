@@ -1,0 +1,88 @@
+/**
+ * matmul on k worker threads against one thread, square float64 and float32 products from 64
+ * to 1024, in one process. Run: `npx tsx bench/matmul-threads.ts [k]` (k defaults to 2).
+ *
+ * Every size is measured on k threads even below the threshold the kernel uses
+ * (`threading.minWork`, lowered to 0 here), so the table shows where threads start to pay; the
+ * one-thread column raises it to ∞ instead of calling setNumThreads(1), which would terminate
+ * the pool. Both results are checked bit-identical before timing.
+ */
+import os from 'node:os';
+import { type DType, matmul, Random, setNumThreads, shutdownThreads, type Tensor } from '@hyperconn/tensor';
+import { threading } from '../packages/tensor/src/matmul.js';
+import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from './lib';
+
+const SIZES = [64, 96, 128, 192, 256, 384, 512, 768, 1024];
+
+function withMinWork<T>(minWork: number, fn: () => T): T {
+  const saved = threading.minWork;
+  threading.minWork = minWork;
+  try {
+    return fn();
+  } finally {
+    threading.minWork = saved;
+  }
+}
+
+function sameBits(x: Tensor, y: Tensor): boolean {
+  const a = new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength);
+  const b = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export async function main(threads = 2): Promise<void> {
+  const loadBefore = os.loadavg();
+  const load = loadBefore.map((x) => fmt(x, 2));
+  const defaultMinWork = threading.minWork;
+  setNumThreads(threads);
+  const rows: (string | number)[][] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const dtype of ['float64', 'float32'] as DType[]) {
+    for (const n of SIZES) {
+      const r = new Random(n);
+      const a = r.normal([n, n], { dtype });
+      const b = r.normal([n, n], { dtype });
+      const one = () => withMinWork(Number.POSITIVE_INFINITY, () => matmul(a, b));
+      const many = () => withMinWork(0, () => matmul(a, b));
+      if (!sameBits(one(), many())) throw new Error(`bench: ${threads} threads differ from one at ${n}×${n} ${dtype}`);
+      const budget = n >= 512 ? { minTimeMs: 1500, minBatches: 5, batchMs: 1 } : {};
+      const t = timeAll({ one: () => void one(), many: () => void many() }, budget);
+      const flops = 2 * n ** 3;
+      const ratio = t.one.medianMs / t.many.medianMs;
+      const threaded = n ** 3 >= defaultMinWork ? `${threads}` : '1';
+      rows.push([
+        `${n}×${n} @ ${n}×${n}`,
+        dtype,
+        fmt(flops / t.one.medianMs / 1e6),
+        fmt(flops / t.many.medianMs / 1e6),
+        fmt(ratio),
+        threaded,
+      ]);
+      results.push({ n, dtype, flops, oneMs: t.one.medianMs, manyMs: t.many.medianMs, speedup: ratio });
+    }
+  }
+  shutdownThreads();
+  const info = machineInfo();
+  console.log(`\n## matmul threads (node ${info.node}, ${info.cpu}, ${info.cores} cores, load ${load.join(' ')})\n`);
+  console.log(
+    markdownTable(
+      ['case', 'dtype', 'GFLOP/s 1 thread', `GFLOP/s ${threads} threads`, 'speedup', 'threads used by default'],
+      rows,
+    ),
+  );
+  const path = writeResults('matmul-threads', {
+    bench: 'matmul-threads',
+    threads,
+    minWork: defaultMinWork,
+    loadBefore,
+    results,
+  });
+  console.log(
+    `\nload after: ${os
+      .loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')}\nwrote ${path}`,
+  );
+}
+
+if (isMain(import.meta.url)) await main(Number(process.argv[2] ?? 2));

@@ -1,0 +1,324 @@
+/**
+ * sHC's residual map as one fused op: per token, (z_U, z_V, s) ↦ H = J + U_z U diag(s) Vᵀ U_zᵀ
+ * with U = cayley(skew(z_U)), V = cayley(skew(z_V)), J = 11ᵀ/n and U_z the Helmert basis of
+ * 1^⊥ (docs/spec/hc-family.md), in scalar loops over the small m×m matrices (m = n − 1) instead
+ * of ~10 batched tensor ops.
+ */
+import { DTypeError, ShapeError, Tensor, ValueError, allocate, fmtShape, full, type DType } from '@hyperconn/tensor';
+import {
+  type Variable,
+  add,
+  asVariable,
+  customOp,
+  isGradEnabled,
+  matmul,
+  mul,
+  transpose,
+  unsqueeze,
+} from '@hyperconn/autograd';
+import { cayley, helmertBasis, skewFromVector } from './orthogonal-maps.js';
+import { recordedVjp } from './fused-op.js';
+import { requireFinite } from './util.js';
+
+/** Options of `spectralSphereCayleyMap`. */
+export interface SpectralSphereCayleyOptions {
+  /** 'fused' (default): one op in scalar code; 'reference': the composed autograd ops. */
+  impl?: 'fused' | 'reference';
+}
+
+/** The composed map: cayley, skewFromVector, matmuls (the specification of the fused op). */
+function referenceMap(zU: Variable, zV: Variable, s: Variable): Variable {
+  const m = s.shape[s.ndim - 1]!;
+  const n = m + 1;
+  const helmert = helmertBasis(n, { dtype: s.dtype });
+  const mean = full([n, n], 1 / n, { dtype: s.dtype });
+  const u = cayley(skewFromVector(zU, m));
+  const v = cayley(skewFromVector(zV, m));
+  const e = matmul(mul(u, unsqueeze(s, -2)), transpose(v)); // U diag(s) Vᵀ
+  return add(mean, matmul(matmul(helmert, e), transpose(helmert)));
+}
+
+/**
+ * W = (I + A)⁻¹ (into w from offset wo) for the skew A filled from z (A[i,j] = z_r, A[j,i] = −z_r for the r-th pair
+ * i < j, row-major, as `skewFromVector`), by Gauss–Jordan elimination with partial pivoting on
+ * `lu` [m, 2m]. I + A is never singular for a skew A (its singular values are ≥ 1).
+ */
+function inverseOfIPlusSkew(
+  z: ArrayLike<number>,
+  zo: number,
+  m: number,
+  lu: Float64Array,
+  w: Float64Array,
+  wo: number,
+): void {
+  const width = 2 * m;
+  lu.fill(0);
+  for (let i = 0; i < m; i++) {
+    lu[i * width + i] = 1;
+    lu[i * width + m + i] = 1;
+  }
+  let r = zo;
+  for (let i = 0; i < m; i++) {
+    for (let j = i + 1; j < m; j++, r++) {
+      lu[i * width + j] = z[r]!;
+      lu[j * width + i] = -z[r]!;
+    }
+  }
+  for (let k = 0; k < m; k++) {
+    let piv = k;
+    for (let i = k + 1; i < m; i++) if (Math.abs(lu[i * width + k]!) > Math.abs(lu[piv * width + k]!)) piv = i;
+    if (piv !== k) {
+      for (let j = 0; j < width; j++) {
+        const t = lu[k * width + j]!;
+        lu[k * width + j] = lu[piv * width + j]!;
+        lu[piv * width + j] = t;
+      }
+    }
+    const d = 1 / lu[k * width + k]!;
+    for (let j = 0; j < width; j++) lu[k * width + j]! *= d;
+    for (let i = 0; i < m; i++) {
+      if (i === k) continue;
+      const f = lu[i * width + k]!;
+      if (f === 0) continue;
+      for (let j = 0; j < width; j++) lu[i * width + j]! -= f * lu[k * width + j]!;
+    }
+  }
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) w[wo + i * m + j] = lu[i * width + m + j]!;
+}
+
+/**
+ * The adjoint of z ↦ U = cayley(skew(z)) = 2W − I: with Ū the gradient of U,
+ * Ā = −2 Wᵀ Ū Wᵀ and z̄_r = Ā[i,j] − Ā[j,i] for the r-th pair i < j.
+ */
+function cayleyAdjoint(
+  w: Float64Array,
+  wo: number,
+  ubar: Float64Array,
+  m: number,
+  tmp: Float64Array,
+  out: Float64Array | Float32Array,
+  oo: number,
+): void {
+  // tmp = Ū Wᵀ
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      let v = 0;
+      for (let c = 0; c < m; c++) v += ubar[i * m + c]! * w[wo + j * m + c]!;
+      tmp[i * m + j] = v;
+    }
+  }
+  let r = oo;
+  for (let i = 0; i < m; i++) {
+    for (let j = i + 1; j < m; j++, r++) {
+      // Ā[i,j] − Ā[j,i] = −2 (Wᵀ tmp)[i,j] + 2 (Wᵀ tmp)[j,i]
+      let aij = 0;
+      let aji = 0;
+      for (let c = 0; c < m; c++) {
+        aij += w[wo + c * m + i]! * tmp[c * m + j]!;
+        aji += w[wo + c * m + j]! * tmp[c * m + i]!;
+      }
+      out[r] = -2 * (aij - aji);
+    }
+  }
+}
+
+/** Validated shapes: the batch shape, m and the matrices' count. */
+function checkInputs(zU: Variable, zV: Variable, s: Variable): { batch: number[]; m: number; count: number } {
+  const op = 'spectralSphereCayleyMap';
+  if (s.ndim < 1 || s.shape[s.ndim - 1]! < 1) {
+    throw new ShapeError(`${op}: s must have a last axis of length m = n − 1 ≥ 1, got shape ${fmtShape(s.shape)}`);
+  }
+  const m = s.shape[s.ndim - 1]!;
+  const k = (m * (m - 1)) / 2;
+  const batch = s.shape.slice(0, -1);
+  for (const [name, z] of [
+    ['zU', zU],
+    ['zV', zV],
+  ] as const) {
+    const expected = [...batch, k];
+    if (z.ndim !== expected.length || z.shape.some((d, i) => d !== expected[i])) {
+      throw new ShapeError(
+        `${op}: ${name} must have shape ${fmtShape(expected)} (the batch of s, then m(m−1)/2 = ${k} for m = ${m}), ` +
+          `got ${fmtShape(z.shape)}`,
+      );
+    }
+    if (z.dtype !== s.dtype) throw new DTypeError(`${op}: ${name} is ${z.dtype} but s is ${s.dtype}`);
+  }
+  for (const [name, x] of [
+    ['zU', zU],
+    ['zV', zV],
+    ['s', s],
+  ] as const)
+    requireFinite(op, name, x.value);
+  return { batch, m, count: batch.reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * sHC's residual matrix H = J + U_z U diag(s) Vᵀ U_zᵀ [..., n, n] from zU, zV [..., m(m−1)/2]
+ * and s [..., m] (m = n − 1 ≥ 1), with U = cayley(skewFromVector(zU, m)), V likewise, J = 11ᵀ/n
+ * and U_z = helmertBasis(n): H1 = 1, 1ᵀH = 1ᵀ, singular values {1} ∪ |s| (so ‖H‖₂ = 1 for
+ * s ∈ [−1, 1]^m). sHC feeds zU = γ_U·tanh(ρ_U·z_U + c_U) and s = tanh(ρ_S·z_S + c_S).
+ *
+ * `impl: 'fused'` (default) is one custom op: per token, (I + A)⁻¹ = W by Gauss–Jordan on the
+ * m×m matrix (U = 2W − I, since I − A = 2I − (I + A)), then the products, all in doubles
+ * (float32 inputs are widened and the result rounded once). Its backward, also scalar code,
+ * pulls Ḡ back to Ē = U_zᵀ Ḡ U_z, then Ū = Ē V diag(s), V̄ = Ēᵀ U diag(s), s̄ = diag(Uᵀ Ē V), and
+ * through Cayley Ā = −2 Wᵀ Ū Wᵀ, z̄ = the strict upper triangle of Ā − Āᵀ. Higher-order
+ * gradients (a recorded backward) are the exact derivatives of the composed reference, taken
+ * on a local graph. `impl: 'reference'` is the composition of `cayley`, `skewFromVector` and
+ * matmuls that the fused op is tested against.
+ *
+ * ShapeError for mismatched shapes, DTypeError for mixed dtypes, ValueError for non-finite
+ * inputs.
+ */
+export function spectralSphereCayleyMap(
+  zU: Variable | Tensor,
+  zV: Variable | Tensor,
+  s: Variable | Tensor,
+  options: SpectralSphereCayleyOptions = {},
+): Variable {
+  const op = 'spectralSphereCayleyMap';
+  const impl = options?.impl ?? 'fused';
+  if (impl !== 'fused' && impl !== 'reference')
+    throw new ValueError(`${op}: impl must be 'fused' or 'reference', got ${String(impl)}`);
+  const [u, v, sv] = [asVariable(op, zU, 'zU'), asVariable(op, zV, 'zV'), asVariable(op, s, 's')];
+  const { batch, m, count } = checkInputs(u, v, sv);
+  if (impl === 'reference') return referenceMap(u, v, sv);
+  const n = m + 1;
+  const k = (m * (m - 1)) / 2;
+  const dtype: DType = sv.dtype;
+  const helmert = helmertBasis(n).toTypedArray();
+  let saved: { wU: Float64Array; wV: Float64Array; s: ArrayLike<number> } | null = null;
+
+  const fused = customOp({
+    name: op,
+    forward: (zu, zv, st) => {
+      const zuv = zu.toTypedArray();
+      const zvv = zv.toTypedArray();
+      const sa = st.toTypedArray();
+      const out = allocate(dtype, count * n * n);
+      const keep = isGradEnabled() && (u.requiresGrad || v.requiresGrad || sv.requiresGrad);
+      const wU = new Float64Array(keep ? count * m * m : m * m);
+      const wV = new Float64Array(keep ? count * m * m : m * m);
+      const lu = new Float64Array(2 * m * m);
+      const e = new Float64Array(m * m);
+      const ue = new Float64Array(n * m);
+      for (let b = 0; b < count; b++) {
+        const wo = keep ? b * m * m : 0;
+        inverseOfIPlusSkew(zuv, b * k, m, lu, wU, wo);
+        inverseOfIPlusSkew(zvv, b * k, m, lu, wV, wo);
+        // E = U diag(s) Vᵀ with U = 2W_U − I, V = 2W_V − I
+        for (let a = 0; a < m; a++) {
+          for (let c = 0; c < m; c++) {
+            let x = 0;
+            for (let d = 0; d < m; d++) {
+              const uad = 2 * wU[wo + a * m + d]! - (a === d ? 1 : 0);
+              const vcd = 2 * wV[wo + c * m + d]! - (c === d ? 1 : 0);
+              x += uad * sa[b * m + d]! * vcd;
+            }
+            e[a * m + c] = x;
+          }
+        }
+        // H = J + U_z E U_zᵀ
+        for (let i = 0; i < n; i++) {
+          for (let c = 0; c < m; c++) {
+            let x = 0;
+            for (let a = 0; a < m; a++) x += helmert[i * m + a]! * e[a * m + c]!;
+            ue[i * m + c] = x;
+          }
+        }
+        const o = b * n * n;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            let x = 1 / n;
+            for (let c = 0; c < m; c++) x += ue[i * m + c]! * helmert[j * m + c]!;
+            out[o + i * n + j] = x;
+          }
+        }
+      }
+      if (keep) saved = { wU, wV, s: sa };
+      return new Tensor(out, [...batch, n, n]);
+    },
+    backward: (g, inputs) => {
+      const firstOrder = (): Tensor[] => sphereVjp(saved!, g.value.toTypedArray(), helmert, count, m, dtype, batch);
+      return isGradEnabled() ? recordedVjp(op, referenceMap, inputs, g, firstOrder) : firstOrder();
+    },
+  });
+  return fused(u, v, sv);
+}
+
+/** The fused map's vector-Jacobian product (see `spectralSphereCayleyMap`). */
+function sphereVjp(
+  saved: { wU: Float64Array; wV: Float64Array; s: ArrayLike<number> },
+  g: ArrayLike<number>,
+  helmert: ArrayLike<number>,
+  count: number,
+  m: number,
+  dtype: DType,
+  batch: readonly number[],
+): Tensor[] {
+  const n = m + 1;
+  const k = (m * (m - 1)) / 2;
+  const { wU, wV, s } = saved;
+  const gzU = allocate(dtype, count * k);
+  const gzV = allocate(dtype, count * k);
+  const gs = allocate(dtype, count * m);
+  const gh = new Float64Array(n * m);
+  const ebar = new Float64Array(m * m);
+  const uu = new Float64Array(m * m);
+  const vv = new Float64Array(m * m);
+  const ubar = new Float64Array(m * m);
+  const vbar = new Float64Array(m * m);
+  const tmp = new Float64Array(m * m);
+  for (let b = 0; b < count; b++) {
+    const o = b * n * n;
+    const wo = b * m * m;
+    // Ē = U_zᵀ Ḡ U_z
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < m; c++) {
+        let x = 0;
+        for (let j = 0; j < n; j++) x += g[o + i * n + j]! * helmert[j * m + c]!;
+        gh[i * m + c] = x;
+      }
+    }
+    for (let a = 0; a < m; a++) {
+      for (let c = 0; c < m; c++) {
+        let x = 0;
+        for (let i = 0; i < n; i++) x += helmert[i * m + a]! * gh[i * m + c]!;
+        ebar[a * m + c] = x;
+      }
+    }
+    for (let e = 0; e < m * m; e++) {
+      const diag = e % (m + 1) === 0 ? 1 : 0;
+      uu[e] = 2 * wU[wo + e]! - diag;
+      vv[e] = 2 * wV[wo + e]! - diag;
+    }
+    // Ū = Ē V diag(s), V̄ = Ēᵀ U diag(s), s̄_c = Σ_a U_ac (Ē V)_ac
+    for (let a = 0; a < m; a++) {
+      for (let c = 0; c < m; c++) {
+        let ev = 0;
+        let etu = 0;
+        for (let d = 0; d < m; d++) {
+          ev += ebar[a * m + d]! * vv[d * m + c]!;
+          etu += ebar[d * m + a]! * uu[d * m + c]!;
+        }
+        ubar[a * m + c] = ev;
+        vbar[a * m + c] = etu;
+      }
+    }
+    for (let c = 0; c < m; c++) {
+      let x = 0;
+      for (let a = 0; a < m; a++) x += uu[a * m + c]! * ubar[a * m + c]!;
+      gs[b * m + c] = x;
+    }
+    for (let a = 0; a < m; a++) {
+      for (let c = 0; c < m; c++) {
+        ubar[a * m + c]! *= s[b * m + c]!;
+        vbar[a * m + c]! *= s[b * m + c]!;
+      }
+    }
+    cayleyAdjoint(wU, wo, ubar, m, tmp, gzU, b * k);
+    cayleyAdjoint(wV, wo, vbar, m, tmp, gzV, b * k);
+  }
+  return [new Tensor(gzU, [...batch, k]), new Tensor(gzV, [...batch, k]), new Tensor(gs, [...batch, m])];
+}
