@@ -161,6 +161,22 @@ describe('conversions refused, with the difference named', () => {
     );
   });
 
+  it('switched-off maps and residual transforms; the channels-first layout passes', () => {
+    const base = { ...options, eps: 0 };
+    expect(() =>
+      toReferenceStateDict(createHyperConnection('shc', { ...base, resMap: false, postMap: false })),
+    ).toThrow(/^toReferenceStateDict: resMap, postMap switched off \(a fixed map\) has no parameterisation/);
+    expect(() =>
+      toReferenceStateDict(createHyperConnection('shc', { ...base, residualTransform: (x: Variable) => x })),
+    ).toThrow(/the layer has a residualTransform/);
+    const layer = createHyperConnection('kromhc', { ...base, layout: 'channelsFirst' });
+    const { tensors, config } = toReferenceStateDict(layer);
+    expect(config.channel_first).toBe(true);
+    const back = fromReferenceStateDict('kromhc', tensors, config);
+    expect((back as unknown as { layout: string }).layout).toBe('channelsFirst');
+    expect(bits(Object.fromEntries(back.stateDict()))).toEqual(bits(Object.fromEntries(layer.stateDict())));
+  });
+
   it('missing, unexpected, misshapen and mixed-dtype tensors', () => {
     const { tensors, config } = toReferenceStateDict(new ReferenceSinkhornMHCLayer({ ...options, eps: 0 }));
     const { residual_scale: _, ...missing } = tensors;
@@ -195,8 +211,29 @@ describe('conversions refused, with the difference named', () => {
     const dynamic = interopLayer({ name: 'hc', variant: 'hc', dtype: 'float64', n: 4, dim: 3 });
     const exported = toReferenceStateDict(dynamic);
     expect(() => fromReferenceStateDict('hc', exported.tensors, exported.config, { dynamic: false })).toThrow(
-      /'dynamic_alpha_fn' is not all zeros, so the reference module is not a static HC/,
+      /'dynamic_alpha_fn' is not all zeros, so the reference module is not static; drop \{ dynamic: false \}/,
     );
+  });
+
+  it('static gated layers export as the reference with zero projections: the same maps, and back bit for bit', () => {
+    const x = new Random(8).normal([2, 3, 4, 3]);
+    for (const variant of ['mhc', 'mhcLite', 'kromhc', 'shc'] as const) {
+      const options = { n: 4, dim: 3, layerIndex: 2, eps: 0, dynamic: false };
+      const layer =
+        variant === 'mhc' ? new ReferenceSinkhornMHCLayer(options) : createHyperConnection(variant, options);
+      // static parameters away from init, so that the test sees them
+      const noise = new Random(9);
+      layer.loadStateDict(
+        new Map(layer.namedParameters().map(([k, p]) => [k, noise.normal(p.shape, { mean: 0.5, std: 0.5 })])),
+      );
+      const { tensors, config } = toReferenceStateDict(layer);
+      const staticBack = fromReferenceStateDict(variant, tensors, config, { dynamic: false });
+      expect(bits(Object.fromEntries(staticBack.stateDict()))).toEqual(bits(Object.fromEntries(layer.stateDict())));
+      // what the reference module computes: the dynamic layer with its zero projections
+      const dynamicBack = fromReferenceStateDict(variant, tensors, config);
+      const [a, b] = [layer.maps(x), dynamicBack.maps(x)];
+      for (const key of ['hRes', 'hPre', 'hPost'] as const) expectClose(b[key], a[key], { rtol: 1e-15, atol: 1e-15 });
+    }
   });
 
   it('reads F16 and BF16 checkpoints (widened to float32) into float32 layers', () => {

@@ -16,7 +16,7 @@
  * matched is refused with a ValueError naming the difference, unless `approximate: true`.
  */
 import { DTypeError, Random, ShapeError, Tensor, ValueError, type DType } from '@hyperconn/tensor';
-import { type Variable, add, mul, reshape, transpose } from '@hyperconn/autograd';
+import { type Variable, add, mul, reshape, transpose, unsqueeze } from '@hyperconn/autograd';
 import { helmertBasis, permutations, sinkhorn } from '@hyperconn/manifolds';
 import type { HyperConnection, Variant } from './hyper-connection.js';
 import { DeepResidualMLP, TinyTransformer } from './models.js';
@@ -61,7 +61,7 @@ export interface ToReferenceOptions {
 
 /** Options of `fromReferenceStateDict`. */
 export interface FromReferenceOptions {
-  /** 'hc' only: build a static HCLayer (the dynamic weights must then be 0). Default true. */
+  /** false: build a static layer (`dynamic: false`); the reference's projections must then be 0. Default true. */
   dynamic?: boolean;
 }
 
@@ -84,8 +84,10 @@ const REFERENCE_VARIANTS = Object.keys(MODULES) as ReferenceVariant[];
  * else (parameters, names, gates) is `MHCLayer`'s.
  */
 export class ReferenceSinkhornMHCLayer extends MHCLayer {
-  protected override resMatrix(z: Variable): Variable {
-    const logits = add(mul(this.resScale, reshape(z, [-1, this.n, this.n])), this.resBias);
+  protected override resMatrix(z: Variable | null): Variable {
+    // z is null for a static layer: the logits are b_res alone, one matrix for every token
+    const logits =
+      z === null ? unsqueeze(this.resBias, 0) : add(mul(this.resScale, reshape(z, [-1, this.n, this.n])), this.resBias);
     return transpose(sinkhorn(transpose(logits), { iters: this.sinkhornIters }).matrix);
   }
 }
@@ -175,6 +177,34 @@ interface ExportContext {
   read: (v: Variable) => Flat;
 }
 
+/**
+ * The values of a dynamic parameter, or for a static layer (which has none) the reference's
+ * equivalent: `size` copies of `fill` (weights 0, so the dynamic terms vanish exactly; a scale
+ * then multiplies 0 and keeps the reference's init 0.01), and 0 for gradients.
+ */
+function dynamicValues(
+  ctx: ExportContext,
+  layer: { readonly dynamic: boolean; readonly dtype: DType },
+  get: () => Variable,
+  fill: number,
+  size: number,
+): Flat {
+  if (layer.dynamic) return ctx.read(get());
+  const out = layer.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return out.fill(ctx.gradients ? 0 : fill);
+}
+
+/** γ of the layer's RMSNorm over `size` values (0 for a static layer, whose norm feeds nothing). */
+function gainGamma(
+  ctx: ExportContext,
+  layer: { readonly dynamic: boolean; readonly dtype: DType; readonly norm: { eps: number; weight: Variable } },
+  size: number,
+): Flat {
+  if (!layer.dynamic) return layer.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  checkEps(ctx.op, layer.norm.eps, ctx.approximate);
+  return gammaFor(ctx, ctx.read(layer.norm.weight), layer.dtype);
+}
+
 /** γ for our gain w, or for gradients the gradient itself (∂/∂γ = ∂/∂w). */
 function gammaFor(ctx: ExportContext, w: Flat, dtype: DType): Flat {
   return ctx.gradients ? w : gammaOf(ctx.op, w, dtype, ctx.approximate);
@@ -186,14 +216,17 @@ function gatedTail(
   ctx: ExportContext,
 ): { gamma: Tensor; beta: Record<string, Tensor> } {
   const { n, dim, dtype } = layer;
-  checkEps(ctx.op, layer.norm.eps, ctx.approximate);
-  const gamma = gammaFor(ctx, ctx.read(layer.norm.weight), dtype);
+  const gamma = gainGamma(ctx, layer, n * dim);
   return {
     gamma: build(dtype, [n * dim], (i) => gamma[i]!),
     beta: {
       static_beta: build(dtype, [n], at(ctx.read(layer.postBias))),
-      dynamic_beta_fn: build(dtype, [n * dim, n], at(ctx.read(layer.postWeight))),
-      h_post_scale: build(dtype, [], () => ctx.read(layer.postScale)[0]!),
+      dynamic_beta_fn: build(
+        dtype,
+        [n * dim, n],
+        at(dynamicValues(ctx, layer, () => layer.postWeight, 0, n * dim * n)),
+      ),
+      h_post_scale: build(dtype, [], () => dynamicValues(ctx, layer, () => layer.postScale, 0.01, 1)[0]!),
     },
   };
 }
@@ -230,7 +263,10 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
     throw new ValueError(`${op}: layerIndex must be an integer ≥ 0, got ${layerIndex}`);
   if (typeof layer !== 'object' || layer === null || !('variant' in layer))
     throw new ValueError(`${op}: layer must be a hyper-connection layer, got ${describe(layer)}`);
+  checkExportable(op, layer);
   const config: ReferenceConfig = { num_residual_streams: layer.n, dim: layer.dim, layer_index: layerIndex };
+  // the layout changes how the input is laid out, not the parameters
+  if ((layer as { layout?: string }).layout === 'channelsFirst') config.channel_first = true;
 
   if (layer instanceof ResidualLayer) {
     return { module: MODULES.residual, tensors: {}, config: { num_residual_streams: 1, dim: layer.dim } };
@@ -254,8 +290,8 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
     const { gamma, beta } = gatedTail(layer, ctx);
     const preBias = ctx.read(layer.preBias);
     const resBias = ctx.read(layer.resBias);
-    const preWeight = ctx.read(layer.preWeight);
-    const resWeight = ctx.read(layer.resWeight);
+    const preWeight = dynamicValues(ctx, layer, () => layer.preWeight, 0, n * dim * n);
+    const resWeight = dynamicValues(ctx, layer, () => layer.resWeight, 0, n * dim * n * n);
     // row s of static_alpha: [pre logit of s | residual logits H̃[s, t] = ours H̃[t, s]]
     const staticAlpha = build(dtype, [n, n + 1], (i) => {
       const [s, t] = [Math.floor(i / (n + 1)), i % (n + 1)];
@@ -272,8 +308,8 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
         'norm.gamma': gamma,
         static_alpha: staticAlpha,
         dynamic_alpha_fn: dynamic,
-        pre_branch_scale: build(dtype, [1], () => ctx.read(layer.preScale)[0]!),
-        residual_scale: build(dtype, [1], () => ctx.read(layer.resScale)[0]!),
+        pre_branch_scale: build(dtype, [1], () => dynamicValues(ctx, layer, () => layer.preScale, 0.01, 1)[0]!),
+        residual_scale: build(dtype, [1], () => dynamicValues(ctx, layer, () => layer.resScale, 0.01, 1)[0]!),
         ...beta,
       },
       config: { ...config, sinkhorn_iters: layer.sinkhornIters },
@@ -295,8 +331,8 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
     const pick = isLite ? inversePermutationIndex(n) : Array.from({ length: count }, (_, r) => r);
     const preBias = ctx.read(layer.preBias);
     const resBias = ctx.read(layer.resBias);
-    const weights = ctx.read(layer.preWeight);
-    const resWeight = ctx.read(layer.resWeight);
+    const weights = dynamicValues(ctx, layer, () => layer.preWeight, 0, n * dim * n);
+    const resWeight = dynamicValues(ctx, layer, () => layer.resWeight, 0, n * dim * count);
     return {
       module: isLite ? MODULES.mhcLite : MODULES.kromhc,
       tensors: {
@@ -306,8 +342,8 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
           const [row, col] = [Math.floor(i / (n + count)), i % (n + count)];
           return col < n ? weights[row * n + col]! : resWeight[row * count + pick[col - n]!]!;
         }),
-        pre_branch_scale: build(dtype, [1], () => ctx.read(layer.preScale)[0]!),
-        residual_scale: build(dtype, [1], () => ctx.read(layer.resScale)[0]!),
+        pre_branch_scale: build(dtype, [1], () => dynamicValues(ctx, layer, () => layer.preScale, 0.01, 1)[0]!),
+        residual_scale: build(dtype, [1], () => dynamicValues(ctx, layer, () => layer.resScale, 0.01, 1)[0]!),
         ...beta,
       },
       config,
@@ -317,6 +353,33 @@ export function toReferenceStateDict(layer: HyperConnection, options: ToReferenc
   throw new ValueError(
     `${op}: variant '${layer.variant}' has no reference module (only ${quoted(REFERENCE_VARIANTS)})`,
   );
+}
+
+/**
+ * Refuses what the reference modules have no parameters for: a residual transform (outDim ≠ dim)
+ * and maps switched off (H_res = I, H_pre = 1/n or H_post = 1 fixed).
+ */
+function checkExportable(op: string, layer: HyperConnection): void {
+  const l = layer as Partial<{
+    residualTransform: unknown;
+    outDim: number;
+    dim: number;
+    resMap: boolean;
+    preMap: boolean;
+    postMap: boolean;
+  }>;
+  if ((l.residualTransform ?? null) !== null || (l.outDim !== undefined && l.outDim !== l.dim)) {
+    throw new ValueError(
+      `${op}: the layer has a residualTransform (outDim ${l.outDim}, dim ${l.dim}); the export covers its ` +
+        'own parameters only, with no counterpart for the transform',
+    );
+  }
+  const off = (['resMap', 'preMap', 'postMap'] as const).filter((key) => l[key] === false);
+  if (off.length > 0) {
+    throw new ValueError(
+      `${op}: ${off.join(', ')} switched off (a fixed map) has no parameterisation in the reference module`,
+    );
+  }
 }
 
 function hcTensors(layer: HCLayer, ctx: ExportContext): Record<string, Tensor> {
@@ -381,11 +444,10 @@ function shcTensors(layer: SHCLayer, ctx: ExportContext): Record<string, Tensor>
   const { n, dim, dtype } = layer;
   const m = n - 1;
   const k = (m * (m - 1)) / 2;
-  checkEps(ctx.op, layer.norm.eps, ctx.approximate);
-  const gamma = gammaFor(ctx, ctx.read(layer.norm.weight), dtype);
+  const gamma = gainGamma(ctx, layer, n * dim);
   const scalar = (v: Variable | null, fallback: number): Tensor =>
     build(dtype, [1], () => (v === null ? (ctx.gradients ? 0 : fallback) : ctx.read(v)[0]!));
-  const resWeight = ctx.read(layer.resWeight);
+  const resWeight = dynamicValues(ctx, layer, () => layer.resWeight, 0, n * dim * m * m);
   const bias = [
     ...(layer.resBiasU === null ? [] : ctx.read(layer.resBiasU)),
     ...(layer.resBiasV === null ? [] : ctx.read(layer.resBiasV)),
@@ -393,23 +455,37 @@ function shcTensors(layer: SHCLayer, ctx: ExportContext): Record<string, Tensor>
   ];
   return {
     'norm.gamma': build(dtype, [n * dim], (i) => gamma[i]!),
-    'to_alpha_pre.weight': new Tensor(transposed(ctx.read(layer.preWeight), n * dim, n), [n, n * dim]),
+    'to_alpha_pre.weight': new Tensor(
+      transposed(
+        dynamicValues(ctx, layer, () => layer.preWeight, 0, n * n * dim),
+        n * dim,
+        n,
+      ),
+      [n, n * dim],
+    ),
     static_alpha_pre: build(dtype, [n, 1], at(ctx.read(layer.preBias))),
     'to_alpha_residual.weight': build(dtype, [m * m, n * dim], (i) => {
       const [r, c] = [Math.floor(i / (n * dim)), i % (n * dim)];
       return resWeight[c * m * m + shcColumn(r, k)]!;
     }),
     static_alpha_residual: build(dtype, [m * m], (r) => bias[shcColumn(r, k)]!),
-    pre_branch_scale: scalar(layer.preScale, 0),
+    pre_branch_scale: scalar(layer.dynamic ? layer.preScale : null, 0.01),
     // at n = 2 the reference still has the rotation scalars, unused (k = 0): its init values
     residual_rot_scale_u: scalar(layer.resScaleV, 0.01),
     residual_rot_scale_v: scalar(layer.resScaleU, 0.01),
-    residual_val_scale: scalar(layer.resScaleS, 0),
+    residual_val_scale: scalar(layer.dynamic ? layer.resScaleS : null, 0.01),
     gamma_u: scalar(layer.resGainV, 1),
     gamma_v: scalar(layer.resGainU, 1),
-    'to_beta.weight': new Tensor(transposed(ctx.read(layer.postWeight), n * dim, n), [n, n * dim]),
+    'to_beta.weight': new Tensor(
+      transposed(
+        dynamicValues(ctx, layer, () => layer.postWeight, 0, n * n * dim),
+        n * dim,
+        n,
+      ),
+      [n, n * dim],
+    ),
     static_beta: build(dtype, [n], at(ctx.read(layer.postBias))),
-    h_post_scale: build(dtype, [], () => ctx.read(layer.postScale)[0]!),
+    h_post_scale: build(dtype, [], () => dynamicValues(ctx, layer, () => layer.postScale, 0.01, 1)[0]!),
     ...(ctx.gradients ? {} : shcBuffers(n, dtype)),
   };
 }
@@ -573,7 +649,8 @@ export function fromReferenceStateDict(
     return new ResidualLayer({ dim, layerIndex: 0 });
   }
   if (variant === 'hc') return hcFromReference(op, n, dim, raw, tensors, options.dynamic ?? true);
-  if (variant === 'shc') return shcFromReference(op, n, dim, tensors);
+  const dynamic = options.dynamic ?? true;
+  if (variant === 'shc') return shcFromReference(op, n, dim, raw, tensors, dynamic);
 
   const count = variant === 'mhc' ? n * n : variant === 'mhcLite' ? permutations(n).length : 2 * Math.log2(n);
   if (variant === 'kromhc' && (n & (n - 1)) !== 0)
@@ -591,7 +668,7 @@ export function fromReferenceStateDict(
   const { values, dtype } = readTensors(op, tensors, expected);
   const get = (name: string): Flat => values.get(name)!;
   const staticAlpha = get('static_alpha');
-  const dynamic = get('dynamic_alpha_fn');
+  const alphaFn = get('dynamic_alpha_fn');
   const rows = n * dim;
   const width = n + count;
   let preBias: Flat;
@@ -600,18 +677,19 @@ export function fromReferenceStateDict(
   let resWeight: Flat;
   if (variant === 'mhc') {
     preBias = columns(staticAlpha, n, n + 1, 1, () => 0);
-    preWeight = columns(dynamic, rows, width, n, (s) => s * (n + 1));
+    preWeight = columns(alphaFn, rows, width, n, (s) => s * (n + 1));
     // ours H̃[t, s] is the reference's H̃[s, t]
     resBias = columns(staticAlpha, 1, 0, n * n, (c) => (c % n) * (n + 1) + 1 + Math.floor(c / n));
-    resWeight = columns(dynamic, rows, width, n * n, (c) => (c % n) * (n + 1) + 1 + Math.floor(c / n));
+    resWeight = columns(alphaFn, rows, width, n * n, (c) => (c % n) * (n + 1) + 1 + Math.floor(c / n));
   } else {
     const pick = variant === 'mhcLite' ? inversePermutationIndex(n) : Array.from({ length: count }, (_, r) => r);
     preBias = staticAlpha.slice(0, n) as Flat;
-    preWeight = columns(dynamic, rows, width, n, (s) => s);
+    preWeight = columns(alphaFn, rows, width, n, (s) => s);
     resBias = columns(staticAlpha, 1, 0, count, (c) => n + pick[c]!);
-    resWeight = columns(dynamic, rows, width, count, (c) => n + pick[c]!);
+    resWeight = columns(alphaFn, rows, width, count, (c) => n + pick[c]!);
   }
-  const common = { n, dim, layerIndex: 0, eps: 0, dtype };
+  checkStatic(op, dynamic, get, ['dynamic_alpha_fn', 'dynamic_beta_fn']);
+  const common = { n, dim, layerIndex: 0, eps: 0, dtype, layout: layoutOf(raw), dynamic };
   const layer =
     variant === 'mhc'
       ? new ReferenceSinkhornMHCLayer({
@@ -633,6 +711,30 @@ export function fromReferenceStateDict(
     resScale: get('residual_scale'),
     resBias,
   });
+}
+
+/** The reference's channel_first as our layout. */
+function layoutOf(raw: ReferenceConfig): 'channelsFirst' | 'channelsLast' {
+  const first = raw.channel_first ?? false;
+  if (typeof first !== 'boolean')
+    throw new ValueError(`fromReferenceStateDict: config channel_first must be true or false`);
+  return first ? 'channelsFirst' : 'channelsLast';
+}
+
+/**
+ * For a static import (`dynamic` false): the reference's projection weights must be 0, else the
+ * module is not static and the import would drop its dynamic terms.
+ */
+function checkStatic(op: string, dynamic: unknown, get: (name: string) => Flat, weights: readonly string[]): void {
+  if (typeof dynamic !== 'boolean')
+    throw new ValueError(`${op}: options.dynamic must be true or false, got ${dynamic}`);
+  if (dynamic) return;
+  const nonZero = weights.find((name) => get(name).some((x) => x !== 0));
+  if (nonZero !== undefined) {
+    throw new ValueError(
+      `${op}: '${nonZero}' is not all zeros, so the reference module is not static; drop { dynamic: false }`,
+    );
+  }
 }
 
 function integerConfig(op: string, raw: ReferenceConfig, key: string, fallback: number): number {
@@ -664,17 +766,8 @@ function hcFromReference(
   const get = (name: string): Flat => values.get(name)!;
   const staticAlpha = get('static_alpha');
   const alphaFn = get('dynamic_alpha_fn');
-  if (typeof dynamic !== 'boolean')
-    throw new ValueError(`${op}: options.dynamic must be true or false, got ${dynamic}`);
-  if (!dynamic) {
-    const nonZero = ['dynamic_alpha_fn', 'dynamic_beta_fn'].find((name) => get(name).some((x) => x !== 0));
-    if (nonZero !== undefined) {
-      throw new ValueError(
-        `${op}: '${nonZero}' is not all zeros, so the reference module is not a static HC; drop { dynamic: false }`,
-      );
-    }
-  }
-  const layer = new HCLayer({ n, dim, layerIndex: 0, eps: 0, dtype, dynamic, tanh: useTanh });
+  checkStatic(op, dynamic, get, ['dynamic_alpha_fn', 'dynamic_beta_fn']);
+  const layer = new HCLayer({ n, dim, layerIndex: 0, eps: 0, dtype, dynamic, tanh: useTanh, layout: layoutOf(raw) });
   return load(layer, {
     preBias: columns(staticAlpha, n, n + 1, 1, () => 0),
     // the reference stores A_r as we do (H_res = A_rᵀ): a plain copy
@@ -689,7 +782,14 @@ function hcFromReference(
   });
 }
 
-function shcFromReference(op: string, n: number, dim: number, tensors: unknown): HyperConnection {
+function shcFromReference(
+  op: string,
+  n: number,
+  dim: number,
+  raw: ReferenceConfig,
+  tensors: unknown,
+  dynamic: boolean,
+): HyperConnection {
   if (n < 2) throw new ValueError(`${op}: sHC needs num_residual_streams ≥ 2, got ${n}`);
   const m = n - 1;
   const k = (m * (m - 1)) / 2;
@@ -757,7 +857,8 @@ function shcFromReference(op: string, n: number, dim: number, tensors: unknown):
     resBiasU: ourBias.slice(0, k),
     resBiasV: ourBias.slice(k, 2 * k),
   };
-  return load(new SHCLayer({ n, dim, layerIndex: 0, eps: 0, dtype }), values_);
+  checkStatic(op, dynamic, get, ['to_alpha_pre.weight', 'to_alpha_residual.weight', 'to_beta.weight']);
+  return load(new SHCLayer({ n, dim, layerIndex: 0, eps: 0, dtype, layout: layoutOf(raw), dynamic }), values_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -880,9 +981,10 @@ export function toReferenceModel(
 /** The options a model passes to every layer, read back from one of its layers. */
 function layerOptionsOf(layer: HyperConnection | undefined): Record<string, number | boolean> {
   if (layer instanceof HCLayer) return { dynamic: layer.dynamic, tanh: layer.useTanh };
-  if (layer instanceof MHCLayer) return { sinkhornIters: layer.sinkhornIters };
-  if (layer instanceof MHCLiteLayer) return { maxN: layer.maxN };
-  if (layer instanceof KromHCLayer) return { maxFactor: layer.maxFactor };
+  if (layer instanceof MHCLayer) return { dynamic: layer.dynamic, sinkhornIters: layer.sinkhornIters };
+  if (layer instanceof MHCLiteLayer) return { dynamic: layer.dynamic, maxN: layer.maxN };
+  if (layer instanceof KromHCLayer) return { dynamic: layer.dynamic, maxFactor: layer.maxFactor };
+  if (layer instanceof SHCLayer) return { dynamic: layer.dynamic };
   return {};
 }
 
@@ -960,7 +1062,7 @@ export function fromReferenceModel(
         module === MODULES.residual ? 'residual' : (variant as ReferenceVariant),
         sub,
         layerConfig,
-        variant === 'hc' ? { dynamic: config.layerOptions.dynamic !== false } : {},
+        { dynamic: config.layerOptions?.dynamic !== false },
       );
     } catch (e) {
       if (e instanceof ValueError) throw new ValueError(`${op}: ${path}: ${e.message}`);

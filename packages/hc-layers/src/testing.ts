@@ -58,7 +58,10 @@ export type LayerInvariant =
 
 /** Options of `checkLayerInvariants` and `expectLayerInvariants`; all optional. */
 export interface LayerInvariantOptions {
-  /** Which checks to run. Default `DEFAULT_INVARIANTS[layer.variant]`. */
+  /**
+   * Which checks to run. Default `DEFAULT_INVARIANTS[layer.variant]`, without `bypass` for a layer
+   * whose `resMap` is false (H_res fixed to I).
+   */
   invariants?: readonly LayerInvariant[];
   /** Generated cases. Default 20 (each case runs the layer four times). */
   numRuns?: number;
@@ -477,7 +480,9 @@ export function checkLayerInvariants(
   const make = typeof layerOrFactory === 'function' ? layerOrFactory : (): HyperConnection => layerOrFactory;
   const probe = make();
   const { n, dim, variant } = probe;
-  const invariants = options.invariants ?? DEFAULT_INVARIANTS[variant];
+  // H_res fixed to I (`resMap: false`): nothing for `bypass` to detect
+  const fixedRes = (probe as { resMap?: unknown }).resMap === false;
+  const invariants = options.invariants ?? DEFAULT_INVARIANTS[variant]?.filter((c) => !fixedRes || c !== 'bypass');
   if (invariants === undefined)
     throw new ValueError(
       `checkLayerInvariants: no default invariants for variant '${String(variant)}'; pass options.invariants`,

@@ -17,12 +17,12 @@
  * factor): any n is split into its prime factors, and a factor above `maxFactor` (default 8, the
  * bound of mHC-lite's `maxN`) is refused. n = 1 has no factors: H_res = [[1]], the empty product.
  */
-import { add, kron, mul, softmax, split, Variable } from '@hyperconn/autograd';
+import { add, kron, mul, softmax, split, unsqueeze, Variable } from '@hyperconn/autograd';
 import { ones, ValueError } from '@hyperconn/tensor';
 import { factorial, permutationMixture } from '@hyperconn/manifolds';
 import type { KromHCOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
-import { GatedHyperConnection } from './gated.js';
+import { defineMember, GatedHyperConnection, mapSwitches } from './gated.js';
 
 const total = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
@@ -58,13 +58,6 @@ export class KromHCLayer extends GatedHyperConnection {
   readonly maxFactor: number;
   /** The factor sizes i_1, …, i_K (`kromhcFactors(n)`); U_1 is the outermost. */
   readonly factors: readonly number[];
-  /** [1] α_res, shared by every factor. */
-  readonly resScale: Variable;
-  /**
-   * b_res [Σ_k i_k!]: the logits of factor 1's permutations, then factor 2's, …, each block in
-   * lexicographic order: 0 at the block's identity (its first entry), −8 elsewhere.
-   */
-  readonly resBias: Variable;
 
   constructor(options: KromHCOptions) {
     const common = commonOptions('KromHCLayer', options);
@@ -82,19 +75,36 @@ export class KromHCLayer extends GatedHyperConnection {
       );
     }
     const counts = factors.map(factorial);
-    super('KromHCLayer', common, total(counts));
+    super('KromHCLayer', common, total(counts), mapSwitches('KromHCLayer', options));
     this.maxFactor = maxFactor;
     this.factors = Object.freeze(factors);
-    this.resScale = this.parameter([0.01]);
-    this.resBias = this.parameter(
-      counts.flatMap((count) => Array.from({ length: count }, (_, j) => (j === 0 ? 0 : -8))),
-    );
+    // the switches (gated.ts): α_res with `resMap` and `dynamic`, b_res with `resMap`
+    if (this.resMap && this.dynamic) defineMember(this, 'resScale', this.parameter([0.01]));
+    if (this.resMap) {
+      const bias = counts.flatMap((count) => Array.from({ length: count }, (_, j) => (j === 0 ? 0 : -8)));
+      defineMember(this, 'resBias', this.parameter(bias));
+    }
   }
 
-  protected resMatrix(z: Variable): Variable {
+  /** [1] α_res, shared by every factor (with `resMap` and `dynamic`). */
+  get resScale(): Variable {
+    return this.absent('resScale');
+  }
+
+  /**
+   * b_res [Σ_k i_k!]: the logits of factor 1's permutations, then factor 2's, …, each block in
+   * lexicographic order: 0 at the block's identity (its first entry), −8 elsewhere (with `resMap`).
+   */
+  get resBias(): Variable {
+    return this.absent('resBias');
+  }
+
+  protected resMatrix(z: Variable | null): Variable {
     // n = 1: the empty Kronecker product, a constant (nothing to learn)
-    if (this.factors.length === 0) return new Variable(ones([z.shape[0]!, 1, 1], { dtype: this.dtype }));
-    const logits = split(add(mul(this.resScale, z), this.resBias), this.factors.map(factorial), -1);
+    if (this.factors.length === 0) return new Variable(ones([z?.shape[0] ?? 1, 1, 1], { dtype: this.dtype }));
+    // static (z null): the biases alone, one row for every token
+    const coefficients = z === null ? unsqueeze(this.resBias, 0) : add(mul(this.resScale, z), this.resBias);
+    const logits = split(coefficients, this.factors.map(factorial), -1);
     const mixtures = logits.map((c) => permutationMixture(softmax(c, -1), { maxN: this.maxFactor }));
     return mixtures.slice(1).reduce((h, u) => kron(h, u), mixtures[0]!);
   }
