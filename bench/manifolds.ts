@@ -5,8 +5,8 @@
  * weights), its Kronecker-factored form (KromHC: one mixture per prime factor of n, multiplied
  * out by `kron`), the Cayley construction (sHC: J + U_z U diag(s) Vᵀ U_zᵀ) and spectral normalisation
  * (power iteration with a persistent vector, 1 iteration per call). No tfjs column: tfjs has
- * none of these. A map with a fused op (Sinkhorn, sHC's Cayley map) is also timed through its
- * composed reference in the same run, and the table gives reference ÷ fused.
+ * none of these. A map with a fused op (Sinkhorn, the permutation mixture, sHC's Cayley map) is
+ * also timed through its composed reference in the same run, and the table gives reference ÷ fused.
  * Run: `npx tsx bench/manifolds.ts`.
  */
 import { Random, type Tensor } from '@hyperconn/tensor';
@@ -68,6 +68,18 @@ function sinkhornSetup(options: SinkhornOptions): Method['setup'] {
   };
 }
 
+/** The permutation mixture of softmax weights, fused (gather-add) or the matmul reference. */
+function mixtureSetup(impl: 'fused' | 'reference'): Method['setup'] {
+  return (n, tokens, rng) => {
+    const weights = param(rng.normal([tokens, factorial(n)]));
+    const upstream = rng.normal([tokens, n, n]);
+    return () => {
+      weights.zeroGrad();
+      lossOf(permutationMixture(softmax(weights, -1), { impl }), upstream).backward();
+    };
+  };
+}
+
 /** sHC's matrix from z [T, (n−1)²] through the composed ops (`fused` false) or the fused map. */
 function shcSetup(fused: boolean): Method['setup'] {
   return (n, tokens, rng) => {
@@ -122,16 +134,10 @@ const METHODS: Method[] = [
     reference: sinkhornSetup({ iters: 20, impl: 'reference' }),
   },
   {
-    name: 'permutation mixture (softmax over n!)',
+    name: 'permutation mixture (softmax over n!; gather-add vs matmul, the default)',
     params: factorial,
-    setup: (n, tokens, rng) => {
-      const weights = param(rng.normal([tokens, factorial(n)]));
-      const upstream = rng.normal([tokens, n, n]);
-      return () => {
-        weights.zeroGrad();
-        lossOf(permutationMixture(softmax(weights, -1)), upstream).backward();
-      };
-    },
+    setup: mixtureSetup('fused'),
+    reference: mixtureSetup('reference'),
   },
   {
     name: 'KromHC (Kronecker product of per-factor mixtures)',

