@@ -5,7 +5,8 @@
  * Every size is measured on k threads even below the threshold the kernel uses
  * (`threading.minWork`, lowered to 0 here), so the table shows where threads start to pay; the
  * one-thread column raises it to ∞ instead of calling setNumThreads(1), which would terminate
- * the pool. Both results are checked bit-identical before timing.
+ * the pool. Both results are checked bit-identical before timing. 'cores used' (CPU time over
+ * wall time of the k-thread runs) says whether k cores were free: near 1, no speedup can show.
  */
 import os from 'node:os';
 import { type DType, matmul, Random, setNumThreads, shutdownThreads, type Tensor } from '@hyperconn/tensor';
@@ -22,6 +23,20 @@ function withMinWork<T>(minWork: number, fn: () => T): T {
   } finally {
     threading.minWork = saved;
   }
+}
+
+/**
+ * Cores the process used while `fn` ran for about 200 ms: CPU time over wall time. With k
+ * threads it approaches k only when k cores are free; on a busy machine (or a scheduler that
+ * shares CPU per session) it stays near 1, and no speedup can show.
+ */
+function coresUsed(fn: () => void): number {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  do fn();
+  while (performance.now() - t0 < 200);
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
 }
 
 function sameBits(x: Tensor, y: Tensor): boolean {
@@ -49,6 +64,7 @@ export async function main(threads = 2): Promise<void> {
       const t = timeAll({ one: () => void one(), many: () => void many() }, budget);
       const flops = 2 * n ** 3;
       const ratio = t.one.medianMs / t.many.medianMs;
+      const cores = coresUsed(() => void many());
       const threaded = n ** 3 >= defaultMinWork ? `${threads}` : '1';
       rows.push([
         `${n}×${n} @ ${n}×${n}`,
@@ -56,9 +72,10 @@ export async function main(threads = 2): Promise<void> {
         fmt(flops / t.one.medianMs / 1e6),
         fmt(flops / t.many.medianMs / 1e6),
         fmt(ratio),
+        fmt(cores, 2),
         threaded,
       ]);
-      results.push({ n, dtype, flops, oneMs: t.one.medianMs, manyMs: t.many.medianMs, speedup: ratio });
+      results.push({ n, dtype, flops, oneMs: t.one.medianMs, manyMs: t.many.medianMs, speedup: ratio, cores });
     }
   }
   shutdownThreads();
@@ -66,7 +83,15 @@ export async function main(threads = 2): Promise<void> {
   console.log(`\n## matmul threads (node ${info.node}, ${info.cpu}, ${info.cores} cores, load ${load.join(' ')})\n`);
   console.log(
     markdownTable(
-      ['case', 'dtype', 'GFLOP/s 1 thread', `GFLOP/s ${threads} threads`, 'speedup', 'threads used by default'],
+      [
+        'case',
+        'dtype',
+        'GFLOP/s 1 thread',
+        `GFLOP/s ${threads} threads`,
+        'speedup',
+        `cores used by ${threads} threads`,
+        'threads used by default',
+      ],
       rows,
     ),
   );

@@ -516,8 +516,9 @@ function blockedBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan,
 
 /**
  * Threading of the blocked kernel. `minWork` (multiply-adds, m·k·n over the batch) is where
- * two threads start to beat one on the benchmark `bench/matmul-threads.ts`: below it, copying
- * the operands to shared memory and waking a worker cost more than half the product.
+ * two threads start to beat one on `bench/matmul-threads.ts` (2 free cores: 0.7–0.8× at 64³,
+ * 1.0–1.1× at 96³, 1.1–1.3× at 128³, 1.3–1.9× from 192³): below it, copying the operands to
+ * shared memory and waking a worker cost about as much as the half of the product they save.
  * Mutable so the benchmark can measure below it; not part of the public API.
  */
 export const threading = { minWork: 2 ** 20 };
