@@ -9,7 +9,8 @@ import { ResidualLayer } from './variants/residual.js';
 import { SHCLayer, SHCPowerLayer } from './variants/shc.js';
 
 /**
- * A new layer of `variant` (docs/spec/hc-family.md). For n = 1 (and for 'residual' whatever n) this
+ * A new layer of `variant` (docs/spec/hc-family.md). For n = 1 without `fracs` and `inputViews`
+ * (and for 'residual' whatever n) this
  * is the plain residual x + F(x) with one stream, as the reference implementations do: the
  * gates of mHC/sHC would otherwise rescale x and F. 'mhcLite' with n > maxN (default 8) is a
  * ValueError that names n! and suggests 'shc'; so is 'kromhc' with a prime factor of n above
@@ -30,7 +31,9 @@ export function createHyperConnection(variant: Variant, options: HyperConnection
   const n = options.n ?? 4;
   if (!Number.isSafeInteger(n) || n < 1)
     throw new ValueError(`createHyperConnection: n must be a positive integer, got ${n}`);
-  if (variant === 'residual' || n === 1) return new ResidualLayer(options);
+  // n = 1 with fracs or views still has maps to learn (as the reference: disabled only for n = f = 1)
+  const plain = (options.fracs ?? 1) === 1 && (options.inputViews ?? 1) === 1;
+  if (variant === 'residual' || (n === 1 && plain)) return new ResidualLayer(options);
   switch (variant) {
     case 'hc':
       return new HCLayer(options);

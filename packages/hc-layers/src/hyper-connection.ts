@@ -20,17 +20,23 @@ export const VARIANTS: readonly Variant[] = ['residual', 'hc', 'mhc', 'mhcLite',
 export type Branch<A extends unknown[] = unknown[]> =
   | ((x: Variable, ...args: A) => Variable)
   | {
-      /** F(x): `[batch, seq, C]` in, `[batch, seq, C]` out; `args` are the extra arguments of `forward`. */
+      /**
+       * F(x): `[batch, seq, C]` in (`[v, batch, seq, C]` with `inputViews` v > 1), `[batch, seq, C]` out;
+       * `args` are the extra arguments of `forward`.
+       */
       forward(x: Variable, ...args: A): Variable;
     };
 
-/** The per-token matrices of one forward pass (float64/32 tensors, not part of any graph). */
+/**
+ * The per-token matrices of one forward pass (float64/32 tensors, not part of any graph). With
+ * `fracs` f and `inputViews` v the maps act on N = n·f sub-streams (shapes below for f = v = 1).
+ */
 export interface TokenMaps {
-  /** `[batch, seq, n, n]` */
+  /** `[batch, seq, n, n]`; `[batch, seq, N, N]` with fracs. */
   hRes: Tensor;
-  /** `[batch, seq, n]` */
+  /** `[batch, seq, n]`; `[batch, seq, v·f, N]` when v·f > 1 (row i·f + j: view i, fraction j). */
   hPre: Tensor;
-  /** `[batch, seq, n]` */
+  /** `[batch, seq, n]`; `[batch, seq, f, N]` when f > 1 (row j: fraction j of the branch output). */
   hPost: Tensor;
 }
 
@@ -65,6 +71,19 @@ export interface CommonHyperConnectionOptions {
    * `[batch, C, ...spatial]`; the spatial positions are the tokens (maps `[batch, H·W, n, n]`).
    */
   layout?: StreamLayout;
+  /**
+   * Frac-connections (arXiv 2503.14125; `num_fracs` in the reference code): f ≥ 1 splits C into f
+   * fractions that act as extra streams, so the maps act on n·f sub-streams of width C/f
+   * (H_res (n·f)×(n·f), H_pre (v·f)×(n·f), H_post f×(n·f); docs/spec/hc-family.md, "Options").
+   * f must divide `dim` and `outDim`. Default 1 (bit for bit the layer without it). Not the residual.
+   */
+  fracs?: number;
+  /**
+   * Several branch input views (`num_input_views` in the reference code): v ≥ 1 rows of H_pre per
+   * fraction, so the branch receives v inputs stacked on a new leading axis (`[v, batch, seq, C]`).
+   * Default 1 (the branch gets `[batch, seq, C]`, bit for bit the layer without it). Not the residual.
+   */
+  inputViews?: number;
 }
 
 /** Where the channel axis sits; see `CommonHyperConnectionOptions.layout`. */
@@ -157,7 +176,7 @@ export interface HyperConnectionOptions extends HCOptions, MHCOptions, MHCLiteOp
  * (Shapes for the default options; `layout` and `outDim` change them as they describe.)
  */
 export interface SplitResult {
-  /** `[batch, seq, C]` = H_pre · X per token. */
+  /** `[batch, seq, C]` = H_pre · X per token; `[v, batch, seq, C]` with `inputViews` v > 1. */
   branchInput: Variable;
   /** Given F's output `[batch, seq, C]`, returns X' `[batch, seq, n, C]`. */
   merge(branchOutput: Variable): Variable;

@@ -374,6 +374,12 @@ function checkExportable(op: string, layer: HyperConnection): void {
         'own parameters only, with no counterpart for the transform',
     );
   }
+  // frac-connections and several views: the reference modules' layouts differ (see the spec)
+  for (const key of ['fracs', 'inputViews'] as const) {
+    const value = (layer as Partial<Record<typeof key, number>>)[key] ?? 1;
+    if (value !== 1)
+      throw new ValueError(`${op}: ${key} = ${value} has no exact counterpart in the reference module's layout`);
+  }
   const off = (['resMap', 'preMap', 'postMap'] as const).filter((key) => l[key] === false);
   if (off.length > 0) {
     throw new ValueError(

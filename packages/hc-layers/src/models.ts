@@ -22,10 +22,11 @@ import { StreamExpand, StreamReduce } from './streams.js';
 
 /**
  * The hyper-connection options a model passes to every one of its layers (`eps` also sets the model's own RMSNorms).
+ * `fracs` passes through; `inputViews` does not exist here (the models' branches take one input).
  */
 export type ModelConnectionOptions = Omit<
   HyperConnectionOptions,
-  'n' | 'dim' | 'layerIndex' | 'dtype' | 'residualTransform' | 'outDim' | 'layout'
+  'n' | 'dim' | 'layerIndex' | 'dtype' | 'residualTransform' | 'outDim' | 'layout' | 'inputViews'
 >;
 
 interface CommonModelOptions extends ModelConnectionOptions {
@@ -70,7 +71,14 @@ function streamCount(op: string, variant: Variant, n: number | undefined): numbe
 }
 
 /** The layer at `layerIndex`: every hyper-connection option passes through (the layers ignore the model's own). */
-function connection(options: CommonModelOptions, n: number, layerIndex: number): HyperConnection {
+function connection(op: string, options: CommonModelOptions, n: number, layerIndex: number): HyperConnection {
+  const views = (options as { inputViews?: unknown }).inputViews;
+  if (views !== undefined && views !== 1) {
+    throw new ValueError(
+      `${op}: inputViews = ${String(views)} is not a model option ` +
+        '(its attention and MLP branches take one input); build the layers with createHyperConnection',
+    );
+  }
   return createHyperConnection(options.variant, { ...options, n, layerIndex, dtype: options.dtype ?? 'float64' });
 }
 
@@ -184,7 +192,7 @@ export class DeepResidualMLP extends nn.Module {
       (_, k) =>
         new MLPBlock(
           new PreNormBranch(dim, new nn.MLP(dim, options.hidden, rng, { dtype }), { dtype, eps: options.eps }),
-          connection(options, this.n, k),
+          connection(op, options, this.n, k),
         ),
     );
     this.norm = new nn.RMSNorm(dim, { dtype, eps: options.eps });
@@ -327,9 +335,9 @@ export class TinyTransformer extends nn.Module {
       (_, b) =>
         new TransformerBlock(
           new PreNormBranch(dim, new nn.CausalSelfAttention(dim, options.heads, rng, { dtype }), norm),
-          connection(options, this.n, attnIndex(b)),
+          connection(op, options, this.n, attnIndex(b)),
           new PreNormBranch(dim, new nn.MLP(dim, hidden, rng, { dtype }), norm),
-          connection(options, this.n, mlpIndex(b)),
+          connection(op, options, this.n, mlpIndex(b)),
         ),
     );
     this.norm = new nn.RMSNorm(dim, norm);

@@ -18,6 +18,9 @@ export type LoopBranchScale = (uAbs: Float64Array, y: Float64Array) => Float64Ar
 /**
  * X' per token for X `[batch, seq, n, C]` and the maps of that X, and per entry the sum of the
  * magnitudes that went into it (which scales a rounding tolerance). `branchScale` defaults to |F(u)|.
+ * Frac-connections and views are read off the maps' shapes (N = n·f from H_res, v·f rows of
+ * H_pre): sub-stream j·n + s is channels [j·C/f, (j+1)·C/f) of stream s, and with v > 1 views
+ * the branch is applied to their sum (the branch `checkLayerInvariants` uses).
  */
 export function referenceUpdate(
   x: Tensor,
@@ -32,29 +35,45 @@ export function referenceUpdate(
   const hPost = maps.hPost.toTypedArray();
   const reference = new Float64Array(xs.length);
   const scale = new Float64Array(xs.length);
-  for (let k = 0; k < batch * seq; k++) {
+  const tokens = batch * seq;
+  const big = maps.hRes.shape[maps.hRes.ndim - 1]!;
+  const fracs = big / n;
+  const width = dim / fracs;
+  const rows = hPre.length / (tokens * big);
+  // flat index in X of channel c of sub-stream p (fraction ⌊p/n⌋ of stream p mod n)
+  const at = (p: number, c: number): number => (p % n) * dim + Math.floor(p / n) * width + c;
+  for (let k = 0; k < tokens; k++) {
     const xo = k * n * dim;
     const u = new Float64Array(dim);
     const uAbs = new Float64Array(dim);
-    for (let s = 0; s < n; s++) {
-      for (let c = 0; c < dim; c++) {
-        u[c] += hPre[k * n + s]! * xs[xo + s * dim + c]!;
-        uAbs[c] += Math.abs(hPre[k * n + s]! * xs[xo + s * dim + c]!);
+    for (let r = 0; r < rows; r++) {
+      const j = r % fracs;
+      for (let p = 0; p < big; p++) {
+        const h = hPre[(k * rows + r) * big + p]!;
+        for (let c = 0; c < width; c++) {
+          u[j * width + c] += h * xs[xo + at(p, c)]!;
+          uAbs[j * width + c] += Math.abs(h * xs[xo + at(p, c)]!);
+        }
       }
     }
     const y = branch(u);
     const yScale = branchScale(uAbs, y);
-    for (let i = 0; i < n; i++) {
-      for (let c = 0; c < dim; c++) {
-        let acc = hPost[k * n + i]! * y[c]!;
-        let mag = Math.abs(hPost[k * n + i]!) * yScale[c]!;
-        for (let j = 0; j < n; j++) {
-          const term = hRes[k * n * n + i * n + j]! * xs[xo + j * dim + c]!;
+    for (let p = 0; p < big; p++) {
+      for (let c = 0; c < width; c++) {
+        let acc = 0;
+        let mag = 0;
+        for (let j = 0; j < fracs; j++) {
+          const h = hPost[(k * fracs + j) * big + p]!;
+          acc += h * y[j * width + c]!;
+          mag += Math.abs(h) * yScale[j * width + c]!;
+        }
+        for (let q = 0; q < big; q++) {
+          const term = hRes[k * big * big + p * big + q]! * xs[xo + at(q, c)]!;
           acc += term;
           mag += Math.abs(term);
         }
-        reference[xo + i * dim + c] = acc;
-        scale[xo + i * dim + c] = mag;
+        reference[xo + at(p, c)] = acc;
+        scale[xo + at(p, c)] = mag;
       }
     }
   }

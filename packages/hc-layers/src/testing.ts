@@ -18,7 +18,7 @@ import {
   type DType,
   type Tensor,
 } from '@hyperconn/tensor';
-import { matmul, mul, tanh, type Variable, variable } from '@hyperconn/autograd';
+import { matmul, mul, sum, tanh, type Variable, variable } from '@hyperconn/autograd';
 import { VARIANTS, type HyperConnection, type TokenMaps, type Variant } from './hyper-connection.js';
 import { kromhcFactors } from './variants/kromhc.js';
 import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroBranchScale } from './reference.js';
@@ -44,6 +44,9 @@ import { referenceUpdate, tanhBranchLoop, tanhBranchScale, zeroBranchLoop, zeroB
  *   block marginal, U_k[a, c] = (i_k/n)·Σ of the entries whose k-th row digit is a and k-th column
  *   digit is c (exact when `H_res` is such a product with entries summing to n), and their
  *   product, multiplied out entry by entry, must give `H_res` back.
+ *
+ * With `fracs` f (a layer's `nMaps` = n·f) the matrix checks apply to the (n·f)×(n·f) H_res; with
+ * `inputViews` v > 1 the case branch is F(Σ_i u_i) over the v views.
  */
 export type LayerInvariant =
   | 'finite'
@@ -224,6 +227,10 @@ interface CaseContext {
   /** The case in words, for the details of a violation. */
   label: string;
   n: number;
+  /** The size of H_res: the layer's `nMaps` (n·fracs) when it has one, else n. */
+  nMaps: number;
+  /** The layer's `inputViews` (1 when it has none): the branch's input has a leading view axis when > 1. */
+  views: number;
   dim: number;
   tokens: number;
   dtype: DType;
@@ -311,7 +318,7 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'tokenIndependence',
     variants: VARIANTS,
-    check({ c, label, n, dim, tokens, dtype, xs, out, hRes, hPre, hPost, tol, branch, withLayer, where }, w) {
+    check({ c, label, n, nMaps, dim, tokens, dtype, xs, out, hRes, hPre, hPost, tol, branch, withLayer, where }, w) {
       const perm = new Random(c.seed).permutation(tokens);
       const permuted = permuteTokens(xs, perm, n * dim);
       const result = withLayer((layer) => {
@@ -324,14 +331,15 @@ const CHECKS: readonly InvariantCheck[] = [
       );
       if (result.maps === null) w.fail(`${label}: lastMaps is null after forward`);
       else {
-        compare(w, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, n * n), absScale(hRes), tol, (i) =>
-          where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / (n * n))),
+        const [res, pre, post] = [nMaps * nMaps, hPre.length / tokens, hPost.length / tokens];
+        compare(w, result.maps.hRes.toTypedArray(), permuteTokens(hRes, perm, res), absScale(hRes), tol, (i) =>
+          where(`H_res with ${desc} is not the permuted H_res`, Math.floor(i / res)),
         );
-        compare(w, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, n), absScale(hPre), tol, (i) =>
-          where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / n)),
+        compare(w, result.maps.hPre.toTypedArray(), permuteTokens(hPre, perm, pre), absScale(hPre), tol, (i) =>
+          where(`H_pre with ${desc} is not the permuted H_pre`, Math.floor(i / pre)),
         );
-        compare(w, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, n), absScale(hPost), tol, (i) =>
-          where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / n)),
+        compare(w, result.maps.hPost.toTypedArray(), permuteTokens(hPost, perm, post), absScale(hPost), tol, (i) =>
+          where(`H_post with ${desc} is not the permuted H_post`, Math.floor(i / post)),
         );
       }
       return true;
@@ -341,9 +349,9 @@ const CHECKS: readonly InvariantCheck[] = [
     name: 'bypass',
     // n = 1 and H_res = 1 (residual): nothing to bypass
     variants: ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'],
-    check({ c, label, n, dim, xs, tol, withLayer, where }, w) {
+    check({ c, label, n, views, dim, xs, tol, withLayer, where }, w) {
       const result = withLayer((layer) => {
-        const y = layer.forward(variable(c.x), (u: Variable) => mul(u, 0));
+        const y = layer.forward(variable(c.x), (u: Variable) => mul(views > 1 ? sum(u, 0) : u, 0));
         return { out: y.value.toTypedArray(), maps: layer.lastMaps };
       });
       if (result.maps === null) {
@@ -369,14 +377,18 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'gates',
     variants: ['mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'],
-    check({ n, dtype, hPre, hPost, where }, w) {
+    check({ tokens, dtype, hPre, hPost, where }, w) {
       const gateTol = 4 * epsOf(dtype);
+      // per token: n entries, or (views, fracs) several rows of n·f
+      const [pre, post] = [hPre.length / tokens, hPost.length / tokens];
       for (let i = 0; i < hPre.length; i++) {
         w.see(outside(hPre[i]!, 0, 1), gateTol, () =>
-          where(`H_pre[${i % n}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / n)),
+          where(`H_pre[${i % pre}] = ${hPre[i]} is outside [0, 1]`, Math.floor(i / pre)),
         );
+      }
+      for (let i = 0; i < hPost.length; i++) {
         w.see(outside(hPost[i]!, 0, 2), gateTol, () =>
-          where(`H_post[${i % n}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / n)),
+          where(`H_post[${i % post}] = ${hPost[i]} is outside [0, 2]`, Math.floor(i / post)),
         );
       }
       return true;
@@ -385,7 +397,7 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'doublyStochastic',
     variants: ['mhc', 'mhcLite', 'kromhc'],
-    check({ n, tokens, hRes, tol, sinkhornIters, sigma, where }, w) {
+    check({ nMaps: n, tokens, hRes, tol, sinkhornIters, sigma, where }, w) {
       for (let k = 0; k < tokens; k++) {
         const h = tokenMatrix(hRes, n, k);
         const { rowErr, row, colErr, col } = sumDeviations(h, n);
@@ -418,7 +430,7 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'spectralSphere',
     variants: ['shc', 'shcPower'],
-    check({ n, tokens, hRes, tol, sigma, where }, w) {
+    check({ nMaps: n, tokens, hRes, tol, sigma, where }, w) {
       for (let k = 0; k < tokens; k++) {
         const h = tokenMatrix(hRes, n, k);
         const { rowErr, row, colErr, col } = sumDeviations(h, n);
@@ -433,7 +445,7 @@ const CHECKS: readonly InvariantCheck[] = [
   {
     name: 'kronecker',
     variants: ['kromhc'],
-    check({ n, tokens, hRes, tol, kroneckerFactors, where }, w) {
+    check({ nMaps: n, tokens, hRes, tol, kroneckerFactors, where }, w) {
       for (let k = 0; k < tokens; k++) {
         const h = tokenMatrix(hRes, n, k);
         const product = kroneckerOfMarginals(h, kroneckerFactors);
@@ -480,6 +492,9 @@ export function checkLayerInvariants(
   const make = typeof layerOrFactory === 'function' ? layerOrFactory : (): HyperConnection => layerOrFactory;
   const probe = make();
   const { n, dim, variant } = probe;
+  const own = probe as { nMaps?: unknown; inputViews?: unknown };
+  const nMaps = typeof own.nMaps === 'number' ? own.nMaps : n;
+  const views = typeof own.inputViews === 'number' ? own.inputViews : 1;
   // H_res fixed to I (`resMap: false`): nothing for `bypass` to detect
   const fixedRes = (probe as { resMap?: unknown }).resMap === false;
   const invariants = options.invariants ?? DEFAULT_INVARIANTS[variant]?.filter((c) => !fixedRes || c !== 'bypass');
@@ -501,7 +516,7 @@ export function checkLayerInvariants(
           : null;
   const kroneckerFactors = kroneckerFactorsOption(options.kroneckerFactors, probe);
   const dtype = dtypeOption('checkLayerInvariants', options, probe.parameters()[0]?.dtype ?? 'float64');
-  const tol = 64 * n * epsOf(dtype) * (options.toleranceScale ?? 1);
+  const tol = 64 * nMaps * epsOf(dtype) * (options.toleranceScale ?? 1);
   const checks = CHECKS.filter((c) => invariants.includes(c.name));
 
   const caseArb: fc.Arbitrary<Case> = fc.record({
@@ -546,7 +561,8 @@ export function checkLayerInvariants(
       `case ${caseIndex} (X [${c.x.shape.join(',')}], max|X| ` +
       `${fmt(maxAbs(c.x.toTypedArray()))}${c.perturbed && perturbation > 0 ? ', perturbed parameters' : ''})`;
     const branchWeights = caseBranchWeights(dim, c.seed, dtype);
-    const branch = (u: Variable): Variable => tanh(matmul(u, branchWeights));
+    // several views [v, B, T, C]: their sum, which `referenceUpdate` applies F to as well
+    const branch = (u: Variable): Variable => tanh(matmul(views > 1 ? sum(u, 0) : u, branchWeights));
 
     const { out, maps } = withLayer(c, (layer) => {
       const y = layer.forward(variable(c.x), branch);
@@ -562,6 +578,8 @@ export function checkLayerInvariants(
       c,
       label,
       n,
+      nMaps,
+      views,
       dim,
       tokens: batch * seq,
       dtype,
@@ -704,16 +722,20 @@ function hilbertDiameter(h: ArrayLike<number>, n: number): number {
 
 /**
  * The `kronecker` check's factor sizes: the option, else the layer's own `factors`, else
- * `kromhcFactors(n)`. ValueError unless they are positive integers whose product is n.
+ * `kromhcFactors(n)`. ValueError unless they are positive integers whose product is n (the
+ * size of H_res: the layer's `nMaps` when it has one).
  */
 function kroneckerFactorsOption(option: readonly number[] | undefined, layer: HyperConnection): readonly number[] {
   const own = (layer as { factors?: unknown }).factors;
-  const factors = option ?? (Array.isArray(own) ? (own as number[]) : kromhcFactors(layer.n));
+  // the size of H_res: n·fracs with frac-connections
+  const size = (layer as { nMaps?: unknown }).nMaps;
+  const n = typeof size === 'number' ? size : layer.n;
+  const factors = option ?? (Array.isArray(own) ? (own as number[]) : kromhcFactors(n));
   const valid =
-    Array.isArray(factors) && factors.every((f) => Number.isSafeInteger(f) && f >= 1) && product(factors) === layer.n;
+    Array.isArray(factors) && factors.every((f) => Number.isSafeInteger(f) && f >= 1) && product(factors) === n;
   if (!valid) {
     throw new ValueError(
-      `checkLayerInvariants: kroneckerFactors must be positive integers whose product is n = ${layer.n}, ` +
+      `checkLayerInvariants: kroneckerFactors must be positive integers whose product is n = ${n}, ` +
         `got ${JSON.stringify(factors)}`,
     );
   }

@@ -3,7 +3,9 @@
  * two call styles, `maps`/`lastMaps`, parameter groups, and the fused projection that HC and
  * the gated variants (gated.ts) build their maps from. Also the options every variant takes:
  * a residual transform T (X' = H_res·T(X) + H_postᵀ·F(H_pre·X), maps from X) and the
- * channels-first layout, a transpose around the token path (no maths of its own).
+ * channels-first layout, a transpose around the token path (no maths of its own); and
+ * frac-connections (`fracs` f: the maps act on n·f sub-streams of width C/f) and several branch
+ * input views (`inputViews` v: H_pre has v·f rows), docs/spec/hc-family.md, "Options".
  */
 import * as T from '@hyperconn/tensor';
 import {
@@ -28,6 +30,7 @@ import {
   reshape,
   split,
   squeeze,
+  transpose,
   unsqueeze,
   Variable,
 } from '@hyperconn/autograd';
@@ -66,6 +69,12 @@ export interface CommonOptions {
   layout: StreamLayout;
   /** null: T is the identity (and skipped, so the layer is bit for bit the plain one). */
   residualTransform: ResidualTransform | null;
+  /** f: fractions of C acting as extra streams (1: none). */
+  fracs: number;
+  /** v: branch input views (1: one input `[batch, seq, C]`). */
+  inputViews: number;
+  /** N = n·f, the size of the maps (the sub-streams they act on). */
+  nMaps: number;
 }
 
 /** `fixedN` overrides `options.n` (the residual has one stream whatever it is asked). */
@@ -99,6 +108,19 @@ export function commonOptions(op: string, options: CommonHyperConnectionOptions,
         `residual streams from ${options.dim} to ${outDim} channels`,
     );
   }
+  const fracs = integerOption(op, 'fracs', options.fracs, 1, 1);
+  const inputViews = integerOption(op, 'inputViews', options.inputViews, 1, 1);
+  for (const [name, size] of [
+    ['dim', options.dim],
+    ['outDim', outDim],
+  ] as const) {
+    if (size % fracs !== 0) {
+      throw new ValueError(
+        `${op}: fracs = ${fracs} must divide ${name} = ${size} (each of the n streams is split into ` +
+          `fracs sub-streams of ${name}/fracs channels)`,
+      );
+    }
+  }
   return {
     n,
     dim: options.dim,
@@ -108,6 +130,9 @@ export function commonOptions(op: string, options: CommonHyperConnectionOptions,
     outDim,
     layout,
     residualTransform: transform,
+    fracs,
+    inputViews,
+    nMaps: n * fracs,
   };
 }
 
@@ -163,6 +188,12 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   readonly layout: StreamLayout;
   /** T of X' = H_res·T(X) + H_postᵀ·F(H_pre·X), or null (identity); a module's parameters are the layer's. */
   readonly residualTransform: ResidualTransform | null;
+  /** f (`fracs`): each stream is split into f fractions of C/f channels, extra streams for the maps. */
+  readonly fracs: number;
+  /** v (`inputViews`): the branch inputs, v > 1 stacked on a leading axis `[v, batch, seq, C]`. */
+  readonly inputViews: number;
+  /** N = n·f: the maps act on N sub-streams, sub-stream j·n + s being fraction j of stream s. */
+  readonly nMaps: number;
   // JS-private so that Module reflection does not take it for a buffer.
   #lastMaps: TokenMaps | null = null;
 
@@ -177,9 +208,16 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     this.outDim = common.outDim;
     this.layout = common.layout;
     this.residualTransform = common.residualTransform;
+    this.fracs = common.fracs;
+    this.inputViews = common.inputViews;
+    this.nMaps = common.nMaps;
   }
 
-  /** H_res [B,T,n,n], H_pre [B,T,n], H_post [B,T,n] for a validated X [B,T,n,C]. */
+  /**
+   * For the sub-streams X [B,T,N,C/f] of a validated input (N = n·f; the input itself when
+   * f = 1): H_res [B,T,N,N], H_pre [B,T,N] ([B,T,v·f,N] when v·f > 1), H_post [B,T,N]
+   * ([B,T,f,N] when f > 1), as `TokenMaps`.
+   */
   protected abstract computeMaps(x: Variable): MapVariables;
 
   /** The parameters that weight decay applies to (the input-dependent projections). */
@@ -202,25 +240,69 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
   split(x: Variable | Tensor): SplitResult {
     const input = this.checkInput(x);
     const tokens = this.toTokens(input);
-    const maps = this.computeMaps(tokens);
+    const subStreams = this.toSubStreams(tokens);
+    const maps = this.computeMaps(subStreams);
     this.#lastMaps = this.checkMaps(detachMaps(maps));
     const [batch, seq] = tokens.shape as [number, number, number, number];
-    // H_pre·X per token: [B,T,1,n] @ [B,T,n,C] → [B,T,1,C]
-    const branchInput = this.fromTokens(squeeze(matmul(unsqueeze(maps.hPre, -2), tokens), -2), input.shape);
+    const branchInput = this.branchInputs(maps.hPre, subStreams, input.shape);
     // T before the branch runs, so a bad transform is reported before the branch's cost
-    const residual = this.residualTransform === null ? tokens : this.transformResidual(input);
+    const residual = this.residualTransform === null ? subStreams : this.toSubStreams(this.transformResidual(input));
     const merge = (branchOutput: Variable): Variable => {
       const y = this.checkBranchOutput(branchOutput, batch, seq, input.shape);
-      // H_res·T(X) + H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
-      const out = add(matmul(maps.hRes, residual), mul(unsqueeze(maps.hPost, -1), unsqueeze(y, -2)));
+      const written =
+        this.fracs === 1
+          ? // H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
+            mul(unsqueeze(maps.hPost, -1), unsqueeze(y, -2))
+          : // fraction j of y to sub-stream p with weight H_post[j, p]: [B,T,N,f] @ [B,T,f,C'/f]
+            matmul(transpose(maps.hPost, -1, -2), reshape(y, [batch, seq, this.fracs, -1]));
+      const out = this.fromSubStreams(add(matmul(maps.hRes, residual), written));
       return this.fromTokens(out, input.shape);
     };
     return { branchInput, merge };
   }
 
   maps(x: Variable | Tensor): TokenMaps {
-    const tokens = this.toTokens(this.checkInput(x));
+    const tokens = this.toSubStreams(this.toTokens(this.checkInput(x)));
     return this.checkMaps(noGrad(() => detachMaps(this.computeMaps(tokens))));
+  }
+
+  /**
+   * Tokens [B,T,n,C] → sub-streams [B,T,N,C/f], fraction-major as the reference code
+   * (sub-stream j·n + s = channels [j·C/f, (j+1)·C/f) of stream s); x itself when f = 1.
+   */
+  private toSubStreams(x: Variable): Variable {
+    if (this.fracs === 1) return x;
+    const [batch, seq, n, channels] = x.shape as [number, number, number, number];
+    const f = this.fracs;
+    return reshape(permute(reshape(x, [batch, seq, n, f, channels / f]), [0, 1, 3, 2, 4]), [batch, seq, n * f, -1]);
+  }
+
+  /** The inverse of `toSubStreams`: [B,T,N,C'/f] → [B,T,n,C']. */
+  private fromSubStreams(x: Variable): Variable {
+    if (this.fracs === 1) return x;
+    const [batch, seq, nf, width] = x.shape as [number, number, number, number];
+    const f = this.fracs;
+    const n = nf / f;
+    return reshape(permute(reshape(x, [batch, seq, f, n, width]), [0, 1, 3, 2, 4]), [batch, seq, n, f * width]);
+  }
+
+  /**
+   * H_pre·X per token from the sub-streams X [B,T,N,C/f], in the layer's layout: `[B,T,C]`, or
+   * `[v,B,T,C]` for v > 1 views, view i's fraction j being row i·f + j of H_pre.
+   */
+  private branchInputs(hPre: Variable, subStreams: Variable, inputShape: readonly number[]): Variable {
+    // [B,T,1,n] @ [B,T,n,C] → [B,T,1,C]
+    if (this.fracs === 1 && this.inputViews === 1)
+      return this.fromTokens(squeeze(matmul(unsqueeze(hPre, -2), subStreams), -2), inputShape);
+    const [batch, seq] = subStreams.shape as [number, number];
+    const v = this.inputViews;
+    // [B,T,v·f,N] @ [B,T,N,C/f] → [B,T,v·f,C/f] → [B,T,v,C] (fractions back in channel order)
+    const rows = reshape(matmul(hPre, subStreams), [batch, seq, v, this.dim]);
+    if (v === 1) return this.fromTokens(squeeze(rows, 2), inputShape);
+    // the views on a leading axis, each in the layer's layout
+    const views = reshape(permute(rows, [2, 0, 1, 3]), [v * batch, seq, this.dim]);
+    const laidOut = this.fromTokens(views, [v * batch, ...inputShape.slice(1)]);
+    return reshape(laidOut, [v, batch, ...laidOut.shape.slice(1)]);
   }
 
   parameterGroups(): { decay: Variable[]; noDecay: Variable[] } {

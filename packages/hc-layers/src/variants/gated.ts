@@ -11,6 +11,10 @@
  * only the static biases (maps the same for every token); `resMap`/`preMap`/`postMap: false` fix
  * H_res = I, H_pre = 1/n, H_post = 1 (the mHC paper's component ablation). A switched-off part has
  * no parameters: reading one of its fields is a ValueError naming the switch.
+ *
+ * With `fracs` f and `inputViews` v (docs/spec/hc-family.md, "Options") the same formulas act on
+ * N = n·f sub-streams: vec(X) is the sub-streams concatenated (still length nC), W_pre [nC, v·f·N]
+ * and W_post [nC, f·N] give H_pre (v·f)×N and H_post f×N row-major, b_pre [v·f·N], b_post [f·N].
  */
 import * as T from '@hyperconn/tensor';
 import { Random, ValueError } from '@hyperconn/tensor';
@@ -77,9 +81,26 @@ export function absentMember(label: string, name: string, switches: MapSwitches)
   throw new ValueError(`${label}: ${name} does not exist: the layer was built with ${switchesText(switches)}`);
 }
 
-/** The gate biases at init: −1 everywhere except +1 at stream `layerIndex mod n`. */
-function gateBias(n: number, layerIndex: number): number[] {
-  return Array.from({ length: n }, (_, i) => (i === layerIndex % n ? 1 : -1));
+/**
+ * The gate biases at init, `rows` rows of N = n·f, row r for fraction r mod f: −1 everywhere except
+ * +1 at sub-stream (r mod f)·n + (layerIndex mod n), i.e. at stream `layerIndex mod n` for f = 1.
+ */
+export function gateBias(n: number, fracs: number, rows: number, layerIndex: number): number[] {
+  return fracPattern(n, fracs, rows, (r, p) => (p === (r % fracs) * n + (layerIndex % n) ? 1 : -1));
+}
+
+/** `rows` rows of N = n·f entries, flattened: `value(r, p)` at row r, sub-stream p. */
+export function fracPattern(n: number, fracs: number, rows: number, value: (r: number, p: number) => number): number[] {
+  const cols = n * fracs;
+  return Array.from({ length: rows * cols }, (_, i) => value(Math.floor(i / cols), i % cols));
+}
+
+/**
+ * The switched-off H_pre (`uniform` 1/n) or H_post (1): that value where sub-stream p is of row r's
+ * fraction (⌊p/n⌋ = r mod f), 0 elsewhere; for f = 1 the value on every stream.
+ */
+export function fixedGate(n: number, fracs: number, rows: number, value: number): number[] {
+  return fracPattern(n, fracs, rows, (r, p) => (Math.floor(p / n) === r % fracs ? value : 0));
 }
 
 /** vec(X) per token: [B,T,n,C] → [B·T, n·C] (rows of X concatenated). */
@@ -131,8 +152,9 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
     referenceInit = false,
   ) {
     super(label, common);
-    const { n, dim, layerIndex, eps, dtype } = common;
+    const { n, dim, layerIndex, eps, dtype, fracs, inputViews, nMaps } = common;
     const { dynamic, resMap, preMap, postMap } = switches;
+    const preRows = inputViews * fracs;
     this.dynamic = dynamic;
     this.resMap = resMap;
     this.preMap = preMap;
@@ -151,17 +173,17 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
     const weight = (cols: number): Variable =>
       draw ? param(switches.rng!.normal([n * dim, cols], { std, dtype })) : this.zeros(n * dim, cols);
     // drawn in the reference module's order (to_alpha_pre, to_alpha_residual, to_beta)
-    const pre = dynamic && preMap ? weight(n) : null;
+    const pre = dynamic && preMap ? weight(preRows * nMaps) : null;
     const res = dynamic && resMap ? weight(resColumns) : null;
-    const post = dynamic && postMap ? weight(n) : null;
+    const post = dynamic && postMap ? weight(fracs * nMaps) : null;
     if (dynamic && (preMap || postMap || resMap)) defineMember(this, 'norm', new nn.RMSNorm(n * dim, { eps, dtype }));
     if (pre !== null) defineMember(this, 'preWeight', pre);
     if (post !== null) defineMember(this, 'postWeight', post);
     if (res !== null) defineMember(this, 'resWeight', res);
     if (pre !== null) defineMember(this, 'preScale', this.parameter([0.01]));
     if (post !== null) defineMember(this, 'postScale', this.parameter([0.01]));
-    if (preMap) defineMember(this, 'preBias', this.parameter(gateBias(n, layerIndex)));
-    if (postMap) defineMember(this, 'postBias', this.parameter(gateBias(n, layerIndex)));
+    if (preMap) defineMember(this, 'preBias', this.parameter(gateBias(n, fracs, preRows, layerIndex)));
+    if (postMap) defineMember(this, 'postBias', this.parameter(gateBias(n, fracs, fracs, layerIndex)));
   }
 
   /** RMSNorm over vec(X), length nC (gain init 1). */
@@ -169,12 +191,12 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
     return this.absent('norm');
   }
 
-  /** W_pre [nC, n] (mHC: φ_pre). */
+  /** W_pre [nC, n] (mHC: φ_pre); [nC, v·f·N] with views and fracs. */
   get preWeight(): Variable {
     return this.absent('preWeight');
   }
 
-  /** W_post [nC, n] (mHC: φ_post). */
+  /** W_post [nC, n] (mHC: φ_post); [nC, f·N] with fracs. */
   get postWeight(): Variable {
     return this.absent('postWeight');
   }
@@ -194,12 +216,12 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
     return this.absent('postScale');
   }
 
-  /** b_pre [n]. */
+  /** b_pre [n]; [v·f·N] with views and fracs (H_pre's rows concatenated). */
   get preBias(): Variable {
     return this.absent('preBias');
   }
 
-  /** b_post [n]. */
+  /** b_post [n]; [f·N] with fracs (H_post's rows concatenated). */
   get postBias(): Variable {
     return this.absent('postBias');
   }
@@ -210,14 +232,17 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
   }
 
   /**
-   * H_res [B·T, n, n] from z = v W_res [B·T, resColumns] (already checked finite); with
-   * `dynamic: false`, z is null and the result one matrix [1, n, n] from the static parameters.
+   * H_res [B·T, N, N] (N = n·f, `nMaps`) from z = v W_res [B·T, resColumns] (already checked
+   * finite); with `dynamic: false`, z is null and the result one matrix [1, N, N] from the static parameters.
    * Called only with `resMap` on.
    */
   protected abstract resMatrix(z: Variable | null): Variable;
 
   protected computeMaps(x: Variable): MapVariables {
+    // x: the N = n·f sub-streams
     const [batch, seq, n] = x.shape as [number, number, number, number];
+    const { fracs, inputViews } = this;
+    const preRows = inputViews * fracs;
     let pre: Variable | null = null;
     let post: Variable | null = null;
     let z: Variable | null = null;
@@ -233,13 +258,20 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
         checkFiniteTokens(this.label, 'the projection onto W_res', z.value, batch, seq);
       }
     }
-    const tokens = [batch, seq, n];
+    // one row [B,T,N] (as without fracs and views) or `rows` rows [B,T,rows,N]
+    const gateShape = (rows: number) => (rows === 1 ? [batch, seq, n] : [batch, seq, rows, n]);
     // a switched-off map: the same constant for every token
     const fixed = (t: T.Tensor, shape: readonly number[]): Variable => expand(t, shape);
     // a gate's logits: s·(v W) + b per token, or the static b for every token
-    const logits = (dynamicPart: Variable | null, scale: () => Variable, bias: Variable): Variable =>
-      dynamicPart === null ? expand(bias, tokens) : perToken(add(mul(scale(), dynamicPart), bias), x);
+    const logits = (dynamicPart: Variable | null, scale: () => Variable, bias: Variable, rows: number): Variable =>
+      reshape(
+        dynamicPart === null ? expand(bias, [batch, seq, rows * n]) : perToken(add(mul(scale(), dynamicPart), bias), x),
+        gateShape(rows),
+      );
     const { dtype } = this;
+    const streams = this.n;
+    const fixedGateTensor = (rows: number, value: number): T.Tensor =>
+      T.tensor(fixedGate(streams, fracs, rows, value), { shape: gateShape(rows).slice(2), dtype });
     return {
       hRes: !this.resMap
         ? fixed(T.eye(n, n, { dtype }), [batch, seq, n, n])
@@ -247,11 +279,11 @@ export abstract class GatedHyperConnection extends HyperConnectionBase {
           ? expand(this.resMatrix(null), [batch, seq, n, n])
           : perToken(this.resMatrix(z), x),
       hPre: this.preMap
-        ? sigmoid(logits(pre, () => this.preScale, this.preBias))
-        : fixed(T.full([n], 1 / n, { dtype }), tokens),
+        ? sigmoid(logits(pre, () => this.preScale, this.preBias, preRows))
+        : fixed(fixedGateTensor(preRows, 1 / streams), gateShape(preRows)),
       hPost: this.postMap
-        ? mul(sigmoid(logits(post, () => this.postScale, this.postBias)), 2)
-        : fixed(T.full([n], 1, { dtype }), tokens),
+        ? mul(sigmoid(logits(post, () => this.postScale, this.postBias, fracs)), 2)
+        : fixed(fixedGateTensor(fracs, 1), gateShape(fracs)),
     };
   }
 

@@ -61,7 +61,8 @@ export class KromHCLayer extends GatedHyperConnection {
 
   constructor(options: KromHCOptions) {
     const common = commonOptions('KromHCLayer', options);
-    const { n } = common;
+    // the maps act on N = n·f sub-streams (`fracs`): the factors are N's
+    const n = common.nMaps;
     // before any parameter exists: W_res has Σ_k i_k! columns
     const maxFactor = integerOption('KromHCLayer', 'maxFactor', options.maxFactor, 8, 1);
     const factors = kromhcFactors(n);

@@ -29,12 +29,14 @@ export class MHCLiteLayer extends GatedHyperConnection {
 
   constructor(options: MHCLiteOptions) {
     const common = commonOptions('MHCLiteLayer', options);
-    const { n } = common;
+    // the maps act on N = n·f sub-streams (`fracs`)
+    const n = common.nMaps;
     // before any parameter exists: W_res has n! columns
     const maxN = integerOption('MHCLiteLayer', 'maxN', options.maxN, 8, 1);
     if (n > maxN) {
+      const what = common.fracs === 1 ? `n = ${n} streams` : `n·fracs = ${n} sub-streams`;
       throw new ValueError(
-        `MHCLiteLayer: n = ${n} streams need ${n}! = ${factorial(n)} permutation matrices (maxN = ${maxN}); ` +
+        `MHCLiteLayer: ${what} need ${n}! = ${factorial(n)} permutation matrices (maxN = ${maxN}); ` +
           `the cost is factorial in n, use the 'shc' variant (spectral sphere, O(n³) per token) instead`,
       );
     }

@@ -30,7 +30,8 @@ export class MHCLayer extends GatedHyperConnection {
 
   constructor(options: MHCOptions) {
     const common = commonOptions('MHCLayer', options);
-    const { n } = common;
+    // the maps act on N = n·f sub-streams (`fracs`)
+    const n = common.nMaps;
     super('MHCLayer', common, n * n, mapSwitches('MHCLayer', options));
     this.sinkhornIters = integerOption('MHCLayer', 'sinkhornIters', options.sinkhornIters, 20, 1);
     if (this.resMap && this.dynamic) defineMember(this, 'resScale', this.parameter([0.01]));
@@ -45,14 +46,16 @@ export class MHCLayer extends GatedHyperConnection {
     return this.absent('resScale');
   }
 
-  /** b_res [n, n]: −8 off the diagonal, 0 on it (with `resMap`). */
+  /** b_res [n, n]: −8 off the diagonal, 0 on it (with `resMap`); [N, N] with fracs. */
   get resBias(): Variable {
     return this.absent('resBias');
   }
 
   protected resMatrix(z: Variable | null): Variable {
     const logits =
-      z === null ? unsqueeze(this.resBias, 0) : add(mul(this.resScale, reshape(z, [-1, this.n, this.n])), this.resBias);
+      z === null
+        ? unsqueeze(this.resBias, 0)
+        : add(mul(this.resScale, reshape(z, [-1, this.nMaps, this.nMaps])), this.resBias);
     return sinkhorn(logits, { iters: this.sinkhornIters }).matrix;
   }
 }

@@ -35,7 +35,7 @@ import {
   unsqueeze,
   where,
 } from '@hyperconn/autograd';
-import { cayley, helmertBasis, skewFromVector } from '@hyperconn/manifolds';
+import { cayley, helmertBasis, skewFromVector, spectralSphereCayleyMap } from '@hyperconn/manifolds';
 import type { SHCOptions, SHCPowerOptions } from '../hyper-connection.js';
 import { commonOptions, integerOption } from './base.js';
 import { defineMember, GatedHyperConnection, mapSwitches } from './gated.js';
@@ -59,14 +59,15 @@ abstract class SphereLayerBase extends GatedHyperConnection {
 
   protected constructor(label: string, options: SHCOptions) {
     const common = commonOptions(label, options);
-    if (common.n < 2)
+    // the maps act on N = n·f sub-streams (`fracs`)
+    if (common.nMaps < 2)
       throw new ValueError(
         `${label}: n must be ≥ 2, got ${common.n} (n = 1 is the plain residual: use createHyperConnection)`,
       );
-    const m = common.n - 1;
+    const m = common.nMaps - 1;
     // the reference's projections are nn.Linear: its pre-training script re-draws them (init 'reference')
     super(label, common, m * m, mapSwitches(label, options), true);
-    this.#constants = sphereConstants(common.n, common.dtype);
+    this.#constants = sphereConstants(common.nMaps, common.dtype);
   }
 
   /** E [B·T, m, m] from z = v W_res [B·T, m²]; z null (static): one E [1, m, m] from the static parameters. */
@@ -111,7 +112,7 @@ export class SHCLayer extends SphereLayerBase {
 
   constructor(options: SHCOptions) {
     super('SHCLayer', options);
-    const m = this.n - 1;
+    const m = this.nMaps - 1;
     const k = (m * (m - 1)) / 2;
     // the parameter order (and state-dict keys) of the default layer: ρ_S, c_S, ρ_U, ρ_V, γ_U, γ_V, c_U, c_V
     const scales = this.resMap && this.dynamic;
@@ -136,19 +137,42 @@ export class SHCLayer extends SphereLayerBase {
     return this.absent('resBiasS');
   }
 
-  protected sphereBlock(z: Variable | null): Variable {
-    const m = this.n - 1;
+  /** ζ_U = γ_U·tanh(ρ_U·z_U + c_U), ζ_V likewise (null at n = 2) and s = tanh(ρ_S·z_S + c_S), per token. */
+  #sphereArgs(z: Variable | null): { zU: Variable | null; zV: Variable | null; s: Variable } {
+    const m = this.nMaps - 1;
     const k = (m * (m - 1)) / 2;
     // ρ·z + c, or c alone (static: one row for every token)
     const arg = (part: Variable | null, scale: Variable | null, bias: Variable): Variable =>
       part === null ? unsqueeze(bias, 0) : add(mul(scale!, part), bias);
     const [zU, zV, zS] = z === null ? [null, null, null] : (split(z, [k, k, m], -1) as [Variable, Variable, Variable]);
     const s = tanh(arg(zS, z === null ? null : this.resScaleS, this.resBiasS));
-    if (k === 0) return unsqueeze(s, -1); // m = 1: E = [s]
-    const u = cayley(skewFromVector(mul(this.resGainU!, tanh(arg(zU, this.resScaleU, this.resBiasU!))), m));
-    const v = cayley(skewFromVector(mul(this.resGainV!, tanh(arg(zV, this.resScaleV, this.resBiasV!))), m));
+    if (k === 0) return { zU: null, zV: null, s };
+    return {
+      zU: mul(this.resGainU!, tanh(arg(zU, this.resScaleU, this.resBiasU!))),
+      zV: mul(this.resGainV!, tanh(arg(zV, this.resScaleV, this.resBiasV!))),
+      s,
+    };
+  }
+
+  /**
+   * E = U diag(s) Vᵀ by composed ops. `resMatrix` uses it only at n = 2 (E = [s]); for n ≥ 3 it
+   * takes the fused op, which the manifolds tests check against this same composition.
+   */
+  protected sphereBlock(z: Variable | null): Variable {
+    const m = this.nMaps - 1;
+    const { zU, zV, s } = this.#sphereArgs(z);
+    if (zU === null || zV === null) return unsqueeze(s, -1); // m = 1: E = [s]
+    const u = cayley(skewFromVector(zU, m));
+    const v = cayley(skewFromVector(zV, m));
     // U diag(s) Vᵀ: scale the columns of U by s
     return matmul(mul(u, unsqueeze(s, -2)), transpose(v));
+  }
+
+  /** H_res = J + U_z U diag(s) Vᵀ U_zᵀ as one fused op (manifolds' `spectralSphereCayleyMap`) for n ≥ 3. */
+  protected override resMatrix(z: Variable | null): Variable {
+    const { zU, zV, s } = this.#sphereArgs(z);
+    if (zU === null || zV === null) return super.resMatrix(z);
+    return spectralSphereCayleyMap(zU, zV, s);
   }
 }
 
@@ -207,7 +231,7 @@ export class SHCPowerLayer extends SphereLayerBase {
 
   constructor(options: SHCPowerOptions) {
     super('SHCPowerLayer', options);
-    const m = this.n - 1;
+    const m = this.nMaps - 1;
     this.powerIters = integerOption('SHCPowerLayer', 'powerIters', options.powerIters, 24, 0);
     if (this.resMap) {
       const bias = Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? Math.tanh(4) : 0));
@@ -221,7 +245,7 @@ export class SHCPowerLayer extends SphereLayerBase {
   }
 
   protected sphereBlock(z: Variable | null): Variable {
-    const m = this.n - 1;
+    const m = this.nMaps - 1;
     const free = reshape(z === null ? this.resBias : add(z, this.resBias), [-1, m, m]);
     return div(free, maximum(boundPerMatrix(free, this.powerIters), 1));
   }
