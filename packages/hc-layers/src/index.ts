@@ -11,4 +11,4 @@ export { SHCLayer, SHCPowerLayer, spectralNormBound } from './variants/shc.js';
 export type { MapVariables } from './variants/base.js';
 export * from './models.js';
 export * from './text.js';
-export * from './interop.js';
+export * from './interop/index.js';

@@ -22,7 +22,7 @@ import {
   type TokenMaps,
   type Variant,
 } from '../src/index';
-import { toReferenceStateDict } from '../src/interop';
+import { toReferenceStateDict } from '../src/interop/index';
 import { checkLayerInvariants } from '../src/testing';
 import { expectClose } from '../../../test/support/assert';
 import { perturb, randomState, rmsNormLoop, vecMat } from './layer-helpers';
