@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import * as T from '@hyperconn/tensor';
 import { Random, ValueError, type Tensor } from '@hyperconn/tensor';
-import { gradcheck, matmul, type nn, reshape, sum, tanh, type Variable, variable } from '@hyperconn/autograd';
+import { gradcheck, matmul, reshape, sum, tanh, type Variable, variable } from '@hyperconn/autograd';
 import { factorial } from '@hyperconn/manifolds';
 import {
   createHyperConnection,
@@ -25,7 +25,7 @@ import {
 import { toReferenceStateDict } from '../src/interop/index';
 import { checkLayerInvariants } from '../src/testing';
 import { expectClose } from '../../../test/support/assert';
-import { perturb, randomState, rmsNormLoop, vecMat } from './layer-helpers';
+import { perturb, randomState, rmsNormLoop, vecMat, withParameters } from './layer-helpers';
 
 type Layer = HyperConnection & { fracs: number; inputViews: number; nMaps: number };
 
@@ -399,24 +399,6 @@ describe('gradients (gradcheck, float64) with fracs = 2 and inputViews = 2', () 
     });
   }
 });
-
-/** Runs `fn` with the module's parameters replaced by `values` (namedParameters order). */
-function withParameters<R>(module: nn.Module, vals: readonly Variable[], fn: () => R): R {
-  const saved: [Record<string, unknown>, string, unknown][] = [];
-  module.namedParameters().forEach(([name], i) => {
-    const path = name.split('.');
-    let owner = module as unknown as Record<string, unknown>;
-    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string, unknown>;
-    const field = path[path.length - 1]!;
-    saved.push([owner, field, owner[field]]);
-    owner[field] = vals[i];
-  });
-  try {
-    return fn();
-  } finally {
-    for (const [owner, field, value] of saved) owner[field] = value;
-  }
-}
 
 /** The spec's parameter counts with N = n·f, R = v·f, d = C/f. */
 function expectedCount(variant: Exclude<Variant, 'residual'>, n: number, dim: number, f: number, v: number): number {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { abs, matrixNorm, Random, tensor, type Tensor } from '@hyperconn/tensor';
-import { gradcheck, sum, mul, variable, type nn, type Variable } from '@hyperconn/autograd';
+import { gradcheck, sum, mul, variable } from '@hyperconn/autograd';
 import {
   HCLayer,
   type SHCPowerLayer,
@@ -14,28 +14,7 @@ import {
   type HyperConnectionOptions,
   type Variant,
 } from '../src/index';
-import { randomLayer, randomState, rmsNormLoop, tanhBranch, vecMat } from './layer-helpers';
-
-/**
- * Runs `fn` with the module's parameters (in `namedParameters` order) replaced by `values`,
- * so that gradcheck's own variables flow through the layer; restores them afterwards.
- */
-function withParameters<T>(module: nn.Module, values: readonly Variable[], fn: () => T): T {
-  const saved: [Record<string, unknown>, string, unknown][] = [];
-  module.namedParameters().forEach(([name], i) => {
-    const path = name.split('.');
-    let owner = module as unknown as Record<string, unknown>;
-    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string, unknown>;
-    const field = path[path.length - 1]!;
-    saved.push([owner, field, owner[field]]);
-    owner[field] = values[i];
-  });
-  try {
-    return fn();
-  } finally {
-    for (const [owner, field, value] of saved) owner[field] = value;
-  }
-}
+import { randomLayer, randomState, rmsNormLoop, tanhBranch, vecMat, withParameters } from './layer-helpers';
 
 /** gradcheck of X′ w.r.t. X [1,2,n,C], the branch's W [C,C] and every parameter of the layer. */
 function checkLayer(layer: HyperConnection, seed: number): void {

@@ -4,7 +4,7 @@
  */
 import * as T from '@hyperconn/tensor';
 import { epsOf, Random, type DType, type Tensor } from '@hyperconn/tensor';
-import { matmul, tanh, type Variable } from '@hyperconn/autograd';
+import { matmul, type nn, tanh, type Variable } from '@hyperconn/autograd';
 import { createHyperConnection, type HyperConnection, type HyperConnectionOptions, type Variant } from '../src/index';
 
 /** The constrained variants and the largest n their properties run at (mHC-lite: n! cost). */
@@ -97,4 +97,30 @@ export function lexicographicPermutations(n: number): number[][] {
       out.push([first, ...rest.map((r) => (r >= first ? r + 1 : r))]);
   }
   return out;
+}
+
+/**
+ * Runs `fn` with the module's parameters (in `namedParameters` order) replaced by `values`, so
+ * that gradcheck's own variables flow through the layer, and restores them afterwards. Throws if
+ * the module does not then report exactly `values` as its parameters: a gradcheck through
+ * parameters the layer never reads would pass vacuously.
+ */
+export function withParameters<R>(module: nn.Module, values: readonly Variable[], fn: () => R): R {
+  const saved: [Record<string, unknown>, string, unknown][] = [];
+  module.namedParameters().forEach(([name], i) => {
+    const path = name.split('.');
+    let owner = module as unknown as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string, unknown>;
+    const field = path[path.length - 1]!;
+    saved.push([owner, field, owner[field]]);
+    owner[field] = values[i];
+  });
+  try {
+    const swapped = module.parameters();
+    if (swapped.length !== values.length || swapped.some((p, i) => p !== values[i]))
+      throw new Error('withParameters: the module does not read the values swapped in');
+    return fn();
+  } finally {
+    for (const [owner, field, value] of saved) owner[field] = value;
+  }
 }

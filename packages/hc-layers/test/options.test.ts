@@ -28,7 +28,7 @@ import {
 } from '../src/index';
 import { checkLayerInvariants, DEFAULT_INVARIANTS } from '../src/testing';
 import { expectClose } from '../../../test/support/assert';
-import { perturb, randomState, tanhBranch } from './layer-helpers';
+import { perturb, randomState, tanhBranch, withParameters } from './layer-helpers';
 
 const SMALL: HyperConnectionOptions = { n: 3, dim: 3, layerIndex: 1, sinkhornIters: 3, powerIters: 3 };
 
@@ -386,46 +386,17 @@ describe('channelsFirst layout', () => {
     for (const variant of ['hc', 'mhc', 'shc'] as const) {
       const rng = new Random(4);
       const layer = layerWith(variant, { ...SMALL, n: 2, dim: 2, layout: 'channelsFirst' }, 4);
-      const names = layer.namedParameters().map(([name]) => name);
       const x = rng.normal([1, 2, 2, 2, 1]);
       const w = rng.normal([2, 2]);
       const params = layer.parameters().map((p) => p.value.clone());
       gradcheck(
-        (xv, wv, ...ps) => withNamedParameters(layer, names, ps, () => layer.forward(xv, channelsFirstTanh(wv))),
+        (xv, wv, ...ps) => withParameters(layer, ps, () => layer.forward(xv, channelsFirstTanh(wv))),
         [x, w, ...params],
         { atol: 1e-8, rtol: 1e-6 },
       );
     }
   });
 });
-
-/** Replaces the parameters at dotted `names` by `values` for the duration of `fn`. */
-function withNamedParameters<R>(
-  module: nn.Module,
-  names: readonly string[],
-  values: readonly Variable[],
-  fn: () => R,
-): R {
-  const saved: [Record<string, unknown>, string, unknown][] = [];
-  names.forEach((name, i) => {
-    const path = name.split('.');
-    let owner = module as unknown as Record<string, unknown>;
-    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string, unknown>;
-    const field = path[path.length - 1]!;
-    saved.push([owner, field, owner[field]]);
-    owner[field] = values[i];
-  });
-  try {
-    const out = fn();
-    // the layer must really have read gradcheck's variables, or the check would be vacuous
-    module.parameters().forEach((p, i) => {
-      expect(p).toBe(values[i]);
-    });
-    return out;
-  } finally {
-    for (const [owner, field, value] of saved) owner[field] = value;
-  }
-}
 
 describe('residualTransform', () => {
   it('T = identity (a Linear with W = I, b = 0): every variant equals today’s layer exactly', () => {
@@ -617,12 +588,11 @@ describe('residualTransform', () => {
       const rng = new Random(26);
       const t = new nn.Linear(2, 3, rng);
       const layer = layerWith(variant, { ...SMALL, n: 2, dim: 2, outDim: 3, residualTransform: t }, 26);
-      const names = layer.namedParameters().map(([name]) => name);
       const x = randomState(rng, [1, 2, layer.n, 2], 1.5);
       const w = rng.normal([2, 3]);
       const params = layer.parameters().map((p) => p.value.clone());
       gradcheck(
-        (xv, wv, ...ps) => withNamedParameters(layer, names, ps, () => layer.forward(xv, tanhBranch(wv))),
+        (xv, wv, ...ps) => withParameters(layer, ps, () => layer.forward(xv, tanhBranch(wv))),
         [x, w, ...params],
         { atol: 1e-8, rtol: 1e-6 },
       );

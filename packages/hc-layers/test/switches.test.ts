@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Random, type Tensor, ValueError } from '@hyperconn/tensor';
-import { gradcheck, type nn, type Variable } from '@hyperconn/autograd';
+import { gradcheck, type Variable } from '@hyperconn/autograd';
 import {
   createHyperConnection,
   type HyperConnection,
@@ -18,7 +18,7 @@ import {
 } from '../src/index';
 import { checkLayerInvariants, DEFAULT_INVARIANTS } from '../src/testing';
 import { expectClose } from '../../../test/support/assert';
-import { perturb, randomState, referenceUpdate, tanhBranch, tanhBranchLoop } from './layer-helpers';
+import { perturb, randomState, referenceUpdate, tanhBranch, tanhBranchLoop, withParameters } from './layer-helpers';
 
 type Gated = Exclude<Variant, 'residual'>;
 const VARIANTS: readonly Gated[] = ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'];
@@ -416,24 +416,6 @@ describe('ablation (resMap, preMap, postMap)', () => {
     });
   }
 });
-
-/** Runs `fn` with the module's parameters replaced by `values` (in `namedParameters` order). */
-function withParameters<T>(module: nn.Module, values: readonly Variable[], fn: () => T): T {
-  const saved: [Record<string, unknown>, string, unknown][] = [];
-  module.namedParameters().forEach(([name], i) => {
-    const path = name.split('.');
-    let owner = module as unknown as Record<string, unknown>;
-    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string, unknown>;
-    const field = path[path.length - 1]!;
-    saved.push([owner, field, owner[field]]);
-    owner[field] = values[i];
-  });
-  try {
-    return fn();
-  } finally {
-    for (const [owner, field, value] of saved) owner[field] = value;
-  }
-}
 
 describe('gradients under the switches (gradcheck, float64)', () => {
   const options: [string, Partial<HyperConnectionOptions>][] = [
