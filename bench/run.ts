@@ -6,6 +6,7 @@ import { isMain } from './lib';
 
 const MODULES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   matmul: () => import('./matmul'),
+  'matmul-threads': () => import('./matmul-threads'),
   autograd: () => import('./autograd'),
   manifolds: () => import('./manifolds'),
   'hc-layers': () => import('./hc-layers'),
