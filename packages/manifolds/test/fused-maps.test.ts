@@ -377,6 +377,26 @@ describe('spectralSphereCayleyMap: fused = the composed reference', () => {
     );
     expect(() => spectralSphereCayleyMap(z, z, s, { impl: 'x' as never })).toThrow(ValueError);
   });
+
+  it('large z takes the reference path: no silent loss of accuracy, a typed error past ~1e8', () => {
+    const s = T.tensor([[0.5, -0.3, 1]]);
+    // at 1e15 the explicit inverse was 0.05 off; the reference's solve keeps the limit value
+    for (const z of [2e3, 1e6, 1e15]) {
+      const zU = T.tensor([[z, -z, z]]);
+      const fused = spectralSphereCayleyMap(zU, zU, s).value;
+      const reference = spectralSphereCayleyMap(zU, zU, s, { impl: 'reference' }).value;
+      expect(Array.from(fused.toTypedArray())).toEqual(Array.from(reference.toTypedArray()));
+      // and it is still on the sphere: H1 = 1
+      const h = fused.toTypedArray();
+      for (let i = 0; i < 4; i++)
+        expect(Math.abs(h[4 * i]! + h[4 * i + 1]! + h[4 * i + 2]! + h[4 * i + 3]! - 1)).toBeLessThan(1e-12);
+    }
+    for (const huge of [1e20, 1e300]) {
+      const zU = T.tensor([[huge, -huge, huge]]);
+      expect(() => spectralSphereCayleyMap(zU, T.zeros([1, 3]), s)).toThrow(T.LinAlgError);
+      expect(() => spectralSphereCayleyMap(zU, T.zeros([1, 3]), s)).toThrow(/^cayley: I \+ A is singular/);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
