@@ -16,6 +16,7 @@ import {
   formatTick,
   heatmap,
   heatmapGrid,
+  intervalChart,
   lineChart,
   makeAxis,
   sharedLimit,
@@ -255,6 +256,12 @@ describe('charts', () => {
         ],
       }),
       heatmap([[1]], { limit: 1, cell: 10, tooltip: () => nasty, attrs: { 'aria-label': nasty } }),
+      intervalChart({
+        title: nasty,
+        yLabel: nasty,
+        groups: [{ name: nasty, items: [{ name: nasty, color: '#000', values: [1, 2], mean: 1.5 }] }],
+        referenceY: [{ y: 1, label: nasty }],
+      }),
     ];
     for (const svg of svgs) {
       expect(svgProblem(svg)).toBe('');
@@ -365,6 +372,224 @@ describe('charts', () => {
     const legend = colorLegend(1.5);
     expect(svgProblem(legend)).toBe('');
     expect(texts(legend)).toEqual(['\u22121.5', '1.5']);
+  });
+});
+
+describe('bands on line charts', () => {
+  // no title or y label, a row legend: the plot spans x 50 … 384 and y 30 … 256 (see the log-axis test above)
+  const base = { xLabel: 'x', legend: 'top', width: 400, height: 300 } as const;
+  const pairs = (points: string): number[][] => points.split(' ').map((p) => p.split(',').map(Number));
+
+  it('shades (x, hi) forwards then (x, lo) backwards, under every line, and widens the y axis', () => {
+    const series = [
+      {
+        name: 'flat',
+        color: '#654321',
+        points: [
+          [0, 2],
+          [2, 2],
+        ] as const,
+      },
+      {
+        name: 'a',
+        color: '#123456',
+        points: [
+          [0, 1],
+          [1, 2],
+          [2, 3],
+        ] as const,
+        band: [
+          [0, 0, 2],
+          [1, 1, 3],
+          [2, 2, 4],
+        ] as const,
+      },
+    ];
+    const svg = lineChart({ ...base, series });
+    expect(svgProblem(svg)).toBe('');
+    // the band's 0 … 4 sets the domain: x(k) = 50 + 167 k, y(v) = 256 − 56.5 v
+    const [x, y] = [(k: number) => 50 + 167 * k, (v: number) => 256 - 56.5 * v];
+    const polygons = elements(svg, 'polygon');
+    expect(polygons).toHaveLength(1);
+    const band = polygons[0]!;
+    expect([band.fill, band['fill-opacity'], band.stroke]).toEqual(['#123456', '0.15', 'none']);
+    const data = series[1]!.band!;
+    const upper = data.map(([k, , hi]) => [x(k), y(hi)]);
+    const lower = data.map(([k, lo]) => [x(k), y(lo)]).reverse();
+    expect(pairs(band.points!)).toEqual([...upper, ...lower]);
+    const lines = elements(svg, 'polyline');
+    expect(lines.map((l) => l.points)).toEqual(['50,143 384,143', '50,199.5 217,143 384,86.5']);
+    // at every x the band's top lies above the line (smaller pixel y), the line above the band's bottom
+    const line = pairs(lines[1]!.points!);
+    line.forEach(([, ly], k) => {
+      expect(upper[k]![1]!).toBeLessThan(ly!);
+      expect(ly!).toBeLessThan(lower[2 - k]![1]!);
+    });
+    // under every line, the first series' included
+    expect(svg.indexOf('<polygon')).toBeLessThan(svg.indexOf('<polyline'));
+    // without the band the domain is the line's own 1 … 3: y(v) = 256 − 113 (v − 1)
+    const bare = lineChart({ ...base, series: [{ ...series[1]!, band: undefined }] });
+    expect(elements(bare, 'polygon')).toHaveLength(0);
+    expect(elements(bare, 'polyline').map((l) => l.points)).toEqual(['50,256 217,143 384,30']);
+  });
+
+  it('splits a log-axis band where lo ≤ 0 or a value is not finite, without NaN', () => {
+    const svg = lineChart({
+      ...base,
+      logY: true,
+      series: [
+        {
+          name: 'a',
+          color: '#123456',
+          points: [
+            [0, 1],
+            [6, 1],
+          ],
+          band: [
+            [0, 0.1, 10],
+            [1, 0.5, 20],
+            [2, 0, 5],
+            [3, 1, 10],
+            [4, 2, 20],
+            [5, NaN, 3],
+            [6, -1, 1],
+            [7, 1, Infinity],
+          ],
+        },
+      ],
+    });
+    expect(svgProblem(svg)).toBe('');
+    expect(svg).not.toContain('NaN');
+    expect(svg).not.toContain('Infinity');
+    // runs {0, 1} and {3, 4}; the x axis spans the band's 0 … 7 (x(k) = 50 + 334 k / 7)
+    const polygons = elements(svg, 'polygon').map((p) => pairs(p.points!));
+    expect(polygons).toHaveLength(2);
+    const x = (k: number): number => Math.round((50 + (334 * k) / 7) * 100) / 100;
+    expect(polygons.map((p) => p.map(([px0]) => px0))).toEqual([
+      [x(0), x(1), x(1), x(0)],
+      [x(3), x(4), x(4), x(3)],
+    ]);
+    // the domain 0.1 … 100 (three decades over 226 px): y(v) = 256 − 226 log10(v / 0.1) / 3
+    const y = (v: number): number => 256 - (226 * Math.log10(v / 0.1)) / 3;
+    const expected = [
+      [10, 20, 0.5, 0.1],
+      [10, 20, 2, 1],
+    ];
+    polygons.forEach((p, i) => {
+      p.forEach(([, py], k) => {
+        expect(py!).toBeCloseTo(y(expected[i]![k]!), 1);
+      });
+    });
+  });
+
+  it('rejects a band point with lo > hi', () => {
+    expect(() =>
+      lineChart({ ...base, series: [{ name: 'bad', color: '#000', points: [], band: [[0, 2, 1]] }] }),
+    ).toThrow(/lineChart: series "bad".*lo 2 > hi 1/);
+  });
+});
+
+describe('interval charts', () => {
+  const items = {
+    a: { name: 'A', color: '#a00000', values: [1, 2, 3], mean: 2, lo: 1.5, hi: 2.5 },
+    b: { name: 'B', color: '#00b000', values: [2, NaN, 4], mean: 3 },
+    c: { name: 'C', color: '#0000c0', values: [1, 5], mean: 3, lo: 0.5, hi: 5.5 },
+  };
+  const ofColor = (svg: string, tag: string, color: string): Record<string, string>[] =>
+    elements(svg, tag).filter((e) => e.stroke === color || e.fill === color);
+  const vertical = (l: Record<string, string>): boolean => l.x1 === l.x2;
+
+  it('draws dots, a mean tick and a capped whisker per slot, grouped and named', () => {
+    const svg = intervalChart({
+      groups: [
+        { name: 'depth 2', items: [items.a, items.b] },
+        { name: 'depth 4', items: [items.c] },
+      ],
+    });
+    expect(svgProblem(svg)).toBe('');
+    // 360 wide (at least 360), no title: plot x 50 … 344, y 12 … 316 (a row of group names under the item names);
+    // 3 slots and half a slot of gap: 84 px a slot
+    const slotX = { a: 92, b: 176, c: 302 };
+    const y = (v: number): number => 316 - (v / 6) * 304; // the domain 0 … 6 covers C's hi 5.5
+    for (const [key, it] of Object.entries(items)) {
+      const lines = ofColor(svg, 'line', it.color);
+      const whiskers = lines.filter(vertical);
+      const caps = lines.filter((l) => !vertical(l) && l['stroke-width'] === '1.5');
+      const means = lines.filter((l) => l['stroke-width'] === '3');
+      const cx = slotX[key as keyof typeof slotX];
+      expect(means, it.name).toHaveLength(1);
+      expect(Number(means[0]!.y1)).toBeCloseTo(y(it.mean), 2);
+      expect((Number(means[0]!.x1) + Number(means[0]!.x2)) / 2).toBeCloseTo(cx, 2);
+      // one dot per finite value
+      expect(ofColor(svg, 'circle', it.color), it.name).toHaveLength(it.values.filter(Number.isFinite).length);
+      if ('lo' in it) {
+        expect(whiskers, it.name).toHaveLength(1);
+        expect(Number(whiskers[0]!.x1)).toBeCloseTo(cx, 2);
+        expect([Number(whiskers[0]!.y1), Number(whiskers[0]!.y2)]).toEqual(
+          [y(it.lo), y(it.hi)].map((v) => expect.closeTo(v, 2)),
+        );
+        expect(caps.map((c) => Number(c.y1)).sort((p, q) => p - q)).toEqual(
+          [y(it.hi), y(it.lo)].map((v) => expect.closeTo(v, 2)),
+        );
+      } else {
+        expect(whiskers, it.name).toHaveLength(0);
+        expect(caps, it.name).toHaveLength(0);
+      }
+    }
+    // the divider halfway through the gap between B and C
+    const dividers = elements(svg, 'line').filter((l) => l.stroke === '#dddddd');
+    expect(dividers.map((l) => [Number(l.x1), Number(l.x2)])).toEqual([[239, 239]]);
+    expect(texts(svg)).toEqual(expect.arrayContaining(['A', 'B', 'C', 'depth 2', 'depth 4', '6']));
+    // each group name centred under its slots
+    const named = (t: string): string => svg.match(new RegExp(`<text x="([\\d.]+)"[^>]*>${t}</text>`))![1]!;
+    expect(Number(named('depth 2'))).toBeCloseTo(134, 2);
+    expect(Number(named('depth 4'))).toBeCloseTo(302, 2);
+  });
+
+  it('skips the group row for a lone unnamed group', () => {
+    const svg = intervalChart({ groups: [{ name: '', items: [items.a] }] });
+    expect(svgProblem(svg)).toBe('');
+    expect(svg).not.toContain('font-weight="600"');
+    expect(elements(svg, 'line').filter((l) => l.stroke === '#dddddd')).toHaveLength(0);
+    // the plot reaches 360 − 26 = 334 and the domain is 1 … 3
+    const mean = ofColor(svg, 'line', items.a.color).find((l) => l['stroke-width'] === '3')!;
+    expect(Number(mean.y1)).toBeCloseTo(334 - ((2 - 1) / 2) * 322, 2);
+  });
+
+  it('on a log axis skips non-positive values and says n/a for a slot with nothing to draw', () => {
+    const svg = intervalChart({
+      logY: true,
+      groups: [
+        {
+          name: '',
+          items: [
+            { name: 'neg', color: '#a00000', values: [-1, 0, -2], mean: -1, lo: -2, hi: 0 },
+            { name: 'zero', color: '#00b000', values: [0, 0], mean: 0 },
+            { name: 'ok', color: '#0000c0', values: [1, 10, -1], mean: 5, lo: -3, hi: 12 },
+          ],
+        },
+      ],
+    });
+    expect(svgProblem(svg)).toBe('');
+    expect(svg).not.toContain('NaN');
+    expect(texts(svg).filter((t) => t === 'n/a')).toHaveLength(1);
+    expect(texts(svg).filter((t) => t === 'all 0')).toHaveLength(1);
+    expect(ofColor(svg, 'line', '#a00000')).toHaveLength(0);
+    expect(elements(svg, 'circle')).toHaveLength(2);
+    // the interval reaching below 0 runs to the plot's bottom (334) with only its upper cap
+    const ok = ofColor(svg, 'line', '#0000c0');
+    const whisker = ok.filter(vertical);
+    expect(whisker).toHaveLength(1);
+    expect(Number(whisker[0]!.y1)).toBe(334);
+    expect(ok.filter((l) => !vertical(l) && l['stroke-width'] === '1.5')).toHaveLength(1);
+  });
+
+  it('rejects an interval with lo > hi', () => {
+    expect(() =>
+      intervalChart({
+        groups: [{ name: '', items: [{ name: 'x', color: '#000', values: [], mean: 1, lo: 2, hi: 1 }] }],
+      }),
+    ).toThrow(/intervalChart: item "x" has lo 2 > hi 1/);
   });
 });
 

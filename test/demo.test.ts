@@ -9,27 +9,38 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyConfig, type DemoConfig } from '../examples/demo/config';
+import { Random } from '@hyperconn/tensor';
+import { createHyperConnection } from '@hyperconn/hc-layers';
+import { startAtIdentityDistance } from '../examples/demo/experiments/init';
 import { findSpikes } from '../examples/demo/experiments/training';
-import { TARGET_MIX } from '../examples/demo/experiments/mixing';
+import { kroneckerStaticOptimum, TARGET_MIX } from '../examples/demo/experiments/mixing';
 import { runDemo, type DemoOutput } from '../examples/demo/run';
 import { formatNumber } from '../examples/demo/summary';
 import { escapeXml, lineChart } from '../examples/charts';
 import { svgProblem } from './support/svg';
 
 const EXPECTED_FIGURES = [
-  'fig1-depth-forward-gain.svg',
+  'fig1-depth-gain-0.1.svg',
+  'fig1-depth-gain-0.5.svg',
   'fig1-depth-sigma-max.svg',
-  'fig1-depth-homogenisation.svg',
-  'fig2-identity-distance.svg',
-  'fig2-offdiagonal-mass.svg',
-  'fig2-trained-maps.svg',
-  'fig3-mixing-loss.svg',
-  'fig3-mixing-curves.svg',
-  'fig3-learned-mixes.svg',
-  'fig4-parameters.svg',
-  'fig4-time.svg',
-  'fig5-validation-loss.svg',
-  'fig5-gradient-norm.svg',
+  'fig2-validation-loss.svg',
+  'fig2-final-loss.svg',
+  'fig2-gradient-norm.svg',
+  'fig3-identity-distance.svg',
+  'fig3-identity-over-training.svg',
+  'fig3-product-sigma2.svg',
+  'fig3-stream-cosine.svg',
+  'fig3-trained-maps.svg',
+  'fig4-sinkhorn-layer-columns.svg',
+  'fig4-sinkhorn-product-sigma.svg',
+  'fig4-sinkhorn-loss.svg',
+  'fig5-stability-1-blocks.svg',
+  'fig5-stability-2-blocks.svg',
+  'fig6-mixing-loss.svg',
+  'fig6-mixing-curves.svg',
+  'fig6-learned-mixes.svg',
+  'fig7-parameters.svg',
+  'fig7-time.svg',
 ];
 
 const dirs: string[] = [];
@@ -39,9 +50,21 @@ async function generate(config: DemoConfig): Promise<{ dir: string; out: DemoOut
   return { dir, out: await runDemo(config, { outDir: dir }) };
 }
 
-/** Every number of the summary table, row by row, in column order. */
+/** Every number of the summary table, row by row, in column order (means and half-widths of estimates). */
 const tableNumbers = (out: DemoOutput): (number | null)[][] =>
-  out.summary.rows.map((r) => out.summary.columns.map((c) => r.values[c.key] ?? null));
+  out.summary.rows.map((r) =>
+    out.summary.columns.flatMap((c) => {
+      const cell = r.values[c.key] ?? null;
+      if (cell === null || typeof cell === 'number') return [cell];
+      return 'count' in cell ? [cell.count, cell.of] : [cell.mean, cell.halfWidth];
+    }),
+  );
+
+/** The results without the timings (the only numbers that are not reproducible). */
+const withoutTimings = (out: DemoOutput): unknown => ({
+  ...out.results,
+  cost: out.results.cost.map(({ times: _t, ms: _m, ...rest }) => rest),
+});
 
 describe('the SVG well-formedness check', () => {
   // the checker must be able to fail, or the figure assertions below would mean nothing
@@ -99,8 +122,9 @@ describe('the demo report on a tiny configuration', () => {
       expect(existsSync(path), file).toBe(true);
       const text = readFileSync(path, 'utf8');
       expect(svgProblem(text), file).toBe('');
+      expect(text, file).not.toContain('NaN');
       // a figure that draws nothing would still be well-formed: each has marks in it
-      expect((text.match(/<(polyline|rect|circle)\b/g) ?? []).length, file).toBeGreaterThan(3);
+      expect((text.match(/<(polyline|rect|circle|line)\b/g) ?? []).length, file).toBeGreaterThan(3);
     }
   });
 
@@ -111,56 +135,162 @@ describe('the demo report on a tiny configuration', () => {
     expect((html.match(/<svg xmlns=/g) ?? []).length).toBe(EXPECTED_FIGURES.length);
     // nothing loaded from elsewhere: no src attributes, no links to other files
     expect(html).not.toMatch(/\ssrc=|<link\b|href="(?!#)/);
-    for (const n of [1, 2, 3, 4, 5]) expect(md).toMatch(new RegExp(`^## ${n}\\. `, 'm'));
-    expect(md.match(/\*\*Claim tested\*\*/g)?.length).toBe(5);
+    for (const n of [1, 2, 3, 4, 5, 6, 7]) expect(md).toMatch(new RegExp(`^## ${n}\\. `, 'm'));
+    expect(md.match(/\*\*Claim tested\*\*/g)?.length).toBe(7);
+    // every experiment says what it does not show, and the report has its limitations section
+    expect(md.match(/\*\*What this does not show\.\*\*/g)?.length).toBe(7);
+    expect(md).toMatch(/^## Limitations$/m);
+    expect(md).not.toMatch(/NaN|undefined|\[object/);
   });
 
-  it('fills the summary table with finite numbers, one row per variant', () => {
+  it('fills the summary table with finite numbers and intervals, one row per variant', () => {
     const { summary } = first.out;
     expect(summary.rows.map((r) => r.variant)).toEqual([...tinyConfig().variants]);
-    expect(summary.columns.length).toBe(11);
-    for (const row of tableNumbers(first.out)) {
-      for (const v of row) {
-        expect(v).not.toBeNull();
-        expect(Number.isFinite(v)).toBe(true);
+    expect(summary.columns.length).toBe(9);
+    for (const row of summary.rows) {
+      for (const column of summary.columns) {
+        const cell = row.values[column.key] ?? null;
+        // only the residual, which has no H_res, has empty identity and stream cells
+        if (cell === null) {
+          expect(row.variant).toBe('residual');
+          expect(['identityDefault', 'identityMatched', 'cosine']).toContain(column.key);
+          continue;
+        }
+        if (typeof cell === 'number') expect(Number.isFinite(cell), column.key).toBe(true);
+        else if ('count' in cell) expect(cell.count).toBeLessThanOrEqual(cell.of);
+        else {
+          // two seeds: every estimate has a mean and a finite interval over both
+          expect(cell.n, column.key).toBe(tinyConfig().seeds);
+          expect(Number.isFinite(cell.mean) && Number.isFinite(cell.halfWidth), column.key).toBe(true);
+        }
       }
     }
   });
 
-  it('reproduces the summary table and every result from the same seed, and changes with the seed', async () => {
+  it('reproduces every result but the timings from the same seed, and changes with the seed', async () => {
     const again = await generate(tinyConfig());
     expect(tableNumbers(again.out)).toEqual(tableNumbers(first.out));
-    expect(again.out.results).toEqual(first.out.results);
-    // the cost experiment's parameter counts are exact; its timings are not compared
-    expect(again.out.cost.map((c) => c.params)).toEqual(first.out.cost.map((c) => c.params));
-
+    expect(withoutTimings(again.out)).toEqual(withoutTimings(first.out));
     const other = await generate({ ...tinyConfig(), seed: 1 });
     expect(tableNumbers(other.out)).not.toEqual(tableNumbers(first.out));
   });
 
-  it('checks its headline numbers against closed forms', () => {
-    const rows = new Map(first.out.summary.rows.map((r) => [r.variant, r.values]));
-    // every constrained product has unit row sums (P1 = 1), so σ_max(P) ≥ ‖P1‖/‖1‖ = 1; exactly
-    // doubly stochastic (mHC-lite) and spectral-sphere (sHC) products also have σ_max ≤ 1
-    for (const v of ['mhc', 'mhcLite', 'shc'] as const) expect(rows.get(v)!.depthSigma!).toBeGreaterThan(1 - 1e-9);
-    for (const v of ['mhcLite', 'shc'] as const) expect(rows.get(v)!.depthSigma!).toBeLessThan(1 + 1e-9);
-    // mHC's Sinkhorn leaves column sums slightly off, so only σ ≤ √(‖P‖₁‖P‖_∞) holds (averaged
-    // over tokens, by Cauchy–Schwarz)
-    const mhc = first.out.results.depth.find((d) => d.variant === 'mhc')!.composite.at(-1)!;
-    expect(mhc.sigmaMax).toBeLessThanOrEqual(Math.sqrt(mhc.forwardGain * mhc.backwardGain) + 1e-12);
-    // the residual: H_res = [1], nothing to mix (relative loss 1 by definition)
-    expect(rows.get('residual')!.depthGain).toBe(1);
-    expect(rows.get('residual')!.mixLoss).toBe(1);
-    // doubly stochastic matrices have no negative entries
-    for (const v of ['mhc', 'mhcLite'] as const) expect(rows.get(v)!.mixNegative).toBe(0);
+  it('reruns one experiment with `only` and merges it into the saved results', async () => {
+    const before = readFileSync(join(first.dir, 'results.json'), 'utf8');
+    const rerun = await runDemo(tinyConfig(), { outDir: first.dir, only: 'mixing' });
+    // deterministic: the rerun experiment and everything merged from results.json are unchanged
+    expect(withoutTimings(rerun)).toEqual(withoutTimings(first.out));
+    expect(tableNumbers(rerun)).toEqual(tableNumbers(first.out));
+    expect(readFileSync(join(first.dir, 'report.md'), 'utf8')).toContain('this invocation reran `mixing`');
+    expect(readFileSync(join(first.dir, 'results.json'), 'utf8')).not.toBe('');
+    expect(before).toContain('"NaN"'); // non-finite numbers survive the JSON round trip as strings
+    // another configuration cannot be merged into these results
+    await expect(runDemo({ ...tinyConfig(), seed: 5 }, { outDir: first.dir, only: 'mixing' })).rejects.toThrow(
+      /another configuration/,
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'hyperconn-demo-'));
+    dirs.push(empty);
+    await expect(runDemo(tinyConfig(), { outDir: empty, only: 'depth' })).rejects.toThrow(/does not exist/);
+  });
+
+  it('checks its numbers against closed forms', () => {
+    const { results } = first.out;
+    const n = tinyConfig().n;
+    const lastOf = (v: string) => results.depth.filter((d) => d.variant === v).map((d) => d.composite.at(-1)!);
+    // every Birkhoff product has unit row sums, so σ_max ≥ 1; exactly doubly stochastic ones
+    // (mHC-lite, KromHC) and spectral-sphere ones (sHC) also have σ_max ≤ 1
+    for (const v of ['mhc', 'mhcLite', 'kromhc', 'shc'])
+      for (const c of lastOf(v)) expect(c.sigmaMax, v).toBeGreaterThan(1 - 1e-9);
+    for (const v of ['mhcLite', 'kromhc', 'shc'])
+      for (const c of lastOf(v)) expect(c.sigmaMax, v).toBeLessThan(1 + 1e-9);
+    // sHC's forward gain is bounded by √n, not 1 (docs/spec/hc-family.md, "Which gain is bounded")
+    for (const c of lastOf('shc')) expect(c.forwardGain).toBeLessThanOrEqual(Math.sqrt(n) + 1e-9);
+    // mHC's Sinkhorn leaves the column sums slightly off: only σ ≤ √(‖P‖₁‖P‖_∞) holds
+    for (const c of lastOf('mhc'))
+      expect(c.sigmaMax).toBeLessThanOrEqual(Math.sqrt(c.forwardGain * c.backwardGain) + 1e-12);
+    for (const c of lastOf('residual')) expect(c.forwardGain).toBe(1);
+    // the mixing task: the residual cannot mix; doubly stochastic maps have no negative entries
+    const mix = (v: string) => results.mixing.runs.filter((m) => m.variant === v);
+    for (const m of mix('residual')) expect(m.relativeLoss).toBe(1);
+    for (const v of ['mhc', 'mhcLite', 'kromhc']) for (const m of mix(v)) expect(m.negativeFraction).toBe(0);
+    // the two floors: a per-token choice can only do better than one fixed matrix
+    const ref = results.mixing.reference!;
+    expect(ref.perTokenOptimum).toBeLessThanOrEqual(ref.staticOptimum + 1e-9);
+    for (const v of ['mhc', 'mhcLite', 'kromhc'])
+      for (const m of mix(v)) expect(m.relativeLoss).toBeGreaterThanOrEqual(ref.perTokenOptimum - 1e-9);
     // parameters per module, docs/spec/hc-family.md: mHC 100C + 27 and sHC 72C + 24 at n = 4
     const C = tinyConfig().training.dim;
-    expect(rows.get('mhc')!.params).toBe(100 * C + 27);
-    expect(rows.get('shc')!.params).toBe(72 * C + 24);
+    const params = new Map(first.out.summary.rows.map((r) => [r.variant, r.values.params]));
+    expect(params.get('mhc')).toBe(100 * C + 27);
+    expect(params.get('shc')).toBe(72 * C + 24);
+    // the matched arm starts every variant's every H_res at the configured distance
+    const matched = results.identity.filter((r) => r.spec.arm === 'matched');
+    expect(matched.length).toBe(5 * tinyConfig().seeds);
+    for (const r of matched)
+      for (const l of r.initialLayers) expect(l.identityDistance).toBeCloseTo(tinyConfig().identity.matchedDistance, 9);
+    // one stream has no pairs to compare; several have a cosine in [−1, 1]
+    for (const r of results.training) {
+      if (r.spec.variant === 'residual') expect(r.streamCosine).toBeNaN();
+      else expect(Math.abs(r.streamCosine)).toBeLessThanOrEqual(1 + 1e-12);
+    }
+    // Sinkhorn runs exist for every t_max, the default one shared with the training experiment
+    for (const t of tinyConfig().sinkhorn.iters)
+      expect(
+        [...results.training, ...results.sinkhorn].filter(
+          (r) => r.spec.variant === 'mhc' && r.spec.sinkhornIters === t,
+        ),
+      ).toHaveLength(tinyConfig().seeds);
   });
 });
 
 describe('report helpers', () => {
+  it("finds KromHC's best fixed Kronecker mix: no random A ⊗ B beats it, and it is above the polytope's 1/3", () => {
+    const identityTokens = [[0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => (i === j ? 1 : 0)))]; // S = I
+    const target = TARGET_MIX.map((r) => [...r]);
+    const floor = kroneckerStaticOptimum(identityTokens, target);
+    const rng = new Random(11);
+    const draws = rng.uniform([20000, 2]).toArray() as number[][];
+    const relative = ([a, b]: number[]): number => {
+      const f = (t: number) => [
+        [t, 1 - t],
+        [1 - t, t],
+      ];
+      const [x, y] = [f(a!), f(b!)];
+      let loss = 0;
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) loss += (x[i >> 1]![j >> 1]! * y[i & 1]![j & 1]! - target[i]![j]!) ** 2;
+      return loss / 4; // ‖I − T‖²_F = 4
+    };
+    for (const d of draws) expect(relative(d)).toBeGreaterThanOrEqual(floor - 1e-9);
+    expect(floor).toBeLessThanOrEqual(Math.min(...draws.map(relative)) + 1e-4);
+    expect(floor).toBeGreaterThan(1 / 3);
+  });
+
+  it('starts every H_res at the matched distance: (1 − λ)I + λJ for all but KromHC', () => {
+    const n = 4;
+    const distance = 0.5;
+    const lambda = distance / Math.sqrt(n - 1); // ‖J − I‖_F = √(n − 1)
+    const x = new Random(3).normal([1, 3, n, 6]);
+    for (const variant of ['hc', 'mhc', 'mhcLite', 'kromhc', 'shc', 'shcPower'] as const) {
+      const layer = createHyperConnection(variant, { n, dim: 6, layerIndex: 1 });
+      startAtIdentityDistance(layer, distance);
+      const h = layer.maps(x).hRes.toArray() as number[][][][];
+      for (const token of h[0]!) {
+        const frobenius = Math.hypot(...token.flatMap((row, i) => row.map((v, j) => v - (i === j ? 1 : 0))));
+        expect(frobenius, variant).toBeCloseTo(distance, 9);
+        if (variant === 'kromhc') continue;
+        token.forEach((row, i) => {
+          row.forEach((v, j) => {
+            expect(v, variant).toBeCloseTo((i === j ? 1 - lambda : 0) + lambda / n, 9);
+          });
+        });
+      }
+    }
+    expect(() => startAtIdentityDistance(createHyperConnection('mhc', { n, dim: 6, layerIndex: 0 }), 2)).toThrow(
+      /startAtIdentityDistance: mhc at n = 4 reaches distances in/,
+    );
+  });
+
   it('finds a spike only where the loss jumps above 1.25× the preceding median', () => {
     const flat = Array.from({ length: 30 }, (_, i) => 2 + 0.01 * Math.sin(i));
     expect(findSpikes(flat)).toEqual([]);

@@ -1,6 +1,7 @@
 /**
  * The charts, each a function returning a standalone SVG document string: line charts (linear
- * or log axes), bar charts, box charts (a distribution per category), and heatmaps sharing the
+ * or log axes, optionally with shaded bands), bar charts, box charts (a distribution per
+ * category), interval charts (per-seed dots, mean and interval per category), and heatmaps sharing the
  * diverging colour scale, with their colour bar. Pure functions, no DOM and no Node built-ins:
  * the demo writes the strings to files, the playground sets them as innerHTML.
  */
@@ -16,6 +17,11 @@ export interface Series {
   points: readonly (readonly [number, number])[];
   /** Dashed, so a line lying on another stays visible. */
   dashed?: boolean;
+  /**
+   * A shaded band (x, lo, hi) around the line, e.g. mean ± an interval or min–max over seeds,
+   * drawn translucent under every line. Points an axis cannot show break the band like the line.
+   */
+  band?: readonly (readonly [number, number, number])[];
 }
 
 /** A horizontal reference line, e.g. y = 1. */
@@ -67,6 +73,31 @@ export interface BarChartOptions {
   valueLabels?: boolean;
   /** About how many y ticks; default 5. */
   yTicks?: number;
+  width?: number;
+  height?: number;
+}
+
+/** One slot of an interval chart: per-seed values as dots, their mean as a tick, an interval as a whisker. */
+export interface IntervalItem {
+  /** The slot's x label, e.g. 'mHC'. */
+  name: string;
+  color: string;
+  /** Per-seed values, each drawn as a small dot. */
+  values: readonly number[];
+  /** Drawn as a short thick horizontal tick. */
+  mean: number;
+  /** The interval's ends, a whisker with end caps; left out when either is undefined or NaN. */
+  lo?: number;
+  hi?: number;
+}
+
+export interface IntervalChartOptions {
+  title?: string;
+  yLabel?: string;
+  /** Slots side by side, group by group; a group's name is printed under its slots (none for a lone unnamed group). */
+  groups: readonly { name: string; items: readonly IntervalItem[] }[];
+  logY?: boolean;
+  referenceY?: readonly Reference[];
   width?: number;
   height?: number;
 }
@@ -227,8 +258,37 @@ export function referenceLines(refs: readonly Reference[], y: Axis, plot: Plot):
 }
 
 /**
+ * A series' band as translucent polygons, one per run of points both axes can show (like the
+ * line, the band breaks where a point is left out; a run needs two points to have an area).
+ */
+function bandPolygons(s: Series, x: Axis, y: Axis): string[] {
+  const out: string[] = [];
+  let run: (readonly [number, number, number])[] = [];
+  const flush = (): void => {
+    if (run.length > 1) {
+      const upper = run.map(([bx, , hi]) => `${px(x.map(bx))},${px(y.map(hi))}`);
+      const lower = run.map(([bx, lo]) => `${px(x.map(bx))},${px(y.map(lo))}`).reverse();
+      out.push(
+        el('polygon', { fill: s.color, 'fill-opacity': 0.15, stroke: 'none', points: [...upper, ...lower].join(' ') }),
+      );
+    }
+    run = [];
+  };
+  for (const p of s.band ?? []) {
+    const [bx, lo, hi] = p;
+    if (lo > hi)
+      throw new Error(`lineChart: series "${s.name}" has a band point with lo ${lo} > hi ${hi} at x = ${bx}`);
+    if (x.accepts(bx) && y.accepts(lo) && y.accepts(hi)) run.push(p);
+    else flush();
+  }
+  flush();
+  return out;
+}
+
+/**
  * A line chart. Points an axis cannot show (≤ 0 on a log axis, non-finite) are left out, which
- * breaks the line there. The y domain covers the reference lines.
+ * breaks the line there. The y domain covers the reference lines and the bands, which are drawn
+ * under every line.
  */
 export function lineChart(options: LineChartOptions): string {
   const row = options.legend === 'top';
@@ -238,16 +298,18 @@ export function lineChart(options: LineChartOptions): string {
   const plot = plotArea(width - legendWidth, height, { ...options, legendRow: row });
   const refs = options.referenceY ?? [];
   const x = makeAxis(
-    options.series.flatMap((s) => s.points.map((p) => p[0])),
+    options.series.flatMap((s) => [...s.points.map((p) => p[0]), ...(s.band ?? []).map((b) => b[0])]),
     [plot.left, plot.right],
     { log: options.logX === true, tight: true, count: options.xTicks, integer: options.xInteger },
   );
   const y = makeAxis(
-    options.series.flatMap((s) => s.points.map((p) => p[1])),
+    options.series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]),
     [plot.bottom, plot.top],
     { log: options.logY === true, include: refs.map((r) => r.y), count: options.yTicks },
   );
   const body = frame(plot, height, x, y, options.xLabel, options.yLabel);
+  // every band under every line, so no band veils another series' line
+  for (const s of options.series) body.push(...bandPolygons(s, x, y));
   body.push(...referenceLines(refs, y, plot));
   for (const s of options.series) {
     const dash = s.dashed === true ? '5 3' : undefined;
@@ -384,6 +446,96 @@ export function boxChart(options: BoxChartOptions): string {
       const jitter = (((j * 7) % 11) / 10 - 0.5) * half * 1.4;
       body.push(el('circle', { cx: cx + jitter, cy: y.map(v), r: 2.5, fill: g.color, 'fill-opacity': 0.75 }));
     });
+  });
+  return svgDocument(width, height, body, { title: options.title });
+}
+
+/**
+ * A dot-and-whisker chart over categories, e.g. one metric over several seeds per variant: per
+ * slot every value as a dot (spread sideways by the box chart's fixed pattern), the mean as a
+ * thick tick and the interval [lo, hi] as a whisker with end caps. Groups of slots are set apart
+ * by a gap with a faint divider and named under their slots. The y domain covers the values,
+ * means, interval ends and reference lines. On a log axis an interval reaching to ≤ 0 runs to the
+ * plot's bottom edge without a lower cap, and a slot with nothing to draw says so.
+ */
+export function intervalChart(options: IntervalChartOptions): string {
+  const items = options.groups.flatMap((g) => g.items);
+  for (const it of items) {
+    if (it.lo !== undefined && it.hi !== undefined && it.lo > it.hi)
+      throw new Error(`intervalChart: item "${it.name}" has lo ${it.lo} > hi ${it.hi}`);
+  }
+  const width = options.width ?? Math.max(360, 90 + 56 * items.length, titleWidth(options.title));
+  const height = options.height ?? 360;
+  const refs = options.referenceY ?? [];
+  const named = !(options.groups.length === 1 && options.groups[0]!.name === '');
+  const area = plotArea(width, height, options);
+  // a row for the group names under the item names
+  const plot = named ? { ...area, bottom: area.bottom - 18 } : area;
+  const y = makeAxis(
+    items.flatMap((it) => [...it.values, it.mean, it.lo ?? NaN, it.hi ?? NaN]),
+    [plot.bottom, plot.top],
+    { log: options.logY === true, include: refs.map((r) => r.y) },
+  );
+  const body = frame(plot, height, null, y, '', options.yLabel);
+  body.push(...referenceLines(refs, y, plot));
+  // half a slot between groups
+  const gap = 0.5;
+  const units = items.length + gap * Math.max(0, options.groups.length - 1);
+  const slot = (plot.right - plot.left) / Math.max(1, units);
+  const half = Math.min(20, slot * 0.3);
+  let at = 0;
+  options.groups.forEach((g, gi) => {
+    if (gi > 0) {
+      const xx = plot.left + slot * (at + gap / 2);
+      body.push(el('line', { x1: xx, y1: plot.top, x2: xx, y2: plot.bottom, stroke: '#dddddd' }));
+      at += gap;
+    }
+    const first = at;
+    for (const it of g.items) {
+      const cx = plot.left + slot * (at + 0.5);
+      at += 1;
+      body.push(textEl({ x: cx, y: plot.bottom + 16, 'text-anchor': 'middle' }, it.name));
+      let drawn = false;
+      const [lo, hi] = [it.lo ?? NaN, it.hi ?? NaN];
+      if (y.accepts(hi) && (y.accepts(lo) || (y.log && lo <= 0))) {
+        // a lower end a log axis cannot show: the whisker runs off the bottom, uncapped
+        const ends = y.accepts(lo) ? [lo, hi] : [hi];
+        const [y1, y2] = [y.accepts(lo) ? y.map(lo) : plot.bottom, y.map(hi)];
+        const w = { stroke: it.color, 'stroke-width': 1.5 };
+        body.push(el('line', { x1: cx, y1, x2: cx, y2, ...w }));
+        for (const v of ends)
+          body.push(el('line', { x1: cx - half / 2, y1: y.map(v), x2: cx + half / 2, y2: y.map(v), ...w }));
+        drawn = true;
+      }
+      it.values.forEach((v, j) => {
+        if (!y.accepts(v)) return;
+        const jitter = (((j * 7) % 11) / 10 - 0.5) * half * 1.4;
+        body.push(el('circle', { cx: cx + jitter, cy: y.map(v), r: 2.5, fill: it.color, 'fill-opacity': 0.6 }));
+        drawn = true;
+      });
+      if (y.accepts(it.mean)) {
+        const ym = y.map(it.mean);
+        body.push(el('line', { x1: cx - half, y1: ym, x2: cx + half, y2: ym, stroke: it.color, 'stroke-width': 3 }));
+        drawn = true;
+      }
+      if (!drawn) {
+        // e.g. zeros on a log axis: say so instead of leaving the slot silently empty
+        const note = it.values.length > 0 && it.values.every((v) => v === 0) ? 'all 0' : 'n/a';
+        body.push(textEl({ x: cx, y: plot.bottom - 8, 'text-anchor': 'middle', fill: '#666' }, note));
+      }
+    }
+    if (named && g.items.length > 0)
+      body.push(
+        textEl(
+          {
+            x: plot.left + slot * ((first + at) / 2),
+            y: plot.bottom + 34,
+            'text-anchor': 'middle',
+            'font-weight': 600,
+          },
+          g.name,
+        ),
+      );
   });
   return svgDocument(width, height, body, { title: options.title });
 }

@@ -1,17 +1,24 @@
 /**
- * The demo's independent runs (one training run and one mixing run per variant), executed in
- * this thread or spread over worker threads. Every run is deterministic from the config alone,
- * so where it runs never changes a number. Workers load TypeScript through tsx's ESM API (the
- * demo runs under tsx), and report progress as messages.
+ * The demo's independent runs (depth products, training runs, mixing runs), executed in this
+ * thread or spread over worker threads. Every run is deterministic from the config and its job
+ * alone, so where it runs never changes a number. Workers load TypeScript through tsx's ESM API
+ * (the demo runs under tsx), and report progress as messages.
  */
 import { Worker } from 'node:worker_threads';
 import type { Variant } from '@hyperconn/hc-layers';
 import type { DemoConfig } from './config';
+import { runDepth, type DepthResult } from './experiments/depth';
 import { runMixing, type MixingResult } from './experiments/mixing';
-import { runTraining, type TrainingResult } from './experiments/training';
+import { runModel, runTraining, type RunSpec, type TrainingResult } from './experiments/training';
 
-export type Job = { kind: 'training'; variant: Variant } | { kind: 'mixing'; variant: Variant };
-export type JobResult = { kind: 'training'; result: TrainingResult } | { kind: 'mixing'; result: MixingResult };
+export type Job =
+  | { kind: 'depth'; variant: Variant; scale: number; replicate: number }
+  | { kind: 'training'; spec: RunSpec }
+  | { kind: 'mixing'; variant: Variant; replicate: number };
+export type JobResult =
+  | { kind: 'depth'; result: DepthResult }
+  | { kind: 'training'; result: TrainingResult }
+  | { kind: 'mixing'; result: MixingResult };
 
 /** Messages from a worker. */
 export type WorkerMessage =
@@ -21,31 +28,51 @@ export type WorkerMessage =
 
 /** The steps a job reports progress in. */
 export function jobSize(job: Job, config: DemoConfig): number {
-  return job.kind === 'training' ? config.training.steps : config.mixing.steps;
+  if (job.kind === 'depth') return config.depth.maxDepth;
+  return job.kind === 'training' ? runModel(job.spec, config).steps : config.mixing.steps;
 }
 
-/** Rough relative cost, for scheduling the longest runs first (mHC's Sinkhorn is the slowest). */
+/** Relative cost per step of the variants (measured on the default training model). */
+const PER_STEP: Record<Variant, number> = {
+  residual: 0.6,
+  hc: 1.1,
+  mhc: 1.3,
+  mhcLite: 0.9,
+  kromhc: 0.9,
+  shc: 0.9,
+  shcPower: 1.2,
+};
+
+/** Rough relative cost, for scheduling the longest runs first. */
 function jobWeight(job: Job, config: DemoConfig): number {
-  const perStep: Record<Variant, number> = {
-    residual: 0.6,
-    hc: 0.8,
-    mhc: 1.8,
-    mhcLite: 0.8,
-    kromhc: 1,
-    shc: 1,
-    shcPower: 1.2,
-  };
-  const scale =
-    job.kind === 'training'
-      ? config.training.batchSize * config.training.seqLen * config.training.blocks
-      : config.mixing.tokens * config.mixing.layers * 0.2;
-  return jobSize(job, config) * scale * perStep[job.variant];
+  if (job.kind === 'depth') return config.depth.maxDepth * config.depth.tokens * 0.05 * PER_STEP[job.variant];
+  if (job.kind === 'mixing') return jobSize(job, config) * config.mixing.tokens * config.mixing.layers * 0.02;
+  const model = runModel(job.spec, config);
+  const sinkhorn = job.spec.variant === 'mhc' ? 0.7 + (0.3 * job.spec.sinkhornIters) / 20 : 1;
+  return model.steps * model.blocks * model.batchSize * model.seqLen * PER_STEP[job.spec.variant] * sinkhorn;
 }
 
 export function runJob(job: Job, config: DemoConfig, onProgress: (done: number) => void): JobResult {
-  return job.kind === 'training'
-    ? { kind: 'training', result: runTraining(job.variant, config, onProgress) }
-    : { kind: 'mixing', result: runMixing(job.variant, config, onProgress) };
+  switch (job.kind) {
+    case 'depth':
+      return { kind: 'depth', result: runDepth(job.variant, job.scale, job.replicate, config, onProgress) };
+    case 'training':
+      return { kind: 'training', result: runTraining(job.spec, config, onProgress) };
+    case 'mixing':
+      return { kind: 'mixing', result: runMixing(job.variant, job.replicate, config, onProgress) };
+  }
+}
+
+/** A short name of a job for error messages. */
+function jobName(job: Job): string {
+  if (job.kind === 'training') {
+    const s = job.spec;
+    return (
+      `${s.experiment} run of ${s.variant} (replicate ${s.replicate}, ${s.arm} init, ` +
+      `lr ${s.lr}, ${s.blocks} blocks)`
+    );
+  }
+  return `${job.kind} run of ${job.variant} (replicate ${job.replicate})`;
 }
 
 /**
@@ -58,7 +85,7 @@ export async function runJobs(
   config: DemoConfig,
   workers: number,
   onProgress: (done: number, total: number) => void,
-): Promise<JobResult[]> {
+): Promise<{ results: JobResult[]; seconds: number[] }> {
   const total = jobs.reduce((acc, j) => acc + jobSize(j, config), 0);
   const done = new Array<number>(jobs.length).fill(0);
   const report = (id: number, d: number): void => {
@@ -68,7 +95,20 @@ export async function runJobs(
       total,
     );
   };
-  if (workers <= 1 || jobs.length <= 1) return jobs.map((job, id) => runJob(job, config, (d) => report(id, d)));
+  // each job's own wall-clock time, so the report can say what each experiment cost
+  const seconds = new Array<number>(jobs.length).fill(0);
+  const timed = async (id: number, run: () => JobResult | Promise<JobResult>): Promise<JobResult> => {
+    const began = performance.now();
+    const result = await run();
+    seconds[id] = (performance.now() - began) / 1000;
+    return result;
+  };
+  if (workers <= 1 || jobs.length <= 1) {
+    const results: JobResult[] = [];
+    for (const [id, job] of jobs.entries())
+      results.push(await timed(id, () => runJob(job, config, (d) => report(id, d))));
+    return { results, seconds };
+  }
 
   const order = jobs.map((_, id) => id).sort((a, b) => jobWeight(jobs[b]!, config) - jobWeight(jobs[a]!, config));
   const results = new Array<JobResult | undefined>(jobs.length);
@@ -77,14 +117,14 @@ export async function runJobs(
     await Promise.all(
       pool.map(async (worker) => {
         for (let id = order.shift(); id !== undefined; id = order.shift()) {
-          results[id] = await runOnWorker(worker, id, jobs[id]!, config, (d) => report(id, d));
+          results[id] = await timed(id, () => runOnWorker(worker, id, jobs[id]!, config, (d) => report(id, d)));
         }
       }),
     );
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
-  return results as JobResult[];
+  return { results: results as JobResult[], seconds };
 }
 
 function startWorker(): Worker {
@@ -114,7 +154,7 @@ function runOnWorker(
       worker.off('message', onMessage);
       worker.off('error', onError);
       if (msg.type === 'result') resolve(msg.result);
-      else reject(new Error(`${job.kind} run of ${job.variant} failed in a worker: ${msg.message}`));
+      else reject(new Error(`${jobName(job)} failed in a worker: ${msg.message}`));
     };
     const onError = (err: Error): void => {
       worker.off('message', onMessage);

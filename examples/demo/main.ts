@@ -1,24 +1,37 @@
 /**
- * The hyper-connection demo: five experiments that test, at laptop scale, what the HC, mHC,
- * mHC-lite and sHC papers claim, written up as out/report.md, out/report.html and SVG figures.
+ * The hyper-connection demo: seven experiments that test, at laptop scale and over several seeds,
+ * what the HC, mHC, mHC-lite, KromHC and sHC papers claim, written up as out/report.md,
+ * out/report.html and SVG figures.
  *
- *   npx --yes pnpm@10.34.8 demo                      # default: 1–2 minutes on 2 cores
- *   npx --yes pnpm@10.34.8 demo --full               # longer, larger runs
+ *   npx --yes pnpm@10.34.8 demo                      # default: about 5 minutes on 2 cores
+ *   npx --yes pnpm@10.34.8 demo --full               # longer, larger runs, 5 seeds (under an hour)
+ *   npx --yes pnpm@10.34.8 demo --only mixing        # rerun one experiment, merge into out/
  *   npx --yes pnpm@10.34.8 demo --variants hc,shc --seed 3 --out /tmp/report
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultConfig, fullConfig, parseVariants, tinyConfig, type DemoConfig } from './config';
+import {
+  defaultConfig,
+  EXPERIMENTS,
+  fullConfig,
+  parseExperiment,
+  parseVariants,
+  tinyConfig,
+  type DemoConfig,
+  type ExperimentName,
+} from './config';
 import { terminalProgress } from './progress';
 import { runDemo } from './run';
 import { summaryText } from './summary';
 
 const HELP = `Usage: tsx examples/demo/main.ts [options]
 
-  --full                 longer, larger runs (tens of minutes)
+  --full                 longer, larger runs, 5 seeds (under an hour on 2 cores)
   --tiny                 a seconds-long smoke run (the configuration the tests use)
-  --variants <list>      comma-separated: residual,hc,mhc,mhcLite,shc (default), kromhc and shcPower
+  --only <experiment>    rerun one experiment and merge it into <out>/results.json and the report:
+                         ${EXPERIMENTS.join(', ')}
+  --variants <list>      comma-separated: residual,hc,mhc,mhcLite,kromhc,shc (default), shcPower
   --seed <n>             integer in [0, 2^20); the same seed gives the same numbers (default 0)
   --out <dir>            output directory (default out)
   --jobs <n>             worker threads for the training runs (default: 2, or 1 on one core)
@@ -26,12 +39,20 @@ const HELP = `Usage: tsx examples/demo/main.ts [options]
   -h, --help             this text
 `;
 
-function parseConfig(argv: string[]): { config: DemoConfig; outDir: string; workers: number } | null {
+interface Parsed {
+  config: DemoConfig;
+  outDir: string;
+  workers: number;
+  only: ExperimentName | undefined;
+}
+
+function parseConfig(argv: string[]): Parsed | null {
   const { values } = parseArgs({
     args: argv,
     options: {
       full: { type: 'boolean', default: false },
       tiny: { type: 'boolean', default: false },
+      only: { type: 'string' },
       variants: { type: 'string' },
       seed: { type: 'string', default: '0' },
       out: { type: 'string', default: 'out' },
@@ -53,7 +74,8 @@ function parseConfig(argv: string[]): { config: DemoConfig; outDir: string; work
   const workers = values.jobs === undefined ? Math.min(2, availableParallelism()) : Number(values.jobs);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
-  return { config, outDir: resolve(values.out), workers };
+  const only = values.only === undefined ? undefined : parseExperiment(values.only);
+  return { config, outDir: resolve(values.out), workers, only };
 }
 
 async function main(): Promise<void> {
@@ -69,12 +91,21 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const { config, outDir, workers } = parsed;
+  const { config, outDir, workers, only } = parsed;
   console.log(
     `hyperconn demo — ${config.name} configuration, seed ${config.seed}, ` +
-      `${config.dtype}, variants ${config.variants.join(', ')}\n`,
+      `${config.seeds} seeds, ${config.dtype}, variants ${config.variants.join(', ')}` +
+      `${only === undefined ? '' : `, rerunning ${only} only`}\n`,
   );
-  const out = await runDemo(config, { outDir, workers, progress: terminalProgress() });
+  let out: Awaited<ReturnType<typeof runDemo>>;
+  try {
+    out = await runDemo(config, { outDir, workers, only, progress: terminalProgress() });
+  } catch (err) {
+    // e.g. --only without an earlier results.json: the message says what to do
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
   console.log(`\n${summaryText(out.summary)}\n`);
   console.log(
     `Report: ${resolve(outDir, 'report.html')} (and report.md, ` +

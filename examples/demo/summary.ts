@@ -1,27 +1,54 @@
 /**
- * The summary table: one row per variant, one column per headline number of the five
- * experiments. Only deterministic quantities appear (no timings), so the same seed and config
- * give the same table bit for bit.
+ * The summary table: one row per variant, one column per headline number, each a mean ± 95 %
+ * interval over the seeds where it comes from several runs. Only deterministic quantities appear
+ * (no timings), so the same seed and config give the same table bit for bit.
  */
 import type { Variant } from '@hyperconn/hc-layers';
+import {
+  depthRuns,
+  diverged,
+  estimate,
+  finalLoss,
+  identityArm,
+  runsOf,
+  trainedIdentity,
+  type Estimate,
+} from './analysis';
+import type { DemoConfig } from './config';
+import type { CostCell } from './experiments/cost';
 import type { DepthResult } from './experiments/depth';
-import { meanOverLayers, type IdentityResult } from './experiments/identity';
-import type { MixingResult } from './experiments/mixing';
+import type { MixingReference, MixingResult } from './experiments/mixing';
 import type { TrainingResult } from './experiments/training';
 import { VARIANT_LABEL } from './labels';
+import { formatInterval } from './stats';
+
+export interface ExperimentResults {
+  depth: DepthResult[];
+  /** The training experiment (and the identity experiment's default arm, and Sinkhorn's t_max = 20). */
+  training: TrainingResult[];
+  /** The identity experiment's other arms (matched and reference init). */
+  identity: TrainingResult[];
+  /** mHC at the other Sinkhorn t_max. */
+  sinkhorn: TrainingResult[];
+  stability: TrainingResult[];
+  mixing: { runs: MixingResult[]; reference: MixingReference | null };
+  cost: CostCell[];
+}
 
 export interface SummaryColumn {
   key: string;
   header: string;
-  /** Which experiment the number comes from (1–5). */
+  /** Which experiment (report section) the number comes from. */
   experiment: number;
   description: string;
 }
 
+/** A cell: an estimate over seeds, an exact number, a count "k/N", or null (not available). */
+export type SummaryCell = Estimate | number | { count: number; of: number } | null;
+
 export interface SummaryRow {
   variant: Variant;
-  /** null: not available (e.g. a diverged run). */
-  values: Record<string, number | null>;
+  values: Record<string, SummaryCell>;
 }
 
 export interface Summary {
@@ -29,101 +56,90 @@ export interface Summary {
   rows: SummaryRow[];
 }
 
-export interface ExperimentResults {
-  depth: DepthResult[];
-  training: TrainingResult[];
-  identity: IdentityResult[];
-  mixing: MixingResult[];
-}
-
-export function buildSummary(results: ExperimentResults, maxDepth: number): Summary {
+export function buildSummary(results: ExperimentResults, config: DemoConfig): Summary {
+  const D = config.depth.maxDepth;
+  const scales = config.depth.scales;
+  const [low, high] = [Math.min(...scales), Math.max(...scales)];
   const columns: SummaryColumn[] = [
     {
-      key: 'depthGain',
-      header: `∏H fwd gain @${maxDepth}`,
+      key: 'gainLow',
+      header: `∏H gain @${D}, σ=${low}`,
       experiment: 1,
-      description: `forward gain max_i Σ_j |(∏H)_ij| of the product of ${maxDepth} random layers`,
+      description: `forward gain max_i Σ_j |(∏H)_ij| of ${D} random layers, parameters perturbed by ${low}·N(0, 1)`,
     },
     {
-      key: 'depthSigma',
-      header: `∏H σmax @${maxDepth}`,
+      key: 'gainHigh',
+      header: `∏H gain @${D}, σ=${high}`,
       experiment: 1,
-      description: `largest singular value of that product`,
-    },
-    {
-      key: 'depthHomog',
-      header: `‖∏H−J‖ @${maxDepth}`,
-      experiment: 1,
-      description: 'distance of that product from J = 11ᵀ/n (0: every stream replaced by the stream mean)',
-    },
-    {
-      key: 'identity',
-      header: '‖H−I‖F trained',
-      experiment: 2,
-      description: 'mean over the trained layers of ‖H_res − I‖_F',
-    },
-    {
-      key: 'offDiagonal',
-      header: 'off-diag trained',
-      experiment: 2,
-      description: 'mean over the trained layers of the off-diagonal mass (1/n)Σ_{i≠j}|H_ij|',
-    },
-    {
-      key: 'mixLoss',
-      header: 'mix loss (rel.)',
-      experiment: 3,
-      description: 'held-out loss on the subtractive mixing task, relative to leaving the streams unchanged',
-    },
-    {
-      key: 'mixNegative',
-      header: 'mix neg. frac.',
-      experiment: 3,
-      description: 'fraction of negative entries of the learned H_res (mean over layers)',
-    },
-    {
-      key: 'params',
-      header: 'params/HC module',
-      experiment: 4,
-      description: 'parameters per hyper-connection module in the trained transformer',
+      description: `the same with ${high}·N(0, 1)`,
     },
     {
       key: 'valLoss',
       header: 'val loss',
-      experiment: 5,
-      description: 'validation loss (nats per character) after training',
+      experiment: 2,
+      description: `validation loss (nats per character) after ${config.training.steps} steps`,
     },
-    { key: 'spikes', header: 'spikes', experiment: 5, description: 'training-loss spikes' },
     {
-      key: 'maxGradNorm',
-      header: 'max ‖grad‖',
+      key: 'identityDefault',
+      header: '‖H−I‖ papers’ init',
+      experiment: 3,
+      description: "mean over the middle layers of the trained ‖H_res − I‖_F, from the papers' init",
+    },
+    {
+      key: 'identityMatched',
+      header: `‖H−I‖ from ${config.identity.matchedDistance}`,
+      experiment: 3,
+      description: `the same when every variant starts at ‖H_res − I‖_F = ${config.identity.matchedDistance}`,
+    },
+    {
+      key: 'cosine',
+      header: 'stream cos',
+      experiment: 3,
+      description: 'cosine similarity between the streams of the final hidden state (papers’ init; 1 = identical)',
+    },
+    {
+      key: 'sweepDiverged',
+      header: 'sweep diverged',
       experiment: 5,
-      description: 'largest gradient norm during training (before clipping)',
+      description: 'runs of the learning-rate × depth sweep that diverged (non-finite loss or gradient)',
+    },
+    {
+      key: 'mixLoss',
+      header: 'mix loss (rel.)',
+      experiment: 6,
+      description: 'held-out loss on the subtractive mixing task, relative to leaving the streams unchanged',
+    },
+    {
+      key: 'params',
+      header: 'params/module',
+      experiment: 7,
+      description: `parameters per hyper-connection module at n = ${config.n}, C = ${config.training.dim}`,
     },
   ];
-  const variants = results.depth.map((d) => d.variant);
-  const rows = variants.map((variant): SummaryRow => {
-    const depth = results.depth.find((d) => d.variant === variant)!;
-    const training = results.training.find((t) => t.variant === variant)!;
-    const identity = results.identity.find((t) => t.variant === variant)!;
-    const mixing = results.mixing.find((m) => m.variant === variant)!;
-    const last = depth.composite.at(-1)!;
-    const diverged = training.divergedAt !== null;
-    const connections = training.params.hyperConnections;
-    const layers = Math.max(1, identity.identityDistance.length);
+  const rows = config.variants.map((variant): SummaryRow => {
+    const gain = (scale: number): SummaryCell => {
+      const runs = depthRuns(results.depth, variant, scale);
+      return runs.length === 0 ? null : estimate(runs.map((d) => d.composite.at(-1)!.forwardGain));
+    };
+    const training = runsOf(results.training, variant);
+    const matched = runsOf(identityArm(results, 'matched'), variant);
+    const sweep = runsOf(results.stability, variant);
+    const mixing = results.mixing.runs.filter((m) => m.variant === variant);
+    const connections = training[0]?.params.hyperConnections;
+    const layers = training[0] === undefined ? 0 : 2 * training[0].spec.blocks;
+    const has = variant !== 'residual';
     return {
       variant,
       values: {
-        depthGain: last.forwardGain,
-        depthSigma: last.sigmaMax,
-        depthHomog: last.homogenisation,
-        identity: diverged ? null : meanOverLayers(identity.identityDistance),
-        offDiagonal: diverged ? null : meanOverLayers(identity.offDiagonalMass),
-        mixLoss: mixing.relativeLoss,
-        mixNegative: mixing.negativeFraction,
-        params: connections / layers,
-        valLoss: diverged ? null : training.valLoss.at(-1)!,
-        spikes: training.spikes.length,
-        maxGradNorm: Math.max(...training.gradNorm.filter(Number.isFinite)),
+        gainLow: gain(low),
+        gainHigh: gain(high),
+        valLoss: training.length === 0 ? null : estimate(training.map(finalLoss)),
+        identityDefault: has && training.length > 0 ? estimate(training.map(trainedIdentity)) : null,
+        identityMatched: has && matched.length > 0 ? estimate(matched.map(trainedIdentity)) : null,
+        cosine: has && training.length > 0 ? estimate(training.map((r) => r.streamCosine)) : null,
+        sweepDiverged: sweep.length === 0 ? null : { count: sweep.filter(diverged).length, of: sweep.length },
+        mixLoss: mixing.length === 0 ? null : estimate(mixing.map((m) => m.relativeLoss)),
+        params: connections === undefined || layers === 0 ? null : connections / layers,
       },
     };
   });
@@ -140,13 +156,27 @@ export function formatNumber(v: number | null): string {
   return String(Number(v.toPrecision(3)));
 }
 
+/** A summary cell as text: "1.23 ± 0.04" (with "(k diverged)" when runs dropped out), "3/12", a number or "–". */
+export function formatCell(cell: SummaryCell): string {
+  if (cell === null) return '–';
+  if (typeof cell === 'number') return formatNumber(cell);
+  if ('count' in cell) return `${cell.count}/${cell.of}`;
+  // formatInterval's fixed notation does not suit HC's products in the billions or sHC's 1e-6 mixing losses
+  const big = Math.abs(cell.mean) >= 1e5 || (cell.mean !== 0 && Math.abs(cell.mean) < 1e-3);
+  const text =
+    big && Number.isFinite(cell.halfWidth)
+      ? `${formatNumber(cell.mean)} ± ${formatNumber(cell.halfWidth)}`
+      : formatInterval(cell);
+  return cell.dropped > 0 ? `${text} (${cell.dropped} diverged)` : text;
+}
+
 /** The summary as rows of strings (header first), for Markdown and the terminal. */
 export function summaryCells(summary: Summary): string[][] {
   return [
     ['variant', ...summary.columns.map((c) => c.header)],
     ...summary.rows.map((r) => [
       VARIANT_LABEL[r.variant],
-      ...summary.columns.map((c) => formatNumber(r.values[c.key] ?? null)),
+      ...summary.columns.map((c) => formatCell(r.values[c.key] ?? null)),
     ]),
   ];
 }

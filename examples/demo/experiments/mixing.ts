@@ -15,12 +15,14 @@
  * HC (unconstrained) can. Claim tested (sHC paper): sHC can express the negative (subtractive)
  * mixing that doubly stochastic residual matrices cannot. The loss is reported relative to the
  * loss of leaving the streams unchanged (T vs I), which is also the residual's loss: with one
- * stream it has nothing to mix.
+ * stream it has nothing to mix. Two floors for the doubly stochastic variants: one fixed matrix
+ * (1/3) and one matrix per token (lower; `mixingReference`).
  */
 import * as T from '@hyperconn/tensor';
 import { Random, tensor, zeros, type Tensor } from '@hyperconn/tensor';
 import { mean, noGrad, optim, square, sub, Variable } from '@hyperconn/autograd';
 import { createHyperConnection, layerDiagnostics, type HyperConnection, type Variant } from '@hyperconn/hc-layers';
+import { perTokenBirkhoffOptimum, staticBirkhoffOptimum } from '../birkhoff';
 import { deriveSeed, type DemoConfig } from '../config';
 
 /** The target stream mix (n = 4). */
@@ -32,16 +34,19 @@ export const TARGET_MIX: readonly (readonly number[])[] = [
 ];
 
 /**
- * The lowest relative loss any doubly stochastic matrix (and so any product of them) can reach:
- * for isotropic inputs the relative loss of H is ‖H − T‖²_F / ‖I − T‖²_F, with ‖I − T‖²_F = 4.
+ * The lowest relative loss any ONE doubly stochastic matrix (and so any fixed product of them) can
+ * reach: for isotropic inputs the relative loss of H is ‖H − T‖²_F / ‖I − T‖²_F, with ‖I − T‖²_F = 4.
  * The minimiser over the Birkhoff polytope is P/3, P the 0/1 pattern of T's positive entries
  * (three per row and column): it satisfies the KKT conditions with multipliers u = v = −1/12
  * on the row and column sums and 2/3 on the four zero entries, and ‖P/3 − T‖²_F = 4/3.
+ * mHC and mHC-lite compute a different matrix for every token, so they can go below it: the
+ * per-token bound is `mixingReference`'s, computed on the held-out tokens.
  */
 export const BIRKHOFF_OPTIMUM = 1 / 3;
 
 export interface MixingResult {
   variant: Variant;
+  replicate: number;
   /** Held-out loss divided by the loss of the identity map (1 = learned nothing, 0 = exact). */
   relativeLoss: number;
   /** [step, relative training loss] every few steps. */
@@ -60,8 +65,94 @@ function forward(layers: readonly HyperConnection[], x: Variable): Variable {
   return layers.reduce((h, layer) => layer.forward(h, zeroBranch), x);
 }
 
+/** The held-out tokens [1, 4·tokens, n, C] (the same for every variant and replicate). */
+function heldOutTokens(config: DemoConfig): Tensor {
+  const { dim, tokens } = config.mixing;
+  return new Random(deriveSeed(config.seed, 'mixing/eval')).normal([1, 4 * tokens, TARGET_MIX.length, dim], {
+    dtype: config.dtype,
+  });
+}
+
+/** The bounds of the doubly stochastic variants on the held-out tokens, relative to the identity map. */
+export interface MixingReference {
+  /** The best single doubly stochastic H for all the held-out tokens (≈ 1/3 for many tokens). */
+  staticOptimum: number;
+  /** The best doubly stochastic H chosen per token: the floor of any input-dependent Birkhoff map. */
+  perTokenOptimum: number;
+  /** The solver's certified optimality gap (largest over the tokens, relative to the identity loss). */
+  gap: number;
+  /**
+   * KromHC's floor for one fixed matrix: the best A ⊗ B with A, B 2×2 doubly stochastic ([[a, 1−a],
+   * [1−a, a]]), a subset of the polytope, so at least `staticOptimum`.
+   */
+  kroneckerStaticOptimum: number;
+}
+
+/**
+ * min over a, b ∈ [0, 1] of Σ_tokens ‖(A(a) ⊗ A(b) − T)X‖²_F, relative to the identity's loss: a
+ * full grid, then a finer grid around its best point (the loss is a polynomial of degree 4 in a, b).
+ */
+export function kroneckerStaticOptimum(
+  tokens: readonly (readonly (readonly number[])[])[],
+  target: number[][],
+): number {
+  const n = 4;
+  // S = Σ X Xᵀ: the loss of H is tr((H − T) S (H − T)ᵀ)
+  const s = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (const x of tokens)
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) s[i]![j]! += x[i]!.reduce((acc, v, c) => acc + v * x[j]![c]!, 0);
+  const loss = (h: readonly (readonly number[])[]): number => {
+    let total = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        for (let k = 0; k < n; k++) total += (h[i]![j]! - target[i]![j]!) * s[j]![k]! * (h[i]![k]! - target[i]![k]!);
+    return total;
+  };
+  const kron = (a: number, b: number): number[][] => {
+    const f = (t: number): number[][] => [
+      [t, 1 - t],
+      [1 - t, t],
+    ];
+    const [x, y] = [f(a), f(b)];
+    return Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => x[i >> 1]![j >> 1]! * y[i & 1]![j & 1]!),
+    );
+  };
+  const identity = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  let best = { a: 0, b: 0, value: Number.POSITIVE_INFINITY };
+  const search = (a0: number, a1: number, b0: number, b1: number, steps: number): void => {
+    for (let i = 0; i <= steps; i++)
+      for (let j = 0; j <= steps; j++) {
+        const a = Math.min(1, Math.max(0, a0 + ((a1 - a0) * i) / steps));
+        const b = Math.min(1, Math.max(0, b0 + ((b1 - b0) * j) / steps));
+        const value = loss(kron(a, b));
+        if (value < best.value) best = { a, b, value };
+      }
+  };
+  search(0, 1, 0, 1, 200);
+  const w = 1 / 200;
+  search(best.a - w, best.a + w, best.b - w, best.b + w, 200);
+  return best.value / loss(identity);
+}
+
+export function mixingReference(config: DemoConfig): MixingReference {
+  const x = heldOutTokens(config);
+  const tokens = (x.astype('float64').toArray() as number[][][][])[0]!;
+  const target = TARGET_MIX.map((r) => [...r]);
+  const perToken = perTokenBirkhoffOptimum(tokens, target);
+  const fixed = staticBirkhoffOptimum(tokens, target);
+  return {
+    staticOptimum: fixed.relativeLoss,
+    perTokenOptimum: perToken.relativeLoss,
+    gap: perToken.maxGap,
+    kroneckerStaticOptimum: kroneckerStaticOptimum(tokens, target),
+  };
+}
+
 export function runMixing(
   variant: Variant,
+  replicate: number,
   config: DemoConfig,
   onProgress: (done: number) => void = () => undefined,
 ): MixingResult {
@@ -69,7 +160,7 @@ export function runMixing(
   const n = TARGET_MIX.length;
   const dtype = config.dtype;
   const target = tensor(TARGET_MIX as number[][], { dtype });
-  const heldOut = new Random(deriveSeed(config.seed, 'mixing/eval')).normal([1, 4 * tokens, n, dim], { dtype });
+  const heldOut = heldOutTokens(config);
   // the loss of the identity map on the held-out tokens: the unit of every reported loss
   const identityLoss = T.mean(T.square(T.sub(heldOut, T.matmul(target, heldOut)))).item();
   const lossOf = (out: Variable, x: Tensor): Variable => {
@@ -80,6 +171,7 @@ export function runMixing(
     onProgress(steps);
     return {
       variant,
+      replicate,
       relativeLoss: 1,
       curve: [
         [0, 1],
@@ -97,7 +189,7 @@ export function runMixing(
     layers.flatMap((l) => l.parameters()),
     { lr },
   );
-  const data = new Random(deriveSeed(config.seed, 'mixing/batches'));
+  const data = new Random(deriveSeed(config.seed, `mixing/batches/r${replicate}`));
   const curve: [number, number][] = [];
   const every = Math.max(1, Math.floor(steps / 50));
   for (let step = 0; step < steps; step++) {
@@ -127,6 +219,7 @@ export function runMixing(
     }
     return {
       variant,
+      replicate,
       relativeLoss,
       curve,
       negativeFraction,
