@@ -266,10 +266,21 @@ export function buildReport(input: ReportInput): Block[] {
     );
   }
   const unstable = config.variants.filter((v) => trainingOf(v).some((r) => r.spikes.length > 0 || diverged(r)));
+  // a spike at the same step of the same seed in several variants comes from that seed's batch, not the variant
+  const spikeSteps = (v: Variant): string =>
+    trainingOf(v)
+      .filter((r) => r.spikes.length > 0 || diverged(r))
+      .map(
+        (r) =>
+          `seed ${r.spec.replicate}: ${r.spikes.length > 0 ? `step ${r.spikes.join(', ')}` : ''}` +
+          `${diverged(r) ? ` diverged at ${r.divergedAt}` : ''}`,
+      )
+      .join('; ');
   trainingFindings.push(
     unstable.length === 0
       ? 'No run spiked or diverged.'
-      : `Runs with spikes or divergence: ${unstable.map(label).join(', ')} (table).`,
+      : `Spikes or divergence (the same step in several variants points at that seed's batch): ` +
+          `${unstable.map((v) => `${label(v)} (${spikeSteps(v)})`).join(', ')}.`,
   );
   p(`**This run.** ${trainingFindings.map((f) => f.trim()).join(' ')}`);
   p(
