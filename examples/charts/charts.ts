@@ -464,7 +464,7 @@ export function intervalChart(options: IntervalChartOptions): string {
     if (it.lo !== undefined && it.hi !== undefined && it.lo > it.hi)
       throw new Error(`intervalChart: item "${it.name}" has lo ${it.lo} > hi ${it.hi}`);
   }
-  const width = options.width ?? Math.max(360, 90 + 56 * items.length, titleWidth(options.title));
+  const width = options.width ?? Math.max(360, 100 + 72 * items.length, titleWidth(options.title));
   const height = options.height ?? 360;
   const refs = options.referenceY ?? [];
   const named = !(options.groups.length === 1 && options.groups[0]!.name === '');
