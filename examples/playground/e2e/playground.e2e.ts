@@ -45,7 +45,14 @@ function serve(root: string): Promise<Server> {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    // the cross-origin isolation headers the Vite config sends too: they let the page use threads
+    res
+      .writeHead(200, {
+        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      })
+      .end(readFileSync(file));
   });
   return new Promise((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', () => ok(server)));
 }
@@ -99,6 +106,28 @@ const firstLoss = async (): Promise<string> => {
 };
 
 describe('playground in Chromium', () => {
+  it("is cross-origin isolated, and with ?threads=2 loads the tensor package's worker pool", async () => {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.waitForFunction(() => document.querySelector('[data-testid="threads"]')?.textContent !== '–', null, {
+      timeout: 10_000,
+    });
+    expect(await page.textContent(testId('threads'))).toBe('1 (0 workers loaded)');
+    const threaded = await browser.newPage();
+    const errors: string[] = [];
+    threaded.on('pageerror', (err) => errors.push(err.message));
+    const { port } = server.address() as AddressInfo;
+    await threaded.goto(`http://127.0.0.1:${port}/?threads=2`);
+    // the pool's worker is a module Vite bundled from threads.ts's `new Worker(new URL(…))`
+    await threaded.waitForFunction(
+      () => document.querySelector<HTMLElement>('[data-testid="threads"]')?.dataset.loaded === '1',
+      null,
+      { timeout: 20_000 },
+    );
+    expect(await threaded.textContent(testId('threads'))).toBe('2 (1 worker loaded)');
+    expect(errors).toEqual([]);
+    await threaded.close();
+  });
+
   it('trains sHC live, draws the heatmaps, pauses promptly and repeats a seed exactly', async () => {
     const n = 4;
     const depth = 6;

@@ -28,6 +28,7 @@ const view = {
   firstLoss: byId('first-loss'),
   loss: byId('loss'),
   rate: byId('rate'),
+  threads: byId('threads'),
   error: byId('error'),
   lossCurve: byId<HTMLCanvasElement>('loss-curve'),
   heatmaps: byId('heatmaps'),
@@ -193,8 +194,19 @@ worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
       setStatus('error');
       view.error.textContent = data.message;
       break;
+    case 'threads':
+      view.threads.textContent =
+        data.host === 'web'
+          ? `${data.threads} (${data.loaded} worker${data.loaded === 1 ? '' : 's'} loaded)`
+          : `1 (${data.isolated ? 'no worker threads here' : 'page not cross-origin isolated'})`;
+      view.threads.dataset.loaded = String(data.loaded);
+      break;
   }
 };
+// `?threads=k` opts in to k threads for big products (the playground's are small: 1 by default)
+const threads = Number(new URLSearchParams(location.search).get('threads') ?? '1');
+send({ type: 'threads', threads: Number.isInteger(threads) && threads >= 1 ? threads : 1 });
+
 worker.onerror = (event) => {
   setStatus('error');
   view.error.textContent = `worker failed: ${event.message}`;

@@ -3,6 +3,7 @@
  * ~SLICE_MS and yields to the event loop between slices, so a 'pause' or 'reset' takes effect
  * after at most one step; what a step computes never depends on the timing.
  */
+import { setNumThreads, threadPoolInfo } from '@hyperconn/tensor';
 import type { FromWorker, ToWorker } from './protocol';
 import { Trainer } from './trainer';
 
@@ -44,8 +45,27 @@ function slice(gen: number): void {
   }
 }
 
+/**
+ * What the page shows of the thread pool. The pool's workers load after this worker yields, so it
+ * reports again every half second until they have (or for ten seconds).
+ */
+function reportThreads(tries = 20): void {
+  const info = threadPoolInfo();
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  scope.postMessage({ type: 'threads', threads: info.threads, host: info.host, loaded: info.loaded, isolated });
+  if (info.loaded < info.workers && tries > 1) setTimeout(() => reportThreads(tries - 1), 500);
+}
+
 scope.onmessage = ({ data }) => {
   switch (data.type) {
+    case 'threads':
+      try {
+        setNumThreads(data.threads);
+      } catch (err) {
+        scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+      }
+      reportThreads();
+      break;
     case 'reset':
       generation++;
       running = false;

@@ -30,6 +30,8 @@ export interface ThreadPoolInfo {
   host: 'node' | 'web' | 'none';
   /** Worker threads alive now (threads − 1 once started, 0 before first use or after shutdown). */
   workers: number;
+  /** Those of them loaded and idle (a browser pool loads in the background after `setNumThreads`). */
+  loaded: number;
   /** Products computed by more than one thread since the module was loaded. */
   parallelRuns: number;
 }
@@ -175,7 +177,10 @@ export function shutdownThreads(): void {
 
 /** The pool's state, for diagnostics and tests. */
 export function threadPoolInfo(): ThreadPoolInfo {
-  return { threads: numThreads('threadPoolInfo'), host: host(), workers: pool?.workers.length ?? 0, parallelRuns };
+  const workers = pool?.workers.length ?? 0;
+  let loaded = 0;
+  for (let i = 0; i < workers; i++) if (Atomics.load(pool!.status, 2 * i) === DONE) loaded++;
+  return { threads: numThreads('threadPoolInfo'), host: host(), workers, loaded, parallelRuns };
 }
 
 /**

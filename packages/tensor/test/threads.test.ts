@@ -119,6 +119,8 @@ describe('matmul on worker threads', () => {
           if (i < fixedCases.length) expect(threadPoolInfo().parallelRuns).toBe(runs + 1);
         }
         expect(threadPoolInfo().workers).toBe(k - 1);
+        // between products every worker is loaded and idle
+        expect(threadPoolInfo().loaded).toBe(k - 1);
       }
     } finally {
       threading.minWork = minWork;
