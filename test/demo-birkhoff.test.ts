@@ -10,20 +10,9 @@ import {
   permutationMatrices,
   staticBirkhoffOptimum,
 } from '../examples/demo/birkhoff';
+import { mulberry32 } from './support/prng';
 
 type M = number[][];
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussianMatrix(u: () => number, rows: number, cols: number): M {
   const z = (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());

@@ -16,6 +16,7 @@ import {
   studentTQuantile,
   welchTest,
 } from '../examples/demo/stats';
+import { mulberry32 } from './support/prng';
 
 /** |actual − expected| ≤ rel·|expected| (+ abs). */
 function expectClose(actual: number, expected: number, rel: number, abs = 0): void {
@@ -23,18 +24,6 @@ function expectClose(actual: number, expected: number, rel: number, abs = 0): vo
   if (!(err <= rel * Math.abs(expected) + abs)) {
     throw new Error(`expected ${expected}, got ${actual} (error ${err}, allowed ${rel * Math.abs(expected) + abs})`);
   }
-}
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normals by Box–Muller. */
