@@ -266,21 +266,34 @@ export function buildReport(input: ReportInput): Block[] {
     );
   }
   const unstable = config.variants.filter((v) => trainingOf(v).some((r) => r.spikes.length > 0 || diverged(r)));
-  // a spike at the same step of the same seed in several variants comes from that seed's batch, not the variant
-  const spikeSteps = (v: Variant): string =>
-    trainingOf(v)
-      .filter((r) => r.spikes.length > 0 || diverged(r))
-      .map(
-        (r) =>
-          `seed ${r.spec.replicate}: ${r.spikes.length > 0 ? `step ${r.spikes.join(', ')}` : ''}` +
-          `${diverged(r) ? ` diverged at ${r.divergedAt}` : ''}`,
-      )
-      .join('; ');
+  // a spike at a step where the residual of the same seed spiked too comes from that seed's batch, not the variant
+  const residualSpikes = new Set(
+    trainingOf('residual').flatMap((r) => r.spikes.map((step) => `${r.spec.replicate}/${step}`)),
+  );
+  const spikeKeys = (v: Variant): string[] =>
+    trainingOf(v).flatMap((r) => r.spikes.map((step) => `${r.spec.replicate}/${step}`));
+  const keySets = config.variants.filter((v) => v !== 'residual').map((v) => new Set(spikeKeys(v)));
+  const everywhere = (k: string): boolean => keySets.length > 1 && keySets.every((set) => set.has(k));
+  const spikeText = (v: Variant): string => {
+    const runs = trainingOf(v);
+    const all = spikeKeys(v);
+    const shared = v === 'residual' ? 0 : all.filter((k) => residualSpikes.has(k)).length;
+    const common = all.filter(everywhere).length;
+    const divergedRuns = runs.filter(diverged).length;
+    return (
+      `${label(v)} ${all.length}` +
+      (shared > 0 ? ` (${shared} shared with the residual)` : '') +
+      (common > 0 && v !== 'residual' && shared === 0
+        ? ` (${common} at a step where every variant but the residual spiked)`
+        : '') +
+      (divergedRuns > 0 ? `, ${divergedRuns} diverged` : '')
+    );
+  };
   trainingFindings.push(
     unstable.length === 0
       ? 'No run spiked or diverged.'
-      : `Spikes or divergence (the same step in several variants points at that seed's batch): ` +
-          `${unstable.map((v) => `${label(v)} (${spikeSteps(v)})`).join(', ')}.`,
+      : `Spikes summed over the seeds: ${config.variants.map(spikeText).join(', ')}; a spike shared with the ` +
+          "residual's run of the same seed, at the same step, comes from that seed's batch, not the residual path.",
   );
   p(`**This run.** ${trainingFindings.map((f) => f.trim()).join(' ')}`);
   p(
