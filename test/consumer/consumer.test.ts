@@ -98,7 +98,7 @@ describe('the packed tarballs', () => {
 
   it('run matmul on 2 worker threads (dist/threads-worker.js), bit-identical to 1 thread, and exit', () => {
     const out = JSON.parse(run('node', ['threads.mjs'], project)) as unknown;
-    expect(out).toEqual({ info: { threads: 2, host: 'node', workers: 1, parallelRuns: 1 }, equal: true });
+    expect(out).toEqual({ info: { threads: 2, host: 'node', workers: 1, loaded: 1, parallelRuns: 1 }, equal: true });
   });
 
   it("run the README's install snippet as written (app.mjs)", () => {

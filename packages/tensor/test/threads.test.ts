@@ -240,7 +240,7 @@ console.log(JSON.stringify({ info, equal: two.data.every((x, i) => Object.is(x, 
 
   it('reads HYPERCONN_NUM_THREADS, computes on the workers, and exits without shutdownThreads', () => {
     const out = JSON.parse(run('2')) as { info: { threads: number; workers: number; parallelRuns: number } };
-    expect(out).toEqual({ info: { threads: 2, host: 'node', workers: 1, parallelRuns: 1 }, equal: true });
+    expect(out).toEqual({ info: { threads: 2, host: 'node', workers: 1, loaded: 1, parallelRuns: 1 }, equal: true });
   });
 
   it('refuses a malformed HYPERCONN_NUM_THREADS with a ValueError naming the variable', () => {
