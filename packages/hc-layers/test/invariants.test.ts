@@ -64,6 +64,19 @@ function expectAll(values: number[][], expected: number, tol: number, what: stri
   });
 }
 
+/** Every matrix of h doubly stochastic to tol: unit row and column sums, σ_max ≤ 1, entries ≥ 0. */
+function expectDoublyStochastic(h: Tensor, tol: number): void {
+  const { rows, cols, sigma } = perToken(h);
+  expectAll(rows, 1, tol, 'row sum');
+  expectAll(cols, 1, tol, 'column sum');
+  sigma.forEach((s) => {
+    expect(s[0]!).toBeLessThanOrEqual(1 + tol);
+  });
+  h.toTypedArray().forEach((v) => {
+    expect(v).toBeGreaterThanOrEqual(0);
+  });
+}
+
 describe('1. sHC: H_res·1 = 1, 1ᵀH_res = 1ᵀ, singular values {1} ∪ |s|', () => {
   it('holds for random (also extreme) parameters and states up to ±100, float64 and float32', () => {
     fc.assert(
@@ -434,15 +447,7 @@ describe('6. mHC-lite: exactly doubly stochastic', () => {
           const x = randomState(new Random(seed + 1), [1, 3, n, dim], xScale, dtype);
           const hRes = layer.maps(x).hRes;
           const tol = roundingTol(dtype, n);
-          const { rows, cols, sigma } = perToken(hRes);
-          expectAll(rows, 1, tol, 'row sum');
-          expectAll(cols, 1, tol, 'column sum');
-          sigma.forEach((s) => {
-            expect(s[0]!).toBeLessThanOrEqual(1 + tol);
-          });
-          hRes.toTypedArray().forEach((v) => {
-            expect(v).toBeGreaterThanOrEqual(0);
-          });
+          expectDoublyStochastic(hRes, tol);
           if (dtype === 'float64') {
             const perms = lexicographicPermutations(n);
             matrices(hRes).forEach((h, token) => {
@@ -575,17 +580,7 @@ describe('9. composition over 64 layers', () => {
 
   it('mHC-lite: products stay doubly stochastic', () => {
     for (const n of [2, 3, 4]) {
-      const p = products(compositionMaps('mhcLite', n, n, 2));
-      const { rows, cols, sigma } = perToken(p);
-      const tol = roundingTol('float64', n) * 64;
-      expectAll(rows, 1, tol, 'row sum');
-      expectAll(cols, 1, tol, 'column sum');
-      sigma.forEach((s) => {
-        expect(s[0]!).toBeLessThanOrEqual(1 + tol);
-      });
-      p.toTypedArray().forEach((v) => {
-        expect(v).toBeGreaterThanOrEqual(0);
-      });
+      expectDoublyStochastic(products(compositionMaps('mhcLite', n, n, 2)), roundingTol('float64', n) * 64);
     }
   });
 
@@ -593,16 +588,8 @@ describe('9. composition over 64 layers', () => {
     for (const n of [2, 4, 6]) {
       const maps = compositionMaps('kromhc', n, n, 2);
       const p = products(maps);
-      const { rows, cols, sigma } = perToken(p);
       const tol = roundingTol('float64', n) * 64;
-      expectAll(rows, 1, tol, 'row sum');
-      expectAll(cols, 1, tol, 'column sum');
-      sigma.forEach((s) => {
-        expect(s[0]!).toBeLessThanOrEqual(1 + tol);
-      });
-      p.toTypedArray().forEach((v) => {
-        expect(v).toBeGreaterThanOrEqual(0);
-      });
+      expectDoublyStochastic(p, tol);
       // (A⊗B)(C⊗D) = AC⊗BD: the product is still a 2 × (n/2) Kronecker product. Its 2×2 factor is the
       // block-sum marginal (each block of a doubly stochastic B-factor sums to n/2), checked by loops.
       const half = n / 2;

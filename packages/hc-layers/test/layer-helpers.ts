@@ -4,8 +4,14 @@
  */
 import * as T from '@hyperconn/tensor';
 import { epsOf, Random, type DType, type Tensor } from '@hyperconn/tensor';
-import { matmul, type nn, tanh, type Variable } from '@hyperconn/autograd';
-import { createHyperConnection, type HyperConnection, type HyperConnectionOptions, type Variant } from '../src/index';
+import { gradcheck, matmul, type nn, tanh, type Variable } from '@hyperconn/autograd';
+import {
+  createHyperConnection,
+  type Branch,
+  type HyperConnection,
+  type HyperConnectionOptions,
+  type Variant,
+} from '../src/index';
 
 /** The constrained variants and the largest n their properties run at (mHC-lite: n! cost). */
 export const MAX_N: Record<Exclude<Variant, 'residual'>, number> = {
@@ -123,4 +129,17 @@ export function withParameters<R>(module: nn.Module, values: readonly Variable[]
   } finally {
     for (const [owner, field, value] of saved) owner[field] = value;
   }
+}
+
+/**
+ * gradcheck (float64, central differences) of the layer's output X' with respect to the input x,
+ * the branch weights w and every parameter of the layer, all swapped in by `withParameters` (which
+ * also checks that the layer reads them, so the check cannot be vacuous).
+ */
+export function gradcheckLayer(layer: HyperConnection, x: Tensor, w: Tensor, branch: (w: Variable) => Branch): void {
+  const params = layer.parameters().map((p) => p.value.clone());
+  gradcheck((xv, wv, ...ps) => withParameters(layer, ps, () => layer.forward(xv, branch(wv))), [x, w, ...params], {
+    atol: 1e-8,
+    rtol: 1e-6,
+  });
 }
