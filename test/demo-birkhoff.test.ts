@@ -250,7 +250,10 @@ describe('perTokenBirkhoffOptimum and staticBirkhoffOptimum', () => {
     const stat = staticBirkhoffOptimum(tokens, TARGET);
     const baseline = tokens.reduce((s, x) => s + loss(eye(4), TARGET, x), 0);
     // the per-token optimum is at most the static one; the computed values are within their gaps
-    expect(per.relativeLoss).toBeLessThanOrEqual(stat.relativeLoss + (64 * per.maxGap) / baseline + 1e-12);
+    expect(per.relativeLoss).toBeLessThanOrEqual(stat.relativeLoss + per.relativeGap + 1e-12);
+    // Σ gaps / baseline lies between the largest gap and 64 of them, over the naive-loop baseline
+    expect(per.relativeGap).toBeGreaterThanOrEqual(per.maxGap / baseline - 1e-15);
+    expect(per.relativeGap).toBeLessThanOrEqual((64 * per.maxGap) / baseline + 1e-15);
     expect(per.relativeLoss).toBeGreaterThan(0);
     expectDoublyStochastic(stat.matrix);
     // the static relative loss is its matrix's summed loss over the identity's, by naive loops

@@ -13,7 +13,8 @@ import { Random } from '@hyperconn/tensor';
 import { createHyperConnection } from '@hyperconn/hc-layers';
 import { startAtIdentityDistance } from '../examples/demo/experiments/init';
 import { findSpikes } from '../examples/demo/experiments/training';
-import { kroneckerStaticOptimum, TARGET_MIX } from '../examples/demo/experiments/mixing';
+import { kroneckerStaticOptimum } from '../examples/demo/birkhoff';
+import { TARGET_MIX } from '../examples/demo/experiments/mixing';
 import { runDemo, type DemoOutput } from '../examples/demo/run';
 import { formatNumber } from '../examples/demo/summary';
 import { escapeXml, lineChart } from '../examples/charts';
@@ -264,6 +265,16 @@ describe('report helpers', () => {
     for (const d of draws) expect(relative(d)).toBeGreaterThanOrEqual(floor - 1e-9);
     expect(floor).toBeLessThanOrEqual(Math.min(...draws.map(relative)) + 1e-4);
     expect(floor).toBeGreaterThan(1 / 3);
+    expect(() =>
+      kroneckerStaticOptimum(
+        [[[1], [0], [0]]],
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+      ),
+    ).toThrow(/kroneckerStaticOptimum: only n = 4/);
   });
 
   it('starts every H_res at the matched distance: (1 − λ)I + λJ for all but KromHC', () => {

@@ -293,17 +293,37 @@ function baselineLoss(fn: string, tokens: readonly Matrix[], target: Matrix): nu
   return baseline;
 }
 
+/** S = Σ_tokens X Xᵀ (n×n): the loss of one H over all tokens is tr((H − T) S (H − T)ᵀ). */
+function secondMoment(tokens: readonly Matrix[], n: number): number[][] {
+  const s = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (const x of tokens) {
+    const a = gram(x);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s[i]![j]! += a[i]![j]!;
+  }
+  return s;
+}
+
+/** tr((H − T) S (H − T)ᵀ). */
+function momentLoss(h: Matrix, target: Matrix, s: Matrix): number {
+  const n = h.length;
+  let loss = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      for (let k = 0; k < n; k++) loss += (h[i]![j]! - target[i]![j]!) * s[j]![k]! * (h[i]![k]! - target[i]![k]!);
+  return loss;
+}
+
 /**
  * Σ_tokens min_H ‖(H − T)X‖² / Σ_tokens ‖X − TX‖²: the lowest relative loss a token-dependent
  * doubly stochastic map can reach, relative to leaving the streams unchanged. maxGap is the
- * largest per-token duality gap (absolute, in loss units); the relative loss is then within
- * Σ gaps / Σ ‖X − TX‖² of the true optimum.
+ * largest per-token duality gap (absolute, in loss units); relativeGap = Σ gaps / Σ ‖X − TX‖²
+ * bounds how far relativeLoss can be above the true optimum.
  */
 export function perTokenBirkhoffOptimum(
   tokens: readonly Matrix[],
   target: Matrix,
   options: BirkhoffOptions = {},
-): { relativeLoss: number; maxGap: number } {
+): { relativeLoss: number; maxGap: number; relativeGap: number } {
   const fn = 'perTokenBirkhoffOptimum';
   const n = checkTarget(fn, target);
   checkTokens(fn, tokens, n);
@@ -312,12 +332,14 @@ export function perTokenBirkhoffOptimum(
   const perms = cachedPermutations(n);
   let loss = 0;
   let maxGap = 0;
+  let gaps = 0;
   for (const x of tokens) {
     const { h, gap } = solve(gram(x), target, perms, iterations, tolerance);
     loss += mixLoss(h, target, x);
     maxGap = Math.max(maxGap, gap);
+    gaps += gap;
   }
-  return { relativeLoss: loss / baseline, maxGap };
+  return { relativeLoss: loss / baseline, maxGap, relativeGap: gaps / baseline };
 }
 
 /**
@@ -335,13 +357,47 @@ export function staticBirkhoffOptimum(
   checkTokens(fn, tokens, n);
   const { iterations, tolerance } = checkOptions(fn, options);
   const baseline = baselineLoss(fn, tokens, target);
-  const s = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (const x of tokens) {
-    const a = gram(x);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s[i]![j]! += a[i]![j]!;
-  }
-  const { h, gap } = solve(s, target, cachedPermutations(n), iterations, tolerance);
+  const { h, gap } = solve(secondMoment(tokens, n), target, cachedPermutations(n), iterations, tolerance);
   let loss = 0;
   for (const x of tokens) loss += mixLoss(h, target, x);
   return { relativeLoss: loss / baseline, gap, matrix: h };
+}
+
+/**
+ * KromHC's floor for one fixed matrix at n = 4 = 2·2: min over a, b ∈ [0, 1] of
+ * Σ_tokens ‖(A(a) ⊗ A(b) − T)X‖²_F relative to the identity's loss, A(t) = [[t, 1−t], [1−t, t]]
+ * (the 2×2 doubly stochastic matrices). A full grid, then a finer grid around its best point
+ * (the loss is a polynomial of degree 4 in a, b). Its family is a subset of the polytope, so
+ * it is at least `staticBirkhoffOptimum`'s.
+ */
+export function kroneckerStaticOptimum(tokens: readonly Matrix[], target: Matrix): number {
+  const fn = 'kroneckerStaticOptimum';
+  const n = checkTarget(fn, target);
+  if (n !== 4) throw new Error(`${fn}: only n = 4 (two 2×2 factors), got n = ${n}`);
+  checkTokens(fn, tokens, n);
+  const s = secondMoment(tokens, n);
+  const factor = (t: number): number[][] => [
+    [t, 1 - t],
+    [1 - t, t],
+  ];
+  const kron = (a: number, b: number): number[][] => {
+    const [x, y] = [factor(a), factor(b)];
+    return Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => x[i >> 1]![j >> 1]! * y[i & 1]![j & 1]!),
+    );
+  };
+  let best = { a: 0, b: 0, value: Number.POSITIVE_INFINITY };
+  const search = (a0: number, a1: number, b0: number, b1: number, steps: number): void => {
+    for (let i = 0; i <= steps; i++)
+      for (let j = 0; j <= steps; j++) {
+        const a = Math.min(1, Math.max(0, a0 + ((a1 - a0) * i) / steps));
+        const b = Math.min(1, Math.max(0, b0 + ((b1 - b0) * j) / steps));
+        const value = momentLoss(kron(a, b), target, s);
+        if (value < best.value) best = { a, b, value };
+      }
+  };
+  search(0, 1, 0, 1, 200);
+  const w = 1 / 200;
+  search(best.a - w, best.a + w, best.b - w, best.b + w, 200);
+  return best.value / momentLoss(identity(n), target, s);
 }
