@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import * as T from '@hyperconn/tensor';
 import { mean, Random, type Tensor } from '@hyperconn/tensor';
-import { add, noGrad, optim, type Variable } from '@hyperconn/autograd';
+import { noGrad, optim } from '@hyperconn/autograd';
 import {
   CharTokenizer,
   layerDiagnostics,
@@ -196,16 +196,6 @@ function mapCheckpoint(hRes: readonly Tensor[]): Omit<Checkpoint, 'step' | 'valL
   };
 }
 
-/** The hidden state X [B, T, n, C] just before the streams are reduced. */
-function finalStreams(model: TinyTransformer, tokens: Tensor): Tensor {
-  const inputs = tokens.slice(null, [0, -1]);
-  const seq = inputs.shape[1]!;
-  const positions = model.positionEmbedding.forward(Array.from({ length: seq }, (_, t) => t));
-  let h: Variable = model.streamExpand.forward(add(model.tokenEmbedding.forward(inputs), positions));
-  for (const block of model.blocks) h = block.forward(h);
-  return h.value;
-}
-
 /** Mean over tokens of the mean pairwise cosine similarity of the n streams (NaN for n = 1). */
 export function streamCosine(x: Tensor): number {
   const n = x.shape.at(-2)!;
@@ -324,7 +314,7 @@ export function runTraining(
     validate();
     result.layers = maps().map(layerDiagnostics);
     result.meanMaps = maps().map((m) => toMatrix(mean(m.hRes.astype('float64'), [0, 1])));
-    result.streamCosine = noGrad(() => streamCosine(finalStreams(model, evalBatch)));
+    result.streamCosine = noGrad(() => streamCosine(model.streams(evalBatch.slice(null, [0, -1])).value));
   }
   onProgress(cfg.steps);
   return result;

@@ -352,6 +352,15 @@ export class TinyTransformer extends nn.Module {
 
   /** Integer token ids `[batch, T]` with T ≤ seqLen → logits `[batch, T, vocabSize]`. */
   forward(tokens: Tensor | NestedArray): Variable {
+    const y = this.norm.forward(this.streamReduce.forward(this.streams(tokens)));
+    return this.head === null ? matmul(y, transpose(this.tokenEmbedding.weight)) : this.head.forward(y);
+  }
+
+  /**
+   * The residual streams after the last block, `[batch, T, n, dim]`, before they are reduced:
+   * what `forward` reads out (for diagnostics such as how alike the streams are). Same checks.
+   */
+  streams(tokens: Tensor | NestedArray): Variable {
     const tok = this.tokenEmbedding.forward(tokens);
     if (tok.shape.length !== 3) {
       throw new ShapeError(
@@ -364,8 +373,7 @@ export class TinyTransformer extends nn.Module {
     const positions = this.positionEmbedding.forward(Array.from({ length: seq }, (_, t) => t));
     let h = this.streamExpand.forward(add(tok, positions));
     for (const block of this.blocks) h = block.forward(h);
-    const y = this.norm.forward(this.streamReduce.forward(h));
-    return this.head === null ? matmul(y, transpose(this.tokenEmbedding.weight)) : this.head.forward(y);
+    return h;
   }
 
   /**

@@ -42,14 +42,46 @@ function perturb(module: nn.Module, rng: Random, s: number): void {
  * h = tok + pos; h += attn(norm₁ h); h += mlp(norm₂ h); logits = head(norm h).
  */
 function handAssembled(model: TinyTransformer, tokens: number[][]): Tensor {
+  const y = model.norm.forward(handHidden(model, tokens));
+  return (model.head === null ? matmul(y, transpose(model.tokenEmbedding.weight)) : model.head.forward(y)).value;
+}
+
+/** The hand-assembled transformer's hidden state before the final norm, [B, T, dim]. */
+function handHidden(model: TinyTransformer, tokens: number[][]): Variable {
   let h = add(model.tokenEmbedding.forward(tokens), model.positionEmbedding.forward(range(tokens[0]!.length)));
   for (const block of model.blocks) {
     h = add(h, block.attn.layer.forward(block.attn.norm.forward(h)));
     h = add(h, block.mlp.layer.forward(block.mlp.norm.forward(h)));
   }
-  const y = model.norm.forward(h);
-  return (model.head === null ? matmul(y, transpose(model.tokenEmbedding.weight)) : model.head.forward(y)).value;
+  return h;
 }
+
+describe('TinyTransformer.streams', () => {
+  it('is the hand-assembled hidden state for the residual (one stream), with the same checks as forward', () => {
+    const model = tiny('residual');
+    const tokens = randomTokens(new Random(3), 2, 5, 7);
+    const streams = model.streams(tokens);
+    expect(streams.shape).toEqual([2, 5, 1, 8]);
+    expectClose(streams.value.reshape([2, 5, 8]), handHidden(model, tokens).value, { atol: 1e-12, rtol: 1e-12 });
+    expect(() => model.streams([[1, 2, 3, 4, 5, 6, 0]])).toThrow(/TinyTransformer: sequence length 7/);
+  });
+
+  it.each(VARIANTS)('%s: forward reads out head(norm(Σ streams))', (variant) => {
+    const model = tiny(variant);
+    perturb(model, new Random(4), 0.3);
+    const tokens = randomTokens(new Random(5), 2, 4, 7);
+    const streams = model.streams(tokens).value;
+    expect(streams.shape).toEqual([2, 4, model.n, 8]);
+    // the sum over the streams by a loop
+    const flat = streams.toTypedArray();
+    const summed = new Float64Array(2 * 4 * 8);
+    for (let t = 0; t < 8; t++)
+      for (let i = 0; i < model.n; i++)
+        for (let c = 0; c < 8; c++) summed[t * 8 + c]! += flat[(t * model.n + i) * 8 + c]!;
+    const y = model.norm.forward(tensor(summed, { shape: [2, 4, 8] }));
+    expectClose(model.forward(tokens).value, model.head!.forward(y).value, { atol: 1e-12, rtol: 1e-12 });
+  });
+});
 
 describe('shapes', () => {
   it.each(VARIANTS)('%s: DeepResidualMLP maps [B, in] → [B, out] and [B, T, in] → [B, T, out]', (variant) => {
