@@ -275,6 +275,9 @@ describe('report helpers', () => {
         ],
       ),
     ).toThrow(/kroneckerStaticOptimum: only n = 4/);
+    // all-zero tokens: the identity's loss is 0, so no relative loss exists (not a silent NaN)
+    const zeros = [0, 1, 2, 3].map(() => [0, 0]);
+    expect(() => kroneckerStaticOptimum([zeros], target)).toThrow(/kroneckerStaticOptimum: the identity already/);
   });
 
   it('starts every H_res at the matched distance: (1 − λ)I + λJ for all but KromHC', () => {

@@ -46,7 +46,7 @@ export const initialIdentity = (r: TrainingResult): number =>
   average(middle(r.initialLayers).map((l) => l.identityDistance));
 export const trainedOffDiagonal = (r: TrainingResult): number =>
   diverged(r) ? Number.NaN : average(middle(r.layers).map((l) => l.offDiagonalMass));
-export const productSigma2 = (r: TrainingResult): number =>
+export const trainedSigma2 = (r: TrainingResult): number =>
   diverged(r) ? Number.NaN : r.checkpoints.at(-1)!.productSigma2;
 export const maxGradNorm = (r: TrainingResult): number => Math.max(...r.gradNorm.filter(Number.isFinite));
 /** The largest value of a checkpoint quantity over training (finite checkpoints only). */

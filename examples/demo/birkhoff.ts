@@ -375,6 +375,8 @@ export function kroneckerStaticOptimum(tokens: readonly Matrix[], target: Matrix
   const n = checkTarget(fn, target);
   if (n !== 4) throw new Error(`${fn}: only n = 4 (two 2×2 factors), got n = ${n}`);
   checkTokens(fn, tokens, n);
+  // the same guard as the other floors: no relative loss exists when the identity is already exact
+  baselineLoss(fn, tokens, target);
   const s = secondMoment(tokens, n);
   const factor = (t: number): number[][] => [
     [t, 1 - t],

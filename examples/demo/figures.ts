@@ -14,6 +14,7 @@ import {
   seriesOverSeeds,
   sinkhornRuns,
   trainedIdentity,
+  trainedSigma2,
 } from './analysis';
 import type { DemoConfig } from './config';
 import { costVariants, type CostCell } from './experiments/cost';
@@ -187,7 +188,7 @@ export function identityFigures(results: ExperimentResults, config: DemoConfig):
       svg: intervalChart({
         title: 'Stream diversity kept by the residual path: σ₂ of ∏H_res after training',
         yLabel: 'σ₂(∏H_res), mean over tokens',
-        groups: groups((r) => (r.divergedAt === null ? r.checkpoints.at(-1)!.productSigma2 : Number.NaN)),
+        groups: groups(trainedSigma2),
       }),
     },
     {

@@ -19,6 +19,7 @@ import {
   runsOf,
   sinkhornRuns,
   trainedIdentity,
+  trainedSigma2,
   trainedOffDiagonal,
   worstOver,
 } from './analysis';
@@ -370,7 +371,7 @@ export function buildReport(input: ReportInput): Block[] {
         est(runs.map(initialIdentity)),
         est(runs.map(trainedIdentity)),
         est(runs.map(trainedOffDiagonal)),
-        est(runs.map((r) => (diverged(r) ? Number.NaN : r.checkpoints.at(-1)!.productSigma2))),
+        est(runs.map(trainedSigma2)),
         est(runs.map((r) => r.streamCosine)),
         est(runs.map((r) => r.initialResGradNorm)),
         est(runs.map(finalLoss)),
