@@ -22,7 +22,6 @@ import {
   add,
   concat,
   matmul,
-  mul,
   nn,
   noGrad,
   param,
@@ -31,7 +30,6 @@ import {
   split,
   squeeze,
   transpose,
-  unsqueeze,
   Variable,
 } from '@hyperconn/autograd';
 import type {
@@ -44,6 +42,7 @@ import type {
   TokenMaps,
   Variant,
 } from '../hyper-connection.js';
+import { readStreams, writeStreams } from './stream-ops.js';
 
 /** The per-token maps as differentiable variables, shaped as in `TokenMaps`. */
 export interface MapVariables {
@@ -249,12 +248,10 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
     const residual = this.residualTransform === null ? subStreams : this.toSubStreams(this.transformResidual(input));
     const merge = (branchOutput: Variable): Variable => {
       const y = this.checkBranchOutput(branchOutput, batch, seq, input.shape);
-      const written =
-        this.fracs === 1
-          ? // H_postᵀ ⊗ y: [B,T,n,1] * [B,T,1,C]
-            mul(unsqueeze(maps.hPost, -1), unsqueeze(y, -2))
-          : // fraction j of y to sub-stream p with weight H_post[j, p]: [B,T,N,f] @ [B,T,f,C'/f]
-            matmul(transpose(maps.hPost, -1, -2), reshape(y, [batch, seq, this.fracs, -1]));
+      // the common case as one fused op; with fractions, y is spread over the sub-streams by a small matmul
+      if (this.fracs === 1) return this.fromTokens(writeStreams(maps.hRes, residual, maps.hPost, y), input.shape);
+      // fraction j of y to sub-stream p with weight H_post[j, p]: [B,T,N,f] @ [B,T,f,C'/f]
+      const written = matmul(transpose(maps.hPost, -1, -2), reshape(y, [batch, seq, this.fracs, -1]));
       const out = this.fromSubStreams(add(matmul(maps.hRes, residual), written));
       return this.fromTokens(out, input.shape);
     };
@@ -292,8 +289,7 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
    */
   private branchInputs(hPre: Variable, subStreams: Variable, inputShape: readonly number[]): Variable {
     // [B,T,1,n] @ [B,T,n,C] → [B,T,1,C]
-    if (this.fracs === 1 && this.inputViews === 1)
-      return this.fromTokens(squeeze(matmul(unsqueeze(hPre, -2), subStreams), -2), inputShape);
+    if (this.fracs === 1 && this.inputViews === 1) return this.fromTokens(readStreams(hPre, subStreams), inputShape);
     const [batch, seq] = subStreams.shape as [number, number];
     const v = this.inputViews;
     // [B,T,v·f,N] @ [B,T,N,C/f] → [B,T,v·f,C/f] → [B,T,v,C] (fractions back in channel order)
