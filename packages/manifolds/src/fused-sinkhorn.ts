@@ -339,7 +339,7 @@ function rebuild(st: SinkhornState, b: number, rows: Float64Array | null, cols: 
 
 /** The unrolled vector-Jacobian product for the cotangent g (row-major, the output's shape). */
 function unrolledVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array | Float32Array): void {
-  const { n, count, iterations: K, rowScales, colScales } = st;
+  const { n, count, iterations: K, rowScales, colScales, base, logDomain } = st;
   const nn = n * n;
   const q = new Float64Array(nn);
   const u = new Float64Array(nn);
@@ -348,21 +348,64 @@ function unrolledVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array 
     const o = b * nn;
     rebuild(st, b, rowScales[K - 1]!, colScales[K - 1]!, q);
     for (let e = 0; e < nn; e++) u[e] = g[o + e]! * q[e]!;
-    for (let k = K - 1; k >= 0; k--) {
-      // row step k: q is its output
-      if (k < K - 1) rebuild(st, b, rowScales[k]!, colScales[k]!, q);
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let j = 0; j < n; j++) s += u[i * n + j]!;
-        for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * s;
+    if (logDomain[b] === 0) unrolledExp(u, base, o, b * n, n, K, rowScales, colScales, sums);
+    else {
+      for (let k = K - 1; k >= 0; k--) {
+        // row step k: q is its output
+        if (k < K - 1) rebuild(st, b, rowScales[k]!, colScales[k]!, q);
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let j = 0; j < n; j++) s += u[i * n + j]!;
+          for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * s;
+        }
+        // column step k: its output has the previous row products
+        rebuild(st, b, k > 0 ? rowScales[k - 1]! : null, colScales[k]!, q);
+        sums.fill(0);
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sums[j]! += u[i * n + j]!;
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * sums[j]!;
       }
-      // column step k: its output has the previous row products
-      rebuild(st, b, k > 0 ? rowScales[k - 1]! : null, colScales[k]!, q);
-      sums.fill(0);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sums[j]! += u[i * n + j]!;
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * sums[j]!;
     }
     for (let e = 0; e < nn; e++) out[o + e] = u[e]!;
+  }
+}
+
+/**
+ * The unrolled steps of one exp-domain matrix (E at offset o of `base`, scales from s), on u in
+ * place. The iterate of a step, E_ij·a_i·b_j, enters as that product directly rather than
+ * rebuilt into a buffer first: one pass per step instead of two.
+ */
+function unrolledExp(
+  u: Float64Array,
+  base: Float64Array,
+  o: number,
+  s: number,
+  n: number,
+  K: number,
+  rowScales: Float64Array[],
+  colScales: Float64Array[],
+  sums: Float64Array,
+): void {
+  for (let k = K - 1; k >= 0; k--) {
+    const a = rowScales[k]!;
+    const c = colScales[k]!;
+    // row step k: u_ij −= q_ij·Σ_l u_il with q = E ⊙ a_k b_kᵀ
+    for (let i = 0; i < n; i++) {
+      const r = i * n;
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += u[r + j]!;
+      const f = a[s + i]! * sum;
+      for (let j = 0; j < n; j++) u[r + j]! -= base[o + r + j]! * f * c[s + j]!;
+    }
+    // column step k: u_ij −= q_ij·Σ_l u_lj with q = E ⊙ a_{k−1} b_kᵀ (a_{−1} = 1)
+    for (let j = 0; j < n; j++) sums[j] = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sums[j]! += u[i * n + j]!;
+    for (let j = 0; j < n; j++) sums[j]! *= c[s + j]!;
+    const prev = k > 0 ? rowScales[k - 1]! : null;
+    for (let i = 0; i < n; i++) {
+      const r = i * n;
+      const ai = prev === null ? 1 : prev[s + i]!;
+      for (let j = 0; j < n; j++) u[r + j]! -= base[o + r + j]! * ai * sums[j]!;
+    }
   }
 }
 
