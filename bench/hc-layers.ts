@@ -5,8 +5,10 @@
  * the training test per variant. Reports each variant's overhead relative to 'residual'.
  * Run: `npx tsx bench/hc-layers.ts`.
  *
- * Reference aims: the float64 sHC layer at C = 64 under ~27 ms (PyTorch eager, one thread, same
- * machine class), and sHC cheaper than mHC with its 20 Sinkhorn iterations.
+ * Aims (issue 14), each printed as met or not: the float64 layer at C = 64 within LAYER_AIMS times
+ * the residual's time, the AdamW step within TRAIN_AIMS times the residual's, and sHC cheaper than
+ * mHC with its 20 Sinkhorn iterations; also the float64 sHC layer at C = 64 under ~27 ms (PyTorch
+ * eager, one thread, same machine class).
  */
 import { readFileSync } from 'node:fs';
 import { Random, type DType } from '@hyperconn/tensor';
@@ -28,6 +30,10 @@ const STREAMS = 4;
 const DIMS = [64, 256] as const;
 const DTYPES: readonly DType[] = ['float64', 'float32'];
 const AIM_SHC_F64_C64_MS = 27;
+/** The most each float64 layer at C = 64 may cost, as a multiple of the plain residual's time. */
+const LAYER_AIMS: Partial<Record<Variant, number>> = { hc: 2.0, mhc: 2.5, mhcLite: 2.0, kromhc: 2.0, shc: 2.0 };
+/** The most an AdamW step of the tiny transformer may cost, as a multiple of the residual model's. */
+const TRAIN_AIMS: Partial<Record<Variant, number>> = { shc: 1.8, mhc: 2.0 };
 
 /** One forward + backward of a layer around tanh(x·W), parameters' gradients cleared first. */
 function layerStep(variant: Variant, dim: number, dtype: DType): { run: () => void; params: number } {
@@ -126,6 +132,14 @@ export async function main(): Promise<void> {
     layers.find((r) => r.variant === variant && r.dim === dim && r.dtype === dtype)!;
   const shc64 = find('shc', 64, 'float64');
   const aims = {
+    layerOverhead: Object.entries(LAYER_AIMS).map(([variant, aim]) => {
+      const ratio = find(variant as Variant, 64, 'float64').overheadVsResidual;
+      return { variant, aim, ratio, met: ratio <= aim! };
+    }),
+    trainingOverhead: Object.entries(TRAIN_AIMS).map(([variant, aim]) => {
+      const ratio = training.find((r) => r.variant === variant)!.overheadVsResidual;
+      return { variant, aim, ratio, met: ratio <= aim! };
+    }),
     shcFloat64C64UnderMs: { aim: AIM_SHC_F64_C64_MS, ms: shc64.ms, met: shc64.ms < AIM_SHC_F64_C64_MS },
     shcCheaperThanMhc: DTYPES.flatMap((dtype) =>
       DIMS.map((dim) => ({
@@ -171,6 +185,17 @@ export async function main(): Promise<void> {
     `\naims: sHC float64 C = 64 layer ${fmt(shc64.ms)} ms (aim < ` +
       `${AIM_SHC_F64_C64_MS} ms): ${aims.shcFloat64C64UnderMs.met ? 'met' : 'NOT met'}`,
   );
+  for (const a of aims.layerOverhead) {
+    console.log(
+      `aims: ${a.variant} layer (float64, C = 64) ≤ ${fmt(a.aim)}× the residual: ${fmt(a.ratio)}× ` +
+        `(${a.met ? 'met' : 'NOT met'})`,
+    );
+  }
+  for (const a of aims.trainingOverhead) {
+    console.log(
+      `aims: ${a.variant} AdamW step ≤ ${fmt(a.aim)}× the residual's: ${fmt(a.ratio)}× (${a.met ? 'met' : 'NOT met'})`,
+    );
+  }
   for (const a of aims.shcCheaperThanMhc) {
     console.log(
       `aims: sHC ${fmt(a.shcMs)} ms vs mHC ${fmt(a.mhcMs)} ms (${a.dtype}, C = ${a.dim}): ${a.met ? 'met' : 'NOT met'}`,

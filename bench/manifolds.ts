@@ -41,6 +41,10 @@ import { fmt, isMain, machineInfo, markdownTable, timeAll, writeResults } from '
 
 const TOKENS = 4096;
 const SIZES = [2, 3, 4, 6, 8];
+/** Issue 14's aims (4096 tokens, forward + backward): these ms at n = 4; sHC under Sinkhorn at each n of RACE_SIZES. */
+const AIM_SINKHORN_N4_MS = 25;
+const AIM_SHC_N4_MS = 8;
+const RACE_SIZES = Array.from({ length: 14 }, (_, i) => i + 3);
 /** A call estimated above this is skipped (and the estimate reported). */
 const SKIP_ABOVE_MS = 10_000;
 /** Tokens used to estimate a call too slow to time at full size. */
@@ -258,8 +262,53 @@ export async function main(): Promise<void> {
       table,
     ),
   );
-  const path = writeResults('manifolds', { bench: 'manifolds', tokens: TOKENS, dtype: 'float64', results: rows });
+  const aims = raceAndAims(rows);
+  const path = writeResults('manifolds', { bench: 'manifolds', tokens: TOKENS, dtype: 'float64', results: rows, aims });
   console.log(`\nwrote ${path}`);
+}
+
+/**
+ * The aims: the fused Sinkhorn (mHC's default, unrolled backward) and the fused sHC map at n = 4
+ * (read off the main table), and the two timed against each other at every n of RACE_SIZES.
+ */
+function raceAndAims(rows: Row[]) {
+  const sinkhornName = METHODS[0]!.name;
+  const shcName = METHODS.find((m) => m.name.startsWith('sHC'))!.name;
+  const at = (method: string, n: number) => rows.find((r) => r.method === method && r.n === n)!.ms!;
+  const race = RACE_SIZES.map((n) => {
+    const rng = new Random(100 + n);
+    const t = timeAll(
+      { sinkhorn: sinkhornSetup({ iters: 20 })(n, TOKENS, rng), shc: shcSetup(true)(n, TOKENS, rng) },
+      { warmupMs: 100, minTimeMs: 300, minBatches: 3 },
+    );
+    return { n, sinkhornMs: t.sinkhorn.medianMs, shcMs: t.shc.medianMs, met: t.shc.medianMs < t.sinkhorn.medianMs };
+  });
+  console.log(`\n## manifolds: sHC's fused map vs mHC's fused Sinkhorn (20 it.), ${TOKENS} tokens, forward+backward\n`);
+  console.log(
+    markdownTable(
+      ['n', 'Sinkhorn ms', 'sHC ms', 'sHC ÷ Sinkhorn'],
+      race.map((r) => [r.n, fmt(r.sinkhornMs), fmt(r.shcMs), `${fmt(r.shcMs / r.sinkhornMs, 2)}×`]),
+    ),
+  );
+  const sinkhorn4 = at(sinkhornName, 4);
+  const shc4 = at(shcName, 4);
+  const aims = {
+    sinkhornN4: { aimMs: AIM_SINKHORN_N4_MS, ms: sinkhorn4, met: sinkhorn4 <= AIM_SINKHORN_N4_MS },
+    shcN4: { aimMs: AIM_SHC_N4_MS, ms: shc4, met: shc4 <= AIM_SHC_N4_MS },
+    shcCheaperThanSinkhorn: { race, met: race.every((r) => r.met) },
+  };
+  const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+  console.log(
+    `\naim: Sinkhorn (20 it.) at n = 4 ≤ ${AIM_SINKHORN_N4_MS} ms: ` +
+      `${fmt(sinkhorn4)} ms (${verdict(aims.sinkhornN4.met)})`,
+  );
+  console.log(`aim: sHC's map at n = 4 ≤ ${AIM_SHC_N4_MS} ms: ${fmt(shc4)} ms (${verdict(aims.shcN4.met)})`);
+  const slower = race.filter((r) => !r.met).map((r) => r.n);
+  console.log(
+    `aim: sHC cheaper than Sinkhorn at every n from ${RACE_SIZES[0]} to ${RACE_SIZES.at(-1)}: ` +
+      `${verdict(aims.shcCheaperThanSinkhorn.met)}${slower.length ? ` (slower at n = ${slower.join(', ')})` : ''}`,
+  );
+  return aims;
 }
 
 if (isMain(import.meta.url)) await main();

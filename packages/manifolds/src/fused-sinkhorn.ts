@@ -4,10 +4,11 @@
  * forward and backward are scalar loops over each n×n matrix, instead of ~8 tensor ops per
  * iteration that each allocate a [..., n, n] tensor.
  *
- * Forward, per matrix: subtract the largest logit, exponentiate once, then alternately divide
- * the columns and the rows by their sums (columns first, as the reference), keeping the running
- * products a (rows) and b (columns) of the divisors, so that iterate k is E ⊙ a_k b_kᵀ with
- * E = exp(L − max L). All arithmetic is in doubles whatever the tensor's dtype (a float32 tensor
+ * Forward, per matrix: subtract the largest logit and exponentiate once, E = exp(L − max L).
+ * Every iterate is E ⊙ a bᵀ, so dividing its columns by their sums (columns first, as the
+ * reference) and then its rows is setting b_j = 1/Σ_i E_ij a_i and a_i = 1/Σ_j E_ij b_j: two
+ * mat-vecs per iteration, E never rewritten, and a_k, b_k (the running products of the divisors)
+ * are what the backward needs. All arithmetic is in doubles whatever the tensor's dtype (a float32 tensor
  * is widened on read and rounded once on write), so the domain decision below is float64's.
  *
  * Domain: the exp domain loses nothing while every number it forms stays a normal double. With
@@ -90,16 +91,11 @@ interface ForwardResult {
 }
 
 /**
- * The column sums (exp domain) or column log-sum-exps (log domain) of the matrix at offset o of
- * w, into cs from offset s. The hot loops are module-level functions taking every buffer as an
- * argument: read from a closure, each access would reload (and hole-check) the binding.
+ * The column log-sum-exps of the (log-domain) matrix at offset o of w, into cs from offset s. The
+ * hot loops are module-level functions taking every buffer as an argument: read from a closure,
+ * each access would reload (and hole-check) the binding.
  */
-function columnStatistic(w: Float64Array, cs: Float64Array, o: number, s: number, n: number, log: boolean): void {
-  if (!log) {
-    for (let j = 0; j < n; j++) cs[s + j] = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) cs[s + j]! += w[o + i * n + j]!;
-    return;
-  }
+function columnLogSumExp(w: Float64Array, cs: Float64Array, o: number, s: number, n: number): void {
   for (let j = 0; j < n; j++) {
     let mx = -Infinity;
     for (let i = 0; i < n; i++) mx = Math.max(mx, w[o + i * n + j]!);
@@ -110,41 +106,22 @@ function columnStatistic(w: Float64Array, cs: Float64Array, o: number, s: number
 }
 
 /**
- * One exp-domain iteration of the matrix at offset o of w: divide the columns by their sums cs
- * (then zeroed), the rows by theirs, and accumulate the next column sums into cs; the running
- * products ra (rows) and ca (columns) take the divisors.
+ * One exp-domain iteration of the matrix E at offset o of w, as scalings: the iterate is
+ * E ⊙ a bᵀ (a = ra, b = ca from s), so dividing its columns by their sums sets
+ * b_j = 1/Σ_i E_ij a_i, and then dividing its rows sets a_i = 1/Σ_j E_ij b_j. Two n×n mat-vecs;
+ * E itself is never rewritten.
  */
-function iterateExp(
-  w: Float64Array,
-  cs: Float64Array,
-  sc: Float64Array,
-  ra: Float64Array,
-  ca: Float64Array,
-  o: number,
-  s: number,
-  n: number,
-): void {
+function iterateExp(w: Float64Array, ra: Float64Array, ca: Float64Array, o: number, s: number, n: number): void {
   for (let j = 0; j < n; j++) {
-    const inv = 1 / cs[s + j]!;
-    sc[j] = inv;
-    ca[s + j]! *= inv;
-    cs[s + j] = 0;
+    let t = 0;
+    for (let i = 0; i < n; i++) t += w[o + i * n + j]! * ra[s + i]!;
+    ca[s + j] = 1 / t;
   }
   for (let i = 0; i < n; i++) {
     const r = o + i * n;
-    let rowSum = 0;
-    for (let j = 0; j < n; j++) {
-      const v = w[r + j]! * sc[j]!;
-      w[r + j] = v;
-      rowSum += v;
-    }
-    const inv = 1 / rowSum;
-    ra[s + i]! *= inv;
-    for (let j = 0; j < n; j++) {
-      const v = w[r + j]! * inv;
-      w[r + j] = v;
-      cs[s + j]! += v;
-    }
+    let t = 0;
+    for (let j = 0; j < n; j++) t += w[r + j]! * ca[s + j]!;
+    ra[s + i] = 1 / t;
   }
 }
 
@@ -244,28 +221,33 @@ function sinkhornForward(
   const logDomain = new Uint8Array(count);
   const rowAcc = new Float64Array(count * n);
   const colAcc = new Float64Array(count * n);
-  // column sums (exp domain) or column log-sum-exps (log domain) of the current iterate
+  // column log-sum-exps of the current iterate (log domain only)
   const colStat = new Float64Array(count * n);
   const rowScales: Float64Array[] = [];
   const colScales: Float64Array[] = [];
-  const scratch = new Float64Array(n);
 
-  /** One iteration (column step, row step) of matrix b; the column statistic is current. */
+  /** One iteration (column step, row step) of matrix b; a log-domain column statistic is current. */
   const iterate = (b: number, k: number, last: boolean): void => {
     const s = b * n;
-    if (logDomain[b] === 0) iterateExp(work, colStat, scratch, rowAcc, colAcc, b * nn, s, n);
+    if (logDomain[b] === 0) iterateExp(work, rowAcc, colAcc, b * nn, s, n);
     else {
       iterateLog(work, colStat, rowAcc, colAcc, b * nn, s, n);
-      if (!last) columnStatistic(work, colStat, b * nn, s, n, true);
+      if (!last) columnLogSumExp(work, colStat, b * nn, s, n);
     }
     if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
   };
 
-  /** max |column sum − 1| of matrix b's current iterate, read off its column statistic. */
+  /** max |column sum − 1| of matrix b's current iterate (exp domain: b_j·Σ_i E_ij a_i). */
   const statError = (b: number): number => {
     let worst = 0;
-    for (let j = b * n; j < b * n + n; j++) {
-      const c = logDomain[b] === 0 ? colStat[j]! : Math.exp(colStat[j]!);
+    const [o, s] = [b * nn, b * n];
+    for (let j = 0; j < n; j++) {
+      let c = 0;
+      if (logDomain[b] === 1) c = Math.exp(colStat[s + j]!);
+      else {
+        for (let i = 0; i < n; i++) c += work[o + i * n + j]! * rowAcc[s + i]!;
+        c *= colAcc[s + j]!;
+      }
       worst = Math.max(worst, Math.abs(c - 1));
     }
     return worst;
@@ -286,12 +268,12 @@ function sinkhornForward(
       const [o, s] = [b * nn, b * n];
       const log = initMatrix(logits, work, base, rowAcc, colAcc, o, s, n);
       logDomain[b] = log ? 1 : 0;
-      columnStatistic(work, colStat, o, s, n, log);
+      if (log) columnLogSumExp(work, colStat, o, s, n);
       for (let k = 0; k < iters; k++) {
-        if (!log) iterateExp(work, colStat, scratch, rowAcc, colAcc, o, s, n);
+        if (!log) iterateExp(work, rowAcc, colAcc, o, s, n);
         else {
           iterateLog(work, colStat, rowAcc, colAcc, o, s, n);
-          if (k < iters - 1) columnStatistic(work, colStat, o, s, n, true);
+          if (k < iters - 1) columnLogSumExp(work, colStat, o, s, n);
         }
         if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
       }
@@ -300,7 +282,7 @@ function sinkhornForward(
     for (let b = 0; b < count; b++) {
       const log = initMatrix(logits, work, base, rowAcc, colAcc, b * nn, b * n, n);
       logDomain[b] = log ? 1 : 0;
-      columnStatistic(work, colStat, b * nn, b * n, n, log);
+      if (log) columnLogSumExp(work, colStat, b * nn, b * n, n);
     }
     for (let k = 0; k < iters; k++) {
       addScales(k);
@@ -314,9 +296,12 @@ function sinkhornForward(
       }
     }
   }
+  // the iterates themselves: E ⊙ a bᵀ, or the exponentiated log-domain iterate
   for (let b = 0; b < count; b++) {
-    if (logDomain[b] === 0) continue;
-    for (let e = b * nn; e < b * nn + nn; e++) work[e] = Math.exp(work[e]!);
+    const [o, s] = [b * nn, b * n];
+    if (logDomain[b] === 1) for (let e = o; e < o + nn; e++) work[e] = Math.exp(work[e]!);
+    else
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) work[o + i * n + j]! *= rowAcc[s + i]! * colAcc[s + j]!;
   }
   const state = base ? { n, count, iterations, base, logDomain, rowScales, colScales } : null;
   return { values: work, iterations, state };
