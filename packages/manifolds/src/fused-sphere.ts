@@ -157,8 +157,9 @@ function checkInputs(zU: Variable, zV: Variable, s: Variable): { batch: number[]
 export const FUSED_MAX_ABS_Z = 1e3;
 
 function maxAbs(t: Tensor): number {
+  const { data, offset, size } = t.contiguous();
   let m = 0;
-  for (const x of t.toTypedArray()) m = Math.max(m, Math.abs(x));
+  for (let i = 0; i < size; i++) m = Math.max(m, Math.abs(data[offset + i]!));
   return m;
 }
 
@@ -207,9 +208,9 @@ export function spectralSphereCayleyMap(
   const fused = customOp({
     name: op,
     forward: (zu, zv, st) => {
-      const zuv = zu.toTypedArray();
-      const zvv = zv.toTypedArray();
-      const sa = st.toTypedArray();
+      const { data: zuv, offset: zuAt } = zu.contiguous();
+      const { data: zvv, offset: zvAt } = zv.contiguous();
+      const { data: sa, offset: sAt } = st.contiguous();
       const out = allocate(dtype, count * n * n);
       const keep = isGradEnabled() && (u.requiresGrad || v.requiresGrad || sv.requiresGrad);
       const wU = new Float64Array(keep ? count * m * m : m * m);
@@ -217,19 +218,24 @@ export function spectralSphereCayleyMap(
       const lu = new Float64Array(2 * m * m);
       const e = new Float64Array(m * m);
       const ue = new Float64Array(n * m);
+      const us = new Float64Array(m * m);
+      const vv = new Float64Array(m * m);
       for (let b = 0; b < count; b++) {
         const wo = keep ? b * m * m : 0;
-        inverseOfIPlusSkew(zuv, b * k, m, lu, wU, wo);
-        inverseOfIPlusSkew(zvv, b * k, m, lu, wV, wo);
-        // E = U diag(s) Vᵀ with U = 2W_U − I, V = 2W_V − I
+        inverseOfIPlusSkew(zuv, zuAt + b * k, m, lu, wU, wo);
+        inverseOfIPlusSkew(zvv, zvAt + b * k, m, lu, wV, wo);
+        // E = U diag(s) Vᵀ with U = 2W_U − I, V = 2W_V − I (U's columns scaled by s first)
+        for (let a = 0; a < m; a++) {
+          for (let d = 0; d < m; d++) {
+            const i = a * m + d;
+            us[i] = (2 * wU[wo + i]! - (a === d ? 1 : 0)) * sa[sAt + b * m + d]!;
+            vv[i] = 2 * wV[wo + i]! - (a === d ? 1 : 0);
+          }
+        }
         for (let a = 0; a < m; a++) {
           for (let c = 0; c < m; c++) {
             let x = 0;
-            for (let d = 0; d < m; d++) {
-              const uad = 2 * wU[wo + a * m + d]! - (a === d ? 1 : 0);
-              const vcd = 2 * wV[wo + c * m + d]! - (c === d ? 1 : 0);
-              x += uad * sa[b * m + d]! * vcd;
-            }
+            for (let d = 0; d < m; d++) x += us[a * m + d]! * vv[c * m + d]!;
             e[a * m + c] = x;
           }
         }
@@ -250,7 +256,7 @@ export function spectralSphereCayleyMap(
           }
         }
       }
-      if (keep) saved = { wU, wV, s: sa };
+      if (keep) saved = { wU, wV, s: sa.subarray(sAt, sAt + count * m) };
       return new Tensor(out, [...batch, n, n]);
     },
     backward: (g, inputs) => {

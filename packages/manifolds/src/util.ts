@@ -34,12 +34,17 @@ export function requireMatrixShape(op: string, what: string, x: Tensor, shape: r
 
 /** Throws a ValueError naming `op` and the first non-finite entry of `t`. */
 export function requireFinite(op: string, what: string, t: Tensor): void {
-  const flat = t.toTypedArray();
-  const bad = flat.findIndex((value) => !Number.isFinite(value));
-  if (bad >= 0)
-    throw new ValueError(
-      `${op}: ${what} must be finite, got ${flat[bad]} at flat index ${bad} of shape ${fmtShape(t.shape)}`,
-    );
+  // a plain loop over the elements in place: this runs on every call of the fused maps
+  const c = t.contiguous();
+  const { data, offset, size } = c;
+  for (let i = 0; i < size; i++) {
+    const value = data[offset + i]!;
+    if (!Number.isFinite(value)) {
+      throw new ValueError(
+        `${op}: ${what} must be finite, got ${value} at flat index ${i} of shape ${fmtShape(t.shape)}`,
+      );
+    }
+  }
 }
 
 /**

@@ -341,6 +341,24 @@ describe('spectralSphereCayleyMap: fused = the composed reference', () => {
     );
   });
 
+  it('inputs that are views at an offset (rows of a larger tensor) give the values and gradients of copies', () => {
+    const rng = new T.Random(23);
+    const [m, k] = [3, 3];
+    // rows 2..4 of each: contiguous views whose data starts past the buffer's beginning
+    const [zU, zV, s] = [rng.normal([5, k]), rng.normal([5, k]), rng.uniform([5, m])].map((t) => t.slice([2, 5]));
+    expect(zU.offset).toBeGreaterThan(0);
+    const cot = rng.normal([3, m + 1, m + 1]);
+    const run = (ins: Tensor[]) => {
+      const { value, vjp: pullback } = vjp((a, b, c) => spectralSphereCayleyMap(a, b, c), ...ins);
+      return [value.value, ...pullback(cot).map((g) => g.value)];
+    };
+    const views = run([zU, zV, s]);
+    const copies = run([zU.clone(), zV.clone(), s.clone()]);
+    views.forEach((t, i) => {
+      expect(relativeError(t, copies[i]!, 1)).toBe(0);
+    });
+  });
+
   it('gradcheck in float64, first and second order, and the second order equals the reference', () => {
     fc.assert(
       fc.property(sphereCaseArb('float64', 5), (c) => {
