@@ -10,7 +10,9 @@ import {
   dtypeOption,
   fmtShape,
   IndexError,
+  allocate,
   ones,
+  promoteTypes,
   shapesEqual,
   ShapeError,
   Tensor,
@@ -22,8 +24,9 @@ import {
   type NestedArray,
   type Random,
 } from '@hyperconn/tensor';
+import { gradients } from './engine.js';
 import * as ops from './ops.js';
-import { asVariable, param, Variable } from './variable.js';
+import { asVariable, isGradEnabled, param, record, Variable } from './variable.js';
 
 /** What a module owns: parameters (Variables), buffers (Tensors) and child modules. */
 export type Member = Variable | Tensor | Module;
@@ -346,9 +349,114 @@ function checkEps(op: string, eps: number): number {
 }
 
 /**
+ * RMSNorm composed of differentiable ops: `normalizeRows(x, eps) · weight`. The reference of the
+ * fused `rmsNorm` (tests compare them) and what its backward differentiates for higher orders.
+ */
+export function rmsNormReference(x: Variable, weight: Variable, eps: number): Variable {
+  return ops.mul(normalizeRows(x, eps), weight);
+}
+
+/** The least power of two ≥ v > 0, kept within [2^-1022, 2^1023] so that its inverse is finite too. */
+function powerOfTwoAtLeast(v: number): number {
+  const k = Math.min(1023, Math.max(-1022, Math.ceil(Math.log2(v))));
+  const c = 2 ** k;
+  return c < v && k < 1023 ? 2 * c : c; // log2 may round down
+}
+
+/**
+ * `rmsNormReference` as one op: value and first-order gradients in scalar loops (float64 locals).
+ * Per row u = x/c with c ≥ max(max|x|, √eps) a power of two (the reference's c rounded up: the
+ * same function, and x·(1/c) is then exactly x/c), so nothing squares an unscaled entry:
+ * y = w·u/√(mean(u²) + eps/c²) with |u| ≤ 1 (< 2 past 2^1023) and eps/c² ≤ 1, which rounds
+ * exactly as w·x/√(mean(x²) + eps) would where that does not over- or underflow.
+ * A recorded backward (createGraph) differentiates the reference instead, so every higher order
+ * is exact. `weight` has shape [dim].
+ */
+function rmsNorm(x: Variable, weight: Variable, eps: number): Variable {
+  const xt = x.value.contiguous();
+  const wt = weight.value.contiguous();
+  const dim = wt.size;
+  const rowCount = xt.size / dim;
+  const xs = xt.data;
+  const ws = wt.data;
+  const x0 = xt.offset;
+  const w0 = wt.offset;
+  const out = allocate(promoteTypes(xt.dtype, wt.dtype), xt.size);
+  const root = Math.sqrt(eps);
+  // per row, kept for the backward: 1/c (NaN for a row holding ±∞ or NaN) and ρ
+  const invScale = new Float64Array(rowCount);
+  const rho = new Float64Array(rowCount);
+  for (let r = 0; r < rowCount; r++) {
+    const base = x0 + r * dim;
+    let m = root;
+    for (let j = 0; j < dim; j++) {
+      const a = Math.abs(xs[base + j]!);
+      if (a > m) m = a;
+    }
+    // eps = 0 and a zero row: c = 1, ρ = ∞ and y = 0·∞ = NaN
+    let inv = m === 0 ? 1 : 1 / powerOfTwoAtLeast(m);
+    // eps·inv² ≤ 1 (m ≥ √eps); scaling by a power of two is exact, so s below is exactly inv²
+    // times mean(x²) + eps as rounded unscaled, and the output rounds as (w·x)/√(mean(x²) + eps)
+    const e = eps === 0 ? 0 : eps * inv * inv;
+    let ss = 0;
+    for (let j = 0; j < dim; j++) {
+      const u = xs[base + j]! * inv;
+      ss += u * u;
+    }
+    const s = ss / dim + e;
+    // s ≤ 2 unless the row holds ±∞ (u² = ∞) or NaN: then NaN throughout
+    if (!(s < Infinity)) inv = NaN;
+    const rms = Math.sqrt(s);
+    invScale[r] = inv;
+    rho[r] = 1 / rms;
+    const o = r * dim;
+    for (let j = 0; j < dim; j++) out[o + j] = (ws[w0 + j]! * (xs[base + j]! * inv)) / rms;
+  }
+  const y = new Tensor(out, [...xt.shape]);
+  return record('RMSNorm', y, [x, weight], (g, needs) => {
+    if (isGradEnabled()) {
+      const [gx, gw] = gradients(rmsNormReference(x, weight, eps), [x, weight], { seed: g, createGraph: true });
+      return [needs[0] ? gx! : null, needs[1] ? gw! : null];
+    }
+    // per row, with h = g·w and x̂ = u·ρ: dx = ρ·(h − u·ρ·mean(h·x̂))/c, dw = Σ_rows g·x̂
+    const gt = g.value.contiguous();
+    const gs = gt.data;
+    const g0 = gt.offset;
+    const dx = needs[0] ? allocate(xt.dtype, xt.size) : null;
+    const dw = needs[1] ? new Float64Array(dim) : null;
+    for (let r = 0; r < rowCount; r++) {
+      const base = x0 + r * dim;
+      const gBase = g0 + r * dim;
+      const inv = invScale[r]!;
+      const p = rho[r]!;
+      let hx = 0;
+      for (let j = 0; j < dim; j++) {
+        const gx = gs[gBase + j]! * (xs[base + j]! * inv * p);
+        hx += gx * ws[w0 + j]!;
+        if (dw !== null) dw[j]! += gx;
+      }
+      if (dx === null) continue;
+      const k = (p * hx) / dim;
+      const o = r * dim;
+      for (let j = 0; j < dim; j++) {
+        dx[o + j] = p * (gs[gBase + j]! * ws[w0 + j]! - xs[base + j]! * inv * k) * inv;
+      }
+    }
+    let dwOut: Variable | null = null;
+    if (dw !== null) {
+      const d = allocate(wt.dtype, dim);
+      d.set(dw);
+      dwOut = new Variable(new Tensor(d, [dim]));
+    }
+    return [dx === null ? null : new Variable(new Tensor(dx, [...xt.shape])), dwOut];
+  });
+}
+
+/**
  * `x / √(mean(x², last axis) + eps) · weight`, weight starting at 1. Scale-safe (`normalizeRows`):
  * right for rows from 1e-300 to 1e300 (float32: 1e-38 to 1e38) in value and gradient. A zero
- * row gives 0, or NaN when eps = 0; a row holding ±∞ or NaN gives NaN.
+ * row gives 0, or NaN when eps = 0; a row holding ±∞ or NaN gives NaN. One fused op
+ * (`rmsNormReference` is the composed definition).
  */
 export class RMSNorm extends Module implements Layer {
   readonly weight: Variable;
@@ -368,7 +476,11 @@ export class RMSNorm extends Module implements Layer {
   /** `[..., dim]` → the same shape; ShapeError if the last axis is not `dim`. */
   forward(x: Variable | Tensor): Variable {
     checkLastAxis('RMSNorm', x, this.dim);
-    return ops.mul(normalizeRows(asVariable('RMSNorm', x), this.eps), this.weight);
+    const xs = asVariable('RMSNorm', x);
+    // a weight of another shape (broadcast by the composed ops) takes the composed path
+    return shapesEqual(this.weight.shape, [this.dim])
+      ? rmsNorm(xs, this.weight, this.eps)
+      : rmsNormReference(xs, this.weight, this.eps);
   }
 }
 

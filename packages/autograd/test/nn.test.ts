@@ -4,9 +4,20 @@
  * mask; dropout's statistics; the losses against −log softmax and the squared error.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import * as T from '@hyperconn/tensor';
-import { DTypeError, IndexError, Random, ShapeError, tensor, type Tensor, ValueError } from '@hyperconn/tensor';
-import { gradcheck, nn, param, sum, type Variable } from '@hyperconn/autograd';
+import {
+  DTypeError,
+  IndexError,
+  Random,
+  ShapeError,
+  tensor,
+  type DType,
+  type Tensor,
+  ValueError,
+} from '@hyperconn/tensor';
+import { gradcheck, gradients, mul, nn, noGrad, param, sum, Variable } from '@hyperconn/autograd';
+import { layoutArb, withLayout } from '../../../test/support/arbitraries';
 import { expectClose } from '../../../test/support/assert';
 
 /**
@@ -349,6 +360,257 @@ describe('RMSNorm and LayerNorm', () => {
       'RMSNorm: input of shape [2,3] must end in an axis of size 4',
     );
     expect(() => new nn.LayerNorm(4).forward(T.zeros([]))).toThrow(ShapeError);
+  });
+});
+
+describe('RMSNorm as one fused op', () => {
+  type RowKind = 'plain' | 'tiny' | 'huge' | 'zero' | 'inf' | 'nan';
+  const ROW_KINDS: RowKind[] = ['plain', 'tiny', 'huge', 'zero', 'inf', 'nan'];
+  /** Row scales: the ends of the range RMSNorm is scale-safe over (float32: a gradient ~1/scale stays finite). */
+  const SCALE: Record<DType, Record<'plain' | 'tiny' | 'huge', number>> = {
+    float64: { plain: 1, tiny: 1e-300, huge: 1e300 },
+    float32: { plain: 1, tiny: 1e-37, huge: 1e37 },
+  };
+
+  interface Case {
+    lead: number[];
+    dim: number;
+    eps: number;
+    kinds: RowKind[];
+    values: number[];
+    weight: number[];
+    seed: number[];
+  }
+
+  const caseArb: fc.Arbitrary<Case> = fc
+    .tuple(
+      fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+      fc.integer({ min: 1, max: 7 }),
+      fc.constantFrom(0, 1e-12, 1e-6, 1),
+    )
+    .chain(([lead, dim, eps]) => {
+      const rowCount = lead.reduce((a, b) => a * b, 1);
+      const doubles = (n: number, bound: number) =>
+        fc.array(fc.double({ min: -bound, max: bound, noNaN: true }), { minLength: n, maxLength: n });
+      // weights and cotangents 0 or of at least 1e-3: an underflowing g·w would lose relative
+      // precision (then amplified by 1/c in dx) in both paths alike; x keeps every magnitude
+      const moderate = (n: number, bound: number) =>
+        doubles(n, bound).map((vs) => vs.map((v) => (Math.abs(v) < 1e-3 ? 0 : v)));
+      return fc.record({
+        lead: fc.constant(lead),
+        dim: fc.constant(dim),
+        eps: fc.constant(eps),
+        kinds: fc.array(fc.constantFrom(...ROW_KINDS), { minLength: rowCount, maxLength: rowCount }),
+        values: doubles(rowCount * dim, 1),
+        weight: moderate(dim, 2),
+        seed: moderate(rowCount * dim, 1),
+      });
+    });
+
+  /** The case's input rows, each scaled by its kind; inf and nan rows hold one ±∞ or NaN. */
+  function inputOf(c: Case, dtype: DType): Tensor {
+    const v = Float64Array.from(c.values);
+    c.kinds.forEach((kind, r) => {
+      const row = v.subarray(r * c.dim, (r + 1) * c.dim);
+      if (kind === 'zero') row.fill(0);
+      else if (kind === 'inf') row[r % c.dim] = r % 2 === 0 ? Infinity : -Infinity;
+      else if (kind === 'nan') row[r % c.dim] = NaN;
+      else for (let j = 0; j < c.dim; j++) row[j]! *= SCALE[dtype][kind];
+    });
+    return tensor(v, { shape: [...c.lead, c.dim], dtype });
+  }
+
+  /** y, dy/dx and dy/dweight (for the cotangent `seed`) of `layer` at x, weight. */
+  function evaluate(x: Tensor, weight: Tensor, seed: Tensor, eps: number, fused: boolean) {
+    const xv = new Variable(x, { requiresGrad: true });
+    const wv = new Variable(weight, { requiresGrad: true });
+    const layer = bindParameters(new nn.RMSNorm(weight.size, { eps }), ['weight'], [wv]);
+    const y = fused ? layer.forward(xv) : nn.rmsNormReference(xv, wv, eps);
+    const [gx, gw] = gradients(y, [xv, wv], { seed });
+    return { y: y.value, gx: gx!.value, gw: gw!.value, node: y.node };
+  }
+
+  /** Below the normal range a dtype's spacing is absolute: a few of its smallest subnormals. */
+  const subnormalFloor = (dtype: DType): number => 4 * (dtype === 'float64' ? 2 ** -1074 : 2 ** -149);
+
+  /**
+   * Each row of `actual` against `expected` with atol = rtol·scale: rounding is relative to a
+   * row's scale (by default its largest finite |expected|), and entries near 0 come from cancellation.
+   */
+  function expectRowsClose(actual: Tensor, expected: Tensor, dim: number, rtol: number, scales?: Float64Array) {
+    expect(actual.shape).toEqual(expected.shape);
+    const a = actual.toTypedArray();
+    const e = expected.toTypedArray();
+    for (let o = 0; o < e.length; o += dim) {
+      const row = Float64Array.from(e.subarray(o, o + dim));
+      const big = scales?.[o / dim] ?? row.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
+      expectClose(a.subarray(o, o + dim), row, { rtol, atol: rtol * big + subnormalFloor(actual.dtype) });
+    }
+  }
+
+  /**
+   * Per row, the size of the terms dx is the sum of: √dim·max|g·w| / √(mean(x²) + eps) (the rms
+   * taken scale-safely, by loops). dx cancels to far below it where g·w is parallel to x.
+   */
+  function inputGradScales(x: Tensor, weight: Tensor, seed: Tensor, eps: number): Float64Array {
+    const dim = weight.size;
+    const [xs, ws, gs] = [x, weight, seed].map((t) => Float64Array.from(t.toTypedArray()));
+    const scales = new Float64Array(xs!.length / dim);
+    scales.forEach((_, r) => {
+      const row = xs!.subarray(r * dim, (r + 1) * dim);
+      const c = Math.max(Math.sqrt(eps), ...row.map(Math.abs));
+      const rms = c * Math.sqrt(row.reduce((acc, v) => acc + (v / c) ** 2, 0) / dim + eps / c / c);
+      let h = 0;
+      for (let j = 0; j < dim; j++) h = Math.max(h, Math.abs(gs![r * dim + j]! * ws![j]!));
+      const scale = (Math.sqrt(dim) * h) / rms;
+      scales[r] = Number.isFinite(scale) ? scale : 0; // NaN rows are checked as NaN
+    });
+    return scales;
+  }
+
+  /**
+   * dW sums g·x̂ over the rows: its rounding is relative to Σ_rows |g·x̂| per column (x̂ the
+   * reference's normalised x), not to |dW|, which cancellation can make small.
+   */
+  function expectWeightGradClose(actual: Tensor, expected: Tensor, x: Tensor, seed: Tensor, c: Case, rtol: number) {
+    const xhat = noGrad(() =>
+      nn.rmsNormReference(new Variable(x), new Variable(T.ones([c.dim])), c.eps),
+    ).value.toTypedArray();
+    const g = seed.toTypedArray();
+    const bound = new Float64Array(c.dim);
+    for (let k = 0; k < xhat.length; k++) {
+      if (Number.isFinite(xhat[k]!)) bound[k % c.dim]! += Math.abs(g[k]! * xhat[k]!);
+    }
+    const a = actual.toTypedArray();
+    const e = expected.toTypedArray();
+    for (let j = 0; j < c.dim; j++) {
+      expectClose(a[j]!, e[j]!, { rtol, atol: rtol * bound[j]! + subnormalFloor(actual.dtype) });
+    }
+  }
+
+  it('is one recorded op with inputs (x, weight)', () => {
+    const x = new Variable(T.ones([2, 3]), { requiresGrad: true });
+    const norm = new nn.RMSNorm(3);
+    const y = norm.forward(x);
+    expect(y.node?.op).toBe('RMSNorm');
+    expect(y.node?.inputs).toEqual([x, norm.weight]);
+  });
+
+  it('matches the composed reference in value and gradients (float64, any layout, 1e±300 rows, ±∞, NaN, 0)', () => {
+    fc.assert(
+      fc.property(caseArb, layoutArb, (c, layout) => {
+        const x = inputOf(c, 'float64');
+        const weight = tensor(c.weight);
+        const seed = tensor(c.seed, { shape: x.shape });
+        const fused = evaluate(withLayout(x, layout), weight, withLayout(seed, layout), c.eps, true);
+        const ref = evaluate(x, weight, seed, c.eps, false);
+        expect(fused.node?.op).toBe('RMSNorm');
+        expectRowsClose(fused.y, ref.y, c.dim, 1e-12);
+        expectRowsClose(fused.gx, ref.gx, c.dim, 1e-12, inputGradScales(x, weight, seed, c.eps));
+        expectWeightGradClose(fused.gw, ref.gw, x, seed, c, 1e-12);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives 0 for a zero row when eps > 0, NaN (value and gradient) when eps = 0, NaN for ±∞ or NaN', () => {
+    const x = tensor([
+      [0, 0, 0],
+      [3, Infinity, 1],
+      [NaN, 1, 2],
+      [1e-300, -2e-300, 2e-300],
+    ]);
+    const w = tensor([1, 2, 3]);
+    const seed = T.ones([4, 3]);
+    const positive = evaluate(x, w, seed, 1e-6, true);
+    expect(positive.y.toArray()).toEqual([
+      [0, 0, 0],
+      [NaN, NaN, NaN],
+      [NaN, NaN, NaN],
+      [1e-300 / 1e-3, -4e-300 / 1e-3, 6e-300 / 1e-3].map((v) => expect.closeTo(v, 1e-300)),
+    ]);
+    // at a zero row y = x·w/√eps: dy/dx = w/√eps
+    expectClose(positive.gx.toTypedArray().subarray(0, 3), [1e3, 2e3, 3e3]);
+    expect(Array.from(positive.gx.toTypedArray().subarray(3, 9)).every(Number.isNaN)).toBe(true);
+    const zero = evaluate(x, w, seed, 0, true);
+    expect(Array.from(zero.y.toTypedArray().subarray(0, 9)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(zero.gx.toTypedArray().subarray(0, 9)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(zero.gw.toTypedArray()).every(Number.isNaN)).toBe(true);
+    // the 1e-300 row with eps = 0 is scale-free: x / rms(x)
+    const rms = Math.sqrt((1 + 4 + 4) / 3);
+    expectClose(zero.y.toTypedArray().subarray(9), [1 / rms, -4 / rms, 6 / rms]);
+  });
+
+  it('keeps float32 in float32, within float32 rounding of the float64 reference', () => {
+    fc.assert(
+      fc.property(caseArb, layoutArb, (c, layout) => {
+        const x = inputOf(c, 'float32');
+        const weight = tensor(c.weight, { dtype: 'float32' });
+        const seed = tensor(c.seed, { shape: x.shape, dtype: 'float32' });
+        const fused = evaluate(withLayout(x, layout), weight, withLayout(seed, layout), c.eps, true);
+        expect([fused.y.dtype, fused.gx.dtype, fused.gw.dtype]).toEqual(['float32', 'float32', 'float32']);
+        const [x64, w64, g64] = [x, weight, seed].map((t) => t.astype('float64'));
+        const ref = evaluate(x64!, w64!, g64!, c.eps, false);
+        expectRowsClose(fused.y, ref.y, c.dim, 1e-5);
+        expectRowsClose(fused.gx, ref.gx, c.dim, 1e-5, inputGradScales(x64!, w64!, g64!, c.eps));
+        expectWeightGradClose(fused.gw, ref.gw, x64!, g64!, c, 1e-5);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('differentiates only what requires grad, and a float32 x with a float64 weight gives float64', () => {
+    const rng = new Random(5);
+    const x = rng.normal([3, 4]);
+    const norm = new nn.RMSNorm(4);
+    norm.weight.value.assign(rng.normal([4]));
+    const seed = rng.normal([3, 4]);
+    const ref = evaluate(x, norm.weight.value, seed, norm.eps, false);
+    norm.forward(x).backward(seed);
+    expectClose(norm.weight.grad!.value, ref.gw);
+    const xv = new Variable(x, { requiresGrad: true });
+    norm.weight.requiresGrad = false;
+    norm.forward(xv).backward(seed);
+    expectClose(xv.grad!.value, ref.gx);
+    // computed in float64 from the float32 values (the composed path would normalise in float32)
+    const x32 = x.astype('float32');
+    const mixed = norm.forward(x32);
+    expect(mixed.dtype).toBe('float64');
+    expectClose(mixed.value, nn.rmsNormReference(new Variable(x32.astype('float64')), norm.weight, norm.eps).value);
+  });
+
+  it('has the reference second derivatives, and passes gradcheck to third order', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const kinds = c.kinds.map(() => 'plain' as const);
+        const x = inputOf({ ...c, kinds }, 'float64');
+        const weight = tensor(c.weight);
+        const seed = tensor(c.seed, { shape: x.shape });
+        const direction = T.flip(seed, -1);
+        // d/d(x, w) of ⟨direction, ∂⟨seed, y⟩/∂x⟩ + ⟨1, ∂⟨seed, y⟩/∂w⟩, through g's graph
+        const secondOrder = (fused: boolean): Tensor[] => {
+          const xv = new Variable(x, { requiresGrad: true });
+          const wv = new Variable(weight, { requiresGrad: true });
+          const layer = bindParameters(new nn.RMSNorm(c.dim, { eps: c.eps }), ['weight'], [wv]);
+          const y = fused ? layer.forward(xv) : nn.rmsNormReference(xv, wv, c.eps);
+          const [gx, gw] = gradients(y, [xv, wv], { seed, createGraph: true });
+          const inner = sum(mul(gx!, direction)).add(sum(gw!));
+          if (!inner.requiresGrad) return [T.zerosLike(x), T.zerosLike(weight)];
+          return gradients(inner, [xv, wv]).map((v) => v.value);
+        };
+        const [fx, fw] = secondOrder(true);
+        const [rx, rw] = secondOrder(false);
+        expectClose(fx!, rx!);
+        expectClose(fw!, rw!);
+      }),
+      { numRuns: 50 },
+    );
+    const rng = new Random(9);
+    for (const eps of [0, 1e-6, 1]) {
+      const norm = new nn.RMSNorm(3, { eps });
+      norm.weight.value.assign(rng.normal([3]));
+      gradcheckLayer(norm, rng.normal([2, 3]), 3);
+    }
   });
 });
 
