@@ -74,13 +74,15 @@ interface SinkhornState {
   base: Float64Array;
   /** 1 where the matrix ran in the log domain. */
   logDomain: Uint8Array;
+  /** Iterations whose scales are kept per matrix: all (unrolled backward) or the last (implicit). */
+  kept: number;
   /**
-   * rowScales[k][b·n + i]: the running row product a_{k+1} (log domain: the row potential); only
-   * the last one for the implicit backward.
+   * rowScales[(b·kept + k)·n + i]: the running row product a_{k+1} of matrix b (log domain: the
+   * row potential), matrix by matrix so that the backward reads each one's history in one run.
    */
-  rowScales: Float64Array[];
-  /** colScales[k][b·n + j]: the running column product b_{k+1} (log domain: the column potential). */
-  colScales: Float64Array[];
+  rowScales: Float64Array;
+  /** colScales, laid out as rowScales: the running column product b_{k+1} (log domain: the potential). */
+  colScales: Float64Array;
 }
 
 /** The result of the fused forward. */
@@ -186,18 +188,22 @@ function initMatrix(
   return log;
 }
 
-/** Copies matrix s's running products into the stored ones (plain loops: a subarray view costs more). */
+/**
+ * Copies the running products of the matrix at s into the stored ones from `at` (plain loops: a
+ * subarray view costs more).
+ */
 function copyScales(
   ra: Float64Array,
   ca: Float64Array,
   rows: Float64Array,
   cols: Float64Array,
   s: number,
+  at: number,
   n: number,
 ): void {
-  for (let i = s; i < s + n; i++) {
-    rows[i] = ra[i]!;
-    cols[i] = ca[i]!;
+  for (let i = 0; i < n; i++) {
+    rows[at + i] = ra[s + i]!;
+    cols[at + i] = ca[s + i]!;
   }
 }
 
@@ -223,8 +229,11 @@ function sinkhornForward(
   const colAcc = new Float64Array(count * n);
   // column log-sum-exps of the current iterate (log domain only)
   const colStat = new Float64Array(count * n);
-  const rowScales: Float64Array[] = [];
-  const colScales: Float64Array[] = [];
+  const kept = keepAll ? iters : 1;
+  const rowScales = new Float64Array(keep ? count * kept * n : 0);
+  const colScales = new Float64Array(keep ? count * kept * n : 0);
+  /** Where iteration k of matrix b keeps its scales. */
+  const keptAt = (b: number, k: number): number => (b * kept + (keepAll ? k : 0)) * n;
 
   /** One iteration (column step, row step) of matrix b; a log-domain column statistic is current. */
   const iterate = (b: number, k: number, last: boolean): void => {
@@ -234,7 +243,7 @@ function sinkhornForward(
       iterateLog(work, colStat, rowAcc, colAcc, b * nn, s, n);
       if (!last) columnLogSumExp(work, colStat, b * nn, s, n);
     }
-    if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
+    if (keep) copyScales(rowAcc, colAcc, rowScales, colScales, s, keptAt(b, k), n);
   };
 
   /** max |column sum − 1| of matrix b's current iterate (exp domain: b_j·Σ_i E_ij a_i). */
@@ -253,17 +262,9 @@ function sinkhornForward(
     return worst;
   };
 
-  const addScales = (k: number): void => {
-    if (keep && rowScales.length === (keepAll ? k : 0)) {
-      rowScales.push(new Float64Array(count * n));
-      colScales.push(new Float64Array(count * n));
-    }
-  };
-
   let iterations = iters;
   if (tol === undefined) {
     // the common case, matrix by matrix with no closure in the loop (measured 1.4× faster)
-    for (let k = 0; k < iters; k++) addScales(k);
     for (let b = 0; b < count; b++) {
       const [o, s] = [b * nn, b * n];
       const log = initMatrix(logits, work, base, rowAcc, colAcc, o, s, n);
@@ -275,7 +276,7 @@ function sinkhornForward(
           iterateLog(work, colStat, rowAcc, colAcc, o, s, n);
           if (k < iters - 1) columnLogSumExp(work, colStat, o, s, n);
         }
-        if (keep) copyScales(rowAcc, colAcc, rowScales[keepAll ? k : 0]!, colScales[keepAll ? k : 0]!, s, n);
+        if (keep) copyScales(rowAcc, colAcc, rowScales, colScales, s, keptAt(b, k), n);
       }
     }
   } else {
@@ -285,7 +286,6 @@ function sinkhornForward(
       if (log) columnLogSumExp(work, colStat, b * nn, b * n, n);
     }
     for (let k = 0; k < iters; k++) {
-      addScales(k);
       for (let b = 0; b < count; b++) iterate(b, k, k === iters - 1);
       if (k === iters - 1) break;
       let worst = 0;
@@ -303,48 +303,52 @@ function sinkhornForward(
     else
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) work[o + i * n + j]! *= rowAcc[s + i]! * colAcc[s + j]!;
   }
-  const state = base ? { n, count, iterations, base, logDomain, rowScales, colScales } : null;
+  const state = base ? { n, count, iterations, base, logDomain, kept, rowScales, colScales } : null;
   return { values: work, iterations, state };
 }
 
-/** Fills q with iterate E ⊙ a bᵀ of matrix b (log domain: exp(L' + f 1ᵀ + 1 gᵀ)). */
-function rebuild(st: SinkhornState, b: number, rows: Float64Array | null, cols: Float64Array, q: Float64Array): void {
-  const { n, base } = st;
+/**
+ * Fills q with iterate E ⊙ a bᵀ of matrix b (log domain: exp(L' + f 1ᵀ + 1 gᵀ)), a and b the
+ * stored scales from rowsAt (−1: the initial a, ones or zero potentials) and colsAt.
+ */
+function rebuild(st: SinkhornState, b: number, rowsAt: number, colsAt: number, q: Float64Array): void {
+  const { n, base, rowScales, colScales } = st;
   const o = b * n * n;
-  const s = b * n;
   const log = st.logDomain[b] === 1;
   for (let i = 0; i < n; i++) {
-    const a = rows === null ? (log ? 0 : 1) : rows[s + i]!;
+    const a = rowsAt < 0 ? (log ? 0 : 1) : rowScales[rowsAt + i]!;
     for (let j = 0; j < n; j++) {
       const e = base[o + i * n + j]!;
-      q[i * n + j] = log ? Math.exp(e + a + cols[s + j]!) : e * a * cols[s + j]!;
+      q[i * n + j] = log ? Math.exp(e + a + colScales[colsAt + j]!) : e * a * colScales[colsAt + j]!;
     }
   }
 }
 
 /** The unrolled vector-Jacobian product for the cotangent g (row-major, the output's shape). */
 function unrolledVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array | Float32Array): void {
-  const { n, count, iterations: K, rowScales, colScales, base, logDomain } = st;
+  const { n, count, iterations: K, kept, rowScales, colScales, base, logDomain } = st;
   const nn = n * n;
   const q = new Float64Array(nn);
   const u = new Float64Array(nn);
   const sums = new Float64Array(n);
   for (let b = 0; b < count; b++) {
     const o = b * nn;
-    rebuild(st, b, rowScales[K - 1]!, colScales[K - 1]!, q);
+    // iteration k of matrix b kept its scales from (b·kept + k)·n
+    const first = b * kept * n;
+    rebuild(st, b, first + (K - 1) * n, first + (K - 1) * n, q);
     for (let e = 0; e < nn; e++) u[e] = g[o + e]! * q[e]!;
-    if (logDomain[b] === 0) unrolledExp(u, base, o, b * n, n, K, rowScales, colScales, sums);
+    if (logDomain[b] === 0) unrolledExp(u, base, o, first, n, K, rowScales, colScales, sums);
     else {
       for (let k = K - 1; k >= 0; k--) {
         // row step k: q is its output
-        if (k < K - 1) rebuild(st, b, rowScales[k]!, colScales[k]!, q);
+        if (k < K - 1) rebuild(st, b, first + k * n, first + k * n, q);
         for (let i = 0; i < n; i++) {
           let s = 0;
           for (let j = 0; j < n; j++) s += u[i * n + j]!;
           for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * s;
         }
         // column step k: its output has the previous row products
-        rebuild(st, b, k > 0 ? rowScales[k - 1]! : null, colScales[k]!, q);
+        rebuild(st, b, k > 0 ? first + (k - 1) * n : -1, first + k * n, q);
         sums.fill(0);
         for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sums[j]! += u[i * n + j]!;
         for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) u[i * n + j]! -= q[i * n + j]! * sums[j]!;
@@ -355,24 +359,23 @@ function unrolledVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array 
 }
 
 /**
- * The unrolled steps of one exp-domain matrix (E at offset o of `base`, scales from s), on u in
- * place. The iterate of a step, E_ij·a_i·b_j, enters as that product directly rather than
+ * The unrolled steps of one exp-domain matrix (E at offset o of `base`, its scales from `first`),
+ * on u in place. The iterate of a step, E_ij·a_i·b_j, enters as that product directly rather than
  * rebuilt into a buffer first: one pass per step instead of two.
  */
 function unrolledExp(
   u: Float64Array,
   base: Float64Array,
   o: number,
-  s: number,
+  first: number,
   n: number,
   K: number,
-  rowScales: Float64Array[],
-  colScales: Float64Array[],
+  a: Float64Array,
+  c: Float64Array,
   sums: Float64Array,
 ): void {
   for (let k = K - 1; k >= 0; k--) {
-    const a = rowScales[k]!;
-    const c = colScales[k]!;
+    const s = first + k * n;
     // row step k: u_ij −= q_ij·Σ_l u_il with q = E ⊙ a_k b_kᵀ
     for (let i = 0; i < n; i++) {
       const r = i * n;
@@ -385,10 +388,9 @@ function unrolledExp(
     for (let j = 0; j < n; j++) sums[j] = 0;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sums[j]! += u[i * n + j]!;
     for (let j = 0; j < n; j++) sums[j]! *= c[s + j]!;
-    const prev = k > 0 ? rowScales[k - 1]! : null;
     for (let i = 0; i < n; i++) {
       const r = i * n;
-      const ai = prev === null ? 1 : prev[s + i]!;
+      const ai = k > 0 ? a[s - n + i]! : 1;
       for (let j = 0; j < n; j++) u[r + j]! -= base[o + r + j]! * ai * sums[j]!;
     }
   }
@@ -397,7 +399,7 @@ function unrolledExp(
 /** The implicit-function vector-Jacobian product at the returned matrices (see the file comment). */
 function implicitVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array | Float32Array): void {
   const { n, count } = st;
-  const last = st.rowScales.length - 1;
+  const last = st.kept - 1;
   const nn = n * n;
   const m = n - 1;
   const p = new Float64Array(nn);
@@ -410,7 +412,8 @@ function implicitVjp(st: SinkhornState, g: ArrayLike<number>, out: Float64Array 
   const alpha = new Float64Array(n);
   for (let b = 0; b < count; b++) {
     const o = b * nn;
-    rebuild(st, b, st.rowScales[last]!, st.colScales[last]!, p);
+    const at = (b * st.kept + last) * n;
+    rebuild(st, b, at, at, p);
     r.fill(0);
     c.fill(0);
     rsum.fill(0);
