@@ -456,8 +456,9 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 function firstNonFinite(t: Tensor): { index: number; value: number } | null {
-  const flat = t.toTypedArray();
-  for (let i = 0; i < flat.length; i++) if (!Number.isFinite(flat[i]!)) return { index: i, value: flat[i]! };
+  // in place (a copy only for a view that is not contiguous): this runs on every input and map
+  const { data, offset, size } = t.contiguous();
+  for (let i = 0; i < size; i++) if (!Number.isFinite(data[offset + i]!)) return { index: i, value: data[offset + i]! };
   return null;
 }
 
