@@ -4,7 +4,17 @@
  * 1^⊥ (docs/spec/hc-family.md), in scalar loops over the small m×m matrices (m = n − 1) instead
  * of ~10 batched tensor ops.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, allocate, fmtShape, full, type DType } from '@hyperconn/tensor';
+import {
+  DTypeError,
+  ShapeError,
+  Tensor,
+  ValueError,
+  allocate,
+  fmtShape,
+  full,
+  type DType,
+  type TypedArray,
+} from '@hyperconn/tensor';
 import {
   type Variable,
   add,
@@ -74,13 +84,14 @@ function inverseOfIPlusSkew(
         lu[piv * width + j] = t;
       }
     }
+    // columns before k hold 0 in row k (eliminated already): the row operations start at k
     const d = 1 / lu[k * width + k]!;
-    for (let j = 0; j < width; j++) lu[k * width + j]! *= d;
+    for (let j = k; j < width; j++) lu[k * width + j]! *= d;
     for (let i = 0; i < m; i++) {
       if (i === k) continue;
       const f = lu[i * width + k]!;
       if (f === 0) continue;
-      for (let j = 0; j < width; j++) lu[i * width + j]! -= f * lu[k * width + j]!;
+      for (let j = k; j < width; j++) lu[i * width + j]! -= f * lu[k * width + j]!;
     }
   }
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) w[wo + i * m + j] = lu[i * width + m + j]!;
@@ -118,6 +129,75 @@ function cayleyAdjoint(
         aji += w[wo + c * m + j]! * tmp[c * m + i]!;
       }
       out[r] = -2 * (aij - aji);
+    }
+  }
+}
+
+/**
+ * h_a = 1/√((a+1)(a+2)) for a < m: column a of the Helmert basis U_z [m+1, m] (helmertBasis) is
+ * h_a in rows 0..a, −(a+1)·h_a in row a+1 and 0 below. The two functions after this use that
+ * shape to apply U_z by prefix or suffix sums, O(n·m) per product instead of O(n·m²).
+ */
+function helmertColumnScales(m: number): Float64Array {
+  return Float64Array.from({ length: m }, (_, a) => 1 / Math.sqrt((a + 1) * (a + 2)));
+}
+
+/**
+ * H = J + U_z E U_zᵀ into out from offset o, for E [m, m]; t is scratch [n, m] (n = m + 1).
+ * Row i of U_z X is Σ_{a ≥ i} h_a X[a] − i·h_{i−1}·X[i−1], a suffix sum over the rows of X.
+ */
+function helmertSandwich(
+  e: Float64Array,
+  h: Float64Array,
+  m: number,
+  t: Float64Array,
+  out: TypedArray,
+  o: number,
+): void {
+  const n = m + 1;
+  // t = U_z E, column by column
+  for (let c = 0; c < m; c++) {
+    let suffix = 0;
+    for (let i = m; i >= 0; i--) {
+      if (i < m) suffix += h[i]! * e[i * m + c]!;
+      t[i * m + c] = i > 0 ? suffix - i * h[i - 1]! * e[(i - 1) * m + c]! : suffix;
+    }
+  }
+  // H = J + t U_zᵀ, row by row (the same sums over the columns of t)
+  for (let r = 0; r < n; r++) {
+    let suffix = 0;
+    for (let j = m; j >= 0; j--) {
+      if (j < m) suffix += h[j]! * t[r * m + j]!;
+      out[o + r * n + j] = 1 / n + (j > 0 ? suffix - j * h[j - 1]! * t[r * m + j - 1]! : suffix);
+    }
+  }
+}
+
+/**
+ * Ē = U_zᵀ Ḡ U_z into ebar [m, m] for Ḡ (n×n at offset o of g); t is scratch [n, m] = Ḡ U_z.
+ * Entry a of a row of Y U_z is h_a·(Σ_{j ≤ a} Y[j] − (a+1)·Y[a+1]), a prefix sum.
+ */
+function helmertPullback(
+  g: ArrayLike<number>,
+  o: number,
+  h: Float64Array,
+  m: number,
+  t: Float64Array,
+  ebar: Float64Array,
+): void {
+  const n = m + 1;
+  for (let r = 0; r < n; r++) {
+    let prefix = 0;
+    for (let a = 0; a < m; a++) {
+      prefix += g[o + r * n + a]!;
+      t[r * m + a] = h[a]! * (prefix - (a + 1) * g[o + r * n + a + 1]!);
+    }
+  }
+  for (let c = 0; c < m; c++) {
+    let prefix = 0;
+    for (let a = 0; a < m; a++) {
+      prefix += t[a * m + c]!;
+      ebar[a * m + c] = h[a]! * (prefix - (a + 1) * t[(a + 1) * m + c]!);
     }
   }
 }
@@ -202,7 +282,7 @@ export function spectralSphereCayleyMap(
   const n = m + 1;
   const k = (m * (m - 1)) / 2;
   const dtype: DType = sv.dtype;
-  const helmert = helmertBasis(n).toTypedArray();
+  const h = helmertColumnScales(m);
   let saved: { wU: Float64Array; wV: Float64Array; s: ArrayLike<number> } | null = null;
 
   const fused = customOp({
@@ -239,28 +319,13 @@ export function spectralSphereCayleyMap(
             e[a * m + c] = x;
           }
         }
-        // H = J + U_z E U_zᵀ
-        for (let i = 0; i < n; i++) {
-          for (let c = 0; c < m; c++) {
-            let x = 0;
-            for (let a = 0; a < m; a++) x += helmert[i * m + a]! * e[a * m + c]!;
-            ue[i * m + c] = x;
-          }
-        }
-        const o = b * n * n;
-        for (let i = 0; i < n; i++) {
-          for (let j = 0; j < n; j++) {
-            let x = 1 / n;
-            for (let c = 0; c < m; c++) x += ue[i * m + c]! * helmert[j * m + c]!;
-            out[o + i * n + j] = x;
-          }
-        }
+        helmertSandwich(e, h, m, ue, out, b * n * n);
       }
       if (keep) saved = { wU, wV, s: sa.subarray(sAt, sAt + count * m) };
       return new Tensor(out, [...batch, n, n]);
     },
     backward: (g, inputs) => {
-      const firstOrder = (): Tensor[] => sphereVjp(saved!, g.value.toTypedArray(), helmert, count, m, dtype, batch);
+      const firstOrder = (): Tensor[] => sphereVjp(saved!, g.value.toTypedArray(), h, count, m, dtype, batch);
       return isGradEnabled() ? recordedVjp(op, referenceMap, inputs, g, firstOrder) : firstOrder();
     },
   });
@@ -271,7 +336,7 @@ export function spectralSphereCayleyMap(
 function sphereVjp(
   saved: { wU: Float64Array; wV: Float64Array; s: ArrayLike<number> },
   g: ArrayLike<number>,
-  helmert: ArrayLike<number>,
+  h: Float64Array,
   count: number,
   m: number,
   dtype: DType,
@@ -293,21 +358,7 @@ function sphereVjp(
   for (let b = 0; b < count; b++) {
     const o = b * n * n;
     const wo = b * m * m;
-    // Ē = U_zᵀ Ḡ U_z
-    for (let i = 0; i < n; i++) {
-      for (let c = 0; c < m; c++) {
-        let x = 0;
-        for (let j = 0; j < n; j++) x += g[o + i * n + j]! * helmert[j * m + c]!;
-        gh[i * m + c] = x;
-      }
-    }
-    for (let a = 0; a < m; a++) {
-      for (let c = 0; c < m; c++) {
-        let x = 0;
-        for (let i = 0; i < n; i++) x += helmert[i * m + a]! * gh[i * m + c]!;
-        ebar[a * m + c] = x;
-      }
-    }
+    helmertPullback(g, o, h, m, gh, ebar);
     for (let e = 0; e < m * m; e++) {
       const diag = e % (m + 1) === 0 ? 1 : 0;
       uu[e] = 2 * wU[wo + e]! - diag;
