@@ -455,6 +455,16 @@ function packBuffer(length: number): number[] {
   return buf;
 }
 
+// The two pack buffers of this thread, kept between calls and grown as needed (building them
+// anew cost up to a megabyte of allocation per product). blockedBatched never re-enters itself.
+const packed = { a: packBuffer(1), b: packBuffer(1) };
+
+/** This thread's pack buffer `which`, at least `length` long (its contents are overwritten). */
+function packScratch(which: 'a' | 'b', length: number): number[] {
+  if (packed[which].length < length) packed[which] = packBuffer(length);
+  return packed[which];
+}
+
 /**
  * The products the blocked kernel computes for a plan. A run sharing one B whose A matrices
  * are stacked rows of one taller matrix (`x @ W` in a linear layer) is a single product, so B
@@ -489,8 +499,8 @@ function blockedBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan,
   const mine = i1 - i0;
   if (mine <= 0 || q1 <= q0) return;
   const kc = Math.min(KC, k);
-  const Ap = packBuffer(roundUp(Math.min(MC, mine), MR) * kc);
-  const Bp = packBuffer(roundUp(Math.min(NC, n), NR) * kc);
+  const Ap = packScratch('a', roundUp(Math.min(MC, mine), MR) * kc);
+  const Bp = packScratch('b', roundUp(Math.min(NC, n), NR) * kc);
   // The kernel accumulates whole MR×NR tiles in float64: into C itself when it is float64
   // and tiles fit exactly, otherwise into a padded buffer whose valid part is copied out
   // (rounding float32 results once).
@@ -554,19 +564,27 @@ function blockedParallel(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan
       shares.push({ q0: 0, q1: products, i0, i1 });
     }
   }
-  const a = shareOperand(A, plan.offA, [plan.sA, plan.inner], [plan.rsA, plan.m], [plan.csA, plan.k]);
-  const b = shareOperand(B, plan.offB, [plan.sB, plan.inner], [plan.rsB, plan.k], [plan.csB, plan.n]);
+  const a = shareOperand('a', A, plan.offA, [plan.sA, plan.inner], [plan.rsA, plan.m], [plan.csA, plan.k]);
+  const b = shareOperand('b', B, plan.offB, [plan.sB, plan.inner], [plan.rsB, plan.k], [plan.csB, plan.n]);
   const shared: Plan = { ...plan, offA: plan.offA.map((o) => o - a.lo), offB: plan.offB.map((o) => o - b.lo) };
-  const out = sharedArray(C instanceof Float64Array, C.length);
+  // zeroed: the kernel accumulates into a float64 output
+  const out = sharedArray('c', C instanceof Float64Array, C.length).fill(0);
   const tasks = shares.slice(1).map((share) => ({ op: 'matmul', A: a.data, B: b.data, C: out, plan: shared, share }));
   runParallel('matmul', tasks, () => blockedBatched(a.data, b.data, out, shared, shares[0]));
   C.set(out);
 }
 
-function sharedArray(float64: boolean, length: number): TypedArray {
-  return float64
-    ? new Float64Array(new SharedArrayBuffer(8 * length))
-    : new Float32Array(new SharedArrayBuffer(4 * length));
+// The shared operands and output of the threaded kernel, kept between calls and grown as needed
+// (a fresh SharedArrayBuffer per operand per call cost more than the copies into it). Each call
+// fills them before use and is over before the next one starts.
+const sharedScratch: Record<'a' | 'b' | 'c', SharedArrayBuffer | null> = { a: null, b: null, c: null };
+
+/** A view of `length` elements of the shared scratch `slot` (stale contents: the caller fills it). */
+function sharedArray(slot: 'a' | 'b' | 'c', float64: boolean, length: number): TypedArray {
+  const bytes = (float64 ? 8 : 4) * length;
+  let buf = sharedScratch[slot];
+  if (buf === null || buf.byteLength < bytes) buf = sharedScratch[slot] = new SharedArrayBuffer(bytes);
+  return float64 ? new Float64Array(buf, 0, length) : new Float32Array(buf, 0, length);
 }
 
 /**
@@ -574,6 +592,7 @@ function sharedArray(float64: boolean, length: number): TypedArray {
  * as [stride, size]; strides may be negative or 0), and the storage index `lo` it starts at.
  */
 function shareOperand(
+  slot: 'a' | 'b',
   data: TypedArray,
   offsets: readonly number[],
   ...axes: [stride: number, size: number][]
@@ -590,7 +609,7 @@ function shareOperand(
     else hi += reach;
   }
   if (data.buffer instanceof SharedArrayBuffer) return { data, lo: 0 };
-  const copy = sharedArray(data instanceof Float64Array, hi - lo + 1);
+  const copy = sharedArray(slot, data instanceof Float64Array, hi - lo + 1);
   copy.set(data.subarray(lo, hi + 1));
   return { data: copy, lo };
 }
