@@ -86,7 +86,10 @@ describe('training reaches every parameter', () => {
     for (const variant of VARIANTS.filter((v): v is Exclude<Variant, 'residual'> => v !== 'residual')) {
       const layer = randomLayer(variant, { n: 4, dim: 3, layerIndex: 0 }, 9, 0.3);
       const x = variable(randomState(rng, [2, 2, 4, 3], 1));
-      sum(layer.forward(x, tanhBranch(rng.normal([3, 3])))).backward();
+      // a random weighting, not the plain sum: 1ᵀH_res = 1ᵀ makes the sum of the streams blind to
+      // H_res (its gradient is then exactly 0 for sHC, mHC-lite and KromHC, up to rounding)
+      const weights = rng.normal([2, 2, 4, 3]);
+      sum(mul(layer.forward(x, tanhBranch(rng.normal([3, 3]))), weights)).backward();
       for (const [name, p] of layer.namedParameters()) {
         expect(p.grad, `${variant}.${name}`).not.toBeNull();
         expect(Math.max(...abs(p.grad!.value).toTypedArray()), `${variant}.${name}`).toBeGreaterThan(0);
