@@ -58,14 +58,20 @@ function inverseOfIPlusSkew(
   zo: number,
   m: number,
   lu: Float64Array,
+  rows: Int32Array,
   w: Float64Array,
   wo: number,
 ): void {
   const width = 2 * m;
+  // The right half [I] is kept in pivot order: column m + q holds the column of the row pivoted
+  // at step q, and a row's own 1 is written only when it becomes the pivot (the earlier pivot
+  // rows hold 0 in its column, so until then nothing touches it). At step k every nonzero is in
+  // columns k … m + k: the row operations visit that range alone (m³ multiply-adds, not 2m³).
+  // rows[i]: the row that row i started as; rows[m + q]: the row pivoted at step q.
   lu.fill(0);
   for (let i = 0; i < m; i++) {
     lu[i * width + i] = 1;
-    lu[i * width + m + i] = 1;
+    rows[i] = i;
   }
   let r = zo;
   for (let i = 0; i < m; i++) {
@@ -83,18 +89,24 @@ function inverseOfIPlusSkew(
         lu[k * width + j] = lu[piv * width + j]!;
         lu[piv * width + j] = t;
       }
+      const t = rows[k]!;
+      rows[k] = rows[piv]!;
+      rows[piv] = t;
     }
-    // columns before k hold 0 in row k (eliminated already): the row operations start at k
+    rows[m + k] = rows[k]!;
+    lu[k * width + m + k] = 1;
+    const last = m + k;
     const d = 1 / lu[k * width + k]!;
-    for (let j = k; j < width; j++) lu[k * width + j]! *= d;
+    for (let j = k; j <= last; j++) lu[k * width + j]! *= d;
     for (let i = 0; i < m; i++) {
       if (i === k) continue;
       const f = lu[i * width + k]!;
       if (f === 0) continue;
-      for (let j = k; j < width; j++) lu[i * width + j]! -= f * lu[k * width + j]!;
+      for (let j = k; j <= last; j++) lu[i * width + j]! -= f * lu[k * width + j]!;
     }
   }
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) w[wo + i * m + j] = lu[i * width + m + j]!;
+  // column q of the right half is column rows[m + q] of the inverse
+  for (let i = 0; i < m; i++) for (let q = 0; q < m; q++) w[wo + i * m + rows[m + q]!] = lu[i * width + m + q]!;
 }
 
 /**
@@ -296,14 +308,15 @@ export function spectralSphereCayleyMap(
       const wU = new Float64Array(keep ? count * m * m : m * m);
       const wV = new Float64Array(keep ? count * m * m : m * m);
       const lu = new Float64Array(2 * m * m);
+      const rows = new Int32Array(2 * m);
       const e = new Float64Array(m * m);
       const ue = new Float64Array(n * m);
       const us = new Float64Array(m * m);
       const vv = new Float64Array(m * m);
       for (let b = 0; b < count; b++) {
         const wo = keep ? b * m * m : 0;
-        inverseOfIPlusSkew(zuv, zuAt + b * k, m, lu, wU, wo);
-        inverseOfIPlusSkew(zvv, zvAt + b * k, m, lu, wV, wo);
+        inverseOfIPlusSkew(zuv, zuAt + b * k, m, lu, rows, wU, wo);
+        inverseOfIPlusSkew(zvv, zvAt + b * k, m, lu, rows, wV, wo);
         // E = U diag(s) Vᵀ with U = 2W_U − I, V = 2W_V − I (U's columns scaled by s first)
         for (let a = 0; a < m; a++) {
           for (let d = 0; d < m; d++) {
