@@ -89,7 +89,7 @@ interface LayerResult {
 }
 
 export async function main(): Promise<void> {
-  const timing = { warmupMs: 100, minTimeMs: 300, minBatches: 5 };
+  const timing = { warmupMs: 100, minTimeMs: 600, minBatches: 7 };
   const layers: LayerResult[] = [];
   for (const dtype of DTYPES) {
     for (const dim of DIMS) {
@@ -118,9 +118,10 @@ export async function main(): Promise<void> {
   const text = readFileSync(new URL('../data/genesis-kjv.txt', import.meta.url), 'utf8');
   const tokenizer = CharTokenizer.fromText(text);
   const ids = tokenizer.encode(text);
+  // longer than the layers: a step is a few ms of many small ops, whose times scatter more (GC)
   const train = timeAll(
     Object.fromEntries(VARIANTS.map((v) => [v, trainStep(v, ids, tokenizer.vocabSize)])) as Record<Variant, () => void>,
-    timing,
+    { warmupMs: 300, minTimeMs: 2000, minBatches: 15 },
   );
   const training = VARIANTS.map((variant) => ({
     variant,
