@@ -570,7 +570,13 @@ function blockedParallel(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan
   // zeroed: the kernel accumulates into a float64 output
   const out = sharedArray('c', C instanceof Float64Array, C.length).fill(0);
   const tasks = shares.slice(1).map((share) => ({ op: 'matmul', A: a.data, B: b.data, C: out, plan: shared, share }));
-  runParallel('matmul', tasks, () => blockedBatched(a.data, b.data, out, shared, shares[0]));
+  try {
+    runParallel('matmul', tasks, () => blockedBatched(a.data, b.data, out, shared, shares[0]));
+  } catch (error) {
+    // a stalled worker may still write into these later: the next call gets fresh ones
+    sharedScratch.a = sharedScratch.b = sharedScratch.c = null;
+    throw error;
+  }
   C.set(out);
 }
 

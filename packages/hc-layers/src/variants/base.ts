@@ -288,7 +288,7 @@ export abstract class HyperConnectionBase extends nn.Module implements HyperConn
    * `[v,B,T,C]` for v > 1 views, view i's fraction j being row i·f + j of H_pre.
    */
   private branchInputs(hPre: Variable, subStreams: Variable, inputShape: readonly number[]): Variable {
-    // [B,T,1,n] @ [B,T,n,C] → [B,T,1,C]
+    // u = H_pre·X per token: [B,T,n] and [B,T,n,C] → [B,T,C], one fused op
     if (this.fracs === 1 && this.inputViews === 1) return this.fromTokens(readStreams(hPre, subStreams), inputShape);
     const [batch, seq] = subStreams.shape as [number, number];
     const v = this.inputViews;
