@@ -356,6 +356,13 @@ export function rmsNormReference(x: Variable, weight: Variable, eps: number): Va
   return ops.mul(normalizeRows(x, eps), weight);
 }
 
+/**
+ * Below this Σx² (or at ∞) RMSNorm scales a row before squaring. Above it, squares that
+ * underflowed (each < 2^-1022) change the sum by less than dim·2^-1074 out of ≥ 2^-900, so the
+ * unscaled sum is as good as the scaled one.
+ */
+const SQUARES_MIN = 2 ** -900;
+
 /** The least power of two ≥ v > 0, kept within [2^-1022, 2^1023] so that its inverse is finite too. */
 function powerOfTwoAtLeast(v: number): number {
   const k = Math.min(1023, Math.max(-1022, Math.ceil(Math.log2(v))));
@@ -365,10 +372,12 @@ function powerOfTwoAtLeast(v: number): number {
 
 /**
  * `rmsNormReference` as one op: value and first-order gradients in scalar loops (float64 locals).
- * Per row u = x/c with c ≥ max(max|x|, √eps) a power of two (the reference's c rounded up: the
- * same function, and x·(1/c) is then exactly x/c), so nothing squares an unscaled entry:
- * y = w·u/√(mean(u²) + eps/c²) with |u| ≤ 1 (< 2 past 2^1023) and eps/c² ≤ 1, which rounds
- * exactly as w·x/√(mean(x²) + eps) would where that does not over- or underflow.
+ * The common row, whose Σx² is safely inside the normal range (`SQUARES_MIN`), is computed as
+ * it stands: y = w·x/√(mean(x²) + eps). Any other row is scaled first, u = x/c with
+ * c ≥ max(max|x|, √eps) a power of two (the reference's c rounded up: the same function, and
+ * x·(1/c) is exactly x/c), so that no square over- or underflows: y = w·u/√(mean(u²) + eps/c²)
+ * with |u| ≤ 1 (< 2 past 2^1023) and eps/c² ≤ 1, which rounds as the unscaled formula would
+ * wherever that does not over- or underflow.
  * A recorded backward (createGraph) differentiates the reference instead, so every higher order
  * is exact. `weight` has shape [dim].
  */
@@ -388,24 +397,34 @@ function rmsNorm(x: Variable, weight: Variable, eps: number): Variable {
   const rho = new Float64Array(rowCount);
   for (let r = 0; r < rowCount; r++) {
     const base = x0 + r * dim;
-    let m = root;
-    for (let j = 0; j < dim; j++) {
-      const a = Math.abs(xs[base + j]!);
-      if (a > m) m = a;
-    }
-    // eps = 0 and a zero row: c = 1, ρ = ∞ and y = 0·∞ = NaN
-    let inv = m === 0 ? 1 : 1 / powerOfTwoAtLeast(m);
-    // eps·inv² ≤ 1 (m ≥ √eps); scaling by a power of two is exact, so s below is exactly inv²
-    // times mean(x²) + eps as rounded unscaled, and the output rounds as (w·x)/√(mean(x²) + eps)
-    const e = eps === 0 ? 0 : eps * inv * inv;
+    // the common row in one pass: Σx² unscaled, when it lies safely inside the normal range
+    let inv = 1;
     let ss = 0;
     for (let j = 0; j < dim; j++) {
-      const u = xs[base + j]! * inv;
-      ss += u * u;
+      const v = xs[base + j]!;
+      ss += v * v;
     }
-    const s = ss / dim + e;
-    // s ≤ 2 unless the row holds ±∞ (u² = ∞) or NaN: then NaN throughout
-    if (!(s < Infinity)) inv = NaN;
+    let s = ss / dim + eps;
+    if (!(ss > SQUARES_MIN && ss < Infinity)) {
+      let m = root;
+      for (let j = 0; j < dim; j++) {
+        const a = Math.abs(xs[base + j]!);
+        if (a > m) m = a;
+      }
+      // eps = 0 and a zero row: c = 1, ρ = ∞ and y = 0·∞ = NaN
+      inv = m === 0 ? 1 : 1 / powerOfTwoAtLeast(m);
+      // eps·inv² ≤ 1 (m ≥ √eps); scaling by a power of two is exact, so s below is exactly inv²
+      // times mean(x²) + eps as rounded unscaled, and the output rounds as (w·x)/√(mean(x²) + eps)
+      const e = eps === 0 ? 0 : eps * inv * inv;
+      ss = 0;
+      for (let j = 0; j < dim; j++) {
+        const u = xs[base + j]! * inv;
+        ss += u * u;
+      }
+      s = ss / dim + e;
+      // s ≤ 2 unless the row holds ±∞ (u² = ∞) or NaN: then NaN throughout
+      if (!(s < Infinity)) inv = NaN;
+    }
     const rms = Math.sqrt(s);
     invScale[r] = inv;
     rho[r] = 1 / rms;
