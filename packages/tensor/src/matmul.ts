@@ -456,7 +456,8 @@ function packBuffer(length: number): number[] {
 }
 
 // The two pack buffers of this thread, kept between calls and grown as needed (building them
-// anew cost up to a megabyte of allocation per product). blockedBatched never re-enters itself.
+// anew cost up to a megabyte of allocation per product); the blocking bounds them at MC·KC and
+// NC·KC doubles. blockedBatched never re-enters itself.
 const packed = { a: packBuffer(1), b: packBuffer(1) };
 
 /** This thread's pack buffer `which`, at least `length` long (its contents are overwritten). */
@@ -529,9 +530,11 @@ function blockedBatched(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan,
  * two threads start to beat one on `bench/matmul-threads.ts` (2 free cores: 0.7–0.8× at 64³,
  * 1.0–1.1× at 96³, 1.1–1.3× at 128³, 1.3–1.9× from 192³): below it, copying the operands to
  * shared memory and waking a worker cost about as much as the half of the product they save.
- * Mutable so the benchmark can measure below it; not part of the public API.
+ * `scratchMaxBytes`: the largest shared operand or output kept for the next call (larger ones
+ * are allocated per call, so that one huge product does not pin its memory for good).
+ * Mutable so the benchmark and tests can move them; not part of the public API.
  */
-export const threading = { minWork: 2 ** 20 };
+export const threading = { minWork: 2 ** 20, scratchMaxBytes: 16 * 1024 * 1024 };
 
 /**
  * The blocked kernel on `threads` threads. The operands are copied (the span of storage they
@@ -581,15 +584,19 @@ function blockedParallel(A: TypedArray, B: TypedArray, C: TypedArray, plan: Plan
 }
 
 // The shared operands and output of the threaded kernel, kept between calls and grown as needed
-// (a fresh SharedArrayBuffer per operand per call cost more than the copies into it). Each call
-// fills them before use and is over before the next one starts.
+// (a fresh SharedArrayBuffer per operand per call cost more than the copies into it), up to
+// `threading.scratchMaxBytes` each. Each call fills them before use and is over before the next
+// one starts.
 const sharedScratch: Record<'a' | 'b' | 'c', SharedArrayBuffer | null> = { a: null, b: null, c: null };
 
 /** A view of `length` elements of the shared scratch `slot` (stale contents: the caller fills it). */
 function sharedArray(slot: 'a' | 'b' | 'c', float64: boolean, length: number): TypedArray {
   const bytes = (float64 ? 8 : 4) * length;
   let buf = sharedScratch[slot];
-  if (buf === null || buf.byteLength < bytes) buf = sharedScratch[slot] = new SharedArrayBuffer(bytes);
+  if (buf === null || buf.byteLength < bytes) {
+    buf = new SharedArrayBuffer(bytes);
+    if (bytes <= threading.scratchMaxBytes) sharedScratch[slot] = buf;
+  }
   return float64 ? new Float64Array(buf, 0, length) : new Float32Array(buf, 0, length);
 }
 

@@ -33,6 +33,18 @@ function bytes(t: Tensor): Uint8Array {
   return new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength).slice();
 }
 
+/**
+ * The same bytes, failing with the first differing index (toEqual on a large byte array would
+ * spend minutes printing the diff).
+ */
+function expectSameBits(actual: Uint8Array, expected: Uint8Array, label = 'bits'): void {
+  expect(actual.length, label).toBe(expected.length);
+  expect(
+    actual.findIndex((b, i) => b !== expected[i]),
+    `${label}: first differing byte`,
+  ).toBe(-1);
+}
+
 interface Case {
   aShape: number[];
   bShape: number[];
@@ -106,15 +118,17 @@ describe('matmul on worker threads', () => {
     const cases = [...fixedCases, ...fc.sample(caseArb, 24)];
     setNumThreads(1);
     const expected = cases.map((c) => bytes(matmul(...operands(c))));
-    const minWork = threading.minWork;
+    const { minWork, scratchMaxBytes } = threading;
     threading.minWork = 0; // every blocked product goes to the pool, however small
     try {
       for (const k of [3, 2]) {
         setNumThreads(k);
+        // 3 threads: fresh shared buffers every call; 2: buffers kept and reused across shapes and dtypes
+        threading.scratchMaxBytes = k === 3 ? 0 : scratchMaxBytes;
         for (let i = 0; i < cases.length; i++) {
           const runs = threadPoolInfo().parallelRuns;
           const got = bytes(matmul(...operands(cases[i]!)));
-          expect(got, `${k} threads, ${JSON.stringify(cases[i])}`).toEqual(expected[i]);
+          expectSameBits(got, expected[i]!, `${k} threads, ${JSON.stringify(cases[i])}`);
           // the fixed cases are known to be split (a test that cannot fail would prove nothing)
           if (i < fixedCases.length) expect(threadPoolInfo().parallelRuns).toBe(runs + 1);
         }
@@ -124,6 +138,7 @@ describe('matmul on worker threads', () => {
       }
     } finally {
       threading.minWork = minWork;
+      threading.scratchMaxBytes = scratchMaxBytes;
     }
   });
 
@@ -138,7 +153,10 @@ describe('matmul on worker threads', () => {
     expect(128 ** 3).toBeGreaterThanOrEqual(threading.minWork);
     const two = bytes(matmul(...big));
     expect(threadPoolInfo().parallelRuns).toBe(runs + 1);
-    expect(oneThread(() => bytes(matmul(...big)))).toEqual(two);
+    expectSameBits(
+      oneThread(() => bytes(matmul(...big))),
+      two,
+    );
   });
 });
 
@@ -158,7 +176,10 @@ describe('worker failures', () => {
     const runs = threadPoolInfo().parallelRuns;
     const two = bytes(matmul(a, a));
     expect(threadPoolInfo().parallelRuns).toBe(runs + 1);
-    expect(oneThread(() => bytes(matmul(a, a)))).toEqual(two);
+    expectSameBits(
+      oneThread(() => bytes(matmul(a, a))),
+      two,
+    );
   });
 
   it('a stalled worker is a WorkerError after the wait budget, not a hang, and the pool is replaced', () => {
