@@ -364,12 +364,18 @@ describe('RMSNorm and LayerNorm', () => {
 });
 
 describe('RMSNorm as one fused op', () => {
-  type RowKind = 'plain' | 'tiny' | 'huge' | 'zero' | 'inf' | 'nan';
-  const ROW_KINDS: RowKind[] = ['plain', 'tiny', 'huge', 'zero', 'inf', 'nan'];
-  /** Row scales: the ends of the range RMSNorm is scale-safe over (float32: a gradient ~1/scale stays finite). */
-  const SCALE: Record<DType, Record<'plain' | 'tiny' | 'huge', number>> = {
-    float64: { plain: 1, tiny: 1e-300, huge: 1e300 },
-    float32: { plain: 1, tiny: 1e-37, huge: 1e37 },
+  type ScaledKind = 'plain' | 'tiny' | 'huge' | 'low' | 'deep' | 'high';
+  type RowKind = ScaledKind | 'zero' | 'inf' | 'nan';
+  const ROW_KINDS: RowKind[] = ['plain', 'tiny', 'huge', 'low', 'deep', 'high', 'zero', 'inf', 'nan'];
+  /**
+   * Row scales: the ends of the range RMSNorm is scale-safe over (float32: a gradient ~1/scale
+   * stays finite), and in float64 rows whose Σx² straddles where the unscaled one-pass path stops:
+   * 2^-900 ('low': 2^-450·U(−1, 1), squares partly subnormal), a subnormal Σx² that the
+   * unscaled path would get wrong ('deep'), and overflow ('high').
+   */
+  const SCALE: Record<DType, Record<ScaledKind, number>> = {
+    float64: { plain: 1, tiny: 1e-300, huge: 1e300, low: 2 ** -450, deep: 2 ** -530, high: 1e154 },
+    float32: { plain: 1, tiny: 1e-37, huge: 1e37, low: 1e-19, deep: 1e-25, high: 1e19 },
   };
 
   interface Case {
